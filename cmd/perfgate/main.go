@@ -1,0 +1,82 @@
+// Command perfgate runs LLM-serving performance workloads outside `go test`: the simulated
+// engine, trace tools, load runs against an endpoint, and baseline comparison.
+//
+// Usage:
+//
+//	perfgate <command> [flags]
+//
+// Run `perfgate help` for the list of commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. Each lives in its own file and registers itself in init.
+type command struct {
+	name    string
+	summary string
+	// run executes the command. It returns the process exit status and an error to print.
+	run func(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error)
+}
+
+var commands = map[string]command{}
+
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("perfgate: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: testable.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "perfgate: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	code, err := c.run(ctx, args[1:], stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "perfgate %s: %v\n", c.name, err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "perfgate: performance regression testing for LLM inference serving")
+	fmt.Fprintln(w, "\nUsage:\n\n\tperfgate <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "\t%-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'perfgate <command> -h' for a command's flags.")
+}
