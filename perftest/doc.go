@@ -1,0 +1,2 @@
+// Package perftest is the API a perf case is written in.
+package perftest
