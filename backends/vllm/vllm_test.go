@@ -1,0 +1,157 @@
+package vllm_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/vllm"
+)
+
+// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
+var requestOpts = cmp.Options{
+	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
+		var hc container.HostConfig
+		if f != nil {
+			f(&hc)
+		}
+		return hc
+	}),
+}
+
+func labels() map[string]string {
+	return map[string]string{backends.LabelBackend: "vllm", backends.LabelSession: backends.SessionID}
+}
+
+func gpuHost(n int) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		hc.ShmSize = backends.DefaultShmSize
+		hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: backends.DefaultCacheVolume, Target: backends.HFCachePath}}
+		hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: n, Capabilities: [][]string{{"gpu"}}}}
+	}
+}
+
+// TestRequest checks the exact container requests against vLLM's documented launch line
+// (https://docs.vllm.ai/en/latest/serving/deploying_with_docker.html):
+//
+//	docker run --runtime nvidia --gpus all \
+//	    -v ~/.cache/huggingface:/root/.cache/huggingface \
+//	    --env "HUGGING_FACE_HUB_TOKEN=<secret>" -p 8000:8000 --ipc=host \
+//	    vllm/vllm-openai:latest --model mistralai/Mistral-7B-v0.1
+//
+// "You can either use the ipc=host flag or --shm-size flag": the module sets --shm-size,
+// mounts the cache as a named volume, passes HF_TOKEN, and hands the launch flags to the
+// image's entrypoint as arguments (no entrypoint override).
+func TestRequest(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   vllm.Config
+		opts  []testcontainers.ContainerCustomizer
+		token string
+		want  testcontainers.GenericContainerRequest
+	}{{
+		name: "zero config",
+		want: testcontainers.GenericContainerRequest{
+			ContainerRequest: testcontainers.ContainerRequest{
+				Image: "vllm/vllm-openai:v0.11.0",
+				Cmd: []string{
+					"--model", "Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000",
+					"--tensor-parallel-size", "1", "--enable-prefix-caching", "--enable-prompt-tokens-details",
+				},
+				ExposedPorts:       []string{"8000/tcp"},
+				Labels:             labels(),
+				HostConfigModifier: gpuHost(1),
+				WaitingFor:         &backends.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
+			},
+			Started: true,
+		},
+	}, {
+		name: "tensor parallel with every knob",
+		cfg: vllm.Config{
+			Image:              "vllm/vllm-openai:v0.10.2",
+			Model:              "meta-llama/Llama-3.1-8B-Instruct",
+			TensorParallelSize: 2,
+			MaxNumSeqs:         128,
+			NoPrefixCaching:    true,
+			ExtraArgs:          []string{"--max-model-len", "8192"},
+			CacheDir:           "/srv/hf",
+			ShmSize:            1 << 30,
+			Env:                map[string]string{"VLLM_LOGGING_LEVEL": "DEBUG"},
+			StartupTimeout:     time.Hour,
+		},
+		token: "hf_secret_for_test",
+		want: testcontainers.GenericContainerRequest{
+			ContainerRequest: testcontainers.ContainerRequest{
+				Image: "vllm/vllm-openai:v0.10.2",
+				Cmd: []string{
+					"--model", "meta-llama/Llama-3.1-8B-Instruct", "--host", "0.0.0.0", "--port", "8000",
+					"--tensor-parallel-size", "2", "--max-num-seqs", "128", "--no-enable-prefix-caching",
+					"--enable-prompt-tokens-details", "--max-model-len", "8192",
+				},
+				Env:          map[string]string{"VLLM_LOGGING_LEVEL": "DEBUG", "HF_TOKEN": "hf_secret_for_test"},
+				ExposedPorts: []string{"8000/tcp"},
+				Labels:       labels(),
+				HostConfigModifier: func(hc *container.HostConfig) {
+					hc.ShmSize = 1 << 30
+					hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: "/srv/hf", Target: backends.HFCachePath}}
+					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: 2, Capabilities: [][]string{{"gpu"}}}}
+				},
+				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "meta-llama/Llama-3.1-8B-Instruct", StartupTimeout: time.Hour},
+			},
+			Started: true,
+		},
+	}, {
+		name: "simulator image, no GPU, no cache, user options win",
+		cfg:  vllm.Config{Image: "perfgate-mock:dev", Model: "sim-llama-8b", MaxNumSeqs: 16, GPUs: backends.NoGPU, CacheDir: backends.NoCache},
+		opts: []testcontainers.ContainerCustomizer{
+			testcontainers.WithImage("perfgate-mock:other"),
+			testcontainers.WithEnv(map[string]string{"X": "1"}),
+		},
+		want: testcontainers.GenericContainerRequest{
+			ContainerRequest: testcontainers.ContainerRequest{
+				Image: "perfgate-mock:other",
+				Cmd: []string{
+					"--model", "sim-llama-8b", "--host", "0.0.0.0", "--port", "8000",
+					"--tensor-parallel-size", "1", "--max-num-seqs", "16", "--enable-prefix-caching",
+					"--enable-prompt-tokens-details",
+				},
+				Env:                map[string]string{"X": "1"},
+				ExposedPorts:       []string{"8000/tcp"},
+				Labels:             labels(),
+				HostConfigModifier: func(hc *container.HostConfig) { hc.ShmSize = backends.DefaultShmSize },
+				WaitingFor:         &backends.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: backends.DefaultStartupTimeout},
+			},
+			Started: true,
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("HF_TOKEN", tt.token)
+			got, err := vllm.Request(tt.cfg, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, requestOpts); diff != "" {
+				t.Errorf("Request(%+v) mismatch (-want +got):\n%s", tt.cfg, diff)
+			}
+		})
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	t.Setenv("HF_TOKEN", "hf_secret_for_test")
+	req, err := vllm.Request(vllm.Config{TensorParallelSize: 4, Env: map[string]string{"A": "b c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := backends.IdentityOf("vllm", vllm.DefaultModel, req)
+	want := map[string]string{"backend": "vllm", "model": "Qwen/Qwen3-0.6B", "image": "vllm/vllm-openai:v0.11.0", "gpus": "4"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("identity mismatch (-want +got):\n%s", diff)
+	}
+}
