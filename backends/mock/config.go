@@ -1,0 +1,187 @@
+package mock
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults of [Config] fields left at zero.
+const (
+	DefaultModel               = "sim-llama-8b"
+	DefaultMaxNumSeqs          = 256   // vLLM's default
+	DefaultMaxNumBatchedTokens = 8192  // vLLM's default with chunked prefill
+	DefaultBlockSize           = 16    // vLLM's default
+	DefaultNumGPUBlocks        = 16384 // Dynamo mocker's default: 262,144 tokens of KV cache
+	DefaultMaxModelLen         = 131072
+	DefaultMaxBodyBytes        = 16 << 20
+)
+
+// Config configures a simulated server. The zero Config is valid: every zero field takes
+// the default named in its comment.
+type Config struct {
+	// Model is the served model name ("" means DefaultModel). Requests naming another
+	// model get 404.
+	Model string
+	// Profile is the step-time model (zero value: DefaultProfile).
+	Profile Profile
+	// SpeedupRatio divides every step time (0 means 1): 10 runs the simulation ten times
+	// faster than the profile's hardware.
+	SpeedupRatio float64
+
+	// MaxNumSeqs bounds the running set (DefaultMaxNumSeqs).
+	MaxNumSeqs int
+	// MaxNumBatchedTokens is the token budget of one step (DefaultMaxNumBatchedTokens),
+	// spent on decodes first and then on prefill chunks.
+	MaxNumBatchedTokens int
+	// BlockSize is the KV block size in tokens (DefaultBlockSize).
+	BlockSize int
+	// NumGPUBlocks is the KV cache size in blocks (DefaultNumGPUBlocks).
+	NumGPUBlocks int
+	// UnlimitedKVCache makes the KV cache unbounded (NumGPUBlocks is then ignored and the
+	// decode term sees a KV fraction of 0). Meant for offline replay.
+	UnlimitedKVCache bool
+	// MaxModelLen bounds prompt plus output tokens of a request (DefaultMaxModelLen, at
+	// most the KV cache size).
+	MaxModelLen int
+	// DisablePrefixCaching turns automatic prefix caching off.
+	DisablePrefixCaching bool
+
+	// Seed seeds the step-time noise and the fault draws.
+	Seed uint64
+	// Noise is the standard deviation of a log-normal multiplicative factor (mean 1) on
+	// every step time; 0 means none.
+	Noise float64
+
+	// StartupDelay is how long after New /health answers 503 (and the API 503) before the
+	// server reports ready.
+	StartupDelay time.Duration
+	// Faults injects failures for reliability tests.
+	Faults Faults
+	// MaxBodyBytes bounds a request body (DefaultMaxBodyBytes); a larger one gets 413.
+	MaxBodyBytes int64
+}
+
+// Faults injects failures. Rates are probabilities per request in [0, 1], drawn from a PRNG
+// seeded by Config.Seed in arrival order; streamed faults strike halfway through the output.
+type Faults struct {
+	// ErrorRate is the fraction of requests answered with HTTP 500 before any work.
+	ErrorRate float64
+	// DisconnectRate is the fraction of responses whose connection is cut mid-stream
+	// (without a final chunk or [DONE]).
+	DisconnectRate float64
+	// StallRate is the fraction of streams that stop sending for Stall mid-stream; the
+	// tokens generated meanwhile follow at once.
+	StallRate float64
+	// Stall is the length of a stall (default 1s).
+	Stall time.Duration
+	// MalformedRate is the fraction of streams that carry one event that is not valid JSON.
+	MalformedRate float64
+	// SlowStart makes the engine slow right after startup: for this long after the server
+	// is ready, steps take up to SlowStartFactor times longer, easing linearly to normal
+	// (a cold start: kernels compiled, caches warmed).
+	SlowStart time.Duration
+	// SlowStartFactor is the step-time factor at the start of SlowStart (default 3).
+	SlowStartFactor float64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	c.Profile = c.Profile.resolved()
+	if c.SpeedupRatio == 0 {
+		c.SpeedupRatio = 1
+	}
+	if c.MaxNumSeqs == 0 {
+		c.MaxNumSeqs = DefaultMaxNumSeqs
+	}
+	if c.MaxNumBatchedTokens == 0 {
+		c.MaxNumBatchedTokens = DefaultMaxNumBatchedTokens
+	}
+	if c.BlockSize == 0 {
+		c.BlockSize = DefaultBlockSize
+	}
+	if c.NumGPUBlocks == 0 {
+		c.NumGPUBlocks = DefaultNumGPUBlocks
+	}
+	if c.MaxModelLen == 0 {
+		c.MaxModelLen = DefaultMaxModelLen
+		if !c.UnlimitedKVCache && c.BlockSize > 0 && c.NumGPUBlocks > 0 {
+			c.MaxModelLen = min(c.MaxModelLen, c.NumGPUBlocks*c.BlockSize)
+		}
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Faults.Stall == 0 {
+		c.Faults.Stall = time.Second
+	}
+	if c.Faults.SlowStartFactor == 0 {
+		c.Faults.SlowStartFactor = 3
+	}
+	return c
+}
+
+// Validate reports every problem with the configuration at once (after defaults).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if err := c.Profile.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if !(c.SpeedupRatio > 0) {
+		bad("SpeedupRatio must be > 0, got %g", c.SpeedupRatio)
+	}
+	if c.MaxNumSeqs < 0 {
+		bad("MaxNumSeqs must be > 0, got %d", c.MaxNumSeqs)
+	}
+	if c.MaxNumBatchedTokens < 0 {
+		bad("MaxNumBatchedTokens must be > 0, got %d", c.MaxNumBatchedTokens)
+	}
+	if c.BlockSize < 0 {
+		bad("BlockSize must be > 0, got %d", c.BlockSize)
+	}
+	if c.NumGPUBlocks < 0 {
+		bad("NumGPUBlocks must be > 0, got %d", c.NumGPUBlocks)
+	}
+	if c.NumGPUBlocks > maxBlocks {
+		bad("NumGPUBlocks must be <= %d, got %d (use UnlimitedKVCache)", maxBlocks, c.NumGPUBlocks)
+	}
+	if c.MaxModelLen < 0 {
+		bad("MaxModelLen must be > 0, got %d", c.MaxModelLen)
+	}
+	if !c.UnlimitedKVCache && c.BlockSize > 0 && c.NumGPUBlocks > 0 && c.MaxModelLen > c.NumGPUBlocks*c.BlockSize {
+		bad("MaxModelLen %d does not fit in the KV cache (%d blocks of %d tokens = %d tokens)",
+			c.MaxModelLen, c.NumGPUBlocks, c.BlockSize, c.NumGPUBlocks*c.BlockSize)
+	}
+	if c.Noise < 0 {
+		bad("Noise must be >= 0, got %g", c.Noise)
+	}
+	if c.StartupDelay < 0 {
+		bad("StartupDelay must be >= 0, got %v", c.StartupDelay)
+	}
+	if c.MaxBodyBytes < 0 {
+		bad("MaxBodyBytes must be > 0, got %d", c.MaxBodyBytes)
+	}
+	f := c.Faults
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"ErrorRate", f.ErrorRate}, {"DisconnectRate", f.DisconnectRate}, {"StallRate", f.StallRate}, {"MalformedRate", f.MalformedRate}} {
+		if !(r.v >= 0 && r.v <= 1) {
+			bad("Faults.%s must be in [0, 1], got %g", r.name, r.v)
+		}
+	}
+	if f.Stall < 0 || f.SlowStart < 0 {
+		bad("Faults.Stall and Faults.SlowStart must be >= 0")
+	}
+	if !(f.SlowStartFactor >= 1) {
+		bad("Faults.SlowStartFactor must be >= 1, got %g", f.SlowStartFactor)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("mock config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,513 @@
+package mock
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+)
+
+// seqState is where a sequence is in the engine.
+type seqState uint8
+
+const (
+	stateNew seqState = iota
+	stateWaiting
+	stateRunning
+	stateFinished
+)
+
+// finishReason says why a sequence left the engine.
+type finishReason uint8
+
+const (
+	finishLength finishReason = iota // generated max_tokens
+	finishAbort                      // cancelled by the client
+)
+
+// seq is one request inside the engine. Prompts are kept only as the chained hashes of
+// their full blocks: that is all the cache needs, and it keeps a queued sequence small.
+type seq struct {
+	id        uint64
+	promptLen int
+	maxTokens int
+	hashes    []uint64 // chained hash of each full prompt block
+	blocks    []int32  // KV blocks, in token order
+
+	state        seqState
+	generated    int // tokens generated (emitted)
+	computed     int // tokens whose KV is computed
+	hashedBlocks int // leading blocks registered in (or taken from) the prefix cache
+	cachedTokens int // prefix-cache hit at first admission
+	preemptions  int
+	schedStep    uint64 // last step that scheduled it (0: never)
+	cancelled    bool
+
+	arrival    time.Duration // engine clock
+	scheduled  time.Duration // first admission
+	firstToken time.Duration
+	lastToken  time.Duration
+	finished   time.Duration
+
+	// Read by the HTTP handler without the engine lock.
+	emitted atomic.Int32
+	done    atomic.Bool
+	notify  chan struct{} // buffered(1); nil when nobody listens
+	tag     int           // caller's index (replay)
+}
+
+func (s *seq) total() int { return s.promptLen + s.generated }
+
+// hooks receive the engine's events. They are called with the engine lock held and must
+// not block or allocate per token.
+type hooks interface {
+	admitted(s *seq, now time.Duration)
+	token(s *seq, now time.Duration)
+	finished(s *seq, now time.Duration, why finishReason)
+	preempted(s *seq, now time.Duration)
+}
+
+type schedItem struct {
+	s *seq
+	n int // tokens computed for s in this step
+}
+
+// engine is the iteration-level scheduler. It is a state machine driven by a clock loop
+// (real time in Server, virtual time in Replay); it is not safe for concurrent use.
+type engine struct {
+	cfg    Config
+	prof   Profile
+	kv     *kvCache
+	hooks  hooks
+	noise  *rand.Rand
+	ready  time.Duration // engine time the server became ready (slow start counts from it)
+	bs     int
+	capTok float64 // KV capacity in tokens (0: unlimited)
+
+	waiting  deque
+	nWaiting int // waiting sequences not cancelled
+	running  []*seq
+	order    []*seq // snapshot of running for one scheduling pass
+	sched    []schedItem
+	step     uint64
+	cancels  int // cancelled sequences not yet swept from running
+	lastStep time.Duration
+
+	// Totals.
+	queries, hits, promptTokens, genTokens, preemptions, steps int64
+	busy                                                       time.Duration // sum of step times
+}
+
+func newEngine(cfg Config, h hooks) *engine {
+	cfg = cfg.withDefaults()
+	limit := cfg.NumGPUBlocks
+	capTok := float64(cfg.NumGPUBlocks * cfg.BlockSize)
+	if cfg.UnlimitedKVCache {
+		limit, capTok = maxBlocks, 0
+	}
+	e := &engine{
+		cfg:    cfg,
+		prof:   cfg.Profile,
+		kv:     newKVCache(limit, !cfg.DisablePrefixCaching, !cfg.UnlimitedKVCache),
+		hooks:  h,
+		bs:     cfg.BlockSize,
+		capTok: capTok,
+	}
+	if cfg.Noise > 0 {
+		e.noise = rand.New(rand.NewPCG(cfg.Seed, 0x6e6f697365))
+	}
+	return e
+}
+
+// errTooLong rejects a request that could never fit.
+var errTooLong = errors.New("request does not fit in max_model_len")
+
+// newSeq builds a sequence from a token-id prompt, hashing its full blocks.
+func (e *engine) newSeq(tokens []int, maxTokens int) *seq {
+	return newSeq(tokens, maxTokens, e.bs)
+}
+
+func newSeq(tokens []int, maxTokens, bs int) *seq {
+	nb := len(tokens) / bs
+	s := &seq{
+		promptLen: len(tokens),
+		maxTokens: maxTokens,
+		hashes:    make([]uint64, nb),
+		blocks:    make([]int32, 0, (len(tokens)+maxTokens+bs-1)/bs),
+	}
+	h := uint64(hashSeed)
+	for i := range nb {
+		h = hashBlock(h, tokens[i*bs:(i+1)*bs])
+		s.hashes[i] = h
+	}
+	return s
+}
+
+const (
+	hashSeed  = 0xcbf29ce484222325
+	hashPrime = 0x100000001b3
+)
+
+// hashBlock chains a block's tokens onto its parent's hash (FNV-1a over 32-bit tokens,
+// then a final mix).
+func hashBlock(parent uint64, tokens []int) uint64 {
+	h := parent
+	for _, t := range tokens {
+		v := uint32(t)
+		for range 4 {
+			h ^= uint64(v & 0xff)
+			h *= hashPrime
+			v >>= 8
+		}
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// add queues a sequence that arrived at now.
+func (e *engine) add(s *seq, now time.Duration) error {
+	if s.promptLen < 1 || s.maxTokens < 1 {
+		return fmt.Errorf("add request: prompt and max_tokens must be >= 1")
+	}
+	if s.promptLen+s.maxTokens > e.cfg.MaxModelLen {
+		return fmt.Errorf("add request: %d prompt + %d output tokens > %d: %w", s.promptLen, s.maxTokens, e.cfg.MaxModelLen, errTooLong)
+	}
+	s.arrival = now
+	s.state = stateWaiting
+	e.waiting.pushBack(s)
+	e.nWaiting++
+	return nil
+}
+
+// cancel removes a sequence; its blocks are released at the next scheduling pass (or now,
+// if it is waiting).
+func (e *engine) cancel(s *seq) {
+	if s.cancelled || s.state == stateFinished || s.state == stateNew {
+		return
+	}
+	s.cancelled = true
+	switch s.state {
+	case stateWaiting:
+		e.nWaiting--
+		e.kv.release(s.blocks) // normally none
+		s.blocks = s.blocks[:0]
+		s.state = stateFinished
+		e.hooks.finished(s, s.arrival, finishAbort)
+	case stateRunning:
+		e.cancels++
+	}
+}
+
+func (e *engine) hasWork() bool { return len(e.running) > 0 || e.nWaiting > 0 }
+
+func (e *engine) blocksFor(tokens int) int { return (tokens + e.bs - 1) / e.bs }
+
+// preempt sends a running sequence back to the head of the waiting queue, freeing its
+// blocks; it will recompute prompt and output so far (vLLM's recompute preemption).
+func (e *engine) preempt(s *seq, now time.Duration) {
+	e.kv.release(s.blocks)
+	s.blocks = s.blocks[:0]
+	s.computed, s.hashedBlocks = 0, 0
+	s.state = stateWaiting
+	s.preemptions++
+	e.preemptions++
+	for i, r := range e.running {
+		if r == s {
+			e.running = append(e.running[:i], e.running[i+1:]...)
+			break
+		}
+	}
+	e.waiting.pushFront(s)
+	e.nWaiting++
+	e.hooks.preempted(s, now)
+}
+
+// reserve allocates the blocks s needs to compute n more tokens, preempting the most
+// recently admitted sequences not scheduled in this step when blocks run out. It reports
+// false if s itself had to be preempted.
+func (e *engine) reserve(s *seq, n int, now time.Duration) bool {
+	need := e.blocksFor(s.computed+n) - len(s.blocks)
+	for e.kv.available() < need {
+		var victim *seq
+		for i := len(e.running) - 1; i >= 0; i-- {
+			if r := e.running[i]; r != s && r.schedStep != e.step {
+				victim = r
+				break
+			}
+		}
+		if victim == nil {
+			e.preempt(s, now)
+			return false
+		}
+		e.preempt(victim, now)
+	}
+	for range need {
+		s.blocks = append(s.blocks, e.kv.alloc())
+	}
+	s.schedStep = e.step
+	e.sched = append(e.sched, schedItem{s, n})
+	return true
+}
+
+func (e *engine) sweep(now time.Duration) {
+	if e.cancels == 0 {
+		return
+	}
+	k := 0
+	for _, s := range e.running {
+		if s.cancelled {
+			e.kv.release(s.blocks)
+			s.blocks = s.blocks[:0]
+			s.state = stateFinished
+			s.finished = now
+			e.hooks.finished(s, now, finishAbort)
+			continue
+		}
+		e.running[k] = s
+		k++
+	}
+	clear(e.running[k:])
+	e.running = e.running[:k]
+	e.cancels = 0
+}
+
+// schedule plans one step starting at now and returns its duration; ok is false when there
+// was nothing to schedule.
+func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
+	e.sweep(now)
+	e.step++
+	e.sched = e.sched[:0]
+	budget := e.cfg.MaxNumBatchedTokens
+	e.order = append(e.order[:0], e.running...)
+
+	// 1. Decodes: one token for every running sequence that has caught up.
+	for _, s := range e.order {
+		if budget == 0 {
+			break
+		}
+		if s.state != stateRunning || s.generated == 0 || s.computed != s.total()-1 {
+			continue
+		}
+		if e.reserve(s, 1, now) {
+			budget--
+		}
+	}
+	// 2. Chunked prefill (or recompute) of running sequences.
+	for _, s := range e.order {
+		if budget == 0 {
+			break
+		}
+		if s.state != stateRunning || s.schedStep == e.step {
+			continue
+		}
+		n := min(s.total()-s.computed, budget)
+		if e.reserve(s, n, now) {
+			budget -= n
+		}
+	}
+	clear(e.order)
+	// 3. Admit waiting sequences in FIFO order.
+	for budget > 0 && len(e.running) < e.cfg.MaxNumSeqs && e.waiting.len() > 0 {
+		s := e.waiting.front()
+		if s.cancelled || s.state != stateWaiting {
+			e.waiting.popFront()
+			continue
+		}
+		if !e.admit(s, budget, now) {
+			break // head of line waits for blocks
+		}
+		e.waiting.popFront()
+		e.nWaiting--
+		budget -= e.sched[len(e.sched)-1].n
+	}
+	if len(e.sched) == 0 {
+		return 0, false
+	}
+
+	prefill, decode, active := 0, false, 0
+	for _, it := range e.sched {
+		if it.s.generated > 0 && it.s.computed == it.s.total()-1 && it.n == 1 {
+			decode = true
+		} else {
+			prefill += it.n
+		}
+		active += it.s.computed + it.n
+	}
+	u := 0.0
+	if e.capTok > 0 {
+		u = float64(active) / e.capTok
+	}
+	ms := 0.0
+	if prefill > 0 {
+		ms += e.prof.prefillMS(prefill)
+	}
+	if decode {
+		ms += e.prof.decodeMS(u)
+	}
+	ms /= e.cfg.SpeedupRatio
+	if e.noise != nil {
+		sd := e.cfg.Noise
+		ms *= math.Exp(sd*e.noise.NormFloat64() - sd*sd/2)
+	}
+	if f := e.cfg.Faults; f.SlowStart > 0 && now-e.ready < f.SlowStart {
+		frac := float64(now-e.ready) / float64(f.SlowStart)
+		ms *= f.SlowStartFactor - (f.SlowStartFactor-1)*max(0, frac)
+	}
+	d = max(msToDuration(ms), 1)
+	e.steps++
+	e.busy += d
+	return d, true
+}
+
+// admit tries to start a waiting sequence with at most budget tokens, taking its cached
+// prefix from the prefix cache.
+func (e *engine) admit(s *seq, budget int, now time.Duration) bool {
+	total := s.total()
+	hitBlocks, hitFree := 0, 0
+	if e.kv.caching {
+		maxHit := min((total-1)/e.bs, len(s.hashes))
+		for hitBlocks < maxHit {
+			id, ok := e.kv.lookup(s.hashes[hitBlocks])
+			if !ok {
+				break
+			}
+			if e.kv.blocks[id].ref == 0 {
+				hitFree++
+			}
+			s.blocks = append(s.blocks, id)
+			hitBlocks++
+		}
+	}
+	hit := hitBlocks * e.bs
+	n := min(total-hit, budget)
+	need := e.blocksFor(hit+n) - hitBlocks
+	if e.kv.available()-hitFree < need {
+		s.blocks = s.blocks[:0]
+		return false
+	}
+	for _, id := range s.blocks {
+		e.kv.acquire(id)
+	}
+	for range need {
+		s.blocks = append(s.blocks, e.kv.alloc())
+	}
+	s.computed, s.hashedBlocks = hit, hitBlocks
+	s.state = stateRunning
+	s.schedStep = e.step
+	e.running = append(e.running, s)
+	e.sched = append(e.sched, schedItem{s, n})
+	if s.preemptions == 0 {
+		s.cachedTokens = hit
+		s.scheduled = now
+		e.queries += int64(s.promptLen)
+		e.hits += int64(hit)
+		e.promptTokens += int64(s.promptLen)
+		e.hooks.admitted(s, now)
+	}
+	return true
+}
+
+// commit ends the step planned by schedule at time now: KV is computed, full prompt blocks
+// enter the prefix cache, caught-up sequences emit a token, finished ones leave.
+func (e *engine) commit(now time.Duration) {
+	finished := false
+	for i := range e.sched {
+		s := e.sched[i].s
+		e.sched[i].s = nil
+		if s.state != stateRunning || s.cancelled {
+			continue
+		}
+		s.computed += e.sched[i].n
+		full := min(s.computed/e.bs, len(s.hashes))
+		for ; s.hashedBlocks < full; s.hashedBlocks++ {
+			e.kv.register(s.blocks[s.hashedBlocks], s.hashes[s.hashedBlocks])
+		}
+		if s.computed < s.total() {
+			continue
+		}
+		s.generated++
+		e.genTokens++
+		if s.generated == 1 {
+			s.firstToken = now
+		}
+		e.hooks.token(s, now)
+		s.lastToken = now
+		if s.generated >= s.maxTokens {
+			e.kv.release(s.blocks)
+			s.blocks = s.blocks[:0]
+			s.state = stateFinished
+			s.finished = now
+			finished = true
+			e.hooks.finished(s, now, finishLength)
+		}
+	}
+	e.sched = e.sched[:0]
+	if finished {
+		k := 0
+		for _, s := range e.running {
+			if s.state == stateRunning {
+				e.running[k] = s
+				k++
+			}
+		}
+		clear(e.running[k:])
+		e.running = e.running[:k]
+	}
+	e.lastStep = now
+}
+
+// kvUsage is the fraction of KV blocks referenced by running sequences.
+func (e *engine) kvUsage() float64 {
+	if e.capTok == 0 {
+		return 0
+	}
+	return float64(e.kv.used()) / float64(e.kv.limit)
+}
+
+// deque is a FIFO of sequences that also takes preempted ones back at its head.
+type deque struct {
+	buf        []*seq
+	head, size int
+}
+
+func (q *deque) len() int { return q.size }
+
+func (q *deque) grow() {
+	n := max(16, 2*len(q.buf))
+	b := make([]*seq, n)
+	for i := range q.size {
+		b[i] = q.buf[(q.head+i)%len(q.buf)]
+	}
+	q.buf, q.head = b, 0
+}
+
+func (q *deque) pushBack(s *seq) {
+	if q.size == len(q.buf) {
+		q.grow()
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = s
+	q.size++
+}
+
+func (q *deque) pushFront(s *seq) {
+	if q.size == len(q.buf) {
+		q.grow()
+	}
+	q.head = (q.head - 1 + len(q.buf)) % len(q.buf)
+	q.buf[q.head] = s
+	q.size++
+}
+
+func (q *deque) front() *seq { return q.buf[q.head] }
+
+func (q *deque) popFront() *seq {
+	s := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+	return s
+}

@@ -1,0 +1,89 @@
+package mock
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Histogram buckets as vLLM defines them.
+var (
+	ttftBuckets    = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}
+	itlBuckets     = []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}
+	requestBuckets = []float64{0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}
+)
+
+// metrics exposes the engine in vLLM's Prometheus names, labelled model_name.
+type metrics struct {
+	reg                                                 *prometheus.Registry
+	queries, hits, promptTokens, genTokens, preemptions prometheus.Counter
+	successLength, successAbort                         prometheus.Counter
+	ttft, itl, e2e, queue                               prometheus.Histogram
+}
+
+func newMetrics(model string, gauges func() (running, waiting int, kvUsage float64)) *metrics {
+	lab := prometheus.Labels{"model_name": model}
+	reg := prometheus.NewRegistry()
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: lab})
+		reg.MustRegister(c)
+		return c
+	}
+	hist := func(name, help string, b []float64) prometheus.Histogram {
+		h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: b, ConstLabels: lab})
+		reg.MustRegister(h)
+		return h
+	}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: lab}, f))
+	}
+	m := &metrics{reg: reg}
+	m.queries = counter("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.")
+	m.hits = counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.")
+	m.promptTokens = counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.")
+	m.genTokens = counter("vllm:generation_tokens_total", "Number of generation tokens processed.")
+	m.preemptions = counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.")
+	success := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
+		Help: "Count of successfully processed requests.", ConstLabels: lab}, []string{"finished_reason"})
+	reg.MustRegister(success)
+	success.WithLabelValues("stop")
+	m.successLength = success.WithLabelValues("length")
+	m.successAbort = success.WithLabelValues("abort")
+	m.ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttftBuckets)
+	m.itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itlBuckets)
+	m.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestBuckets)
+	m.queue = hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", requestBuckets)
+	gauge("vllm:num_requests_running", "Number of requests in model execution batches.", func() float64 { r, _, _ := gauges(); return float64(r) })
+	gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", func() float64 { _, w, _ := gauges(); return float64(w) })
+	gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", func() float64 { _, _, u := gauges(); return u })
+	return m
+}
+
+// metrics implements hooks.
+
+func (m *metrics) admitted(s *seq, now time.Duration) {
+	m.queries.Add(float64(s.promptLen))
+	m.hits.Add(float64(s.cachedTokens))
+	m.promptTokens.Add(float64(s.promptLen))
+	m.queue.Observe((now - s.arrival).Seconds())
+}
+
+func (m *metrics) token(s *seq, now time.Duration) {
+	m.genTokens.Inc()
+	if s.generated == 1 {
+		m.ttft.Observe((now - s.arrival).Seconds())
+	} else {
+		m.itl.Observe((now - s.lastToken).Seconds())
+	}
+}
+
+func (m *metrics) finished(s *seq, now time.Duration, why finishReason) {
+	if why == finishAbort {
+		m.successAbort.Inc()
+		return
+	}
+	m.successLength.Inc()
+	m.e2e.Observe((now - s.arrival).Seconds())
+}
+
+func (m *metrics) preempted(*seq, time.Duration) { m.preemptions.Inc() }

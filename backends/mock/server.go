@@ -1,0 +1,350 @@
+package mock
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is a simulated OpenAI-compatible inference server: an engine loop on the real
+// clock behind vLLM's HTTP surface.
+type Server struct {
+	cfg     Config
+	eng     *engine
+	m       *metrics
+	http    *http.Server
+	created time.Time
+
+	mu       sync.Mutex // guards the engine and the fields below
+	wake     *sync.Cond // signalled when work arrives or the server closes
+	closed   bool
+	addr     string
+	loopOnce sync.Once
+	loopDone chan struct{}
+	quit     chan struct{} // closed by Close
+	handlers sync.WaitGroup
+
+	faultMu  sync.Mutex
+	faultRng *rand.Rand
+	reqID    uint64
+}
+
+// New builds a server from cfg without listening; call Serve, then Close.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:      cfg,
+		created:  time.Now(),
+		loopDone: make(chan struct{}),
+		quit:     make(chan struct{}),
+		faultRng: rand.New(rand.NewPCG(cfg.Seed, 0x6661756c7473)),
+	}
+	s.wake = sync.NewCond(&s.mu)
+	s.m = newMetrics(cfg.Model, func() (int, int, float64) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.eng.running), s.eng.nWaiting, s.eng.kvUsage()
+	})
+	s.eng = newEngine(cfg, serverHooks{s.m})
+	s.eng.ready = cfg.StartupDelay
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/completions", s.guard(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, false) }))
+	mux.HandleFunc("/v1/chat/completions", s.guard(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, true) }))
+	mux.HandleFunc("/v1/models", s.guard(s.models))
+	mux.HandleFunc("/health", s.guard(s.health))
+	mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{http.StatusNotFound, "NotFoundError", "no route " + r.URL.Path})
+	}))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Start starts a server on 127.0.0.1 with a free port for the test tb and stops it when the
+// test ends. It fails the test on a bad config.
+func Start(tb testing.TB, cfg Config) *Server {
+	tb.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("mock.Start: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("mock.Start: %v", err)
+	}
+	served := make(chan struct{})
+	s.setAddr(ln.Addr().String())
+	go func() {
+		defer close(served)
+		s.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		s.Close()
+		<-served
+	})
+	return s
+}
+
+func (s *Server) setAddr(a string) {
+	s.mu.Lock()
+	s.addr = a
+	s.mu.Unlock()
+}
+
+// Serve runs the engine and answers HTTP on ln until Close. It returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.setAddr(ln.Addr().String())
+	s.loopOnce.Do(func() { go s.loop() })
+	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve mock: %w", err)
+	}
+	return nil
+}
+
+// Close stops the server: connections are closed, streams in flight end, the engine stops.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.quit)
+	s.wake.Broadcast()
+	s.mu.Unlock()
+	err := s.http.Close()
+	s.loopOnce.Do(func() { close(s.loopDone) })
+	<-s.loopDone
+	s.handlers.Wait()
+	return err
+}
+
+// BaseURL is the server's root URL, "http://127.0.0.1:PORT", without "/v1".
+func (s *Server) BaseURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addr == "" {
+		return ""
+	}
+	return "http://" + s.addr
+}
+
+// MetricsURL is the URL of the Prometheus metrics.
+func (s *Server) MetricsURL() string { return s.BaseURL() + "/metrics" }
+
+// Model is the served model name.
+func (s *Server) Model() string { return s.cfg.Model }
+
+// Describe identifies the system under test for result files: backend and model only, never
+// tunables, so that a slowed simulator still compares as the same configuration.
+func (s *Server) Describe() map[string]string {
+	return map[string]string{"backend": "mock", "model": s.cfg.Model}
+}
+
+// loop is the engine on the real clock. Steps start back to back: each starts when the
+// previous one was due to end, so timer lateness does not accumulate.
+func (s *Server) loop() {
+	defer close(s.loopDone)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var prevEnd time.Duration
+	busy := false
+	for {
+		s.mu.Lock()
+		for !s.closed && !s.eng.hasWork() {
+			busy = false
+			s.wake.Wait()
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		now := time.Since(s.created)
+		start := now
+		if busy && now-prevEnd < time.Second {
+			start = prevEnd // catch up with a late wake-up
+		}
+		d, ok := s.eng.schedule(start)
+		s.mu.Unlock()
+		if !ok {
+			// Nothing could run (all cancelled): look again shortly.
+			busy = false
+			d = time.Millisecond
+			start = now
+		}
+		end := start + d
+		timer.Reset(time.Until(s.created.Add(end)))
+		select {
+		case <-timer.C:
+		case <-s.quit:
+			return
+		}
+		if ok {
+			s.mu.Lock()
+			s.eng.commit(end)
+			s.mu.Unlock()
+			prevEnd, busy = end, true
+		}
+	}
+}
+
+// serverHooks forwards engine events to the metrics and wakes the handlers.
+type serverHooks struct{ m *metrics }
+
+func (h serverHooks) admitted(q *seq, now time.Duration) { h.m.admitted(q, now) }
+
+func (h serverHooks) token(q *seq, now time.Duration) {
+	h.m.token(q, now)
+	q.emitted.Store(int32(q.generated))
+	poke(q)
+}
+
+func (h serverHooks) finished(q *seq, now time.Duration, why finishReason) {
+	h.m.finished(q, now, why)
+	q.done.Store(true)
+	poke(q)
+}
+
+func (h serverHooks) preempted(q *seq, now time.Duration) { h.m.preempted(q, now) }
+
+func poke(q *seq) {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// guard counts handlers so that Close can wait for them, and answers 503 once closed.
+func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "server is shutting down"})
+			return
+		}
+		s.handlers.Add(1)
+		s.mu.Unlock()
+		defer s.handlers.Done()
+		h(w, r)
+	}
+}
+
+func (s *Server) ready() bool { return time.Since(s.created) >= s.cfg.StartupDelay }
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if !s.ready() {
+		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"object":"list","data":[{"id":%s,"object":"model","created":%d,"owned_by":"perfgate","root":%s,"parent":null,"max_model_len":%d}]}`,
+		strconv.Quote(s.cfg.Model), s.created.Unix(), strconv.Quote(s.cfg.Model), s.cfg.MaxModelLen)
+}
+
+// faultPlan is what the fault injector decided for one request.
+type faultPlan struct{ fail, disconnect, stall, malformed bool }
+
+func (s *Server) drawFaults() faultPlan {
+	f := s.cfg.Faults
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	draw := func(p float64) bool { return p > 0 && s.faultRng.Float64() < p }
+	return faultPlan{draw(f.ErrorRate), draw(f.DisconnectRate), draw(f.StallRate), draw(f.MalformedRate)}
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, &apiError{http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST"})
+		return
+	}
+	if !s.ready() {
+		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
+			return
+		}
+		writeError(w, badRequest("read body: %v", err))
+		return
+	}
+	req, aerr := decodeRequest(body, chat, s.cfg.Model, s.cfg.MaxModelLen)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	plan := s.drawFaults()
+	if plan.fail {
+		writeError(w, &apiError{http.StatusInternalServerError, "InternalServerError", "injected fault"})
+		return
+	}
+	q := s.eng.newSeq(req.tokens, req.maxTokens)
+	q.notify = make(chan struct{}, 1)
+	s.mu.Lock()
+	s.reqID++
+	id := s.reqID
+	err = s.eng.add(q, time.Since(s.created))
+	if err == nil {
+		s.wake.Signal()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		writeError(w, badRequest("%v", err))
+		return
+	}
+	defer func() {
+		if !q.done.Load() {
+			s.mu.Lock()
+			s.eng.cancel(q)
+			s.wake.Signal()
+			s.mu.Unlock()
+		}
+	}()
+	rw := newResponder(w, req, id, s.created.Unix(), plan, s.cfg.Faults.Stall)
+	sent := 0
+	for {
+		select {
+		case <-q.notify:
+		case <-r.Context().Done():
+			return
+		case <-s.quit:
+			return
+		}
+		n := int(q.emitted.Load())
+		done := q.done.Load()
+		if done && n < req.maxTokens {
+			return // aborted
+		}
+		for ; sent < n; sent++ {
+			if !rw.token(sent, q, r.Context(), s.quit) {
+				return
+			}
+		}
+		if done {
+			rw.finish(q)
+			return
+		}
+		rw.flush()
+	}
+}

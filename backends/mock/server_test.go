@@ -1,0 +1,71 @@
+package mock
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// client returns an HTTP client whose idle connections are closed when the test ends.
+func client(t *testing.T) *http.Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// stream posts body and returns the SSE data payloads.
+func stream(t *testing.T, c *http.Client, url, body string) []string {
+	t.Helper()
+	resp, err := c.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	var events []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			events = append(events, d)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+func TestStreamCompletion(t *testing.T) {
+	srv := Start(t, Config{SpeedupRatio: 100})
+	c := client(t)
+	ev := stream(t, c, srv.BaseURL()+"/v1/completions",
+		`{"model":"sim-llama-8b","prompt":[1,2,3,4,5],"max_tokens":5,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}`)
+	if len(ev) != 7 || ev[6] != "[DONE]" {
+		t.Fatalf("events = %q", ev)
+	}
+	var last struct {
+		Choices []struct {
+			Text         string  `json:"text"`
+			FinishReason *string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal([]byte(ev[4]), &last); err != nil || *last.Choices[0].FinishReason != "length" {
+		t.Fatalf("last token chunk %s: %v", ev[4], err)
+	}
+	var u struct {
+		Choices []any `json:"choices"`
+		Usage   usage `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(ev[5]), &u); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Choices) != 0 || u.Usage.PromptTokens != 5 || u.Usage.CompletionTokens != 5 || u.Usage.TotalTokens != 10 {
+		t.Fatalf("usage chunk %s", ev[5])
+	}
+}
