@@ -108,20 +108,21 @@ func newSessionID() string {
 // Spec is the engine-independent part of a backend container: what a module hands to
 // [Spec.Request] after turning its Config into an image, a command line and a port.
 type Spec struct {
-	Backend    string            // engine name, e.g. "vllm"; also the Describe "backend" value
-	Image      string            // image reference
-	Model      string            // served model name, as /v1/models lists it
-	Entrypoint []string          // replaces the image's entrypoint when set
-	Cmd        []string          // command (or arguments to the entrypoint)
-	Port       string            // container port of the OpenAI server, e.g. "8000/tcp"
-	GPUs       int               // GPUs to attach with an nvidia device request; 0 for none
-	ShmSize    int64             // /dev/shm size in bytes; 0 for Docker's default
-	CacheDir   string            // host dir (absolute) or volume name for HFCachePath; "" for none
-	Env        map[string]string // environment; HF_TOKEN is added from the process environment
-	Timeout    time.Duration     // startup timeout; 0 means DefaultStartupTimeout
-	Networks   []string          // networks to join
-	Aliases    []string          // aliases on those networks
-	Name       string            // container name; "" lets Docker choose
+	Backend    string             // engine name, e.g. "vllm"; also the Describe "backend" value
+	Image      string             // image reference
+	Model      string             // served model name, as /v1/models lists it
+	Entrypoint []string           // replaces the image's entrypoint when set
+	Cmd        []string           // command (or arguments to the entrypoint)
+	Port       string             // container port of the OpenAI server, e.g. "8000/tcp"
+	GPUs       int                // GPUs to attach with an nvidia device request; 0 for none
+	ShmSize    int64              // /dev/shm size in bytes; 0 for Docker's default
+	Ulimits    []container.Ulimit // ulimits, e.g. memlock=-1 as NVIDIA's images recommend
+	CacheDir   string             // host dir (absolute) or volume name for HFCachePath; "" for none
+	Env        map[string]string  // environment; HF_TOKEN is added from the process environment
+	Timeout    time.Duration      // startup timeout; 0 means DefaultStartupTimeout
+	Networks   []string           // networks to join
+	Aliases    []string           // aliases on those networks
+	Name       string             // container name; "" lets Docker choose
 }
 
 // Request builds the testcontainers request for s: image, entrypoint, command, environment,
@@ -161,7 +162,7 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 			aliases[n] = s.Aliases
 		}
 	}
-	hc := hostConfig{ShmSize: s.ShmSize, GPUs: s.GPUs}
+	hc := hostConfig{ShmSize: s.ShmSize, GPUs: s.GPUs, Ulimits: s.Ulimits}
 	switch {
 	case s.CacheDir == "" || s.CacheDir == NoCache:
 	case filepath.IsAbs(s.CacheDir):
@@ -196,6 +197,7 @@ type hostConfig struct {
 	ShmSize int64
 	GPUs    int
 	Mounts  []mount.Mount
+	Ulimits []container.Ulimit
 }
 
 func (h hostConfig) apply(hc *container.HostConfig) {
@@ -203,6 +205,9 @@ func (h hostConfig) apply(hc *container.HostConfig) {
 		hc.ShmSize = h.ShmSize
 	}
 	hc.Mounts = append(hc.Mounts, h.Mounts...)
+	for _, u := range h.Ulimits {
+		hc.Ulimits = append(hc.Ulimits, &u)
+	}
 	if h.GPUs > 0 {
 		hc.DeviceRequests = append(hc.DeviceRequests, container.DeviceRequest{
 			Driver:       "nvidia",
@@ -643,4 +648,13 @@ func Customize(req *testcontainers.GenericContainerRequest, opts ...testcontaine
 		}
 	}
 	return nil
+}
+
+// NVIDIAUlimits are the ulimits NVIDIA's and SGLang's container guides pass
+// (--ulimit memlock=-1 --ulimit stack=67108864).
+func NVIDIAUlimits() []container.Ulimit {
+	return []container.Ulimit{
+		{Name: "memlock", Soft: -1, Hard: -1},
+		{Name: "stack", Soft: 67108864, Hard: 67108864},
+	}
 }

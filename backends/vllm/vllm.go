@@ -54,7 +54,7 @@ type Config struct {
 	// CacheDir is the Hugging Face cache: a Docker volume name or an absolute host path,
 	// backends.DefaultCacheVolume when empty, backends.NoCache for none.
 	CacheDir string
-	// ShmSize is /dev/shm in bytes; backends.DefaultShmSize when 0.
+	// ShmSize is /dev/shm in bytes; backends.DefaultShmSize when 0, Docker's default when < 0.
 	ShmSize int64
 	// Env is extra container environment. HF_TOKEN is passed from the process environment
 	// on its own; do not put secrets here, they are not redacted.

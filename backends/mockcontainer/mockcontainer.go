@@ -1,0 +1,293 @@
+// Package mockcontainer runs the perfgate simulator (`perfgate mock`) as a container image
+// built locally from this module: a static perfgate binary in a FROM scratch image. It needs
+// Docker but no GPU and no registry, so a perf case can exercise the whole container path
+// (image, start, readiness, logs, teardown) on any CI runner.
+//
+//	srv := mockcontainer.Start(t, mockcontainer.Config{MaxNumSeqs: 16})
+//	res := perftest.Run(t, perftest.Case{Target: srv, ...})
+//
+// The image's entrypoint is `perfgate mock`, which takes vLLM's launch flags; the container
+// is started with the same flags the vllm module passes to vllm/vllm-openai (see
+// vllm.Config.Args), and the vllm module can drive the image itself:
+//
+//	img := mockcontainer.BuildImage(t)
+//	srv := vllm.Start(t, vllm.Config{Image: img, Model: "sim-llama-8b", GPUs: backends.NoGPU, CacheDir: backends.NoCache})
+//
+// The image is built once per content: the binary and Dockerfile are hashed into the tag
+// (perfgate/mock:<hash>), and an image with that tag is reused without building.
+package mockcontainer
+
+import (
+	"archive/tar"
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/vllm"
+)
+
+//go:embed Dockerfile
+var dockerfile []byte
+
+const (
+	// Repo is the repository of the built simulator images; tags are content hashes.
+	Repo = "perfgate/mock"
+	// DefaultModel is the served model name when Config.Model is empty.
+	DefaultModel = "sim-llama-8b"
+	// Package is the Go package built into the image.
+	Package = "github.com/perfgate/perfgate/cmd/perfgate"
+	// Port is the container port the simulator listens on.
+	Port = vllm.Port
+)
+
+// Config describes a simulator container. The zero value builds the image from this module
+// and serves DefaultModel with the simulator's defaults.
+type Config struct {
+	// Image is a simulator image to run; BuildImage's result when empty.
+	Image string
+	// Model is --model; DefaultModel when empty.
+	Model string
+	// MaxNumSeqs is --max-num-seqs; the simulator's default when 0.
+	MaxNumSeqs int
+	// NoPrefixCaching passes --no-enable-prefix-caching.
+	NoPrefixCaching bool
+	// Args are more `perfgate mock` flags (vLLM's or the simulator's own), e.g.
+	// "--block-size", "16".
+	Args []string
+	// StartupTimeout bounds startup; 2 minutes when 0 (the simulator starts in milliseconds).
+	StartupTimeout time.Duration
+	// LogDir receives the container log; Start uses t.ArtifactDir() when empty.
+	LogDir string
+}
+
+// vllmConfig is the vLLM configuration the simulator is launched with: the same flags as a
+// real vLLM server, no GPU and no model cache.
+func (c Config) vllmConfig(image string) vllm.Config {
+	return vllm.Config{
+		Image:           image,
+		Model:           cmp.Or(c.Model, DefaultModel),
+		MaxNumSeqs:      c.MaxNumSeqs,
+		NoPrefixCaching: c.NoPrefixCaching,
+		ExtraArgs:       c.Args,
+		GPUs:            backends.NoGPU,
+		CacheDir:        backends.NoCache,
+		ShmSize:         -1,
+		StartupTimeout:  cmp.Or(c.StartupTimeout, 2*time.Minute),
+		LogDir:          c.LogDir,
+	}
+}
+
+// Request returns the container request Run would send for cfg, with opts applied after the
+// module's defaults. cfg.Image must be set (to BuildImage's result); Request builds nothing.
+func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
+	if cfg.Image == "" {
+		return testcontainers.GenericContainerRequest{}, errors.New("mockcontainer.Request: Config.Image is empty (use BuildImage)")
+	}
+	req, err := vllm.Request(cfg.vllmConfig(cfg.Image))
+	if err != nil {
+		return req, err
+	}
+	req.Labels[backends.LabelBackend] = "mock"
+	return req, backends.Customize(&req, opts...)
+}
+
+// identity describes the simulator by repository, not by content tag, so results recorded
+// before and after a code change compare.
+func identity(cfg Config) map[string]string {
+	return backends.Identity("mock", cmp.Or(cfg.Model, DefaultModel), Repo, 0)
+}
+
+// Container is a started simulator.
+type Container struct {
+	*backends.Container
+}
+
+// Run builds the image when cfg.Image is empty, starts the simulator and waits until it
+// serves. On error it returns the partly started container too.
+func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
+	if cfg.Image == "" {
+		img, err := Build(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("start mock: %w", err)
+		}
+		cfg.Image = img
+	}
+	req, err := Request(cfg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start mock: %w", err)
+	}
+	c, err := backends.Run(ctx, "mock", req, identity(cfg), backends.Options{LogDir: cfg.LogDir})
+	if c == nil {
+		return nil, err
+	}
+	return &Container{c}, err
+}
+
+// Start is Run for tests: it skips tb without Docker, builds the image once per process,
+// removes the container when the test ends, keeps its log, and fails tb with the exit code
+// and log tail if the simulator exits while the test runs.
+func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
+	tb.Helper()
+	backends.SkipIfNoDocker(tb)
+	if cfg.Image == "" {
+		cfg.Image = BuildImage(tb)
+	}
+	req, err := Request(cfg, opts...)
+	if err != nil {
+		tb.Fatalf("start mock: %v", err)
+	}
+	return &Container{backends.Start(tb, "mock", req, identity(cfg), backends.Options{LogDir: cfg.LogDir})}
+}
+
+// BuildImage is Build for tests: it skips tb without Docker and fails it when the build
+// fails. The image is built once per process and content; it is kept after the test so the
+// next run reuses it.
+func BuildImage(tb testing.TB) string {
+	tb.Helper()
+	backends.SkipIfNoDocker(tb)
+	img, err := Build(tb.Context())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+var (
+	buildMu sync.Mutex
+	built   string
+)
+
+// Build compiles Package as a static Linux binary for the Docker engine's architecture,
+// and builds the simulator image from it and the embedded Dockerfile with testcontainers-go
+// (FromDockerfile with an in-memory build context), unless an image with the same content
+// tag exists. It returns the image reference. Later calls in the process return the first
+// result.
+func Build(ctx context.Context) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if built != "" {
+		return built, nil
+	}
+	img, err := build(ctx)
+	if err != nil {
+		return "", fmt.Errorf("build simulator image: %w", err)
+	}
+	built = img
+	return img, nil
+}
+
+func build(ctx context.Context) (string, error) {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", err
+	}
+	bin, err := compile(ctx, goArch(info.Info.Architecture))
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(dockerfile)
+	h.Write(bin)
+	tag := hex.EncodeToString(h.Sum(nil))[:16]
+	ref := Repo + ":" + tag
+	if _, err := cli.ImageInspect(ctx, ref); err == nil {
+		return ref, nil
+	}
+	archive, err := buildContext(bin)
+	if err != nil {
+		return "", err
+	}
+	p, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return "", err
+	}
+	defer p.Close()
+	var log bytes.Buffer
+	img, err := p.BuildImage(ctx, &testcontainers.ContainerRequest{
+		FromDockerfile: testcontainers.FromDockerfile{
+			ContextArchive: bytes.NewReader(archive),
+			Dockerfile:     "Dockerfile",
+			Repo:           Repo,
+			Tag:            tag,
+			KeepImage:      true,
+			BuildLogWriter: &log,
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w\n%s", err, log.String())
+	}
+	return img, nil
+}
+
+// compile builds the static perfgate binary and returns its bytes.
+func compile(ctx context.Context, arch string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "perfgate-mock-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "perfgate")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if p, err := exec.LookPath("go"); err == nil {
+		gobin = p
+	}
+	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, Package)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build %s: %w\n%s", Package, err, b)
+	}
+	return os.ReadFile(out)
+}
+
+func goArch(dockerArch string) string {
+	switch dockerArch {
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	}
+	return runtime.GOARCH
+}
+
+// buildContext returns a tar archive holding the Dockerfile and the binary.
+func buildContext(bin []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+	}{{"Dockerfile", 0o644, dockerfile}, {"perfgate", 0o755, bin}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

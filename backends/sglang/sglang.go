@@ -1,0 +1,141 @@
+// Package sglang runs the SGLang server (image lmsysorg/sglang) as a testcontainers-go module
+// for perf cases.
+//
+//	srv := sglang.Start(t, sglang.Config{Model: "Qwen/Qwen3-0.6B"})
+//
+// The container runs `python3 -m sglang.launch_server --model-path M --host 0.0.0.0 --port
+// 30000` as SGLang's docker/compose.yaml does (Hugging Face cache mounted, HF_TOKEN set,
+// ulimits memlock=-1 and stack=67108864, shared memory), with --enable-cache-report always on
+// so streamed usage reports cached prompt tokens (prompt_tokens_details.cached_tokens).
+package sglang
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/perfgate/perfgate/backends"
+)
+
+const (
+	// DefaultImage is the SGLang image used when Config.Image is empty.
+	DefaultImage = "lmsysorg/sglang:v0.5.5"
+	// DefaultModel is the model served when Config.Model is empty.
+	DefaultModel = "Qwen/Qwen3-0.6B"
+	// Port is the container port SGLang listens on (its default, 30000).
+	Port = "30000/tcp"
+)
+
+// Config describes an SGLang server. The zero value serves DefaultModel from DefaultImage on
+// one GPU with the radix (prefix) cache on.
+type Config struct {
+	Image string // image reference; DefaultImage when empty
+	Model string // --model-path; DefaultModel when empty
+
+	TensorParallelSize int      // --tp-size; 1 when 0
+	MaxRunningRequests int      // --max-running-requests; SGLang's default when 0
+	DisableRadixCache  bool     // --disable-radix-cache (no prefix caching)
+	ExtraArgs          []string // appended to the launch flags
+
+	// GPUs is how many GPUs to attach: 0 means TensorParallelSize, backends.NoGPU none.
+	GPUs int
+	// CacheDir is the Hugging Face cache: a Docker volume name or an absolute host path,
+	// backends.DefaultCacheVolume when empty, backends.NoCache for none.
+	CacheDir string
+	// ShmSize is /dev/shm in bytes; backends.DefaultShmSize when 0, Docker's default when < 0.
+	ShmSize int64
+	// Env is extra container environment; HF_TOKEN comes from the process environment.
+	Env map[string]string
+	// StartupTimeout bounds model download and loading; backends.DefaultStartupTimeout when 0.
+	StartupTimeout time.Duration
+	// LogDir receives the container log; Start uses t.ArtifactDir() when empty.
+	LogDir string
+}
+
+// Cmd returns the container command for c.
+func (c Config) Cmd() []string {
+	cmd := []string{
+		"python3", "-m", "sglang.launch_server",
+		"--model-path", cmp.Or(c.Model, DefaultModel),
+		"--host", "0.0.0.0",
+		"--port", "30000",
+		"--tp-size", strconv.Itoa(max(c.TensorParallelSize, 1)),
+	}
+	if c.MaxRunningRequests > 0 {
+		cmd = append(cmd, "--max-running-requests", strconv.Itoa(c.MaxRunningRequests))
+	}
+	if c.DisableRadixCache {
+		cmd = append(cmd, "--disable-radix-cache")
+	}
+	cmd = append(cmd, "--enable-cache-report")
+	return append(cmd, c.ExtraArgs...)
+}
+
+func (c Config) spec() backends.Spec {
+	gpus := c.GPUs
+	switch {
+	case gpus == 0:
+		gpus = max(c.TensorParallelSize, 1)
+	case gpus < 0:
+		gpus = 0
+	}
+	return backends.Spec{
+		Backend:  "sglang",
+		Image:    cmp.Or(c.Image, DefaultImage),
+		Model:    cmp.Or(c.Model, DefaultModel),
+		Cmd:      c.Cmd(),
+		Port:     Port,
+		GPUs:     gpus,
+		ShmSize:  cmp.Or(c.ShmSize, backends.DefaultShmSize),
+		Ulimits:  backends.NVIDIAUlimits(),
+		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
+		Env:      c.Env,
+		Timeout:  c.StartupTimeout,
+	}
+}
+
+// Request returns the container request Run would send for cfg, with opts applied after the
+// module's defaults. It does not contact Docker.
+func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
+	req, err := cfg.spec().Request()
+	if err != nil {
+		return req, err
+	}
+	return req, backends.Customize(&req, opts...)
+}
+
+// Container is a started SGLang server.
+type Container struct {
+	*backends.Container
+}
+
+// Run starts SGLang and waits until /health answers and /v1/models lists the model. On error
+// it returns the partly started container too; errors read "start sglang: ...".
+func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
+	req, err := Request(cfg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start sglang: %w", err)
+	}
+	c, err := backends.Run(ctx, "sglang", req, backends.IdentityOf("sglang", cfg.spec().Model, req), backends.Options{LogDir: cfg.LogDir})
+	if c == nil {
+		return nil, err
+	}
+	return &Container{c}, err
+}
+
+// Start is Run for tests: it skips tb without Docker or GPUs, removes the container when the
+// test ends, keeps its log, and fails tb with the exit code and log tail if the server exits
+// while the test runs.
+func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
+	tb.Helper()
+	req, err := Request(cfg, opts...)
+	if err != nil {
+		tb.Fatalf("start sglang: %v", err)
+	}
+	return &Container{backends.Start(tb, "sglang", req, backends.IdentityOf("sglang", cfg.spec().Model, req), backends.Options{LogDir: cfg.LogDir})}
+}
