@@ -115,6 +115,7 @@ type Spec struct {
 	Cmd        []string           // command (or arguments to the entrypoint)
 	Port       string             // container port of the OpenAI server, e.g. "8000/tcp"
 	GPUs       int                // GPUs to attach with an nvidia device request; 0 for none
+	DeviceIDs  []string           // which GPUs, by index or UUID; overrides GPUs when set
 	ShmSize    int64              // /dev/shm size in bytes; 0 for Docker's default
 	Ulimits    []container.Ulimit // ulimits, e.g. memlock=-1 as NVIDIA's images recommend
 	CacheDir   string             // host dir (absolute) or volume name for HFCachePath; "" for none
@@ -162,7 +163,7 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 			aliases[n] = s.Aliases
 		}
 	}
-	hc := hostConfig{ShmSize: s.ShmSize, GPUs: s.GPUs, Ulimits: s.Ulimits}
+	hc := hostConfig{ShmSize: s.ShmSize, GPUs: s.GPUs, DeviceIDs: s.DeviceIDs, Ulimits: s.Ulimits}
 	switch {
 	case s.CacheDir == "" || s.CacheDir == NoCache:
 	case filepath.IsAbs(s.CacheDir):
@@ -194,10 +195,11 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 
 // hostConfig is the part of the Docker host configuration a Spec sets.
 type hostConfig struct {
-	ShmSize int64
-	GPUs    int
-	Mounts  []mount.Mount
-	Ulimits []container.Ulimit
+	ShmSize   int64
+	GPUs      int
+	DeviceIDs []string
+	Mounts    []mount.Mount
+	Ulimits   []container.Ulimit
 }
 
 func (h hostConfig) apply(hc *container.HostConfig) {
@@ -208,7 +210,14 @@ func (h hostConfig) apply(hc *container.HostConfig) {
 	for _, u := range h.Ulimits {
 		hc.Ulimits = append(hc.Ulimits, &u)
 	}
-	if h.GPUs > 0 {
+	switch {
+	case len(h.DeviceIDs) > 0:
+		hc.DeviceRequests = append(hc.DeviceRequests, container.DeviceRequest{
+			Driver:       "nvidia",
+			DeviceIDs:    h.DeviceIDs,
+			Capabilities: [][]string{{"gpu"}},
+		})
+	case h.GPUs > 0:
 		hc.DeviceRequests = append(hc.DeviceRequests, container.DeviceRequest{
 			Driver:       "nvidia",
 			Count:        h.GPUs,
@@ -303,18 +312,27 @@ func Start(tb testing.TB, backend string, req testcontainers.GenericContainerReq
 		req.Logger = tclog.TestLogger(tb)
 	}
 	c, err := Run(tb.Context(), backend, req, ident, o)
-	testcontainers.CleanupContainer(tb, c)
-	if c != nil {
-		tb.Cleanup(func() { c.finish(tb) })
-	}
+	Track(tb, c)
 	if errors.Is(err, ErrNoGPU) {
 		tb.Skipf("skipping %s: %v", backend, err)
 	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c.watch(tb)
+	c.Watch(tb)
 	return c
+}
+
+// Track ties c to tb: it registers the container's removal with tb.Cleanup (through
+// testcontainers.CleanupContainer, so call it before checking Run's error), and before
+// that removal stops the watcher, writes the log to the log directory (tb.ArtifactDir()
+// when Options.LogDir was empty) and prints the log tail if tb failed. c may be nil.
+func Track(tb testing.TB, c *Container) {
+	tb.Helper()
+	testcontainers.CleanupContainer(tb, c)
+	if c != nil {
+		tb.Cleanup(func() { c.finish(tb) })
+	}
 }
 
 // SkipIfNoDocker skips tb when no Docker engine answers. It is
@@ -570,9 +588,11 @@ func (c *Container) finish(tb testing.TB) {
 // watchInterval is how often the watcher polls the container state.
 var watchInterval = 500 * time.Millisecond
 
-// watch starts a goroutine that fails tb as soon as the container exits while the test
-// runs. It is stopped by Terminate or test cleanup before the container is removed.
-func (c *Container) watch(tb testing.TB) {
+// Watch starts a goroutine that fails tb (with Errorf, so it is safe off the test
+// goroutine) as soon as the container exits while the test runs, naming the exit code and
+// quoting the log tail; [Container.Err] returns the same error. Terminate and the cleanup
+// registered by [Track] stop it before the container is removed.
+func (c *Container) Watch(tb testing.TB) {
 	c.mu.Lock()
 	c.stop = make(chan struct{})
 	c.stopped = make(chan struct{})

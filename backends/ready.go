@@ -21,7 +21,8 @@ import (
 // go-cmp.
 type Ready struct {
 	Port           string        // container port, e.g. "8000/tcp"
-	Model          string        // model id /v1/models must list
+	Path           string        // health path; "/health" when empty
+	Model          string        // model id /v1/models must list; "" skips that check
 	StartupTimeout time.Duration // how long to wait; 0 means DefaultStartupTimeout
 	Poll           time.Duration // time between probes; 0 means 500ms
 }
@@ -39,7 +40,10 @@ func (r *Ready) Timeout() *time.Duration {
 
 // String describes the strategy.
 func (r *Ready) String() string {
-	return fmt.Sprintf("GET /health and /v1/models listing %q on port %s", r.Model, r.Port)
+	if r.Model == "" {
+		return fmt.Sprintf("GET %s on port %s", cmp.Or(r.Path, "/health"), r.Port)
+	}
+	return fmt.Sprintf("GET %s and /v1/models listing %q on port %s", cmp.Or(r.Path, "/health"), r.Model, r.Port)
 }
 
 // WaitUntilReady implements wait.Strategy.
@@ -85,8 +89,11 @@ func (r *Ready) probe(ctx context.Context, hc *http.Client, target wait.Strategy
 		return err
 	}
 	base := "http://" + net.JoinHostPort(host, port.Port())
-	if _, err := get(ctx, hc, base+"/health"); err != nil {
+	if _, err := get(ctx, hc, base+cmp.Or(r.Path, "/health")); err != nil {
 		return err
+	}
+	if r.Model == "" {
+		return nil
 	}
 	body, err := get(ctx, hc, base+"/v1/models")
 	if err != nil {

@@ -1,0 +1,393 @@
+// Package dynamo runs an NVIDIA Dynamo deployment (an OpenAI-compatible frontend with its
+// router, N engine workers, and the etcd and NATS servers it discovers them through) as
+// testcontainers-go containers on one Docker network, for perf cases.
+//
+//	srv := dynamo.Start(t, dynamo.Config{Model: "Qwen/Qwen3-0.6B", Workers: 2, Router: dynamo.RouterKV})
+//	res := perftest.Run(t, perftest.Case{Target: srv, ...})
+//
+// The processes are the ones Dynamo's docs start by hand:
+//
+//	python -m dynamo.frontend --http-port 8000 --router-mode kv
+//	DYN_SYSTEM_PORT=8081 python -m dynamo.vllm --model Qwen/Qwen3-0.6B
+//
+// with ETCD_ENDPOINTS and NATS_SERVER pointing at the etcd and NATS containers (Dynamo
+// versions that need neither can set NoControlPlane). Each worker gets its own GPUs and its
+// system status server; the workers start first and are ready when their /health answers,
+// then the frontend is ready when /health answers and /v1/models lists the model.
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/perfgate/perfgate/backends"
+)
+
+const (
+	// Version is the Dynamo release of the default images.
+	Version = "0.7.0"
+	// DefaultModel is the model served when Config.Model is empty.
+	DefaultModel = "Qwen/Qwen3-0.6B"
+	// DefaultEtcdImage and DefaultNATSImage run Dynamo's control plane.
+	DefaultEtcdImage = "quay.io/coreos/etcd:v3.5.21"
+	DefaultNATSImage = "nats:2.11"
+
+	// Port is the frontend's HTTP port; SystemPort is each worker's status server.
+	Port       = "8000/tcp"
+	SystemPort = "8081/tcp"
+
+	// RouterRoundRobin and RouterKV are the frontend's --router-mode values.
+	RouterRoundRobin = "round-robin"
+	RouterKV         = "kv"
+)
+
+// Engines maps Config.Engine to the worker's Python module and its model flag.
+var engines = map[string]struct{ module, modelFlag, image string }{
+	"vllm":   {"dynamo.vllm", "--model", "nvcr.io/nvidia/ai-dynamo/vllm-runtime:" + Version},
+	"sglang": {"dynamo.sglang", "--model-path", "nvcr.io/nvidia/ai-dynamo/sglang-runtime:" + Version},
+	"trtllm": {"dynamo.trtllm", "--model-path", "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:" + Version},
+}
+
+// Config describes a Dynamo deployment. The zero value runs one vLLM worker on one GPU
+// behind a round-robin frontend, with etcd and NATS.
+type Config struct {
+	// Image runs the frontend and the workers; the engine's Dynamo runtime image at Version
+	// when empty.
+	Image string
+	// Model is the worker's model flag; DefaultModel when empty.
+	Model string
+	// Engine is "vllm" (default), "sglang" or "trtllm".
+	Engine string
+	// Workers is the number of engine workers; 1 when 0.
+	Workers int
+	// GPUsPerWorker is how many GPUs each worker gets (worker i gets GPUs
+	// i*GPUsPerWorker ... ); 1 when 0, backends.NoGPU for none.
+	GPUsPerWorker int
+	// Router is the frontend's --router-mode: RouterRoundRobin (default) or RouterKV.
+	Router string
+	// WorkerArgs and FrontendArgs are appended to the worker's and the frontend's flags.
+	WorkerArgs, FrontendArgs []string
+	// NoControlPlane starts no etcd and NATS, for Dynamo versions that need neither.
+	NoControlPlane bool
+	// EtcdImage and NATSImage replace DefaultEtcdImage and DefaultNATSImage.
+	EtcdImage, NATSImage string
+
+	// CacheDir is the Hugging Face cache: a Docker volume name or an absolute host path,
+	// backends.DefaultCacheVolume when empty, backends.NoCache for none.
+	CacheDir string
+	// ShmSize is each worker's /dev/shm in bytes; backends.DefaultShmSize when 0.
+	ShmSize int64
+	// Env is extra environment for the frontend and workers; HF_TOKEN comes from the
+	// process environment.
+	Env map[string]string
+	// StartupTimeout bounds each worker's model loading; backends.DefaultStartupTimeout when 0.
+	StartupTimeout time.Duration
+	// LogDir receives the containers' logs; Start uses t.ArtifactDir() when empty.
+	LogDir string
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, ok := engines[cmp.Or(c.Engine, "vllm")]; !ok {
+		errs = append(errs, fmt.Errorf("engine %q is not vllm, sglang or trtllm", c.Engine))
+	}
+	if r := cmp.Or(c.Router, RouterRoundRobin); r != RouterRoundRobin && r != RouterKV {
+		errs = append(errs, fmt.Errorf("router %q is not %s or %s", c.Router, RouterRoundRobin, RouterKV))
+	}
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("workers is %d, want >= 0", c.Workers))
+	}
+	return errors.Join(errs...)
+}
+
+// Requests are the container requests of a deployment, in start order.
+type Requests struct {
+	Etcd, NATS *testcontainers.GenericContainerRequest // nil with NoControlPlane
+	Workers    []testcontainers.GenericContainerRequest
+	Frontend   testcontainers.GenericContainerRequest
+}
+
+// Request returns the container requests Run would send for cfg on the Docker network
+// named netName, with opts applied to the frontend's request after the module's defaults.
+// It does not contact Docker.
+func Request(cfg Config, netName string, opts ...testcontainers.ContainerCustomizer) (Requests, error) {
+	if err := cfg.Validate(); err != nil {
+		return Requests{}, err
+	}
+	eng := engines[cmp.Or(cfg.Engine, "vllm")]
+	image := cmp.Or(cfg.Image, eng.image)
+	model := cmp.Or(cfg.Model, DefaultModel)
+	labels := func(backend string) map[string]string {
+		return map[string]string{backends.LabelBackend: backend, backends.LabelSession: backends.SessionID}
+	}
+	env := map[string]string{}
+	if !cfg.NoControlPlane {
+		env["ETCD_ENDPOINTS"] = "http://etcd:2379"
+		env["NATS_SERVER"] = "nats://nats:4222"
+	}
+	for k, v := range cfg.Env {
+		env[k] = v
+	}
+	var r Requests
+	if !cfg.NoControlPlane {
+		r.Etcd = &testcontainers.GenericContainerRequest{
+			ContainerRequest: testcontainers.ContainerRequest{
+				Image: cmp.Or(cfg.EtcdImage, DefaultEtcdImage),
+				Cmd: []string{
+					"etcd", "--name", "etcd",
+					"--listen-client-urls", "http://0.0.0.0:2379",
+					"--advertise-client-urls", "http://etcd:2379",
+				},
+				ExposedPorts:   []string{"2379/tcp"},
+				Labels:         labels("dynamo-etcd"),
+				Networks:       []string{netName},
+				NetworkAliases: map[string][]string{netName: {"etcd"}},
+				WaitingFor:     &backends.Ready{Port: "2379/tcp", StartupTimeout: 2 * time.Minute},
+			},
+			Started: true,
+		}
+		r.NATS = &testcontainers.GenericContainerRequest{
+			ContainerRequest: testcontainers.ContainerRequest{
+				Image:          cmp.Or(cfg.NATSImage, DefaultNATSImage),
+				Cmd:            []string{"-js", "-m", "8222"},
+				ExposedPorts:   []string{"4222/tcp", "8222/tcp"},
+				Labels:         labels("dynamo-nats"),
+				Networks:       []string{netName},
+				NetworkAliases: map[string][]string{netName: {"nats"}},
+				WaitingFor:     &backends.Ready{Port: "8222/tcp", Path: "/healthz", StartupTimeout: 2 * time.Minute},
+			},
+			Started: true,
+		}
+	}
+	gpw := cmp.Or(cfg.GPUsPerWorker, 1)
+	for i := range max(cfg.Workers, 1) {
+		wenv := map[string]string{
+			"DYN_SYSTEM_ENABLED":                    "true",
+			"DYN_SYSTEM_PORT":                       "8081",
+			"DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": `["generate"]`,
+		}
+		for k, v := range env {
+			wenv[k] = v
+		}
+		var ids []string
+		for g := range max(gpw, 0) {
+			ids = append(ids, strconv.Itoa(i*gpw+g))
+		}
+		spec := backends.Spec{
+			Backend:   "dynamo-worker",
+			Image:     image,
+			Model:     model,
+			Cmd:       append([]string{"python3", "-m", eng.module, eng.modelFlag, model}, cfg.WorkerArgs...),
+			Port:      SystemPort,
+			DeviceIDs: ids,
+			ShmSize:   cmp.Or(cfg.ShmSize, backends.DefaultShmSize),
+			CacheDir:  cmp.Or(cfg.CacheDir, backends.DefaultCacheVolume),
+			Env:       wenv,
+			Timeout:   cfg.StartupTimeout,
+			Networks:  []string{netName},
+			Aliases:   []string{"worker-" + strconv.Itoa(i)},
+		}
+		req, err := spec.Request()
+		if err != nil {
+			return Requests{}, err
+		}
+		// A worker serves no OpenAI API: it is ready when its status server says so.
+		req.WaitingFor = &backends.Ready{Port: SystemPort, StartupTimeout: cmp.Or(cfg.StartupTimeout, backends.DefaultStartupTimeout)}
+		r.Workers = append(r.Workers, req)
+	}
+	front := backends.Spec{
+		Backend: "dynamo",
+		Image:   image,
+		Model:   model,
+		Cmd: append([]string{
+			"python3", "-m", "dynamo.frontend",
+			"--http-port", "8000",
+			"--router-mode", cmp.Or(cfg.Router, RouterRoundRobin),
+		}, cfg.FrontendArgs...),
+		Port:     Port,
+		CacheDir: cmp.Or(cfg.CacheDir, backends.DefaultCacheVolume),
+		Env:      env,
+		Timeout:  10 * time.Minute,
+		Networks: []string{netName},
+		Aliases:  []string{"frontend"},
+	}
+	req, err := front.Request()
+	if err != nil {
+		return Requests{}, err
+	}
+	if err := backends.Customize(&req, opts...); err != nil {
+		return Requests{}, err
+	}
+	r.Frontend = req
+	return r, nil
+}
+
+// Container is a started Dynamo deployment. Its embedded backends.Container is the
+// frontend: BaseURL and MetricsURL refer to it; Describe names backend "dynamo", the image,
+// the model and the GPUs of all workers.
+type Container struct {
+	*backends.Container
+	Workers    []*backends.Container
+	Etcd, NATS *backends.Container
+	Network    *testcontainers.DockerNetwork
+}
+
+// Check returns nil while every container of the deployment runs, or the first exit found,
+// with its exit code and log tail.
+func (c *Container) Check(ctx context.Context) error {
+	for _, x := range c.all() {
+		if err := x.Check(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Terminate removes the frontend, the workers, etcd and NATS, and the network.
+func (c *Container) Terminate(ctx context.Context, opts ...testcontainers.TerminateOption) error {
+	if c == nil {
+		return nil
+	}
+	var errs []error
+	for _, x := range c.all() {
+		if err := testcontainers.TerminateContainer(x, opts...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Network != nil {
+		if err := c.Network.Remove(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Container) all() []*backends.Container {
+	var out []*backends.Container
+	for _, x := range append([]*backends.Container{c.Container}, append(c.Workers, c.Etcd, c.NATS)...) {
+		if x != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// identity describes the deployment by the frontend's image, the model and the GPUs of all
+// workers. Router mode and worker count are tunables, so they are not part of it.
+func identity(cfg Config, req testcontainers.GenericContainerRequest) map[string]string {
+	gpus := max(cfg.Workers, 1) * max(cmp.Or(cfg.GPUsPerWorker, 1), 0)
+	return backends.Identity("dynamo", cmp.Or(cfg.Model, DefaultModel), req.Image, gpus)
+}
+
+// starter starts one request: backends.Run or backends.Start.
+type starter func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error)
+
+func deploy(cfg Config, netName string, start starter, opts []testcontainers.ContainerCustomizer, c *Container) error {
+	reqs, err := Request(cfg, netName, opts...)
+	if err != nil {
+		return err
+	}
+	if reqs.Etcd != nil {
+		if c.Etcd, err = start("dynamo-etcd", *reqs.Etcd, backends.Identity("etcd", "-", reqs.Etcd.Image, 0)); err != nil {
+			return err
+		}
+		if c.NATS, err = start("dynamo-nats", *reqs.NATS, backends.Identity("nats", "-", reqs.NATS.Image, 0)); err != nil {
+			return err
+		}
+	}
+	// Workers load their models concurrently.
+	c.Workers = make([]*backends.Container, len(reqs.Workers))
+	errs := make([]error, len(reqs.Workers))
+	var wg sync.WaitGroup
+	for i, req := range reqs.Workers {
+		wg.Go(func() {
+			c.Workers[i], errs[i] = start("dynamo-worker-"+strconv.Itoa(i), req, backends.IdentityOf("dynamo-worker", cmp.Or(cfg.Model, DefaultModel), req))
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	c.Container, err = start("dynamo", reqs.Frontend, identity(cfg, reqs.Frontend))
+	return err
+}
+
+// Run creates a network, starts etcd and NATS (unless NoControlPlane), the workers and the
+// frontend, and waits until the frontend lists the model. On error it returns what was
+// started too, so the caller can terminate it; errors read "start dynamo: ...".
+func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("start dynamo: %w", err)
+	}
+	if cmp.Or(cfg.GPUsPerWorker, 1) > 0 {
+		ok, err := backends.NvidiaRuntime(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("start dynamo: %w: %w", backends.ErrNoDocker, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("start dynamo: %w", backends.ErrNoGPU)
+		}
+	}
+	nw, err := network.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start dynamo: network: %w", err)
+	}
+	c := &Container{Network: nw}
+	o := backends.Options{LogDir: cfg.LogDir}
+	err = deploy(cfg, nw.Name, func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error) {
+		return backends.Run(ctx, name, req, ident, o)
+	}, opts, c)
+	if err != nil {
+		return c, fmt.Errorf("start dynamo: %w", err)
+	}
+	return c, nil
+}
+
+// Start is Run for tests: it skips tb without Docker or GPUs, removes every container and
+// the network when the test ends, keeps each container's log, and fails tb with the exit
+// code and log tail if any of them exits while the test runs.
+func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatalf("start dynamo: %v", err)
+	}
+	backends.SkipIfNoDocker(tb)
+	if cmp.Or(cfg.GPUsPerWorker, 1) > 0 {
+		if ok, err := backends.NvidiaRuntime(tb.Context()); err != nil || !ok {
+			tb.Skipf("skipping dynamo: %v (%v)", backends.ErrNoGPU, err)
+		}
+	}
+	nw, err := network.New(tb.Context())
+	testcontainers.CleanupNetwork(tb, nw)
+	if err != nil {
+		tb.Fatalf("start dynamo: network: %v", err)
+	}
+	c := &Container{Network: nw}
+	o := backends.Options{LogDir: cfg.LogDir}
+	err = deploy(cfg, nw.Name, func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error) {
+		// backends.Start may call Fatal, which must run on the test goroutine: workers
+		// start concurrently, so use Run and Track.
+		req.Logger = tclog.TestLogger(tb)
+		ctr, err := backends.Run(tb.Context(), name, req, ident, o)
+		backends.Track(tb, ctr)
+		return ctr, err
+	}, opts, c)
+	if err != nil {
+		tb.Fatalf("start dynamo: %v", err)
+	}
+	for _, x := range c.all() {
+		x.Watch(tb)
+	}
+	return c
+}
