@@ -1,0 +1,116 @@
+package perftest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/perfgate/perfgate/fixtures"
+)
+
+// Case describes one performance test: what to send, to which server, how hard.
+type Case struct {
+	// Name names the case in result files; "" uses the test's name.
+	Name string
+	// Target is the server under test. The -perf.endpoint flag replaces it.
+	Target Target
+	// Model is the model name sent with each request; "" asks the target (its Describe
+	// "model" key, else the first entry of /v1/models).
+	Model string
+	// API is the endpoint requests go to (default Completions).
+	API API
+	// Workload produces the requests. Every repetition replays it from the start.
+	Workload fixtures.Workload
+	// Load says how requests are paced.
+	Load Load
+	// Count is the number of repetitions (0: the -perf.count flag, default 10). The gate's
+	// rank test cannot reach significance below 4 repetitions a side.
+	Count int
+	// Warmup is the number of requests sent before the first repetition and left out of the
+	// results (0: one per concurrent stream; negative: none). They open connections and warm
+	// the server.
+	Warmup int
+	// SLO, when set, adds a goodput metric: requests per second meeting every objective.
+	SLO SLO
+	// Timeout bounds one request (0: 5 minutes). StallTimeout bounds the gap between two
+	// streamed events (0: 60 seconds).
+	Timeout, StallTimeout time.Duration
+	// MaxErrorRate is the fraction of failed requests in a repetition above which the case
+	// fails (0: 0.01; negative: never). Failed requests are always counted and reported.
+	MaxErrorRate float64
+	// Extra holds additional request-body fields, such as per-backend sampling options.
+	// A nil value removes a default field (e.g. "ignore_eos" for a server that rejects it).
+	Extra map[string]any
+}
+
+// API selects the OpenAI-compatible endpoint.
+type API int
+
+const (
+	// Completions is /v1/completions: prompts as token ids or text, exact input length.
+	Completions API = iota
+	// Chat is /v1/chat/completions: the server applies a chat template.
+	Chat
+)
+
+func (a API) path() string {
+	if a == Chat {
+		return "/v1/chat/completions"
+	}
+	return "/v1/completions"
+}
+
+// Load says how requests are paced.
+type Load struct {
+	// Concurrency is the number of requests in flight (closed loop): a new request is sent
+	// as soon as one finishes.
+	Concurrency int
+}
+
+// Concurrency is a closed-loop load with n requests in flight.
+func Concurrency(n int) Load { return Load{Concurrency: n} }
+
+// String is the load's config value, e.g. "concurrency=16".
+func (l Load) String() string { return fmt.Sprintf("concurrency=%d", l.Concurrency) }
+
+// Validate reports every problem with the load at once.
+func (l Load) Validate() error {
+	if l.Concurrency <= 0 {
+		return fmt.Errorf("Load.Concurrency must be > 0, got %d (set Load: perftest.Concurrency(16))", l.Concurrency)
+	}
+	return nil
+}
+
+// SLO holds per-request service-level objectives. A zero field is not checked.
+type SLO struct {
+	TTFT time.Duration // time to first token
+	TPOT time.Duration // time per output token after the first
+	ITL  time.Duration // largest gap between two tokens
+	E2E  time.Duration // end-to-end latency
+}
+
+func (s SLO) set() bool { return s != SLO{} }
+
+// Validate reports every problem with the case at once, each saying what to set.
+func (c Case) Validate() error {
+	var errs []error
+	if c.Target == nil && *flagEndpoint == "" {
+		errs = append(errs, errors.New("Target is nil (set Target: mock.Start(t, mock.Config{}), a backend, or perftest.Endpoint(url); or run with -perf.endpoint URL)"))
+	}
+	if c.Workload == nil {
+		errs = append(errs, errors.New("Workload is nil (set Workload: fixtures.Synthetic{ISL: 512, OSL: 128, Prompts: 100})"))
+	}
+	if err := c.Load.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Count < 0 {
+		errs = append(errs, fmt.Errorf("Count must be >= 0, got %d", c.Count))
+	}
+	if c.Timeout < 0 || c.StallTimeout < 0 {
+		errs = append(errs, errors.New("Timeout and StallTimeout must be >= 0"))
+	}
+	if c.API != Completions && c.API != Chat {
+		errs = append(errs, fmt.Errorf("API %d is unknown (use perftest.Completions or perftest.Chat)", c.API))
+	}
+	return errors.Join(errs...)
+}

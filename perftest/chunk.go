@@ -1,0 +1,200 @@
+package perftest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// chunkKind classifies one streamed chunk.
+type chunkKind uint8
+
+const (
+	chunkToken     chunkKind = iota // carries generated text
+	chunkEmpty                      // a choice without text (role-only delta, held-back bytes)
+	chunkUsage                      // "choices": [] with usage: the include_usage summary
+	chunkDone                       // data: [DONE]
+	chunkError                      // an error object sent inside the stream
+	chunkMalformed                  // not a JSON object, or not shaped like a completion chunk
+)
+
+var doneMarker = []byte("[DONE]")
+
+// classifyChunk looks at a chunk without decoding it into Go values, so that it does not
+// allocate for the token chunks that make up almost all of a stream.
+func classifyChunk(data []byte) chunkKind {
+	if bytes.Equal(data, doneMarker) {
+		return chunkDone
+	}
+	if !json.Valid(data) {
+		return chunkMalformed
+	}
+	if _, ok := jsonField(data, "error"); ok {
+		return chunkError
+	}
+	if obj, ok := jsonField(data, "object"); ok && bytes.Equal(obj, []byte(`"error"`)) {
+		return chunkError
+	}
+	choices, ok := jsonField(data, "choices")
+	if !ok || len(choices) == 0 || choices[0] != '[' {
+		if _, ok := jsonField(data, "usage"); ok {
+			return chunkUsage
+		}
+		return chunkMalformed
+	}
+	first, ok := firstElement(choices)
+	if !ok {
+		return chunkUsage // "choices": []
+	}
+	if text, ok := jsonField(first, "text"); ok {
+		return textKind(text)
+	}
+	if delta, ok := jsonField(first, "delta"); ok {
+		if content, ok := jsonField(delta, "content"); ok {
+			return textKind(content)
+		}
+		return chunkEmpty
+	}
+	return chunkMalformed
+}
+
+// textKind says whether a raw JSON value is a non-empty string.
+func textKind(v []byte) chunkKind {
+	if len(v) > 2 && v[0] == '"' {
+		return chunkToken
+	}
+	return chunkEmpty
+}
+
+// usageChunk is the include_usage summary (decoded once per request).
+type usageChunk struct {
+	Usage *struct {
+		PromptTokens        int `json:"prompt_tokens"`
+		CompletionTokens    int `json:"completion_tokens"`
+		PromptTokensDetails *struct {
+			CachedTokens int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
+	} `json:"usage"`
+}
+
+// errorChunk covers both OpenAI's {"error": {...}} and vLLM's {"object": "error", ...}.
+type errorChunk struct {
+	Message string          `json:"message"`
+	Error   json.RawMessage `json:"error"`
+}
+
+func errorMessage(data []byte) string {
+	var e errorChunk
+	if err := json.Unmarshal(data, &e); err != nil {
+		return string(data)
+	}
+	if e.Message != "" {
+		return e.Message
+	}
+	var inner struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(e.Error, &inner) == nil && inner.Message != "" {
+		return inner.Message
+	}
+	if len(e.Error) > 0 {
+		return string(e.Error)
+	}
+	return fmt.Sprintf("error chunk: %s", data)
+}
+
+// jsonField returns the raw value of a top-level key of a JSON object. The input must be
+// valid JSON (checked by the caller). Keys are compared byte-wise, without unescaping.
+func jsonField(obj []byte, key string) ([]byte, bool) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, false
+	}
+	i++
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return nil, false // '}' or malformed
+		}
+		kEnd := skipString(obj, i)
+		k := obj[i+1 : kEnd-1]
+		i = skipSpace(obj, kEnd)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(obj, i+1)
+		vEnd := skipValue(obj, i)
+		if string(k) == key {
+			return obj[i:vEnd], true
+		}
+		i = skipSpace(obj, vEnd)
+		if i >= len(obj) || obj[i] != ',' {
+			return nil, false
+		}
+		i++
+	}
+}
+
+// firstElement returns the first element of a JSON array.
+func firstElement(arr []byte) ([]byte, bool) {
+	i := skipSpace(arr, 1)
+	if i >= len(arr) || arr[i] == ']' {
+		return nil, false
+	}
+	return arr[i:skipValue(arr, i)], true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	default:
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+		}
+		return len(b)
+	}
+}

@@ -1,0 +1,37 @@
+package perftest
+
+import (
+	"flag"
+	"os"
+	"strconv"
+)
+
+// Flags of the test binary. Each has an environment fallback (PERFGATE_UPDATE, ...), because
+// `go test ./... -perf.update` fails in packages that do not import perftest.
+var (
+	flagUpdate    = flag.Bool("perf.update", envBool("PERFGATE_UPDATE"), "rewrite baselines with this run's results (env PERFGATE_UPDATE)")
+	flagCount     = flag.Int("perf.count", envInt("PERFGATE_COUNT", 10), "repetitions per perf case (env PERFGATE_COUNT)")
+	flagOut       = flag.String("perf.out", os.Getenv("PERFGATE_OUT"), "folder for result files and per-request records (env PERFGATE_OUT)")
+	flagEndpoint  = flag.String("perf.endpoint", os.Getenv("PERFGATE_ENDPOINT"), "send every perf case to this running OpenAI-compatible server (env PERFGATE_ENDPOINT)")
+	flagAlpha     = flag.Float64("perf.alpha", envFloat("PERFGATE_ALPHA", 0.05), "significance level of the gate, after Holm correction across a case's metrics (env PERFGATE_ALPHA)")
+	flagThreshold = flag.Float64("perf.threshold", envFloat("PERFGATE_THRESHOLD", 0), "smallest relative change the gate acts on, overriding each metric's default (env PERFGATE_THRESHOLD)")
+)
+
+func envBool(k string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(k))
+	return b
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(k string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
+		return v
+	}
+	return def
+}
