@@ -15,14 +15,14 @@ type captureTB struct {
 	testing.TB
 	ctx context.Context
 
-	mu            sync.Mutex
-	logs, errs    []string
+	mu             sync.Mutex
+	logs, errs     []string
 	fatal, skipped bool
 }
 
-func (c *captureTB) Helper()                 {}
+func (c *captureTB) Helper()                  {}
 func (c *captureTB) Context() context.Context { return c.ctx }
-func (c *captureTB) Logf(f string, a ...any) { c.add(&c.logs, fmt.Sprintf(f, a...)) }
+func (c *captureTB) Logf(f string, a ...any)  { c.add(&c.logs, fmt.Sprintf(f, a...)) }
 func (c *captureTB) Errorf(f string, a ...any) {
 	c.add(&c.errs, fmt.Sprintf(f, a...))
 }
@@ -48,8 +48,16 @@ func (c *captureTB) add(dst *[]string, s string) {
 	*dst = append(*dst, s)
 }
 
-func (c *captureTB) errors() string { c.mu.Lock(); defer c.mu.Unlock(); return strings.Join(c.errs, "\n") }
-func (c *captureTB) logged() string { c.mu.Lock(); defer c.mu.Unlock(); return strings.Join(c.logs, "\n") }
+func (c *captureTB) errors() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.errs, "\n")
+}
+func (c *captureTB) logged() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.logs, "\n")
+}
 
 // capture runs fn with a captureTB on its own goroutine and waits for it.
 func capture(t *testing.T, ctx context.Context, fn func(tb testing.TB)) *captureTB {

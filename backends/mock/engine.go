@@ -150,21 +150,18 @@ const (
 	hashPrime = 0x100000001b3
 )
 
-// hashBlock chains a block's tokens onto its parent's hash (FNV-1a over 32-bit tokens,
-// then a final mix).
+// hashBlock chains a block's tokens onto its parent's hash: a multiply-xor step per token
+// and a final avalanche (splitmix64's finaliser).
 func hashBlock(parent uint64, tokens []int) uint64 {
 	h := parent
 	for _, t := range tokens {
-		v := uint32(t)
-		for range 4 {
-			h ^= uint64(v & 0xff)
-			h *= hashPrime
-			v >>= 8
-		}
+		h = (h ^ uint64(t)) * hashPrime
 	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
 	return h
 }
 
@@ -185,7 +182,7 @@ func (e *engine) add(s *seq, now time.Duration) error {
 
 // cancel removes a sequence; its blocks are released at the next scheduling pass (or now,
 // if it is waiting).
-func (e *engine) cancel(s *seq) {
+func (e *engine) cancel(s *seq, now time.Duration) {
 	if s.cancelled || s.state == stateFinished || s.state == stateNew {
 		return
 	}
@@ -196,7 +193,8 @@ func (e *engine) cancel(s *seq) {
 		e.kv.release(s.blocks) // normally none
 		s.blocks = s.blocks[:0]
 		s.state = stateFinished
-		e.hooks.finished(s, s.arrival, finishAbort)
+		s.finished = now
+		e.hooks.finished(s, now, finishAbort)
 	case stateRunning:
 		e.cancels++
 	}
@@ -282,6 +280,7 @@ func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
 	e.step++
 	e.sched = e.sched[:0]
 	budget := e.cfg.MaxNumBatchedTokens
+	preemptions := e.preemptions
 	e.order = append(e.order[:0], e.running...)
 
 	// 1. Decodes: one token for every running sequence that has caught up.
@@ -310,8 +309,8 @@ func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
 		}
 	}
 	clear(e.order)
-	// 3. Admit waiting sequences in FIFO order.
-	for budget > 0 && len(e.running) < e.cfg.MaxNumSeqs && e.waiting.len() > 0 {
+	// 3. Admit waiting sequences in FIFO order, unless this step had to preempt (as vLLM).
+	for e.preemptions == preemptions && budget > 0 && len(e.running) < e.cfg.MaxNumSeqs && e.waiting.len() > 0 {
 		s := e.waiting.front()
 		if s.cancelled || s.state != stateWaiting {
 			e.waiting.popFront()

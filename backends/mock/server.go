@@ -316,7 +316,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	defer func() {
 		if !q.done.Load() {
 			s.mu.Lock()
-			s.eng.cancel(q)
+			s.eng.cancel(q, time.Since(s.created))
 			s.wake.Signal()
 			s.mu.Unlock()
 		}

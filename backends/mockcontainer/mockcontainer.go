@@ -18,24 +18,15 @@
 package mockcontainer
 
 import (
-	"archive/tar"
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
@@ -173,121 +164,21 @@ var (
 	built   string
 )
 
-// Build compiles Package as a static Linux binary for the Docker engine's architecture,
-// and builds the simulator image from it and the embedded Dockerfile with testcontainers-go
+// Build compiles Package as a static Linux binary for the Docker engine's architecture and
+// builds the simulator image from it and the embedded Dockerfile with testcontainers-go
 // (FromDockerfile with an in-memory build context), unless an image with the same content
-// tag exists. It returns the image reference. Later calls in the process return the first
-// result.
+// tag exists (see backends.BuildGoImage). It returns the image reference. Later calls in
+// the process return the first result.
 func Build(ctx context.Context) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if built != "" {
 		return built, nil
 	}
-	img, err := build(ctx)
+	img, err := backends.BuildGoImage(ctx, Package, Repo, dockerfile)
 	if err != nil {
 		return "", fmt.Errorf("build simulator image: %w", err)
 	}
 	built = img
 	return img, nil
-}
-
-func build(ctx context.Context) (string, error) {
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer cli.Close()
-	info, err := cli.Info(ctx, client.InfoOptions{})
-	if err != nil {
-		return "", err
-	}
-	bin, err := compile(ctx, goArch(info.Info.Architecture))
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	h.Write(dockerfile)
-	h.Write(bin)
-	tag := hex.EncodeToString(h.Sum(nil))[:16]
-	ref := Repo + ":" + tag
-	if _, err := cli.ImageInspect(ctx, ref); err == nil {
-		return ref, nil
-	}
-	archive, err := buildContext(bin)
-	if err != nil {
-		return "", err
-	}
-	p, err := testcontainers.NewDockerProvider()
-	if err != nil {
-		return "", err
-	}
-	defer p.Close()
-	var log bytes.Buffer
-	img, err := p.BuildImage(ctx, &testcontainers.ContainerRequest{
-		FromDockerfile: testcontainers.FromDockerfile{
-			ContextArchive: bytes.NewReader(archive),
-			Dockerfile:     "Dockerfile",
-			Repo:           Repo,
-			Tag:            tag,
-			KeepImage:      true,
-			BuildLogWriter: &log,
-		},
-	})
-	if err != nil {
-		return "", fmt.Errorf("%w\n%s", err, log.String())
-	}
-	return img, nil
-}
-
-// compile builds the static perfgate binary and returns its bytes.
-func compile(ctx context.Context, arch string) ([]byte, error) {
-	dir, err := os.MkdirTemp("", "perfgate-mock-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "perfgate")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		gobin = p
-	}
-	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, Package)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build %s: %w\n%s", Package, err, b)
-	}
-	return os.ReadFile(out)
-}
-
-func goArch(dockerArch string) string {
-	switch dockerArch {
-	case "x86_64", "amd64":
-		return "amd64"
-	case "aarch64", "arm64":
-		return "arm64"
-	}
-	return runtime.GOARCH
-}
-
-// buildContext returns a tar archive holding the Dockerfile and the binary.
-func buildContext(bin []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{{"Dockerfile", 0o644, dockerfile}, {"perfgate", 0o755, bin}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

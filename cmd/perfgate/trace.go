@@ -151,7 +151,7 @@ func writeStatsText(w io.Writer, o traceStatsOutput) error {
 	fmt.Fprintf(tw, "rate\t%.3f req/s\n", s.Rate)
 	for _, d := range []struct {
 		name string
-		d    fixtures.Dist
+		d    fixtures.Summary
 	}{{"isl", s.ISL}, {"osl", s.OSL}} {
 		fmt.Fprintf(tw, "%s\tmean %.1f\tmin %d\tp50 %d\tp90 %d\tp99 %d\tmax %d\n",
 			d.name, d.d.Mean, d.d.Min, d.d.P50, d.d.P90, d.d.P99, d.d.Max)
