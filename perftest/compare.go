@@ -352,8 +352,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(warns) > 0 {
-		_, err := fmt.Fprintf(w, "warnings:\n  %s\n", strings.Join(slices.Compact(warns), "\n  "))
-		return err
+		if _, err := fmt.Fprintf(w, "warnings:\n  %s\n", strings.Join(slices.Compact(warns), "\n  ")); err != nil {
+			return err
+		}
 	}
 	_, err := fmt.Fprintf(w, "alpha %.3g after Holm correction across %d metrics; thresholds per metric\n", r.Alpha, len(r.Deltas))
 	return err

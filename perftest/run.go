@@ -86,7 +86,7 @@ type runner struct {
 	base   string
 	count  int
 	result *Result
-	// Progress counters of the repetition in flight.
+	// Progress counters over the whole run, and the repetition in flight.
 	done, failed atomic.Int64
 	rep          atomic.Int64
 }
@@ -250,8 +250,6 @@ func (r *runner) resetCache(ctx context.Context) bool {
 func (r *runner) repetition(ctx context.Context, limit int) (Repetition, error) {
 	next, stopIter := iter.Pull2(r.c.Workload.Requests())
 	defer stopIter()
-	r.done.Store(0)
-	r.failed.Store(0)
 
 	var (
 		mu       sync.Mutex
@@ -359,11 +357,8 @@ func (r *runner) progress(logf func(string, ...any)) (stop func()) {
 			case now := <-t.C:
 				d := r.done.Load()
 				rate := float64(d-last) / now.Sub(lastAt).Seconds()
-				if d < last {
-					rate = float64(d) / now.Sub(lastAt).Seconds()
-				}
 				last, lastAt = d, now
-				logf("perftest: repetition %d/%d: %d requests done, %d failed, %.1f req/s", r.rep.Load(), r.count, d, r.failed.Load(), rate)
+				logf("perftest: repetition %d/%d: %d requests done (%d failed), %.1f req/s", r.rep.Load(), r.count, d, r.failed.Load(), rate)
 			}
 		}
 	})
