@@ -131,7 +131,8 @@ func (s *Server) Close() error {
 	return err
 }
 
-// BaseURL is the server's root URL, "http://127.0.0.1:PORT", without "/v1".
+// BaseURL is the server's root URL, "http://127.0.0.1:PORT", without "/v1". Start sets it
+// before it returns; after New it is empty until Serve has been called.
 func (s *Server) BaseURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
