@@ -35,6 +35,9 @@ type Case struct {
 	// Timeout bounds one request (0: 5 minutes). StallTimeout bounds the gap between two
 	// streamed events (0: 60 seconds).
 	Timeout, StallTimeout time.Duration
+	// MaxScheduleLag is the largest p99 schedule lag (send time minus due time) an open-loop
+	// or trace-time run may show before the case fails as untrustworthy (0: 10 ms).
+	MaxScheduleLag time.Duration
 	// MaxErrorRate is the fraction of failed requests in a repetition above which the case
 	// fails (0: 0.01; negative: never). Failed requests are always counted and reported.
 	MaxErrorRate float64
@@ -58,27 +61,6 @@ func (a API) path() string {
 		return "/v1/chat/completions"
 	}
 	return "/v1/completions"
-}
-
-// Load says how requests are paced.
-type Load struct {
-	// Concurrency is the number of requests in flight (closed loop): a new request is sent
-	// as soon as one finishes.
-	Concurrency int
-}
-
-// Concurrency is a closed-loop load with n requests in flight.
-func Concurrency(n int) Load { return Load{Concurrency: n} }
-
-// String is the load's config value, e.g. "concurrency=16".
-func (l Load) String() string { return fmt.Sprintf("concurrency=%d", l.Concurrency) }
-
-// Validate reports every problem with the load at once.
-func (l Load) Validate() error {
-	if l.Concurrency <= 0 {
-		return fmt.Errorf("Load.Concurrency must be > 0, got %d (set Load: perftest.Concurrency(16))", l.Concurrency)
-	}
-	return nil
 }
 
 // SLO holds per-request service-level objectives. A zero field is not checked.

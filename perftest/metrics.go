@@ -31,6 +31,11 @@ var metricDefs = []metricDef{
 	{"tok/s", false, 0.05},
 	{"goodput-req/s", false, 0.05},
 	{"error-rate", true, 0.0},
+	// Server-side metrics scraped from /metrics around each repetition.
+	{"server-prefix-hit-ratio", false, 0.05},
+	{"server-preemptions", true, 0.10},
+	{"server-queue-mean-sec", true, 0.10},
+	{"server-kv-peak", true, 0.10},
 }
 
 func lookupMetric(unit string) (metricDef, bool) {

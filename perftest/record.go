@@ -16,6 +16,7 @@ const (
 	Malformed   Outcome = "malformed"    // a chunk that is not a completion chunk
 	ServerError Outcome = "server_error" // an error object inside the stream
 	Canceled    Outcome = "canceled"     // the run was stopped (test deadline, interrupt)
+	Dropped     Outcome = "dropped"      // an open-loop arrival over Load.MaxInFlight, never sent
 )
 
 // Record is what happened to one request. Times are offsets from Scheduled, the moment the

@@ -25,6 +25,8 @@ type Result struct {
 	Reps []Repetition
 	// Partial is set when the run stopped before all repetitions finished.
 	Partial bool
+
+	count int // repetitions asked for
 }
 
 // KV is one config line.
@@ -39,6 +41,8 @@ type Repetition struct {
 	Wall     time.Duration
 	// TokenMismatch counts requests whose streamed chunks disagree with the server's usage.
 	TokenMismatch int
+	// Diag says how faithfully the client delivered the load.
+	Diag Diagnostics
 }
 
 // Value returns the values of a metric across repetitions.

@@ -22,24 +22,19 @@ import (
 
 // Run runs a perf case: it replays the workload against the target Count times and returns
 // the per-repetition metrics. A bad Case fails the test with a message saying what to set.
-// Failed requests are counted, not fatal; the case fails when a repetition's error rate
-// exceeds Case.MaxErrorRate, after the results are written. With -perf.out the result file
-// and per-request records are written there, also when the run is cut short.
+// Failed requests are counted, not fatal; after the run the case fails when a repetition's
+// error rate exceeds Case.MaxErrorRate or the client could not deliver the load it was asked
+// for. With -perf.out the result file and per-request records are written there, also when
+// the run is cut short by the test's deadline or an interrupt.
 func Run(tb testing.TB, c Case) *Result {
 	tb.Helper()
 	if err := c.Validate(); err != nil {
 		tb.Fatalf("perftest: bad Case:\n%v", err)
 	}
-	r, err := newRunner(tb.Context(), tb.Name(), c)
-	if err != nil {
-		tb.Fatalf("perftest: %v", err)
+	res, runErr := Execute(tb.Context(), c, ExecOptions{Name: tb.Name(), Logf: tb.Logf})
+	if res == nil {
+		tb.Fatalf("perftest: %v", runErr)
 	}
-	defer r.client.close()
-	stop := r.progress(tb.Logf)
-	runErr := r.run(tb.Context())
-	stop()
-
-	res := r.result
 	if *flagOut != "" {
 		path, err := res.WriteFiles(*flagOut)
 		if err != nil {
@@ -49,26 +44,80 @@ func Run(tb testing.TB, c Case) *Result {
 		}
 	}
 	if runErr != nil {
-		tb.Fatalf("perftest: %s: %v (%d of %d repetitions finished)", res.Name, runErr, len(res.Reps), r.count)
+		tb.Fatalf("perftest: %s: %v (%d of %d repetitions finished)", res.Name, runErr, len(res.Reps), res.count)
 	}
 	tb.Logf("%s", res.describeOutcomes())
-	limit := cmp0(c.MaxErrorRate, 0.01)
-	for i, rep := range res.Reps {
-		failed := rep.Requests - rep.Outcomes[OK]
-		if limit >= 0 && rep.Requests > 0 && float64(failed)/float64(rep.Requests) > limit {
-			tb.Errorf("perftest: %s: repetition %d: %d of %d requests failed (over MaxErrorRate %.3g); first error: %s",
-				res.Name, i+1, failed, rep.Requests, limit, firstError(rep.Records))
-			break
-		}
+	for _, problem := range res.Problems(c) {
+		tb.Errorf("perftest: %s: %s", res.Name, problem)
 	}
 	return res
 }
 
-func cmp0(v, def float64) float64 {
+// ExecOptions configures Execute.
+type ExecOptions struct {
+	// Name names the case when Case.Name is empty (Run passes the test's name).
+	Name string
+	// Logf receives progress lines every few seconds (nil: none).
+	Logf func(format string, args ...any)
+	// ProgressEvery is the interval of progress lines (0: 5 seconds).
+	ProgressEvery time.Duration
+}
+
+// Execute runs a case outside `go test` (perfgate run uses it). It returns the result and,
+// when the run could not finish, an error; a partial result is returned with the error so
+// that what was measured can still be written.
+func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("bad Case:\n%w", err)
+	}
+	r, err := newRunner(ctx, opt.Name, c)
+	if err != nil {
+		return nil, err
+	}
+	defer r.client.close()
+	if opt.Logf != nil {
+		stop := r.progress(opt.Logf, cmpOrD(opt.ProgressEvery, 5*time.Second))
+		defer stop()
+	}
+	err = r.run(ctx)
+	return r.result, err
+}
+
+func cmpOrD(v, def time.Duration) time.Duration {
 	if v == 0 {
 		return def
 	}
 	return v
+}
+
+// Problems lists what makes a finished run untrustworthy or failed, each as a sentence:
+// error rates over Case.MaxErrorRate, an open-loop rate the client did not deliver, a
+// schedule lag over Case.MaxScheduleLag.
+func (res *Result) Problems(c Case) []string {
+	var out []string
+	limit := cmpOrF(c.MaxErrorRate, 0.01)
+	for i, rep := range res.Reps {
+		failed := rep.Requests - rep.Outcomes[OK]
+		if limit >= 0 && rep.Requests > 0 && float64(failed)/float64(rep.Requests) > limit {
+			out = append(out, fmt.Sprintf("repetition %d: %d of %d requests failed (over MaxErrorRate %.3g); first error: %s",
+				i+1, failed, rep.Requests, limit, firstError(rep.Records)))
+			break
+		}
+	}
+	maxLag := cmpOrD(c.MaxScheduleLag, 10*time.Millisecond)
+	for i, rep := range res.Reps {
+		d := rep.Diag
+		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate {
+			out = append(out, fmt.Sprintf("repetition %d: the client sent %.1f req/s of the %.1f requested: the numbers do not describe the requested load (see perfgate calibrate)",
+				i+1, d.AchievedRate, d.RequestedRate))
+			break
+		}
+		if !c.Load.closed() && d.LagP99 > maxLag {
+			out = append(out, fmt.Sprintf("repetition %d: schedule lag p99 %v is over MaxScheduleLag %v: requests went out late (client overloaded?)", i+1, d.LagP99, maxLag))
+			break
+		}
+	}
+	return out
 }
 
 func firstError(recs []Record) string {
@@ -81,11 +130,11 @@ func firstError(recs []Record) string {
 }
 
 type runner struct {
-	c      Case
-	client *client
-	base   string
-	count  int
-	result *Result
+	c       Case
+	client  *client
+	base    string
+	scraper *scraper
+	result  *Result
 	// Progress counters over the whole run, and the repetition in flight.
 	done, failed atomic.Int64
 	rep          atomic.Int64
@@ -100,6 +149,10 @@ func newRunner(ctx context.Context, testName string, c Case) (*runner, error) {
 	desc := map[string]string{"backend": "unknown"}
 	if d, ok := target.(Describer); ok {
 		maps.Copy(desc, d.Describe())
+	}
+	metricsURL := base + "/metrics"
+	if m, ok := target.(MetricsTarget); ok && m.MetricsURL() != "" {
+		metricsURL = m.MetricsURL()
 	}
 	model := c.Model
 	if model == "" {
@@ -121,12 +174,10 @@ func newRunner(ctx context.Context, testName string, c Case) (*runner, error) {
 	if name == "" {
 		name = strings.TrimPrefix(testName, "Test")
 	}
-	name = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' {
-			return '_'
-		}
-		return r
-	}, name)
+	name = configValue(name)
+	if name == "" {
+		name = "Perf"
+	}
 	api := "completions"
 	if c.API == Chat {
 		api = "chat"
@@ -145,16 +196,28 @@ func newRunner(ctx context.Context, testName string, c Case) (*runner, error) {
 	if count == 0 {
 		count = *flagCount
 	}
+	conns := c.Load.Concurrency
+	if !c.Load.closed() {
+		conns = cmp0i(c.Load.MaxInFlight, 256)
+	}
+	cl := newClient(base, model, c, conns)
 	return &runner{
-		c:      c,
-		client: newClient(base, model, c, c.Load.Concurrency),
-		base:   base,
-		count:  max(count, 1),
-		result: &Result{Name: name, Config: cfg},
+		c:       c,
+		client:  cl,
+		base:    base,
+		scraper: newScraper(metricsURL, cl.http),
+		result:  &Result{Name: name, Config: cfg, count: max(count, 1)},
 	}, nil
 }
 
-// configValue makes a value safe for a benchmark config line (no spaces or newlines).
+func cmp0i(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// configValue makes a value safe for a benchmark config line or name (no spaces).
 func configValue(v string) string {
 	return strings.Join(strings.Fields(v), "_")
 }
@@ -189,21 +252,21 @@ func listModel(ctx context.Context, base string) (string, error) {
 func (r *runner) run(ctx context.Context) error {
 	warm := r.c.Warmup
 	if warm == 0 {
-		warm = r.c.Load.Concurrency
+		warm = cmp0i(r.c.Load.Concurrency, 1)
 	}
 	if warm > 0 {
-		if _, err := r.repetition(ctx, warm); err != nil {
+		if _, err := r.closedLoop(ctx, cmp0i(r.c.Load.Concurrency, min(warm, 64)), warm, nil); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	resetNote := ""
-	for i := range r.count {
+	reset := "yes"
+	for i := range r.result.count {
 		if ctx.Err() != nil {
 			r.result.Partial = true
 			return fmt.Errorf("stopped: %w", context.Cause(ctx))
 		}
-		if ok := r.resetCache(ctx); !ok && resetNote == "" {
-			resetNote = "no"
+		if !r.resetCache(ctx) {
+			reset = "no"
 		}
 		r.rep.Store(int64(i + 1))
 		rep, err := r.repetition(ctx, 0)
@@ -217,10 +280,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		r.result.Reps = append(r.result.Reps, rep)
 	}
-	if resetNote == "" {
-		resetNote = "yes"
-	}
-	r.result.Config = append(r.result.Config, KV{"cache-reset", resetNote})
+	r.result.Config = append(r.result.Config, KV{"cache-reset", reset})
 	return nil
 }
 
@@ -245,109 +305,277 @@ func (r *runner) resetCache(ctx context.Context) bool {
 	return false
 }
 
-// repetition replays the workload once in a closed loop (limit > 0: only its first limit
-// requests). Turns of a session wait for the previous turn to finish plus its think time.
+// repetition replays the workload once under the case's load (limit > 0: only its first
+// limit requests), with the server's metrics scraped around it.
 func (r *runner) repetition(ctx context.Context, limit int) (Repetition, error) {
-	next, stopIter := iter.Pull2(r.c.Workload.Requests())
-	defer stopIter()
-
+	l := r.c.Load
+	if l.Requests > 0 && (limit == 0 || l.Requests < limit) {
+		limit = l.Requests
+	}
+	stopScrape := r.scraper.watch(ctx, 250*time.Millisecond)
 	var (
-		mu       sync.Mutex
-		records  []Record
-		werr     error
-		taken    int
-		sessions = map[string]chan struct{}{}
+		recs []Record
+		err  error
 	)
-	pull := func() (req fixtures.Request, prev, done chan struct{}, ok bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if werr != nil || (limit > 0 && taken >= limit) || ctx.Err() != nil {
-			return req, nil, nil, false
-		}
-		req, err, ok := next()
-		if !ok {
-			return req, nil, nil, false
-		}
-		if err != nil {
-			werr = fmt.Errorf("workload %s: %w", r.c.Workload.Name(), err)
-			return req, nil, nil, false
-		}
-		taken++
-		if req.Session != "" {
-			prev = sessions[req.Session]
-			done = make(chan struct{})
-			sessions[req.Session] = done
-		}
-		return req, prev, done, true
+	pac := &pacing{}
+	if l.closed() {
+		recs, err = r.closedLoop(ctx, l.Concurrency, limit, pac)
+	} else {
+		recs, err = r.openLoop(ctx, limit, pac)
 	}
-
-	t0 := time.Now()
-	var wg sync.WaitGroup
-	for range r.c.Load.Concurrency {
-		wg.Go(func() {
-			for {
-				req, prev, done, ok := pull()
-				if !ok {
-					return
-				}
-				if prev != nil {
-					select {
-					case <-prev:
-					case <-ctx.Done():
-						close(done)
-						return
-					}
-				}
-				if req.Think > 0 {
-					t := time.NewTimer(req.Think)
-					select {
-					case <-t.C:
-					case <-ctx.Done():
-						t.Stop()
-						close(done)
-						return
-					}
-				}
-				start := time.Now()
-				var rec Record
-				r.client.do(ctx, &req, start, &rec)
-				rec.Scheduled = start.Sub(t0)
-				if done != nil {
-					close(done)
-				}
-				r.done.Add(1)
-				if rec.Outcome != OK {
-					r.failed.Add(1)
-				}
-				mu.Lock()
-				records = append(records, rec)
-				mu.Unlock()
-			}
-		})
+	window := stopScrape()
+	if err != nil {
+		return Repetition{}, err
 	}
-	wg.Wait()
-	if werr != nil {
-		return Repetition{}, werr
-	}
-	slices.SortFunc(records, func(a, b Record) int { return a.Index - b.Index })
-	s := summarize(records, r.c.SLO)
+	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
+	s := summarize(recs, r.c.SLO)
 	return Repetition{
-		Metrics:       s.metrics(r.c.SLO),
-		Records:       records,
+		Metrics:       append(s.metrics(r.c.SLO), window.metrics()...),
+		Records:       recs,
 		Requests:      s.requests,
 		Outcomes:      s.outcomes,
 		Wall:          s.wall,
 		TokenMismatch: s.tokenMismatch,
+		Diag:          diagnose(recs, l, pac),
 	}, nil
 }
 
-// progress logs the repetition in flight every few seconds until the returned stop is
-// called.
-func (r *runner) progress(logf func(string, ...any)) (stop func()) {
+// pacing carries what the schedulers know about the load they delivered.
+type pacing struct {
+	requested float64 // open loop: requested mean rate over the schedule
+	inFlight  atomic.Int64
+	peak      atomic.Int64
+}
+
+func (p *pacing) enter() {
+	n := p.inFlight.Add(1)
+	for {
+		old := p.peak.Load()
+		if n <= old || p.peak.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+func (p *pacing) leave() { p.inFlight.Add(-1) }
+
+// source serialises access to a workload's iterator and keeps session order: a turn waits
+// for the previous turn of its session.
+type source struct {
+	mu       sync.Mutex
+	next     func() (fixtures.Request, error, bool)
+	stop     func()
+	limit    int
+	deadline time.Time // zero: none
+	taken    int
+	err      error
+	sessions map[string]chan struct{}
+}
+
+func newSource(w fixtures.Workload, limit int, deadline time.Time) *source {
+	next, stop := iter.Pull2(w.Requests())
+	return &source{next: next, stop: stop, limit: limit, deadline: deadline, sessions: map[string]chan struct{}{}}
+}
+
+// pull returns the next request, the channel closed when the previous turn of its session
+// is done (nil for none), and the channel to close when this one is done (nil for none).
+func (s *source) pull(ctx context.Context, name string) (req fixtures.Request, prev, done chan struct{}, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil || (s.limit > 0 && s.taken >= s.limit) || ctx.Err() != nil ||
+		(!s.deadline.IsZero() && !time.Now().Before(s.deadline)) {
+		return req, nil, nil, false
+	}
+	req, err, ok := s.next()
+	if !ok {
+		return req, nil, nil, false
+	}
+	if err != nil {
+		s.err = fmt.Errorf("workload %s: %w", name, err)
+		return req, nil, nil, false
+	}
+	s.taken++
+	if req.Session != "" {
+		prev = s.sessions[req.Session]
+		done = make(chan struct{})
+		s.sessions[req.Session] = done
+	}
+	return req, prev, done, true
+}
+
+// waitTurn blocks until the previous turn is done and the think time has passed. It returns
+// false when ctx ends first.
+func waitTurn(ctx context.Context, prev chan struct{}, think time.Duration) bool {
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if think > 0 {
+		t := time.NewTimer(think)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// collector gathers records from concurrent requests.
+type collector struct {
+	mu   sync.Mutex
+	recs []Record
+	r    *runner
+}
+
+func (c *collector) add(rec Record) {
+	c.r.done.Add(1)
+	if rec.Outcome != OK {
+		c.r.failed.Add(1)
+	}
+	c.mu.Lock()
+	c.recs = append(c.recs, rec)
+	c.mu.Unlock()
+}
+
+func (r *runner) deadline() time.Time {
+	if r.c.Load.Duration > 0 {
+		return time.Now().Add(r.c.Load.Duration)
+	}
+	return time.Time{}
+}
+
+// closedLoop keeps conc requests in flight; a request is due when its worker is free.
+func (r *runner) closedLoop(ctx context.Context, conc, limit int, pac *pacing) ([]Record, error) {
+	src := newSource(r.c.Workload, limit, r.deadline())
+	defer src.stop()
+	if pac == nil {
+		pac = &pacing{}
+	}
+	col := &collector{r: r}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for {
+				req, prev, done, ok := src.pull(ctx, r.c.Workload.Name())
+				if !ok {
+					return
+				}
+				if !waitTurn(ctx, prev, req.Think) {
+					close(done)
+					return
+				}
+				start := time.Now()
+				var rec Record
+				pac.enter()
+				r.client.do(ctx, &req, start, &rec)
+				pac.leave()
+				rec.Scheduled = start.Sub(t0)
+				if done != nil {
+					close(done)
+				}
+				col.add(rec)
+			}
+		})
+	}
+	wg.Wait()
+	return col.recs, src.err
+}
+
+// openLoop sends each request at its scheduled time (Rate/Stages or trace time), whether or
+// not earlier requests have finished. A later turn of a session is due when the previous
+// turn finished plus its think time.
+func (r *runner) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record, error) {
+	l := r.c.Load
+	src := newSource(r.c.Workload, limit, r.deadline())
+	defer src.stop()
+	col := &collector{r: r}
+	p := newPacer(l, int(r.rep.Load()))
+	speedup := cmpOrF(l.Speedup, 1)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	var first time.Duration = -1
+	var last time.Duration
+	send := func(req fixtures.Request, due time.Time, done chan struct{}) {
+		defer func() {
+			if done != nil {
+				close(done)
+			}
+		}()
+		var rec Record
+		if l.MaxInFlight > 0 && pac.inFlight.Load() >= int64(l.MaxInFlight) {
+			rec = Record{Index: req.Index, Session: req.Session, Turn: req.Turn, WantInput: req.InputTokens, WantOutput: req.OutputTokens,
+				Outcome: Dropped, Error: fmt.Sprintf("request %d: %d requests in flight (Load.MaxInFlight)", req.Index, l.MaxInFlight)}
+		} else {
+			pac.enter()
+			r.client.do(ctx, &req, due, &rec)
+			pac.leave()
+		}
+		rec.Scheduled = due.Sub(t0)
+		col.add(rec)
+	}
+	for {
+		req, prev, done, ok := src.pull(ctx, r.c.Workload.Name())
+		if !ok {
+			break
+		}
+		if req.Turn > 0 && prev != nil {
+			// A follow-up turn: due when the conversation lets it be.
+			wg.Go(func() {
+				if !waitTurn(ctx, prev, req.Think) {
+					close(done)
+					return
+				}
+				send(req, time.Now(), done)
+			})
+			continue
+		}
+		var off time.Duration
+		if l.TraceTime {
+			if first < 0 {
+				first = req.Arrival
+			}
+			off = time.Duration(float64(req.Arrival-first) / speedup)
+		} else {
+			off = p.next()
+		}
+		last = max(last, off)
+		due := t0.Add(off)
+		if d := time.Until(due); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			if done != nil {
+				close(done)
+			}
+			break
+		}
+		wg.Go(func() { send(req, due, done) })
+	}
+	wg.Wait()
+	if n := src.taken; n > 1 && last > 0 {
+		pac.requested = float64(n-1) / last.Seconds()
+	}
+	return col.recs, src.err
+}
+
+// progress logs the run's progress every interval until the returned stop is called.
+func (r *runner) progress(logf func(string, ...any), every time.Duration) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(5 * time.Second)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		last, lastAt := int64(0), time.Now()
 		for {
@@ -358,20 +586,25 @@ func (r *runner) progress(logf func(string, ...any)) (stop func()) {
 				d := r.done.Load()
 				rate := float64(d-last) / now.Sub(lastAt).Seconds()
 				last, lastAt = d, now
-				logf("perftest: repetition %d/%d: %d requests done (%d failed), %.1f req/s", r.rep.Load(), r.count, d, r.failed.Load(), rate)
+				logf("perftest: repetition %d/%d: %d requests done (%d failed), %.1f req/s", r.rep.Load(), r.result.count, d, r.failed.Load(), rate)
 			}
 		}
 	})
 	return func() { close(quit); wg.Wait() }
 }
 
-// describeOutcomes is one log line counting outcomes over all repetitions.
+// describeOutcomes is one log line counting outcomes and summing up pacing over all
+// repetitions.
 func (res *Result) describeOutcomes() string {
 	total := map[Outcome]int{}
 	n, mismatch := 0, 0
+	var lag time.Duration
+	var conc float64
 	for _, rep := range res.Reps {
 		n += rep.Requests
 		mismatch += rep.TokenMismatch
+		lag = max(lag, rep.Diag.LagP99)
+		conc += rep.Diag.MeanConcurrency / float64(len(res.Reps))
 		for o, c := range rep.Outcomes {
 			total[o] += c
 		}
@@ -380,7 +613,11 @@ func (res *Result) describeOutcomes() string {
 	for _, o := range slices.Sorted(maps.Keys(total)) {
 		parts = append(parts, string(o)+"="+strconv.Itoa(total[o]))
 	}
-	s := fmt.Sprintf("%s: %d repetitions, %d requests: %s", res.Name, len(res.Reps), n, strings.Join(parts, " "))
+	s := fmt.Sprintf("%s: %d repetitions, %d requests: %s; schedule lag p99 (worst repetition) %v, mean concurrency %.1f",
+		res.Name, len(res.Reps), n, strings.Join(parts, " "), lag.Round(time.Microsecond), conc)
+	if len(res.Reps) > 0 && res.Reps[0].Diag.RequestedRate > 0 {
+		s += fmt.Sprintf(", rate %.2f of %.2f req/s requested (first repetition)", res.Reps[0].Diag.AchievedRate, res.Reps[0].Diag.RequestedRate)
+	}
 	if mismatch > 0 {
 		s += fmt.Sprintf("; WARNING: %d requests streamed a different number of text chunks than the server's usage reports", mismatch)
 	}

@@ -89,7 +89,13 @@ func TestBadCase(t *testing.T) {
 	msg := c.errors()
 	assert.Contains(t, msg, "Target is nil (set Target: mock.Start")
 	assert.Contains(t, msg, "Workload is nil")
-	assert.Contains(t, msg, "Load.Concurrency must be > 0")
+	assert.Contains(t, msg, "Load sets no pacing (set Load: perftest.Concurrency(16)")
+
+	c = capture(t, nil, func(tb testing.TB) {
+		Run(tb, Case{Target: Endpoint("http://x"), Workload: small, Load: Load{Concurrency: 4, Rate: 3, Burstiness: -1}})
+	})
+	assert.Contains(t, c.errors(), "more than one of Concurrency, Rate/Stages and TraceTime")
+	assert.Contains(t, c.errors(), "must be >= 0")
 }
 
 // turns is a two-session, three-turn workload.
