@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aclements/go-moremath/mathx"
+	"github.com/aclements/go-moremath/stats"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
@@ -160,7 +163,8 @@ func (r *Result) File() *ResultFile {
 var infoKeys = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true, "cache-reset": true}
 
 // ConfigDiff returns "" when two result files describe the same setup, else a go-cmp diff
-// (-baseline +current) of the config keys that must match.
+// (-baseline +current) of the config keys that must match. The "hardware" key (see
+// HardwareClass) is compared only when both files carry it.
 func ConfigDiff(base, cur *ResultFile) string {
 	pick := func(rf *ResultFile) map[string]string {
 		m := map[string]string{"(case)": rf.Name}
@@ -171,7 +175,16 @@ func ConfigDiff(base, cur *ResultFile) string {
 		}
 		return m
 	}
-	return cmp.Diff(pick(base), pick(cur))
+	b, c := pick(base), pick(cur)
+	// Files written before perfgate recorded the hardware class lack the key: compare it
+	// only when both sides know it.
+	if _, ok := b[hardwareKey]; !ok {
+		delete(c, hardwareKey)
+	}
+	if _, ok := c[hardwareKey]; !ok {
+		delete(b, hardwareKey)
+	}
+	return cmp.Diff(b, c)
 }
 
 // Options tune a comparison. The zero value uses alpha 0.05 and each metric's default
@@ -205,6 +218,17 @@ func (v Verdict) String() string {
 	return "~"
 }
 
+// MarshalText writes the verdict as "regression", "improvement" or "unchanged".
+func (v Verdict) MarshalText() ([]byte, error) {
+	switch v {
+	case Regression:
+		return []byte("regression"), nil
+	case Improvement:
+		return []byte("improvement"), nil
+	}
+	return []byte("unchanged"), nil
+}
+
 // Delta compares one metric of two runs.
 type Delta struct {
 	Unit        string
@@ -215,10 +239,27 @@ type Delta struct {
 	Change float64
 	// P is the Mann-Whitney U p-value; PAdj is P after Holm's correction across the case's
 	// metrics, which is what is compared with alpha.
-	P, PAdj   float64
+	P, PAdj float64
+	// Threshold is the smallest relative change the verdict acts on: the larger of
+	// ConfiguredThreshold and NoiseFloor.
 	Threshold float64
-	Verdict   Verdict
-	Warnings  []string
+	// ConfiguredThreshold is the metric's threshold from Options or its default.
+	ConfiguredThreshold float64
+	// NoiseFloor is what the baseline's own spread can resolve: the relative half-width of
+	// the baseline median's 95% confidence interval (the "±" of the baseline column), or
+	// half the baseline's relative range when it has too few values for an interval.
+	NoiseFloor float64
+	// MinP is the smallest p-value the U test can reach at these sample sizes,
+	// 2/C(NBase+NCur, NBase).
+	MinP float64
+	// MDE is the minimum detectable effect: the smallest relative regression this
+	// comparison would call a REGRESSION with 80% probability, given the sample sizes, the
+	// spread of both samples, Holm's correction for a metric regressing alone, and
+	// Threshold (see mdeFor). +Inf: no regression of this metric alone can be detected;
+	// NaN: the baseline median is zero, so a relative effect has no meaning.
+	MDE      float64
+	Verdict  Verdict
+	Warnings []string
 }
 
 // Report is the comparison of two runs of a case.
@@ -226,6 +267,9 @@ type Report struct {
 	Base, Cur *ResultFile
 	Alpha     float64
 	Deltas    []Delta
+	// Warnings concern the comparison as a whole: too few repetitions for any verdict,
+	// metrics present on one side only.
+	Warnings []string
 }
 
 // Regressions returns the metrics judged worse.
@@ -239,9 +283,25 @@ func (r *Report) Regressions() []Delta {
 	return out
 }
 
+// Improvements returns the metrics judged better.
+func (r *Report) Improvements() []Delta {
+	var out []Delta
+	for _, d := range r.Deltas {
+		if d.Verdict == Improvement {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// mdePower is the detection probability the minimum detectable effect is quoted at.
+const mdePower = 0.8
+
 // Compare tests every metric the two runs share with a Mann-Whitney U test and corrects the
 // p-values for testing many metrics at once (Holm-Bonferroni). A metric regresses only when
-// its change is significant, in the worse direction, and larger than its threshold.
+// its change is significant, in the worse direction, and larger than its threshold, which
+// is never below the baseline's noise floor. Every metric also gets its minimum detectable
+// effect, and the report warns when the sample sizes cannot support a verdict.
 func Compare(base, cur *ResultFile, opt Options) *Report {
 	alpha := opt.Alpha
 	if alpha <= 0 {
@@ -253,6 +313,7 @@ func Compare(base, cur *ResultFile, opt Options) *Report {
 	for _, u := range base.Units {
 		cv, ok := cur.Values[u]
 		if !ok {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: in the baseline only; not compared", u))
 			continue
 		}
 		bs := benchmath.NewSample(slices.Clone(base.Values[u]), &thr)
@@ -271,6 +332,11 @@ func Compare(base, cur *ResultFile, opt Options) *Report {
 			d.P = 1
 		}
 		for _, w := range append(c.Warnings, append(bs.Warnings, cs.Warnings...)...) {
+			// All-equal samples mean no change; benchmath's sample-size advice is replaced
+			// by the report's own, which accounts for Holm.
+			if errors.Is(w, stats.ErrSamplesEqual) || strings.HasPrefix(w.Error(), "need ") {
+				continue
+			}
 			d.Warnings = append(d.Warnings, w.Error())
 		}
 		switch {
@@ -284,12 +350,22 @@ func Compare(base, cur *ResultFile, opt Options) *Report {
 		default:
 			d.Change = d.Cur.Center/d.Base.Center - 1
 		}
-		d.Threshold = threshold(u, opt)
+		d.ConfiguredThreshold = threshold(u, opt)
+		d.NoiseFloor = noiseFloor(bs.Values, d.Base)
+		d.Threshold = max(d.ConfiguredThreshold, d.NoiseFloor)
+		d.MinP = minP(d.NBase, d.NCur)
 		rep.Deltas = append(rep.Deltas, d)
 	}
+	for _, u := range cur.Units {
+		if _, ok := base.Values[u]; !ok {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: in the current run only; not compared", u))
+		}
+	}
 	holm(rep.Deltas)
+	lone := alpha / float64(max(1, len(rep.Deltas)))
 	for i := range rep.Deltas {
 		d := &rep.Deltas[i]
+		d.MDE = mdeFor(d, base.Values[d.Unit], cur.Values[d.Unit], lone)
 		if d.PAdj >= alpha || math.Abs(d.Change) <= d.Threshold {
 			continue
 		}
@@ -300,7 +376,62 @@ func Compare(base, cur *ResultFile, opt Options) *Report {
 			d.Verdict = Improvement
 		}
 	}
+	rep.Warnings = append(rep.Warnings, sampleSizeWarnings(rep.Deltas, alpha)...)
 	return rep
+}
+
+// sampleSizeWarnings says plainly when the repetition counts rule verdicts out: below the
+// U test's reach at alpha (fewer than 4 a side at 0.05), or below what Holm's correction
+// needs for one metric changing alone.
+func sampleSizeWarnings(ds []Delta, alpha float64) []string {
+	if len(ds) == 0 {
+		return nil
+	}
+	m := len(ds)
+	n1, n2 := ds[0].NBase, ds[0].NCur
+	for _, d := range ds {
+		n1, n2 = min(n1, d.NBase), min(n2, d.NCur)
+	}
+	p := minP(n1, n2)
+	need := func(a float64) int {
+		for n := 2; n < 100; n++ {
+			if minP(n, n) < a {
+				return n
+			}
+		}
+		return 100
+	}
+	switch {
+	case p >= alpha:
+		return []string{fmt.Sprintf("with %d baseline and %d current repetitions the smallest p-value the rank test can reach is %.3g, not below alpha %g: NO CHANGE CAN BE SIGNIFICANT, whatever its size, so \"no regression\" here means nothing; use at least %d repetitions a side (10 recommended, -perf.count)",
+			n1, n2, p, alpha, need(alpha))}
+	case p >= alpha/float64(m):
+		return []string{fmt.Sprintf("with %d baseline and %d current repetitions the smallest p-value is %.3g: after Holm's correction across %d metrics, a metric regressing alone (needs p < %.3g) cannot be detected, only changes shared by several metrics can; use at least %d repetitions a side (-perf.count)",
+			n1, n2, p, m, alpha/float64(m), need(alpha/float64(m)))}
+	}
+	return nil
+}
+
+// minP is the smallest two-sided p-value of the exact Mann-Whitney U test with samples of
+// n1 and n2 values and no ties: both orderings with the samples fully separated.
+func minP(n1, n2 int) float64 {
+	if n1 == 0 || n2 == 0 {
+		return 1
+	}
+	return min(1, 2/mathx.Choose(n1+n2, n1))
+}
+
+// noiseFloor is the relative resolution of the baseline's median: the larger side of its
+// 95% confidence interval, or, with too few values for a finite interval, half the range.
+func noiseFloor(sorted []float64, s benchmath.Summary) float64 {
+	if s.Center == 0 || len(sorted) == 0 {
+		return 0
+	}
+	half := math.Max(s.Hi-s.Center, s.Center-s.Lo)
+	if math.IsInf(half, 0) || math.IsNaN(half) {
+		half = (sorted[len(sorted)-1] - sorted[0]) / 2
+	}
+	return half / math.Abs(s.Center)
 }
 
 func threshold(unit string, opt Options) float64 {
@@ -331,33 +462,83 @@ func holm(ds []Delta) {
 	}
 }
 
-// WriteText writes a benchstat-style table.
+// WriteText writes a benchstat-style table, then the warnings and how to read it.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "metric\tbaseline\tcurrent\tchange\tp (holm)\tverdict\n")
+	fmt.Fprintf(tw, "metric\tbaseline\tcurrent\tchange\tp (holm)\tthreshold\tMDE\tverdict\n")
+	raised := false
 	for _, d := range r.Deltas {
-		change := "~"
-		if d.Change != 0 {
-			change = fmt.Sprintf("%+.2f%%", 100*d.Change)
+		thr := fmtPct(d.Threshold)
+		if d.NoiseFloor > d.ConfiguredThreshold {
+			thr += "*"
+			raised = true
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f (n=%d+%d)\t%s\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), change, d.PAdj, d.NBase, d.NCur, d.Verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f (n=%d+%d)\t%s\t%s\t%s\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), d.Verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	var warns []string
-	for _, d := range r.Deltas {
-		for _, wn := range d.Warnings {
-			warns = append(warns, d.Unit+": "+wn)
-		}
-	}
-	if len(warns) > 0 {
-		if _, err := fmt.Fprintf(w, "warnings:\n  %s\n", strings.Join(slices.Compact(warns), "\n  ")); err != nil {
+	if warns := r.allWarnings(); len(warns) > 0 {
+		if _, err := fmt.Fprintf(w, "warnings:\n  %s\n", strings.Join(warns, "\n  ")); err != nil {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(w, "alpha %.3g after Holm correction across %d metrics; thresholds per metric\n", r.Alpha, len(r.Deltas))
-	return err
+	if _, err := fmt.Fprintf(w, "%s\n", r.legend()); err != nil {
+		return err
+	}
+	if raised {
+		_, err := fmt.Fprintln(w, "* threshold raised to the baseline's noise floor (the ± of its median)")
+		return err
+	}
+	return nil
+}
+
+func (r *Report) legend() string {
+	return fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see README, \"Gate statistics and power\")",
+		r.Alpha, len(r.Deltas), 100*mdePower)
+}
+
+// allWarnings is the report's warnings followed by each metric's, prefixed by its unit.
+func (r *Report) allWarnings() []string {
+	warns := slices.Clone(r.Warnings)
+	for _, d := range r.Deltas {
+		for _, wn := range d.Warnings {
+			if s := d.Unit + ": " + wn; !slices.Contains(warns, s) {
+				warns = append(warns, s)
+			}
+		}
+	}
+	return warns
+}
+
+func fmtChange(c float64) string {
+	switch {
+	case c == 0:
+		return "~"
+	case math.IsInf(c, 0):
+		if c > 0 {
+			return "+∞ (from 0)"
+		}
+		return "-∞ (from 0)"
+	}
+	return fmt.Sprintf("%+.2f%%", 100*c)
+}
+
+func fmtPct(v float64) string {
+	if v < 0.1 {
+		return fmt.Sprintf("%.1f%%", 100*v)
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}
+
+func fmtMDE(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case math.IsInf(v, 1):
+		return "none"
+	}
+	return fmtPct(v)
 }
 
 func fmtSummary(s benchmath.Summary) string {
@@ -366,5 +547,8 @@ func fmtSummary(s benchmath.Summary) string {
 		return c
 	}
 	spread := math.Max(s.Hi-s.Center, s.Center-s.Lo) / math.Abs(s.Center)
+	if math.IsInf(spread, 0) {
+		return c + " ± ∞"
+	}
 	return fmt.Sprintf("%s ± %.0f%%", c, 100*spread)
 }

@@ -1,0 +1,3 @@
+package perftest
+
+const hardwareKey = "hardware"

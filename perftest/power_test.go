@@ -1,0 +1,177 @@
+package perftest
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"text/tabwriter"
+
+	"github.com/stretchr/testify/assert"
+)
+
+var flagPower = flag.Bool("perf.power", false, "run the full power self-test (TestPowerTable) and print its table")
+
+// powerMetrics are the quickstart case's 15 metrics with their medians from
+// baselines/cpu/PerfQuickstart.txt.
+var powerMetrics = []struct {
+	unit   string
+	centre float64
+}{
+	{"ttft-p50-sec", 0.0200}, {"ttft-p90-sec", 0.0215}, {"ttft-p99-sec", 0.0218},
+	{"itl-p50-sec", 0.00333}, {"itl-p90-sec", 0.00353}, {"itl-p99-sec", 0.00440},
+	{"tpot-p50-sec", 0.00331}, {"tpot-p90-sec", 0.00353}, {"tpot-p99-sec", 0.00362},
+	{"e2e-p50-sec", 0.1227}, {"e2e-p90-sec", 0.1232}, {"e2e-p99-sec", 0.1240},
+	{"req/s", 65.2}, {"tok/s", 2087}, {"error-rate", 0},
+}
+
+// powerRun draws one synthetic run of the quickstart case: n repetitions, each metric its
+// centre times (1 + noise x (rho g + sqrt(1-rho^2) e)) with g a per-repetition factor shared
+// by all metrics (the machine was a little slower for that repetition: latencies up, rates
+// down) and e the metric's own noise, both standard normal, so every metric has the given
+// run-to-run spread. error-rate stays 0, as on the simulator. The metric at index target
+// (if >= 0) is made worse by the relative amount shift.
+func powerRun(rng *rand.Rand, n int, noise float64, target int, shift float64) *ResultFile {
+	const rho = 0.6
+	rf := &ResultFile{Name: "PerfQuickstart", Values: map[string][]float64{}, LowerBetter: map[string]bool{}}
+	for _, m := range powerMetrics {
+		rf.Units = append(rf.Units, m.unit)
+		d, _ := lookupMetric(m.unit)
+		rf.LowerBetter[m.unit] = d.lowerBetter
+	}
+	for range n {
+		g := rng.NormFloat64()
+		for i, m := range powerMetrics {
+			lower := rf.LowerBetter[m.unit]
+			e := noise * (rho*g + math.Sqrt(1-rho*rho)*rng.NormFloat64())
+			if !lower {
+				e = -e
+			}
+			v := m.centre * (1 + e)
+			if i == target {
+				if lower {
+					v *= 1 + shift
+				} else {
+					v *= 1 - shift
+				}
+			}
+			rf.Values[m.unit] = append(rf.Values[m.unit], v)
+		}
+	}
+	return rf
+}
+
+// powerCell is the outcome of many trials at one count and injected shift.
+type powerCell struct {
+	count       int
+	shift       float64
+	trials      int
+	detected    int        // trials whose shifted metric was called a REGRESSION
+	byClass     [3][2]int  // detected, trials for p50 and rates / p90 / p99
+	falseAlarms int        // trials where an unshifted metric was called a REGRESSION
+	mde         [3]float64 // mean MDE of the shifted metric per class
+}
+
+func metricClass(unit string) int {
+	switch {
+	case strings.Contains(unit, "-p90-"):
+		return 1
+	case strings.Contains(unit, "-p99-"):
+		return 2
+	}
+	return 0
+}
+
+// powerSimulate runs trials comparisons per cell through Compare with default options.
+// Trial i shifts metric i mod 14 (every metric but error-rate, whose centre is 0).
+func powerSimulate(counts []int, shifts []float64, trials int, noise float64, opt Options) []powerCell {
+	var cells []powerCell
+	for _, n := range counts {
+		for _, s := range shifts {
+			c := powerCell{count: n, shift: s, trials: trials}
+			rng := rand.New(rand.NewPCG(uint64(n), math.Float64bits(s)))
+			var mdeSum [3]float64
+			for i := range trials {
+				target := i % (len(powerMetrics) - 1)
+				base := powerRun(rng, n, noise, -1, 0)
+				cur := powerRun(rng, n, noise, target, s)
+				rep := Compare(base, cur, opt)
+				alarm := false
+				for j, d := range rep.Deltas {
+					if j == target {
+						cl := metricClass(d.Unit)
+						c.byClass[cl][1]++
+						mdeSum[cl] += d.MDE
+						if d.Verdict == Regression {
+							c.detected++
+							c.byClass[cl][0]++
+						}
+						continue
+					}
+					if d.Verdict == Regression {
+						alarm = true
+					}
+				}
+				if alarm {
+					c.falseAlarms++
+				}
+			}
+			for cl := range mdeSum {
+				c.mde[cl] = mdeSum[cl] / float64(c.byClass[cl][1])
+			}
+			cells = append(cells, c)
+		}
+	}
+	return cells
+}
+
+func writePowerTable(w io.Writer, cells []powerCell) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "count\tregression\tdetected\tp50+rates\tp90\tp99\tfalse alarms/case\tMDE p50/p90/p99\t")
+	pct := func(a, b int) string { return fmt.Sprintf("%.1f%%", 100*float64(a)/float64(b)) }
+	for _, c := range cells {
+		det, p50, p90, p99 := "-", "-", "-", "-"
+		if c.shift > 0 {
+			det = pct(c.detected, c.trials)
+			p50, p90, p99 = pct(c.byClass[0][0], c.byClass[0][1]), pct(c.byClass[1][0], c.byClass[1][1]), pct(c.byClass[2][0], c.byClass[2][1])
+		}
+		fmt.Fprintf(tw, "%d\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s/%s/%s\t\n", c.count, 100*c.shift, det, p50, p90, p99, pct(c.falseAlarms, c.trials),
+			fmtMDE(c.mde[0]), fmtMDE(c.mde[1]), fmtMDE(c.mde[2]))
+	}
+	tw.Flush()
+}
+
+// TestPowerTable is the gate's power self-test: synthetic runs shaped like the quickstart
+// case (15 metrics, 3% run-to-run noise, seeded), regressions of 0, 2, 5 and 10% injected
+// into one metric per trial, judged by Compare with default options. It prints detection
+// and family-wise false-alarm rates per repetition count:
+//
+//	go test -run TestPowerTable -v ./perftest -perf.power
+//
+// Without -perf.power it runs a small version and checks the aims loosely.
+func TestPowerTable(t *testing.T) {
+	counts, shifts, trials := []int{6, 10, 20}, []float64{0, 0.02, 0.05, 0.10}, 1400
+	if !*flagPower {
+		counts, shifts, trials = []int{10}, []float64{0, 0.10}, 140
+	}
+	cells := powerSimulate(counts, shifts, trials, 0.03, Options{})
+	var sb strings.Builder
+	writePowerTable(&sb, cells)
+	t.Logf("power of the gate, %d trials per row, 3%% noise, quickstart's 15 metrics:\n%s", trials, sb.String())
+	for _, c := range cells {
+		if c.count != 10 {
+			continue
+		}
+		rate := float64(c.detected) / float64(c.trials)
+		switch c.shift {
+		case 0.10:
+			assert.GreaterOrEqual(t, rate, 0.95, "count 10 must catch a 10%% regression")
+		case 0.05:
+			assert.GreaterOrEqual(t, rate, 0.80, "count 10 must catch a 5%% regression")
+		}
+		assert.LessOrEqual(t, float64(c.falseAlarms)/float64(c.trials), 0.05, "family-wise false alarms per case")
+	}
+}
