@@ -282,6 +282,9 @@ func Run(ctx context.Context, backend string, req testcontainers.GenericContaine
 		tail:    cmp.Or(o.TailLines, 30),
 		secret:  req.Env[hfTokenEnv],
 	}
+	if c.secret != "" {
+		req.Logger = redactLogger{inner: cmp.Or[tclog.Logger](req.Logger, tclog.Default()), secret: c.secret}
+	}
 	ctr, err := testcontainers.GenericContainer(ctx, req)
 	if ctr != nil {
 		c.Container = ctr
@@ -467,6 +470,9 @@ func (c *Container) Check(ctx context.Context) error {
 
 func (c *Container) exitError(ctx context.Context, st *container.State) error {
 	why := fmt.Sprintf("exited with code %d", st.ExitCode)
+	if st.ExitCode > 128 && st.ExitCode < 160 {
+		why += fmt.Sprintf(" (killed by signal %d)", st.ExitCode-128)
+	}
 	if st.OOMKilled {
 		why += " (out of memory)"
 	}

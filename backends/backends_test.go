@@ -1,0 +1,257 @@
+package backends_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	"go.uber.org/goleak"
+
+	"github.com/perfgate/perfgate/backends"
+)
+
+// TestMain defaults testcontainers' environment for an engine without a registry (see
+// backends.SetTestEnv; .ci/run exports TESTCONTAINERS_RYUK_DISABLED=true and
+// TESTCONTAINERS_HOST_OVERRIDE=localhost explicitly), then proves after the tests that no container they created is left and
+// no goroutine leaked (the exit watchers are stopped before containers are removed; no
+// goleak ignore is needed).
+func TestMain(m *testing.M) {
+	if set := backends.SetTestEnv(context.Background()); len(set) > 0 {
+		fmt.Fprintf(os.Stderr, "backends: testcontainers environment defaulted: %s\n", strings.Join(set, " "))
+	}
+	code := m.Run()
+	if left, err := backends.Leftovers(context.Background()); err == nil && len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "containers left behind: %q\n", left)
+		code = 1
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+const fakeDockerfile = `FROM scratch
+COPY fakeengine /fakeengine
+ENTRYPOINT ["/fakeengine"]
+`
+
+var (
+	fakeOnce sync.Once
+	fakeImg  string
+	fakeErr  error
+)
+
+// fakeImage builds testdata/fakeengine into a FROM scratch image once per process.
+func fakeImage(t *testing.T) string {
+	t.Helper()
+	backends.SkipIfNoDocker(t)
+	fakeOnce.Do(func() {
+		fakeImg, fakeErr = backends.BuildGoImage(context.Background(), "./testdata/fakeengine", "perfgate/fakeengine", []byte(fakeDockerfile))
+	})
+	if fakeErr != nil {
+		t.Fatal(fakeErr)
+	}
+	return fakeImg
+}
+
+func fakeRequest(t *testing.T, args ...string) testcontainers.GenericContainerRequest {
+	t.Helper()
+	spec := backends.Spec{
+		Backend: "fake",
+		Image:   fakeImage(t),
+		Model:   "fake-model",
+		Cmd:     append([]string{"--model", "fake-model", "--port", "8000"}, args...),
+		Port:    "8000/tcp",
+		Timeout: time.Minute,
+	}
+	req, err := spec.Request()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// recorder is a testing.TB whose Errorf records instead of failing, to show the message a
+// failing perf case would print.
+type recorder struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func TestStartServesDescribesAndCleansUp(t *testing.T) {
+	var id string
+	var c *backends.Container
+	logDir := t.TempDir() // t.ArtifactDir() is removed with the subtest unless go test -artifacts
+	t.Run("start", func(t *testing.T) {
+		t.Setenv("HF_TOKEN", "hf_do_not_print_me")
+		req := fakeRequest(t)
+		c = backends.Start(t, "fake", req, backends.IdentityOf("fake", "fake-model", req), backends.Options{LogDir: logDir})
+		id = c.GetContainerID()
+		if !strings.HasPrefix(c.BaseURL(), "http://") || strings.HasSuffix(c.BaseURL(), "/v1") {
+			t.Errorf("BaseURL() = %q, want http://host:port without /v1", c.BaseURL())
+		}
+		if c.MetricsURL() != c.BaseURL()+"/metrics" {
+			t.Errorf("MetricsURL() = %q", c.MetricsURL())
+		}
+		want := map[string]string{"backend": "fake", "model": "fake-model", "image": req.Image, "gpus": "0"}
+		if got := c.Describe(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Describe() = %v, want %v", got, want)
+		}
+		for k, v := range c.Describe() {
+			if strings.ContainsAny(v, " \t") || strings.ToLower(k) != k {
+				t.Errorf("Describe key %q value %q: want lower-case keys, values without spaces", k, v)
+			}
+		}
+		resp, err := http.Get(c.BaseURL() + "/v1/models")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `"fake-model"`) {
+			t.Errorf("/v1/models = %s", body)
+		}
+		if err := c.Check(t.Context()); err != nil {
+			t.Errorf("Check on a running container: %v", err)
+		}
+	})
+	if c == nil {
+		t.FailNow()
+	}
+	// After the subtest's cleanup: the container is gone and its log was kept, redacted.
+	cli, err := testcontainers.NewDockerClientWithOpts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.ContainerInspect(context.Background(), id, client.ContainerInspectOptions{}); err == nil {
+		t.Errorf("container %s still exists after the test", id)
+	}
+	logFile := c.LogFile()
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("log file: %v", err)
+	}
+	if !strings.Contains(string(b), "serving fake-model") || strings.Contains(string(b), "hf_do_not_print_me") {
+		t.Errorf("log file %s: want the server's output with HF_TOKEN redacted, got:\n%s", logFile, b)
+	}
+}
+
+// TestKilledMidRun kills the server while a streamed completion is in flight and shows the
+// failure the test gets: exit code and log tail, not a wall of connection errors.
+func TestKilledMidRun(t *testing.T) {
+	req := fakeRequest(t)
+	rec := &recorder{TB: t}
+	c := backends.Start(rec, "fake", req, backends.IdentityOf("fake", "fake-model", req), backends.Options{TailLines: 5})
+
+	resp, err := http.Post(c.BaseURL()+"/v1/completions", "application/json", strings.NewReader(`{"model":"fake-model","prompt":[1,2,3],"stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for i := 0; i < 3 && sc.Scan(); {
+		if strings.HasPrefix(sc.Text(), "data: ") {
+			i++
+		}
+	}
+
+	cli, err := testcontainers.NewDockerClientWithOpts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.ContainerKill(t.Context(), c.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() { // the stream breaks off
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if c.Err() == nil {
+		t.Fatal("watcher did not notice the killed container")
+	}
+	rec.mu.Lock()
+	reported := strings.Join(rec.errs, "\n")
+	rec.mu.Unlock()
+	t.Logf("the test would fail with:\n%s", reported)
+	for _, want := range []string{"fake container", "exited with code 137 (killed by signal 9)", "last 5 log lines", "fakeengine: serving fake-model"} {
+		if !strings.Contains(reported, want) {
+			t.Errorf("reported failure lacks %q:\n%s", want, reported)
+		}
+	}
+	err = c.Check(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "exited with code 137") {
+		t.Errorf("Check after kill = %v, want exit code 137", err)
+	}
+}
+
+// TestStartupFailure shows the error of a server that exits while loading: exit code and
+// log tail, with HF_TOKEN redacted.
+func TestStartupFailure(t *testing.T) {
+	t.Setenv("HF_TOKEN", "hf_do_not_print_me")
+	req := fakeRequest(t, "--fail-start", "3")
+	c, err := backends.Run(t.Context(), "fake", req, nil, backends.Options{})
+	testcontainers.CleanupContainer(t, c)
+	if err == nil {
+		t.Fatal("Run succeeded with a server that exits while loading")
+	}
+	t.Logf("Run error:\n%v", err)
+	msg := err.Error()
+	for _, want := range []string{"start fake:", "exited with code 3", "CUDA out of memory", "HF_TOKEN=[redacted]"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q", want)
+		}
+	}
+	if strings.Contains(msg, "hf_do_not_print_me") {
+		t.Error("error message leaks HF_TOKEN")
+	}
+}
+
+func TestNoGPU(t *testing.T) {
+	backends.SkipIfNoDocker(t)
+	if ok, err := backends.NvidiaRuntime(t.Context()); err != nil || ok {
+		t.Skipf("nvidia runtime present (%v): nothing to refuse", err)
+	}
+	spec := backends.Spec{Backend: "vllm", Image: "vllm/vllm-openai:v0.11.0", Model: "m", Port: "8000/tcp", GPUs: 1}
+	req, err := spec.Request()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := backends.Run(t.Context(), "vllm", req, nil, backends.Options{})
+	if c != nil || !errors.Is(err, backends.ErrNoGPU) {
+		t.Errorf("Run without nvidia runtime = %v, %v; want nil, ErrNoGPU", c, err)
+	}
+	t.Logf("Run error: %v", err)
+}
+
+func TestSpecValidate(t *testing.T) {
+	_, err := backends.Spec{GPUs: -2}.Request()
+	want := "backend name is empty\nimage is empty\nmodel is empty\nport is empty\ngpus is -2, want >= 0"
+	if err == nil || err.Error() != want {
+		t.Errorf("Request() error = %v, want every problem:\n%s", err, want)
+	}
+}
