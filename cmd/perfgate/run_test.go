@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/perftest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRunCommand(t *testing.T) {
+	srv := mock.Start(t, mock.Config{SpeedupRatio: 20})
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"run", "--endpoint", srv.BaseURL(), "--isl", "64", "--osl", "8", "--requests", "12",
+		"--concurrency", "4", "--count", "3", "--out", out, "--name", "Local"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s", stderr.String())
+	assert.Contains(t, stdout.String(), "ttft-p50-sec")
+	assert.Contains(t, stdout.String(), "results: "+filepath.Join(out, "Local.txt"))
+	rf, err := perftest.ReadResultFile(filepath.Join(out, "Local.txt"))
+	require.NoError(t, err)
+	assert.Len(t, rf.Values["itl-p50-sec"], 3)
+	_, err = os.Stat(filepath.Join(out, "Local.records.jsonl"))
+	assert.NoError(t, err)
+	assert.NotContains(t, stderr.String(), "\r", "plain progress lines when not on a terminal")
+}
+
+func TestRunCommandOpenLoop(t *testing.T) {
+	srv := mock.Start(t, mock.Config{SpeedupRatio: 20})
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"run", "--endpoint", srv.BaseURL(), "--isl", "32", "--osl", "4", "--requests", "20",
+		"--rate", "100", "--arrival", "poisson", "--count", "2", "--out", t.TempDir(),
+		"--max-schedule-lag", "1s"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s", stderr.String())
+	assert.Contains(t, stdout.String(), "req/s requested")
+}
+
+func TestRunCommandBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run"}, "--endpoint is required"},
+		{[]string{"run", "--endpoint", "http://127.0.0.1:1", "--arrival", "bursty", "--rate", "1"}, `--arrival "bursty"`},
+		{[]string{"run", "--endpoint", "http://127.0.0.1:1", "--concurrency", "2", "--rate", "3"}, "more than one of"},
+		{[]string{"run", "--endpoint", "http://127.0.0.1:1", "--trace", filepath.Join(t.TempDir(), "missing.jsonl")}, "missing.jsonl"},
+		{[]string{"run", "--endpoint", "http://127.0.0.1:1", "--count", "1"}, "list models at http://127.0.0.1:1"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), tc.args, &stdout, &stderr)
+		assert.Equal(t, 2, code, strings.Join(tc.args, " "))
+		assert.Contains(t, stderr.String(), tc.want, strings.Join(tc.args, " "))
+	}
+}
