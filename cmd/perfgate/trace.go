@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -25,11 +26,16 @@ func init() {
 const traceUsage = `Usage:
 
 	perfgate trace stats FILE [--format text|json] [--cache-blocks N] [--type T] [--lenient]
+	perfgate trace synth FILE [-o OUT] [--start D] [--end D] [--limit N] [--sample P]
+	                          [--max-isl N] [--cap-isl N] [--prefix-roots K] [--prefix-len F]
+	                          [--prompt-len G] [--speedup S] [--seed N] [--type T] [--lenient]
 
 Subcommands:
 
 	stats    requests, duration, rate, ISL/OSL percentiles and the prefix hit ratio a cache
 	         would see (unlimited, and an LRU of --cache-blocks blocks of 512 tokens)
+	synth    reshape a trace (window, filters, sample, limit) and scale it (more prefix
+	         roots, longer prefixes or prompts, a faster clock); write it as Mooncake JSONL
 `
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
@@ -43,6 +49,8 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return 0, nil
 	case "stats":
 		return traceStats(ctx, args[1:], stdout, stderr)
+	case "synth":
+		return traceSynth(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "perfgate trace: unknown subcommand %q\n\n%s", args[0], traceUsage)
 	return 2, nil
@@ -66,24 +74,9 @@ func traceStats(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fmt.Fprint(stderr, "Usage: perfgate trace stats FILE [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	// Flags may come before or after FILE.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0, nil
-			}
-			return 2, nil
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(files) != 1 {
-		fs.Usage()
-		return 2, nil
+	files, code, ok := parseInterspersed(fs, args)
+	if !ok {
+		return code, nil
 	}
 	if *format != "text" && *format != "json" {
 		return 2, fmt.Errorf("--format must be text or json, got %q", *format)
@@ -118,6 +111,97 @@ func traceStats(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return 0, enc.Encode(out)
 	}
 	return 0, writeStatsText(stdout, out)
+}
+
+// parseInterspersed parses flags that may come before or after the one FILE argument. ok is
+// false when the command should exit with code.
+func parseInterspersed(fs *flag.FlagSet, args []string) (files []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(files) != 1 {
+		fs.Usage()
+		return nil, 2, false
+	}
+	return files, 0, true
+}
+
+func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("trace synth", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "write to `file` instead of stdout")
+	typ := fs.String("type", "auto", "trace `type`: auto, mooncake, azure, burstgpt or sharegpt")
+	lenient := fs.Bool("lenient", false, "skip bad rows and report how many instead of failing")
+	var tf fixtures.Transform
+	var sy fixtures.Synthesize
+	fs.DurationVar(&tf.Start, "start", 0, "keep rows arriving from this `offset`")
+	fs.DurationVar(&tf.End, "end", 0, "keep rows arriving before this `offset` (0: to the end)")
+	fs.IntVar(&tf.Limit, "limit", 0, "keep at most `N` rows")
+	fs.Float64Var(&tf.Sample, "sample", 0, "keep each row (or session) with `probability` P")
+	fs.IntVar(&tf.MaxISL, "max-isl", 0, "drop rows with more than `N` prompt tokens")
+	fs.IntVar(&tf.CapISL, "cap-isl", 0, "cut prompts to `N` tokens")
+	fs.IntVar(&sy.PrefixRoots, "prefix-roots", 1, "split rows over `K` disjoint copies of the prefix tree")
+	fs.Float64Var(&sy.PrefixLen, "prefix-len", 1, "stretch shared prefixes by `F`")
+	fs.Float64Var(&sy.PromptLen, "prompt-len", 1, "stretch the unique part of prompts by `G`")
+	fs.Float64Var(&sy.Speedup, "speedup", 1, "divide arrival times by `S`")
+	fs.Uint64Var(&sy.Seed, "seed", 0, "`seed` for sampling and synthesis")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: perfgate trace synth FILE [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	files, code, ok := parseInterspersed(fs, args)
+	if !ok {
+		return code, nil
+	}
+	skipped := 0
+	src, err := fixtures.OpenTrace(files[0], fixtures.TraceOptions{
+		Format: *typ, Lenient: *lenient, OnSkip: func(error) { skipped++ },
+	})
+	if err != nil {
+		return 1, err
+	}
+	tf.Trace, tf.Seed = src, sy.Seed
+	sy.Trace = tf
+	if err := sy.Validate(); err != nil {
+		return 2, err
+	}
+	if err := tf.Validate(); err != nil {
+		return 2, err
+	}
+	w := stdout
+	var f *os.File
+	if *out != "" {
+		if f, err = os.Create(*out); err != nil {
+			return 1, err
+		}
+		w = f
+	}
+	n, err := fixtures.WriteMooncake(w, withContext(ctx, sy.Rows()))
+	if f != nil {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write %s: %w", *out, cerr)
+		}
+	}
+	if err != nil {
+		return 1, err
+	}
+	if skipped > 0 {
+		fmt.Fprintf(stderr, "skipped %d bad rows\n", skipped)
+	}
+	if *out != "" {
+		fmt.Fprintf(stderr, "wrote %d rows to %s\n", n, *out)
+	}
+	return 0, nil
 }
 
 // withContext stops a row stream with the context's error once it is done.

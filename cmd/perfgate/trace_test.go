@@ -135,3 +135,34 @@ func TestTraceStatsRealTraces(t *testing.T) {
 		})
 	}
 }
+
+func TestTraceSynth(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.csv")
+	content := "TIMESTAMP,ContextTokens,GeneratedTokens\r\n" +
+		"2023-11-16 18:00:00.0,1000,10\r\n2023-11-16 18:00:01.0,2000,20\r\n" +
+		"2023-11-16 18:00:02.0,3000,30\r\n2023-11-16 18:00:03.0,4000,40"
+	if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	code, _, errs := runTraceCmd(t, "trace", "synth", src, "-o", out, "--end", "3s", "--speedup", "2", "--prompt-len", "0.5")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[2], `{"timestamp": 1000, "input_length": 1500, "output_length": 30, "hash_ids": [`) {
+		t.Fatalf("output:\n%s", b)
+	}
+	code, stdout, _ := runTraceCmd(t, "trace", "stats", out, "--format", "json")
+	if code != 0 || !strings.Contains(stdout, `"requests": 3`) {
+		t.Errorf("stats of the output: exit %d\n%s", code, stdout)
+	}
+	if code, _, _ := runTraceCmd(t, "trace", "synth", src, "--prefix-roots", "-1"); code != 2 {
+		t.Errorf("bad flag value: exit %d, want 2", code)
+	}
+}
