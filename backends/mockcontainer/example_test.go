@@ -1,0 +1,28 @@
+package mockcontainer_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/perfgate/perfgate/backends/mockcontainer"
+)
+
+// Build the simulator image from this module and run it (needs Docker, no GPU). In a test,
+// mockcontainer.Start(t, cfg) does the same and cleans up.
+func ExampleRun() {
+	ctx := context.Background()
+	ctr, err := mockcontainer.Run(ctx, mockcontainer.Config{MaxNumSeqs: 16, Args: []string{"--speedup-ratio", "10"}})
+	defer func() {
+		if err := testcontainers.TerminateContainer(ctr); err != nil {
+			log.Print(err)
+		}
+	}()
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	fmt.Println(ctr.BaseURL(), ctr.Describe())
+}
