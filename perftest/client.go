@@ -105,6 +105,11 @@ func (c *client) body(req *fixtures.Request) ([]byte, error) {
 // do sends one request that was due at start and fills rec. It never returns an error:
 // every failure is an Outcome.
 func (c *client) do(ctx context.Context, req *fixtures.Request, start time.Time, rec *Record) {
+	c.doWithFirst(ctx, req, start, rec, nil)
+}
+
+// doWithFirst is do with a callback run when the first text chunk arrives.
+func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, start time.Time, rec *Record, onFirst func()) {
 	rec.Index, rec.Session, rec.Turn = req.Index, req.Session, req.Turn
 	rec.WantInput, rec.WantOutput = req.InputTokens, req.OutputTokens
 	rec.start = start
@@ -181,6 +186,9 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, start time.Time,
 			off := at.Sub(start)
 			if rec.Chunks == 0 {
 				rec.FirstToken = off
+				if onFirst != nil {
+					onFirst()
+				}
 			}
 			rec.Chunks++
 			rec.Tokens = append(rec.Tokens, off)
