@@ -40,6 +40,7 @@ func TestReplayConversationTrace(t *testing.T) {
 		{"262k-tokens", Config{BlockSize: 512, NumGPUBlocks: 512, MaxModelLen: 200000, MaxNumSeqs: 64, SpeedupRatio: 1000}, 0, 0.30},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if tc.cfg.BlockSize < 512 && (raceEnabled || testing.Short()) {
 				t.Skip("9M cache blocks: slow under -race or -short; run without them")
 			}

@@ -290,7 +290,7 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		return 2, nil
 	}
 	if replay {
-		return mockReplay(ctx, o, stdout)
+		return mockReplay(ctx, o, stdout, stderr)
 	}
 	return mockServe(ctx, o, stderr)
 }
@@ -335,7 +335,7 @@ type replayRecord struct {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-func mockReplay(ctx context.Context, o mockOptions, stdout io.Writer) (int, error) {
+func mockReplay(ctx context.Context, o mockOptions, stdout, stderr io.Writer) (int, error) {
 	if o.trace == "" {
 		return 2, errors.New("replay needs --trace FILE")
 	}
@@ -393,7 +393,7 @@ func mockReplay(ctx context.Context, o mockOptions, stdout io.Writer) (int, erro
 	}
 	out := stdout
 	if o.requests == "-" {
-		out = io.Discard
+		out = stderr // stdout carries the records
 	}
 	fmt.Fprintf(out, "trace        %s\n", o.trace)
 	fmt.Fprintf(out, "requests     %d (%d rejected)\n", st.Requests, st.Rejected)
