@@ -2,6 +2,11 @@
 // takes vLLM-style flags, serves /health, /v1/models and a streamed /v1/completions, and can
 // fail while "loading" to exercise startup error reporting. It is built into a FROM scratch
 // image by the tests.
+//
+// Given Dynamo's command lines (python3 -m dynamo.frontend|dynamo.vllm ...) it stands in for
+// those processes: a worker serves /health on $DYN_SYSTEM_PORT; the frontend serves on
+// --http-port and is healthy, and lists $FAKE_MODEL, only while it reaches the /health of
+// $FAKE_WORKERS workers at worker-<i>:8081 over the Docker network.
 package main
 
 import (
@@ -9,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -19,6 +25,10 @@ func main() {
 	port := fs.Int("port", 8000, "listen port")
 	fail := fs.Int("fail-start", 0, "exit with this code while loading")
 	_ = fs.Parse(os.Args[1:])
+	if module := dynamoModule(os.Args[1:]); module != "" {
+		dynamo(module, os.Args[1:])
+		return
+	}
 	fmt.Printf("fakeengine: loading %s (HF_TOKEN=%s)\n", *model, os.Getenv("HF_TOKEN"))
 	if *fail != 0 {
 		fmt.Fprintln(os.Stderr, "fakeengine: loading weights failed: CUDA out of memory")
@@ -42,6 +52,67 @@ func main() {
 	})
 	fmt.Printf("fakeengine: serving %s on %s:%d\n", *model, *host, *port)
 	if err := http.ListenAndServe(fmt.Sprintf("%s:%d", *host, *port), mux); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func dynamoModule(args []string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-m" {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+func flagValue(args []string, names ...string) string {
+	for i := 0; i+1 < len(args); i++ {
+		for _, n := range names {
+			if args[i] == n {
+				return args[i+1]
+			}
+		}
+	}
+	return ""
+}
+
+func dynamo(module string, args []string) {
+	mux := http.NewServeMux()
+	var addr string
+	if module == "dynamo.frontend" {
+		addr = ":" + flagValue(args, "--http-port")
+		model := os.Getenv("FAKE_MODEL")
+		workers, _ := strconv.Atoi(os.Getenv("FAKE_WORKERS"))
+		healthy := func() error {
+			for i := range workers {
+				resp, err := http.Get(fmt.Sprintf("http://worker-%d:8081/health", i))
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+			}
+			return nil
+		}
+		mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+			if err := healthy(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			}
+		})
+		mux.HandleFunc("/v1/models", func(w http.ResponseWriter, r *http.Request) {
+			if healthy() != nil {
+				fmt.Fprint(w, `{"object":"list","data":[]}`)
+				return
+			}
+			fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model"}]}`, model)
+		})
+		fmt.Printf("fakeengine: dynamo frontend (router %s) on %s, %d workers\n", flagValue(args, "--router-mode"), addr, workers)
+	} else {
+		addr = ":" + os.Getenv("DYN_SYSTEM_PORT")
+		mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {})
+		fmt.Printf("fakeengine: %s worker for %s, status on %s\n", module, flagValue(args, "--model", "--model-path"), addr)
+	}
+	if err := http.ListenAndServe(addr, mux); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
