@@ -82,4 +82,3 @@ func BenchmarkClientStreamHTTP(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
 }
-
