@@ -192,3 +192,33 @@ func TestConcurrentMakespan(t *testing.T) {
 		}
 	}
 }
+
+// A prompt longer than the step's token budget is prefilled in chunks, one per step.
+func TestChunkedPrefill(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	res, st := replaySlice(t, Config{MaxNumBatchedTokens: 1000}, []ReplayRequest{{Tokens: randTokens(rng, 2500), MaxTokens: 1}})
+	p := DefaultProfile()
+	want := 2*p.PrefillTime(1000) + p.PrefillTime(500)
+	if d := res[0].TTFT - want; d < -2 || d > 2 || st.Steps != 3 {
+		t.Fatalf("TTFT %v in %d steps, want %v in 3", res[0].TTFT, st.Steps, want)
+	}
+}
+
+// Requests beyond max_num_seqs wait in the FIFO queue until a running one finishes.
+func TestMaxNumSeqsQueues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	var reqs []ReplayRequest
+	for range 4 {
+		reqs = append(reqs, ReplayRequest{Tokens: randTokens(rng, 64), MaxTokens: 10})
+	}
+	res, _ := replaySlice(t, Config{MaxNumSeqs: 2}, reqs)
+	if res[0].Queue != 0 || res[1].Queue != 0 {
+		t.Errorf("first two queued: %v %v", res[0].Queue, res[1].Queue)
+	}
+	for _, r := range res[2:] {
+		// They start in the step after the first two finish.
+		if r.Queue < res[0].E2E || r.Queue != res[2].Queue {
+			t.Errorf("request %d queued %v; first finished at %v", r.Index, r.Queue, res[0].E2E)
+		}
+	}
+}

@@ -69,3 +69,9 @@ func TestStreamCompletion(t *testing.T) {
 		t.Fatalf("usage chunk %s", ev[5])
 	}
 }
+
+// Server satisfies perftest.Target and perftest.Describer structurally.
+var _ interface {
+	BaseURL() string
+	Describe() map[string]string
+} = (*Server)(nil)
