@@ -324,6 +324,9 @@ func TestModelsAndHealth(t *testing.T) {
 	if err := json.Unmarshal(b, &list); err != nil || st != 200 || list.Object != "list" || len(list.Data) != 1 || list.Data[0].ID != "m1" {
 		t.Fatalf("models %d %s", st, b)
 	}
+	if st, b := get("/version"); st != 200 || !json.Valid(b) {
+		t.Errorf("version %d %s", st, b)
+	}
 	if d := srv.Describe(); len(d) != 2 || d["backend"] != "mock" || d["model"] != "m1" {
 		t.Fatalf("Describe %v", d)
 	}

@@ -64,6 +64,10 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/v1/chat/completions", s.guard(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, true) }))
 	mux.HandleFunc("/v1/models", s.guard(s.models))
 	mux.HandleFunc("/health", s.guard(s.health))
+	mux.HandleFunc("/version", s.guard(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"version":"perfgate-mock"}`)
+	}))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "NotFoundError", "no route " + r.URL.Path})

@@ -75,3 +75,29 @@ var _ interface {
 	BaseURL() string
 	Describe() map[string]string
 } = (*Server)(nil)
+
+// discardWriter is a ResponseWriter and Flusher that keeps nothing.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Flush()                      {}
+
+// Streaming a token does not allocate: the chunks are built once per request.
+func TestStreamTokenDoesNotAllocate(t *testing.T) {
+	for _, chat := range []bool{false, true} {
+		req := apiRequest{chat: chat, model: DefaultModel, maxTokens: 1 << 20, stream: true}
+		rw := newResponder(&discardWriter{h: http.Header{}}, req, 1, 0, faultPlan{}, 0)
+		q := &seq{}
+		i := 1
+		allocs := testing.AllocsPerRun(1000, func() {
+			rw.token(i, q, t.Context(), nil)
+			rw.flush()
+			i++
+		})
+		if allocs != 0 {
+			t.Errorf("chat=%v: %v allocs per token", chat, allocs)
+		}
+	}
+}
