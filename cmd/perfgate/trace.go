@@ -25,7 +25,8 @@ func init() {
 
 const traceUsage = `Usage:
 
-	perfgate trace stats FILE [--format text|json] [--cache-blocks N] [--type T] [--lenient]
+	perfgate trace stats FILE [--format text|json] [--cache-blocks N] [--block-size N]
+	                          [--type T] [--lenient]
 	perfgate trace synth FILE [-o OUT] [--start D] [--end D] [--limit N] [--sample P]
 	                          [--max-isl N] [--cap-isl N] [--prefix-roots K] [--prefix-len F]
 	                          [--prompt-len G] [--speedup S] [--seed N] [--type T] [--lenient]
@@ -33,7 +34,9 @@ const traceUsage = `Usage:
 Subcommands:
 
 	stats    requests, duration, rate, ISL/OSL percentiles and the prefix hit ratio a cache
-	         would see (unlimited, and an LRU of --cache-blocks blocks of 512 tokens)
+	         would see (unlimited, and an LRU of --cache-blocks blocks of 512 tokens);
+	         with --block-size, as an engine with that block size would see the replayed
+	         token prompts
 	synth    reshape a trace (window, filters, sample, limit) and scale it (more prefix
 	         roots, longer prefixes or prompts, a faster clock); write it as Mooncake JSONL
 `
@@ -70,6 +73,7 @@ func traceStats(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	cacheBlocks := fs.Int("cache-blocks", 0, "also report the hit ratio of an LRU cache of `N` blocks")
 	typ := fs.String("type", "auto", "trace `type`: auto, mooncake, azure, burstgpt or sharegpt")
 	lenient := fs.Bool("lenient", false, "skip bad rows and report how many instead of failing")
+	blockSize := fs.Int("block-size", 0, "hash the replayed token prompts in blocks of `N` tokens, as an engine does (0: use the trace's 512-token hash ids)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: perfgate trace stats FILE [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -96,7 +100,16 @@ func traceStats(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return 1, err
 	}
-	st, err := fixtures.TraceStats(withContext(ctx, tr.Rows()), fixtures.StatsOptions{CacheBlocks: *cacheBlocks})
+	if *blockSize < 0 {
+		return 2, fmt.Errorf("--block-size must be >= 0, got %d", *blockSize)
+	}
+	opts := fixtures.StatsOptions{CacheBlocks: *cacheBlocks, BlockSize: *blockSize}
+	var st fixtures.Stats
+	if *blockSize > 0 {
+		st, err = fixtures.WorkloadStats(ctxWorkload{tr, ctx}, opts)
+	} else {
+		st, err = fixtures.TraceStats(withContext(ctx, tr.Rows()), opts)
+	}
 	if err != nil {
 		return 1, err
 	}
@@ -202,6 +215,25 @@ func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fmt.Fprintf(stderr, "wrote %d rows to %s\n", n, *out)
 	}
 	return 0, nil
+}
+
+// ctxWorkload stops a workload's requests with the context's error once it is done.
+type ctxWorkload struct {
+	fixtures.Workload
+	ctx context.Context
+}
+
+func (w ctxWorkload) Requests() iter.Seq2[fixtures.Request, error] {
+	return func(yield func(fixtures.Request, error) bool) {
+		for r, err := range w.Workload.Requests() {
+			if err == nil && w.ctx.Err() != nil {
+				err = w.ctx.Err()
+			}
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // withContext stops a row stream with the context's error once it is done.

@@ -53,6 +53,19 @@ func TestTraceStatsJSON(t *testing.T) {
 	if got["format"] != "mooncake" {
 		t.Errorf("format = %v", got["format"])
 	}
+	// The engine view at 16-token blocks: the second prompt's first 512 tokens are cached,
+	// the others nothing.
+	code, out, errs = runTraceCmd(t, "trace", "stats", p, "--format", "json", "--block-size", "16")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	got = nil
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if r := got["prefix_hit_ratio"].(float64); math.Abs(r-512.0/1624) > 1e-9 || got["block_size"].(float64) != 16 {
+		t.Errorf("engine view: ratio %v, block size %v", r, got["block_size"])
+	}
 }
 
 func TestTraceStatsText(t *testing.T) {
