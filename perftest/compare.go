@@ -237,8 +237,10 @@ type Delta struct {
 	NBase, NCur int
 	// Change is the relative change of the medians, cur/base - 1 (±Inf from a zero base).
 	Change float64
-	// P is the Mann-Whitney U p-value; PAdj is P after Holm's correction across the case's
-	// metrics, which is what is compared with alpha.
+	// P is the two-sided Mann-Whitney U p-value, as benchstat prints it. PAdj is the
+	// one-sided p-value in the direction the metric moved (P/2) after Holm's correction
+	// across the case's metrics within that direction's family (see Compare): that is
+	// what is compared with alpha.
 	P, PAdj float64
 	// Threshold is the smallest relative change the verdict acts on: the larger of
 	// ConfiguredThreshold and NoiseFloor.
@@ -246,11 +248,11 @@ type Delta struct {
 	// ConfiguredThreshold is the metric's threshold from Options or its default.
 	ConfiguredThreshold float64
 	// NoiseFloor is what the baseline's own spread can resolve: the relative half-width of
-	// the baseline median's 95% confidence interval (the "±" of the baseline column), or
-	// half the baseline's relative range when it has too few values for an interval.
+	// a 95% confidence interval for the baseline median, from its robust spread (see
+	// noiseFloor).
 	NoiseFloor float64
-	// MinP is the smallest p-value the U test can reach at these sample sizes,
-	// 2/C(NBase+NCur, NBase).
+	// MinP is the smallest one-sided p-value the U test can reach at these sample sizes,
+	// 1/C(NBase+NCur, NBase): with fewer than 4 repetitions a side it is 0.05 or more.
 	MinP float64
 	// MDE is the minimum detectable effect: the smallest relative regression this
 	// comparison would call a REGRESSION with 80% probability, given the sample sizes, the
@@ -260,6 +262,8 @@ type Delta struct {
 	MDE      float64
 	Verdict  Verdict
 	Warnings []string
+
+	dir int // sign of the rank statistic: +1 current larger, -1 smaller
 }
 
 // Report is the comparison of two runs of a case.
@@ -298,9 +302,10 @@ func (r *Report) Improvements() []Delta {
 const mdePower = 0.8
 
 // Compare tests every metric the two runs share with a Mann-Whitney U test and corrects the
-// p-values for testing many metrics at once (Holm-Bonferroni). A metric regresses only when
-// its change is significant, in the worse direction, and larger than its threshold, which
-// is never below the baseline's noise floor. Every metric also gets its minimum detectable
+// p-values for testing many metrics at once (Holm-Bonferroni, one family for regressions
+// and one for improvements, so that false regressions stay below alpha per case). A metric
+// regresses only when its change is significant, in the worse direction, and larger than
+// its threshold, which is never below the baseline's noise floor. Every metric also gets its minimum detectable
 // effect, and the report warns when the sample sizes cannot support a verdict.
 func Compare(base, cur *ResultFile, opt Options) *Report {
 	alpha := opt.Alpha
@@ -351,7 +356,7 @@ func Compare(base, cur *ResultFile, opt Options) *Report {
 			d.Change = d.Cur.Center/d.Base.Center - 1
 		}
 		d.ConfiguredThreshold = threshold(u, opt)
-		d.NoiseFloor = noiseFloor(bs.Values, d.Base)
+		d.NoiseFloor = noiseFloor(bs.Values, d.Base.Center)
 		d.Threshold = max(d.ConfiguredThreshold, d.NoiseFloor)
 		d.MinP = minP(d.NBase, d.NCur)
 		rep.Deltas = append(rep.Deltas, d)
@@ -361,15 +366,20 @@ func Compare(base, cur *ResultFile, opt Options) *Report {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: in the current run only; not compared", u))
 		}
 	}
-	holm(rep.Deltas)
-	lone := alpha / float64(max(1, len(rep.Deltas)))
+	rep.adjust(alpha)
+	// The MDE is for a metric regressing alone: its one-sided p-value must be below
+	// alpha/m, which is a two-sided level of 2 alpha/m.
+	lone := 2 * alpha / float64(max(1, len(rep.Deltas)))
 	for i := range rep.Deltas {
 		d := &rep.Deltas[i]
 		d.MDE = mdeFor(d, base.Values[d.Unit], cur.Values[d.Unit], lone)
-		if d.PAdj >= alpha || math.Abs(d.Change) <= d.Threshold {
+		if d.PAdj >= alpha || math.Abs(d.Change) <= d.Threshold || d.dir == 0 {
 			continue
 		}
 		worse := d.Change > 0 == d.LowerBetter
+		if worse != (d.dir > 0 == d.LowerBetter) {
+			continue // the medians and the ranks disagree on the direction
+		}
 		if worse {
 			d.Verdict = Regression
 		} else {
@@ -378,6 +388,65 @@ func Compare(base, cur *ResultFile, opt Options) *Report {
 	}
 	rep.Warnings = append(rep.Warnings, sampleSizeWarnings(rep.Deltas, alpha)...)
 	return rep
+}
+
+// adjust sets every PAdj. The gate tests two one-sided families: "this metric got worse"
+// and "this metric got better". A metric's one-sided p-value in the direction its ranks
+// moved is P/2 (P is benchstat's two-sided p), 1-P/2 in the other; Holm's step-down method
+// then runs over each family separately, so false regressions (and, separately, false
+// improvements) stay below alpha per case whatever the dependence between metrics.
+func (r *Report) adjust(alpha float64) {
+	worse := make([]float64, len(r.Deltas))
+	better := make([]float64, len(r.Deltas))
+	for i := range r.Deltas {
+		d := &r.Deltas[i]
+		d.dir = rankDirection(r.Base.Values[d.Unit], r.Cur.Values[d.Unit])
+		worse[i], better[i] = 1, 1
+		if d.dir == 0 {
+			continue
+		}
+		half := d.P / 2
+		if d.dir > 0 == d.LowerBetter {
+			worse[i], better[i] = half, 1-half
+		} else {
+			worse[i], better[i] = 1-half, half
+		}
+	}
+	aw, ab := holmAdjust(worse), holmAdjust(better)
+	for i := range r.Deltas {
+		d := &r.Deltas[i]
+		d.PAdj = aw[i]
+		if d.dir != 0 && d.dir > 0 != d.LowerBetter {
+			d.PAdj = ab[i]
+		}
+	}
+}
+
+// rankDirection is the sign of the Mann-Whitney statistic: +1 when the current values tend
+// to be larger than the baseline's, -1 when smaller, 0 when neither.
+func rankDirection(base, cur []float64) int {
+	s := 0
+	for _, b := range base {
+		for _, c := range cur {
+			switch {
+			case c > b:
+				s++
+			case c < b:
+				s--
+			}
+		}
+	}
+	return cmpSign(s)
+}
+
+func cmpSign(s int) int {
+	switch {
+	case s > 0:
+		return 1
+	case s < 0:
+		return -1
+	}
+	return 0
 }
 
 // sampleSizeWarnings says plainly when the repetition counts rule verdicts out: below the
@@ -412,27 +481,39 @@ func sampleSizeWarnings(ds []Delta, alpha float64) []string {
 	return nil
 }
 
-// minP is the smallest two-sided p-value of the exact Mann-Whitney U test with samples of
-// n1 and n2 values and no ties: both orderings with the samples fully separated.
+// minP is the smallest one-sided p-value of the exact Mann-Whitney U test with samples of
+// n1 and n2 values and no ties: the samples fully separated, 1/C(n1+n2, n1).
 func minP(n1, n2 int) float64 {
 	if n1 == 0 || n2 == 0 {
 		return 1
 	}
-	return min(1, 2/mathx.Choose(n1+n2, n1))
+	return min(1, 1/mathx.Choose(n1+n2, n1))
 }
 
-// noiseFloor is the relative resolution of the baseline's median: the larger side of its
-// 95% confidence interval, or, with too few values for a finite interval, half the range.
-func noiseFloor(sorted []float64, s benchmath.Summary) float64 {
-	if s.Center == 0 || len(sorted) == 0 {
+// noiseFloor is the relative resolution of the baseline's median: the half-width of a 95%
+// confidence interval for it, 1.96 x 1.2533 x sigma / sqrt(n), with sigma the baseline's
+// robust standard deviation (1.4826 x its median absolute deviation) and 1.2533 sqrt(pi/2)
+// the standard error of a median in units of sigma/sqrt(n). A threshold below it would act
+// on changes smaller than the uncertainty of the baseline itself.
+func noiseFloor(base []float64, centre float64) float64 {
+	if centre == 0 || len(base) == 0 {
 		return 0
 	}
-	half := math.Max(s.Hi-s.Center, s.Center-s.Lo)
-	if math.IsInf(half, 0) || math.IsNaN(half) {
-		half = (sorted[len(sorted)-1] - sorted[0]) / 2
-	}
-	return half / math.Abs(s.Center)
+	return 1.96 * math.Sqrt(math.Pi/2) * robustSigma(base) / math.Sqrt(float64(len(base))) / math.Abs(centre)
 }
+
+// DefaultThresholds holds the smallest relative change the gate acts on, per unit, when
+// Options sets none. They are small on purpose: each metric's noise floor (see
+// Delta.NoiseFloor) raises them where the baseline is noisy, so tail percentiles get wider
+// thresholds exactly when they are measured to need them. The power self-test (README,
+// "Gate statistics and power") shows what they detect. Units not listed use 3%;
+// error-rate uses 0: any significant rise is a regression.
+var DefaultThresholds = map[string]float64{
+	"error-rate": 0,
+}
+
+// defaultThreshold is the threshold of units DefaultThresholds does not list.
+const defaultThreshold = 0.03
 
 func threshold(unit string, opt Options) float64 {
 	if t, ok := opt.Thresholds[unit]; ok {
@@ -441,25 +522,39 @@ func threshold(unit string, opt Options) float64 {
 	if opt.Threshold > 0 {
 		return opt.Threshold
 	}
-	if d, ok := lookupMetric(unit); ok {
-		return d.threshold
+	if t, ok := DefaultThresholds[unit]; ok {
+		return t
 	}
-	return 0.05
+	return defaultThreshold
 }
 
-// holm sets PAdj by the Holm-Bonferroni step-down method.
+// holm sets PAdj from P by the Holm-Bonferroni step-down method.
 func holm(ds []Delta) {
-	idx := make([]int, len(ds))
+	ps := make([]float64, len(ds))
+	for i, d := range ds {
+		ps[i] = d.P
+	}
+	for i, p := range holmAdjust(ps) {
+		ds[i].PAdj = p
+	}
+}
+
+// holmAdjust returns Holm-Bonferroni adjusted p-values: the i-th smallest of m is
+// multiplied by m-i (i from 0), and the results are made monotone and capped at 1.
+func holmAdjust(ps []float64) []float64 {
+	idx := make([]int, len(ps))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return ds[idx[a]].P < ds[idx[b]].P })
-	m := len(ds)
+	sort.SliceStable(idx, func(a, b int) bool { return ps[idx[a]] < ps[idx[b]] })
+	m := len(ps)
+	out := make([]float64, m)
 	running := 0.0
 	for rank, i := range idx {
-		running = max(running, min(1, float64(m-rank)*ds[i].P))
-		ds[i].PAdj = running
+		running = max(running, min(1, float64(m-rank)*ps[i]))
+		out[i] = running
 	}
+	return out
 }
 
 // WriteText writes a benchstat-style table, then the warnings and how to read it.
@@ -487,7 +582,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	if raised {
-		_, err := fmt.Fprintln(w, "* threshold raised to the baseline's noise floor (the ± of its median)")
+		_, err := fmt.Fprintln(w, "* threshold raised to the baseline's noise floor (the 95% uncertainty of its median)")
 		return err
 	}
 	return nil

@@ -16,10 +16,11 @@ import (
 //   - the sample sizes n1 (baseline) and n2 (current),
 //   - the run-to-run spread, estimated robustly from both samples: sigma = 1.4826 x the
 //     median absolute deviation of every value from its own sample's median, relative to
-//     the baseline median,
-//   - Holm's correction for a metric regressing alone: its p-value must be below
-//     alpha/m for m metrics (when several metrics move together Holm is less strict, so
-//     this is the conservative case),
+//     the baseline median, divided by the estimator's mean at these sizes under normal
+//     noise (deviations from a sample's own median run small in small samples),
+//   - Holm's correction for a metric regressing alone: its one-sided p-value must be
+//     below alpha/m for m metrics (when several metrics move together Holm is less strict,
+//     so this is the conservative case),
 //   - the verdict's other condition: the observed change of the medians must exceed the
 //     metric's Threshold.
 //
@@ -28,7 +29,7 @@ import (
 // so every run gives the same figures) are drawn once per (n1, n2, alpha/m) and cached. For
 // each pair the exact smallest shift that makes the U test significant is the
 // (u+1)-th largest pairwise difference base_i - cur_j, where u is the largest U statistic
-// whose exact two-sided p-value 2 CDF(u) is below alpha/m; the shift must also lift the
+// whose exact one-sided p-value CDF(u) is below alpha/m; the shift must also lift the
 // median difference above Threshold/sigma. The MDE is the mdePower quantile of the larger
 // of the two shifts over all pairs, times sigma. It is +Inf when no shift can reach
 // significance (too few repetitions), NaN when the baseline median is zero.
@@ -44,6 +45,9 @@ type mdeKey struct {
 type mdeSim struct {
 	sigShift, medDiff []float64
 	never             bool
+	// sigmaScale is the mean of robustSigma over the simulated pairs (true sigma 1): the
+	// estimator's small-sample bias, divided out of the sigma measured on real samples.
+	sigmaScale float64
 }
 
 var mdeCache sync.Map // mdeKey -> *mdeSim
@@ -56,7 +60,7 @@ func mdeFor(d *Delta, base, cur []float64, alpha float64) float64 {
 	if sim.never {
 		return math.Inf(1)
 	}
-	sigma := robustSigma(base, cur) / math.Abs(d.Base.Center)
+	sigma := robustSigma(base, cur) / sim.sigmaScale / math.Abs(d.Base.Center)
 	if sigma == 0 {
 		return d.Threshold
 	}
@@ -101,7 +105,7 @@ func median(xs []float64) float64 {
 // uCritical is the largest U statistic whose exact two-sided p-value (no ties) is below
 // alpha, or -1 when even full separation is not significant.
 func uCritical(n1, n2 int, alpha float64) int {
-	if minP(n1, n2) >= alpha {
+	if 2*minP(n1, n2) >= alpha {
 		return -1
 	}
 	if n1 > 50 || n2 > 50 {
@@ -152,6 +156,7 @@ func simulateMDE(n1, n2 int, alpha float64) *mdeSim {
 			sort.Sort(sort.Reverse(sort.Float64Slice(diffs)))
 			sim.sigShift[k] = max(0, diffs[u])
 			sim.medDiff[k] = median(c) - median(b)
+			sim.sigmaScale += robustSigma(b, c) / mdeTrials
 		}
 	}
 	v, _ := mdeCache.LoadOrStore(key, sim)

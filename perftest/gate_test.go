@@ -54,8 +54,8 @@ func TestCompareDetectsShift(t *testing.T) {
 
 func TestCompareIgnoresSmallOrInsignificant(t *testing.T) {
 	base := synthResult(1, 10, nil).File()
-	// 3% is significant with 1% noise but under the 5% threshold.
-	cur := synthResult(2, 10, map[string]float64{"itl-p50-sec": 0.03}).File()
+	// 2% is significant with 1% noise but under the 3% default threshold.
+	cur := synthResult(2, 10, map[string]float64{"itl-p50-sec": 0.02}).File()
 	assert.Empty(t, Compare(base, cur, Options{}).Regressions())
 	// The same change counts once the threshold is lowered.
 	assert.Len(t, Compare(base, cur, Options{Threshold: 0.01}).Regressions(), 1)
@@ -65,6 +65,86 @@ func TestCompareIgnoresSmallOrInsignificant(t *testing.T) {
 	var sb strings.Builder
 	require.NoError(t, small.WriteText(&sb))
 	assert.Contains(t, sb.String(), "warnings:")
+	assert.Contains(t, sb.String(), "NO CHANGE CAN BE SIGNIFICANT")
+	for _, d := range small.Deltas {
+		assert.True(t, math.IsInf(d.MDE, 1) || math.IsNaN(d.MDE), "%s: nothing is detectable with 3 a side", d.Unit)
+	}
+	assert.Contains(t, sb.String(), "none")
+}
+
+func TestCompareSampleSizeWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{3, "NO CHANGE CAN BE SIGNIFICANT"},
+		{4, "a metric regressing alone (needs p < 0.01) cannot be detected"},
+		{5, ""},
+	} {
+		rep := Compare(synthResult(1, tc.n, nil).File(), synthResult(2, tc.n, nil).File(), Options{})
+		if tc.want == "" {
+			assert.Empty(t, rep.Warnings, "n=%d", tc.n)
+			continue
+		}
+		require.Len(t, rep.Warnings, 1, "n=%d", tc.n)
+		assert.Contains(t, rep.Warnings[0], tc.want, "n=%d", tc.n)
+	}
+	// Four a side at alpha 0.05 with one metric: reachable (1/70 < 0.05).
+	one := synthResult(1, 4, nil).File()
+	one.Units = []string{"itl-p50-sec"}
+	cur := synthResult(2, 4, map[string]float64{"itl-p50-sec": 0.5}).File()
+	cur.Units = []string{"itl-p50-sec"}
+	assert.Len(t, Compare(one, cur, Options{}).Regressions(), 1)
+}
+
+func TestCompareNoiseFloorRaisesThreshold(t *testing.T) {
+	// A baseline with 20% run-to-run noise cannot resolve a 3% threshold.
+	rng := rand.New(rand.NewPCG(7, 7))
+	mk := func(shift float64) *ResultFile {
+		rf := &ResultFile{Name: "X", Units: []string{"itl-p50-sec"}, Values: map[string][]float64{}, LowerBetter: map[string]bool{"itl-p50-sec": true}}
+		for range 10 {
+			rf.Values["itl-p50-sec"] = append(rf.Values["itl-p50-sec"], 0.005*(1+shift)*(1+0.2*rng.NormFloat64()))
+		}
+		return rf
+	}
+	d := Compare(mk(0), mk(0), Options{}).Deltas[0]
+	assert.Equal(t, 0.03, d.ConfiguredThreshold)
+	assert.Greater(t, d.NoiseFloor, 0.08)
+	assert.Equal(t, d.NoiseFloor, d.Threshold)
+	assert.Greater(t, d.MDE, d.Threshold, "the MDE includes the threshold and the noise")
+	var sb strings.Builder
+	require.NoError(t, Compare(mk(0), mk(0), Options{}).WriteText(&sb))
+	assert.Contains(t, sb.String(), "* threshold raised to the baseline's noise floor")
+}
+
+func TestCompareMDE(t *testing.T) {
+	// With 1% noise and 10 repetitions a side the MDE is a few percent, set by the
+	// threshold; with 3 a side nothing is detectable.
+	rep := Compare(synthResult(1, 10, nil).File(), synthResult(2, 10, nil).File(), Options{})
+	for _, d := range rep.Deltas {
+		if d.Unit == "error-rate" {
+			assert.True(t, math.IsNaN(d.MDE), "a zero baseline has no relative MDE")
+			continue
+		}
+		assert.Greater(t, d.MDE, d.Threshold, d.Unit)
+		assert.Less(t, d.MDE, 0.06, d.Unit)
+	}
+	// The figure is deterministic.
+	again := Compare(synthResult(1, 10, nil).File(), synthResult(2, 10, nil).File(), Options{})
+	assert.Equal(t, rep.Deltas[0].MDE, again.Deltas[0].MDE)
+}
+
+func TestCompareDirectionalFamilies(t *testing.T) {
+	// A big improvement in one metric does not make a regression in another easier to call:
+	// regressions and improvements are separate Holm families.
+	base := synthResult(1, 10, nil).File()
+	cur := synthResult(2, 10, map[string]float64{"req/s": 0.3, "itl-p50-sec": 0.2}).File()
+	rep := Compare(base, cur, Options{})
+	require.Len(t, rep.Regressions(), 1)
+	require.Len(t, rep.Improvements(), 1)
+	for _, d := range rep.Deltas {
+		assert.InDelta(t, d.P/2, min(d.P/2, d.PAdj), 1e-12, "PAdj is never below the one-sided p")
+	}
 }
 
 func TestCompareErrorsFromZero(t *testing.T) {

@@ -170,7 +170,10 @@ func TestPowerTable(t *testing.T) {
 		case 0.10:
 			assert.GreaterOrEqual(t, rate, 0.95, "count 10 must catch a 10%% regression")
 		case 0.05:
-			assert.GreaterOrEqual(t, rate, 0.80, "count 10 must catch a 5%% regression")
+			// Not the 80% aimed for: a metric regressing alone must reach p < alpha/15,
+			// which at 3% noise and 10 repetitions a side takes a shift of about 5.8% (the
+			// MDE column); see README, "Gate statistics and power".
+			assert.GreaterOrEqual(t, rate, 0.55, "count 10 catches most 5%% regressions")
 		}
 		assert.LessOrEqual(t, float64(c.falseAlarms)/float64(c.trials), 0.05, "family-wise false alarms per case")
 	}
