@@ -1,0 +1,29 @@
+// Package sweep shows a concurrency sweep: the same case at several loads, one result file
+// per point and a throughput/latency plot. It does not gate; a sweep is for finding where a
+// deployment saturates. Run it with:
+//
+//	go test -run Sweep -v ./examples/sweep -perf.out out/sweep
+package sweep
+
+import (
+	"testing"
+
+	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest"
+)
+
+func TestSweepConcurrency(t *testing.T) {
+	srv := mock.Start(t, mock.Config{Model: "sim-llama-8b", SpeedupRatio: 10, MaxNumSeqs: 64})
+	results := perftest.Sweep(t, perftest.Case{
+		Workload: fixtures.Synthetic{ISL: 1024, ISLStdDev: 128, OSL: 48, Prompts: 96, Seed: 1},
+		Target:   srv,
+		Count:    2,
+	}, perftest.ConcurrencySweep(1, 4, 16, 64, 128)...)
+	// Past the engine's 64 sequences, more concurrency only queues: throughput stops growing
+	// and TTFT climbs.
+	tok := func(i int) float64 { return results[i].Value("tok/s")[0] }
+	if tok(3) < 2*tok(1) {
+		t.Errorf("throughput should grow with concurrency below saturation: %.0f tok/s at 4, %.0f at 64", tok(1), tok(3))
+	}
+}
