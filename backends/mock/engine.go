@@ -316,6 +316,9 @@ func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
 			e.waiting.popFront()
 			continue
 		}
+		if s.arrival > now {
+			break // arrived after this step began (a real-clock step that started late)
+		}
 		if !e.admit(s, budget, now) {
 			break // head of line waits for blocks
 		}

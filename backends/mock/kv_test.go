@@ -112,3 +112,17 @@ func (nopHooks) admitted(*seq, time.Duration)               {}
 func (nopHooks) token(*seq, time.Duration)                  {}
 func (nopHooks) finished(*seq, time.Duration, finishReason) {}
 func (nopHooks) preempted(*seq, time.Duration)              {}
+
+// A step only admits requests that had arrived when it began: on the real clock a step that
+// starts late (at the previous step's planned end) must not admit later arrivals early.
+func TestStepAdmitsOnlyEarlierArrivals(t *testing.T) {
+	e := newEngine(Config{}, nopHooks{})
+	q := e.newSeq([]int{1, 2, 3}, 1)
+	e.add(q, 10*time.Millisecond)
+	if _, ok := e.schedule(5 * time.Millisecond); ok {
+		t.Fatal("admitted a request before its arrival")
+	}
+	if _, ok := e.schedule(10 * time.Millisecond); !ok {
+		t.Fatal("did not admit an arrived request")
+	}
+}

@@ -183,11 +183,14 @@ func (s *Server) loop() {
 		}
 		d, ok := s.eng.schedule(start)
 		s.mu.Unlock()
+		if !ok && start != now {
+			busy = false // only requests newer than the step: start one now
+			continue
+		}
 		if !ok {
 			// Nothing could run (all cancelled): look again shortly.
 			busy = false
 			d = time.Millisecond
-			start = now
 		}
 		end := start + d
 		timer.Reset(time.Until(s.created.Add(end)))
