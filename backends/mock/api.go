@@ -94,7 +94,7 @@ func decodeRequest(body []byte, chat bool, served string, maxModelLen int) (apiR
 		}
 		r.tokens, err = chatTokens(w.Messages)
 	} else {
-		r.tokens, err = promptTokens(w.Prompt)
+		r.tokens, err = promptTokens(w.Prompt, false)
 	}
 	if err != nil {
 		return apiRequest{}, err
@@ -126,7 +126,7 @@ func decodeRequest(body []byte, chat bool, served string, maxModelLen int) (apiR
 
 // promptTokens reads a completions prompt: a list of token ids, a string, or a list of one
 // string or one list of token ids.
-func promptTokens(raw json.RawMessage) ([]int, *apiError) {
+func promptTokens(raw json.RawMessage, nested bool) ([]int, *apiError) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, badRequest("prompt is required")
@@ -145,10 +145,13 @@ func promptTokens(raw json.RawMessage) ([]int, *apiError) {
 			if err2 := json.Unmarshal(raw, &batch); err2 != nil {
 				return nil, badRequest("invalid prompt: %v", err2)
 			}
+			if nested {
+				return nil, badRequest("invalid prompt: %v", err)
+			}
 			if len(batch) != 1 {
 				return nil, badRequest("prompt must be a list of token ids, a string, or a list of one of them; got a batch of %d", len(batch))
 			}
-			return promptTokens(batch[0])
+			return promptTokens(batch[0], true)
 		}
 		for _, t := range toks {
 			if t < 0 {

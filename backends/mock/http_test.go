@@ -161,6 +161,7 @@ func TestBadInput(t *testing.T) {
 		{"empty prompt", url, `{"prompt":[],"max_tokens":3}`, 400, "BadRequestError"},
 		{"negative token", url, `{"prompt":[-1],"max_tokens":3}`, 400, "BadRequestError"},
 		{"batch", url, `{"prompt":["a","b"],"max_tokens":3}`, 400, "BadRequestError"},
+		{"nested too deep", url, `{"prompt":[[[1]]],"max_tokens":3}`, 400, "BadRequestError"},
 		{"over max_model_len", url, `{"prompt":` + tokenList(60, 100) + `,"max_tokens":10}`, 400, "BadRequestError"},
 		{"prompt at max_model_len", url, `{"prompt":` + tokenList(64, 100) + `,"max_tokens":1}`, 400, "BadRequestError"},
 		{"oversized body", url, `{"prompt":"` + strings.Repeat("x ", 4000) + `","max_tokens":1}`, 413, "RequestEntityTooLarge"},
