@@ -58,7 +58,7 @@ func (s ReplayStats) HitRatio() float64 {
 
 // Replay runs requests through the engine on a virtual clock: no sleeping, so a trace of an
 // hour simulates in seconds, and the outcome is deterministic for a given Config
-// (SpeedupRatio, Noise and Seed apply; StartupDelay and HTTP faults do not). Requests must
+// (SpeedupRatio, Noise and Seed apply; StartupDelay and Faults do not). Requests must
 // come in arrival order; each result is passed to each (which may be nil) as its request
 // finishes. Prompts are hashed on arrival and not kept, so memory grows with the requests
 // in the engine, not with the trace.

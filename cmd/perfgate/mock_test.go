@@ -211,6 +211,11 @@ func TestMockReplay(t *testing.T) {
 	if want := ms(mock.DefaultProfile().PrefillTime(524 - 512)); recs[1].TTFTMS != want || recs[1].QueueMS != 0 {
 		t.Errorf("TTFT %v ms, want %v", recs[1].TTFTMS, want)
 	}
+	// With --requests -, stdout is the records and the summary goes to stderr.
+	code, out, errs = runTraceCmd(t, "mock", "replay", "--trace", p, "--requests", "-")
+	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(errs, "hit ratio") {
+		t.Fatalf("--requests -: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 	if code, _, _ := runTraceCmd(t, "mock", "replay"); code == 0 {
 		t.Error("replay without --trace succeeded")
 	}
