@@ -55,6 +55,7 @@ type seq struct {
 	emitted atomic.Int32
 	done    atomic.Bool
 	notify  chan struct{} // buffered(1); nil when nobody listens
+	quiet   bool          // notify only when done (a non-streaming response)
 	tag     int           // caller's index (replay)
 }
 

@@ -216,7 +216,9 @@ func (h serverHooks) admitted(q *seq, now time.Duration) { h.m.admitted(q, now) 
 func (h serverHooks) token(q *seq, now time.Duration) {
 	h.m.token(q, now)
 	q.emitted.Store(int32(q.generated))
-	poke(q)
+	if !q.quiet {
+		poke(q)
+	}
 }
 
 func (h serverHooks) finished(q *seq, now time.Duration, why finishReason) {
@@ -309,6 +311,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	q := s.eng.newSeq(req.tokens, req.maxTokens)
 	q.notify = make(chan struct{}, 1)
+	q.quiet = !req.stream && !plan.stall && !plan.disconnect
 	s.mu.Lock()
 	s.reqID++
 	id := s.reqID
