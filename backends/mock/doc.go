@@ -81,21 +81,24 @@
 //
 // # Benchmarks
 //
-// Measured on the 2-core development box (AMD EPYC, shared with other jobs), Go 1.26:
+// Measured on the 2-core development box (AMD EPYC, shared with other jobs: figures vary
+// by about 20% with its load), Go 1.26:
 //
-//	go test -run XXX -bench . -benchtime 2s ./backends/mock
+//	go test -run XXX -bench . -benchtime 2s -count 2 ./backends/mock
 //
-//	BenchmarkEngineStep/seqs=256    5318 ns/op   48.1M seq-steps/s   0 B/op  0 allocs/op
-//	BenchmarkEngineStep/seqs=1024  19853 ns/op   51.6M seq-steps/s   0 B/op  0 allocs/op
-//	BenchmarkSequenceMemory         1983 ns/op   635 live-B/seq    645 B/op  3 allocs/op
-//	BenchmarkServeClock          1.67 s/op   0.003 engine-drift-%   2.8 client-lag-%
+//	BenchmarkEngineStep/seqs=256    3843 ns/op   66.6M seq-steps/s   0 B/op  0 allocs/op
+//	BenchmarkEngineStep/seqs=1024  17717 ns/op   57.8M seq-steps/s   0 B/op  0 allocs/op
+//	BenchmarkSequenceMemory         1573 ns/op   633 live-B/seq    641 B/op  3 allocs/op
+//	BenchmarkServeClock          1.66 s/op   0.001 engine-drift-%   1.6-1.8 client-lag-%
 //
-// The engine schedules about 50 million sequence-steps per second of CPU without
-// allocating. A queued request costs about 640 bytes (a 512-token prompt, 128 output
-// tokens; prompts are kept only as block hashes). With 1,000 concurrent streaming requests
-// at speedup 10 the engine's real-clock makespan matches the profile's prediction for the
-// same arrivals to 0.003%; the benchmark's own client, sharing the two cores with 1,000
-// server streams, sees the last token up to 2.8% of the makespan later.
+// The engine schedules about 60 million sequence-steps per second of CPU without
+// allocating, and streaming a token allocates nothing either
+// (TestStreamTokenDoesNotAllocate). A queued request costs about 640 bytes (a 512-token
+// prompt, 128 output tokens; prompts are kept only as block hashes). With 1,000 concurrent
+// streaming requests at speedup 10 (prompt 128, output 512, a 1.38 s makespan) the engine's
+// real-clock makespan matches the profile's prediction for the same arrivals to 0.001%, and
+// the benchmark's own client, sharing the two cores with the 1,000 server streams, sees the
+// last token 1.6-1.8% of the makespan later (up to 17% while other jobs loaded the box).
 //
 // Replaying ../shared/traces/conversation_trace.jsonl (12,031 requests, 145M prompt
 // tokens) with an unlimited cache gives a 37.34% prefix hit ratio at block size 512 and
