@@ -186,7 +186,11 @@ var vllmBoolFlags = map[string]bool{
 func parseMockArgs(args []string, replay bool, warn io.Writer) (mockOptions, error) {
 	o := mockOptions{port: 8000}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		o.cfg.Model = args[0]
+		if replay {
+			o.trace = args[0] // perfgate mock replay FILE
+		} else {
+			o.cfg.Model = args[0] // vllm serve MODEL
+		}
 		args = args[1:]
 	}
 	byName := map[string]*mockFlag{}
@@ -251,7 +255,7 @@ func mockUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
 
 	perfgate mock [serve] [MODEL] [flags]       serve the simulator (vLLM's launch flags)
-	perfgate mock replay --trace FILE [flags]   replay a Mooncake trace on a virtual clock
+	perfgate mock replay [--trace] FILE [flags] replay a Mooncake trace on a virtual clock
 
 The simulator is an iteration-level engine (FIFO queue, chunked prefill, KV blocks with
 prefix caching, preemption) timed by a step-time profile, behind vLLM's OpenAI-compatible

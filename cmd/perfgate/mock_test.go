@@ -212,7 +212,7 @@ func TestMockReplay(t *testing.T) {
 		t.Errorf("TTFT %v ms, want %v", recs[1].TTFTMS, want)
 	}
 	// With --requests -, stdout is the records and the summary goes to stderr.
-	code, out, errs = runTraceCmd(t, "mock", "replay", "--trace", p, "--requests", "-")
+	code, out, errs = runTraceCmd(t, "mock", "replay", p, "--requests", "-")
 	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(errs, "hit ratio") {
 		t.Fatalf("--requests -: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
