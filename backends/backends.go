@@ -51,6 +51,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,13 +97,16 @@ var (
 	ErrNoGPU = errors.New("docker engine has no nvidia runtime")
 )
 
-// SessionID identifies this process's containers through the [LabelSession] label.
+// SessionID identifies this process's containers through the [LabelSession] label:
+// "<pid>-<random>@<hostname>", so [RemoveStale] can tell the containers of processes that
+// died on this machine.
 var SessionID = newSessionID()
 
 func newSessionID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+	host, _ := os.Hostname()
+	return strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:]) + "@" + host
 }
 
 // Spec is the engine-independent part of a backend container: what a module hands to
@@ -311,10 +315,13 @@ func Run(ctx context.Context, backend string, req testcontainers.GenericContaine
 func Start(tb testing.TB, backend string, req testcontainers.GenericContainerRequest, ident map[string]string, o Options) *Container {
 	tb.Helper()
 	SkipIfNoDocker(tb)
+	staleOnce.Do(func() { _, _ = RemoveStale(tb.Context()) })
 	if req.Logger == nil {
 		req.Logger = tclog.TestLogger(tb)
 	}
-	c, err := Run(tb.Context(), backend, req, ident, o)
+	ctx, cancel := StartContext(tb)
+	defer cancel()
+	c, err := Run(ctx, backend, req, ident, o)
 	Track(tb, c)
 	if errors.Is(err, ErrNoGPU) {
 		tb.Skipf("skipping %s: %v", backend, err)
@@ -330,12 +337,49 @@ func Start(tb testing.TB, backend string, req testcontainers.GenericContainerReq
 // testcontainers.CleanupContainer, so call it before checking Run's error), and before
 // that removal stops the watcher, writes the log to the log directory (tb.ArtifactDir()
 // when Options.LogDir was empty) and prints the log tail if tb failed. c may be nil.
+//
+// Track also guards against the test binary's -timeout: tb.Cleanup does not run when the
+// binary panics on its deadline, so shortly before that deadline Track removes the
+// container itself (there is no reaper where its image cannot be pulled).
 func Track(tb testing.TB, c *Container) {
 	tb.Helper()
 	testcontainers.CleanupContainer(tb, c)
-	if c != nil {
-		tb.Cleanup(func() { c.finish(tb) })
+	if c == nil {
+		return
 	}
+	if d, ok := guardDeadline(tb); ok {
+		timer := time.AfterFunc(time.Until(d), func() {
+			fmt.Fprintf(os.Stderr, "backends: test binary deadline near: removing %s container %s\n", c.backend, c.shortID())
+			_ = testcontainers.TerminateContainer(c, testcontainers.StopTimeout(0))
+		})
+		tb.Cleanup(func() { timer.Stop() })
+	}
+	tb.Cleanup(func() { c.finish(tb) })
+}
+
+// StartContext returns the context Start uses to start containers: tb.Context(), ending
+// when tb's -timeout guard fires so a slow start fails with its own error and log tail
+// before the test binary panics.
+func StartContext(tb testing.TB) (context.Context, context.CancelFunc) {
+	if d, ok := guardDeadline(tb); ok {
+		return context.WithDeadline(tb.Context(), d)
+	}
+	return context.WithCancel(tb.Context())
+}
+
+// guardDeadline is when Track removes containers: a margin before the test binary's
+// deadline (go test -timeout), or false when there is none.
+func guardDeadline(tb testing.TB) (time.Time, bool) {
+	dl, ok := tb.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return time.Time{}, false
+	}
+	d, ok := dl.Deadline()
+	if !ok {
+		return time.Time{}, false
+	}
+	margin := min(10*time.Second, max(2*time.Second, time.Until(d)/10))
+	return d.Add(-margin), true
 }
 
 // SkipIfNoDocker skips tb when no Docker engine answers. It is
@@ -399,6 +443,61 @@ func Leftovers(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// RemoveStale removes containers that a process on this machine started through this
+// package and left behind when it died without cleanup (killed, or crashed off the test
+// goroutine), and returns their IDs. Containers of live processes and of other machines
+// are left alone. Start calls it once per process; SetTestEnv calls it too.
+func RemoveStale(ctx context.Context) ([]string, error) {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", LabelSession)})
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	var removed []string
+	var errs []error
+	for _, ctr := range res.Items {
+		pid, h, ok := parseSession(ctr.Labels[LabelSession])
+		if !ok || h != host || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if _, err := cli.ContainerRemove(ctx, ctr.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, ctr.ID[:min(12, len(ctr.ID))])
+	}
+	return removed, errors.Join(errs...)
+}
+
+func parseSession(s string) (pid int, host string, ok bool) {
+	id, host, ok := strings.Cut(s, "@")
+	if !ok {
+		return 0, "", false
+	}
+	p, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return 0, "", false
+	}
+	pid, err := strconv.Atoi(p)
+	return pid, host, err == nil && pid > 0
+}
+
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+var staleOnce sync.Once
 
 func exposedPort(req testcontainers.GenericContainerRequest) string {
 	if w, ok := req.WaitingFor.(*Ready); ok && w.Port != "" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -253,5 +254,83 @@ func TestSpecValidate(t *testing.T) {
 	want := "backend name is empty\nimage is empty\nmodel is empty\nport is empty\ngpus is -2, want >= 0"
 	if err == nil || err.Error() != want {
 		t.Errorf("Request() error = %v, want every problem:\n%s", err, want)
+	}
+}
+
+// TestTimeoutLeavesNoContainer runs a test binary that starts a container and then hangs
+// past its -timeout: the binary panics without running tb.Cleanup, and with no reaper the
+// container would be left behind. Track's deadline guard removes it first.
+func TestTimeoutLeavesNoContainer(t *testing.T) {
+	if os.Getenv("PERFGATE_TIMEOUT_HELPER") == "1" {
+		req := fakeRequest(t)
+		c := backends.Start(t, "fake", req, nil, backends.Options{})
+		fmt.Printf("helper container %s session %s\n", c.GetContainerID(), backends.SessionID)
+		select {} // hang until the test binary's deadline
+	}
+	fakeImage(t) // build outside the helper's time budget
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestTimeoutLeavesNoContainer$", "-test.timeout=15s", "-test.v")
+	cmd.Env = append(os.Environ(), "PERFGATE_TIMEOUT_HELPER=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("helper did not time out:\n%s", out)
+	}
+	var id string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "helper" && f[1] == "container" {
+			id = f[2]
+		}
+	}
+	if id == "" || !strings.Contains(string(out), "panic: test timed out") {
+		t.Fatalf("helper output lacks its container or the timeout panic:\n%s", out)
+	}
+	t.Logf("helper timed out; its stderr ends with:\n%s", lastLines(string(out), 4))
+	cli, err := testcontainers.NewDockerClientWithOpts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.ContainerInspect(t.Context(), id, client.ContainerInspectOptions{}); err == nil {
+		t.Errorf("container %s of the timed-out binary still exists", id)
+		_, _ = cli.ContainerRemove(t.Context(), id, client.ContainerRemoveOptions{Force: true})
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	var keep []string
+	for _, l := range lines {
+		if strings.Contains(l, "backends: test binary deadline") || strings.Contains(l, "panic: test timed out") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
+}
+
+// TestRemoveStale leaves a container labelled as started by a process that has died, as a
+// killed test binary would, and checks that RemoveStale removes it.
+func TestRemoveStale(t *testing.T) {
+	img := fakeImage(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("cannot run true:", err)
+	}
+	host, _ := os.Hostname()
+	ctr, err := testcontainers.GenericContainer(t.Context(), testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:  img,
+			Labels: map[string]string{backends.LabelSession: fmt.Sprintf("%d-0000@%s", dead.Process.Pid, host)},
+		},
+	})
+	testcontainers.CleanupContainer(t, ctr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := backends.RemoveStale(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ctr.GetContainerID()[:12]
+	if !strings.Contains(strings.Join(removed, " "), id) {
+		t.Errorf("RemoveStale removed %v, want %s among them", removed, id)
 	}
 }

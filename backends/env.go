@@ -26,8 +26,10 @@ const ReaperImage = "testcontainers/ryuk:0.14.0"
 //     process looks like it runs in a container (/.dockerenv exists): testcontainers would
 //     otherwise reach published ports through the default gateway, where they are not.
 //
-// CI scripts should export both explicitly where they know the answer.
+// CI scripts should export both explicitly where they know the answer. SetTestEnv also
+// removes containers left behind by dead processes on this machine (see [RemoveStale]).
 func SetTestEnv(ctx context.Context) []string {
+	defer func() { _, _ = RemoveStale(ctx) }()
 	var set []string
 	setenv := func(k, v string) {
 		if _, ok := os.LookupEnv(k); !ok {

@@ -48,6 +48,7 @@ func (r *Ready) String() string {
 
 // WaitUntilReady implements wait.Strategy.
 func (r *Ready) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, *r.Timeout())
 	defer cancel()
 	poll := cmp.Or(r.Poll, 500*time.Millisecond)
@@ -73,7 +74,7 @@ func (r *Ready) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("not ready after %v: %w (last probe: %v)", *r.Timeout(), ctx.Err(), last)
+			return fmt.Errorf("not ready after %v (timeout %v): %w (last probe: %v)", time.Since(start).Round(time.Second), *r.Timeout(), ctx.Err(), last)
 		case <-time.After(poll):
 		}
 	}

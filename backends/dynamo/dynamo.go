@@ -375,11 +375,13 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 	}
 	c := &Container{Network: nw}
 	o := backends.Options{LogDir: cfg.LogDir}
+	ctx, cancel := backends.StartContext(tb)
+	defer cancel()
 	err = deploy(cfg, nw.Name, func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error) {
 		// backends.Start may call Fatal, which must run on the test goroutine: workers
 		// start concurrently, so use Run and Track.
 		req.Logger = tclog.TestLogger(tb)
-		ctr, err := backends.Run(tb.Context(), name, req, ident, o)
+		ctr, err := backends.Run(ctx, name, req, ident, o)
 		backends.Track(tb, ctr)
 		return ctr, err
 	}, opts, c)
