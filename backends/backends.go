@@ -24,18 +24,29 @@
 //
 // # Logs and secrets
 //
-// Container logs are written to the test's artifact directory (t.ArtifactDir(), kept with
-// go test -artifacts) or [Options.LogDir] when the test ends, and their tail is printed when
-// the test failed. HF_TOKEN is passed from the environment to the container; its value is
-// redacted from every log file, log tail and error message this package produces, and it
-// never appears in Describe.
+// When the test ends, the container log is written to [Options.LogDir] or the test's
+// artifact directory, t.ArtifactDir() (kept under -outputdir when go test runs with
+// -artifacts, a temporary directory otherwise), and its tail is printed when the test
+// failed. HF_TOKEN is passed from the environment to the container; its value is redacted
+// from every log file, log tail and error message this package and testcontainers' logger
+// produce, and it never appears in Describe.
 //
 // # Docker without a registry
 //
-// testcontainers-go starts a reaper container (Ryuk) unless TESTCONTAINERS_RYUK_DISABLED=true.
-// Where the reaper image cannot be pulled, set that variable; cleanup then relies on
-// tb.Cleanup, which also runs when a test fails or panics. [Leftovers] lists containers this
-// process created and has not removed, so a TestMain can prove that none remain.
+// testcontainers-go starts a reaper container (Ryuk) unless TESTCONTAINERS_RYUK_DISABLED=true,
+// and from inside a container it reaches published ports through the default gateway unless
+// TESTCONTAINERS_HOST_OVERRIDE is set. On a machine whose Docker engine has no registry and
+// runs in the same network namespace, CI must export
+//
+//	TESTCONTAINERS_RYUK_DISABLED=true
+//	TESTCONTAINERS_HOST_OVERRIDE=localhost
+//
+// [SetTestEnv] fills both in where they are unset and it can tell they are needed; Start
+// calls it before its first use of testcontainers. Without the reaper, cleanup relies on
+// tb.Cleanup (which runs when a test fails or panics), on a guard that removes containers
+// shortly before the test binary's -timeout, and on [RemoveStale], which removes containers
+// of processes that died anyway. [Leftovers] lists containers this process created and has
+// not removed, so a TestMain can prove that none remain.
 package backends
 
 import (
@@ -383,9 +394,11 @@ func guardDeadline(tb testing.TB) (time.Time, bool) {
 }
 
 // SkipIfNoDocker skips tb when no Docker engine answers. It is
-// testcontainers.SkipIfProviderIsNotHealthy for a testing.TB.
+// testcontainers.SkipIfProviderIsNotHealthy for a testing.TB. The first call in a process
+// also runs [SetTestEnv].
 func SkipIfNoDocker(tb testing.TB) {
 	tb.Helper()
+	envOnce.Do(func() { SetTestEnv(tb.Context()) })
 	if err := dockerHealth(tb.Context()); err != nil {
 		tb.Skipf("skipping: %v: %v", ErrNoDocker, err)
 	}
@@ -497,7 +510,10 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-var staleOnce sync.Once
+var (
+	staleOnce sync.Once
+	envOnce   sync.Once
+)
 
 func exposedPort(req testcontainers.GenericContainerRequest) string {
 	if w, ok := req.WaitingFor.(*Ready); ok && w.Port != "" {

@@ -334,3 +334,16 @@ func TestRemoveStale(t *testing.T) {
 		t.Errorf("RemoveStale removed %v, want %s among them", removed, id)
 	}
 }
+
+// target is perftest.Target plus perftest.Describer, stated here because backends does not
+// import perftest: every started backend must satisfy it, and testcontainers.Container so
+// testcontainers.CleanupContainer and TerminateContainer take it.
+type target interface {
+	BaseURL() string
+	Describe() map[string]string
+}
+
+var (
+	_ target                   = (*backends.Container)(nil)
+	_ testcontainers.Container = (*backends.Container)(nil)
+)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/testcontainers/testcontainers-go"
+
 	"github.com/perfgate/perfgate/backends/dynamo"
 )
 
@@ -27,3 +29,13 @@ func ExampleRequest() {
 	// worker 1: python3 -m dynamo.vllm --model Qwen/Qwen3-0.6B
 	// frontend: python3 -m dynamo.frontend --http-port 8000 --router-mode kv
 }
+
+// A started deployment is a perftest.Target and perftest.Describer (stated structurally:
+// backends does not import perftest) and a testcontainers.Container.
+var (
+	_ interface {
+		BaseURL() string
+		Describe() map[string]string
+	} = (*dynamo.Container)(nil)
+	_ testcontainers.Container = (*dynamo.Container)(nil)
+)

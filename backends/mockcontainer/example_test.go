@@ -26,3 +26,13 @@ func ExampleRun() {
 	}
 	fmt.Println(ctr.BaseURL(), ctr.Describe())
 }
+
+// Every started backend is a perftest.Target and perftest.Describer (stated structurally:
+// backends does not import perftest) and a testcontainers.Container.
+var (
+	_ interface {
+		BaseURL() string
+		Describe() map[string]string
+	} = (*mockcontainer.Container)(nil)
+	_ testcontainers.Container = (*mockcontainer.Container)(nil)
+)

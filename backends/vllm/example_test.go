@@ -36,3 +36,13 @@ func ExampleRun() {
 	}
 	fmt.Println(ctr.BaseURL(), ctr.Describe())
 }
+
+// Every started backend is a perftest.Target and perftest.Describer (stated structurally:
+// backends does not import perftest) and a testcontainers.Container.
+var (
+	_ interface {
+		BaseURL() string
+		Describe() map[string]string
+	} = (*vllm.Container)(nil)
+	_ testcontainers.Container = (*vllm.Container)(nil)
+)
