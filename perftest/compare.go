@@ -57,12 +57,16 @@ func ReadResultFile(path string) (*ResultFile, error) {
 }
 
 // ParseResults reads results in Go benchmark format. The file must hold one benchmark name
-// with one config, and every result line must carry the same units: a truncated or
-// hand-edited file is an error naming the line, never a silently smaller sample.
+// with one config. A line may lack some units (a repetition in which no request succeeded
+// has no latencies), so a unit's sample can be smaller than the number of lines; the
+// comparison table shows each sample's size. A line cut inside a field is a syntax error
+// naming the file and line; a line cut between fields is found because it does not end
+// with the first line's last unit.
 func ParseResults(r io.Reader, fileName string) (*ResultFile, error) {
 	br := benchfmt.NewReader(r, fileName)
 	rf := &ResultFile{Path: fileName, Values: map[string][]float64{}, LowerBetter: map[string]bool{}}
 	var firstCfg []KV
+	var lastUnit string
 	results := 0
 	for br.Scan() {
 		switch rec := br.Result().(type) {
@@ -97,12 +101,20 @@ func ParseResults(r io.Reader, fileName string) (*ResultFile, error) {
 					return nil, &FormatError{fileName, line, fmt.Sprintf("unit %q: value is not finite", u)}
 				}
 				units = append(units, u)
+				if _, seen := rf.Values[u]; !seen {
+					rf.Units = append(rf.Units, u)
+				}
 				rf.Values[u] = append(rf.Values[u], val)
 			}
+			if len(units) == 0 {
+				return nil, &FormatError{fileName, line, "result line without values"}
+			}
+			// perfgate writes every line with the same last unit (error-rate); a line
+			// cut between two fields loses it.
 			if results == 0 {
-				rf.Units = units
-			} else if !sameSet(units, rf.Units) {
-				return nil, &FormatError{fileName, line, fmt.Sprintf("units %v differ from the first result's %v (truncated or edited line?)", units, rf.Units)}
+				lastUnit = units[len(units)-1]
+			} else if last := units[len(units)-1]; last != lastUnit {
+				return nil, &FormatError{fileName, line, fmt.Sprintf("line ends with unit %q where the first result ends with %q (truncated or edited line?)", last, lastUnit)}
 			}
 			results++
 		}
@@ -127,18 +139,6 @@ func ParseResults(r io.Reader, fileName string) (*ResultFile, error) {
 		}
 	}
 	return rf, nil
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	return true
 }
 
 // File returns the result as it would be read back from its file.

@@ -18,16 +18,28 @@ import (
 // metric's threshold (-perf.threshold overrides). It logs a benchstat-style table either
 // way and returns the report.
 //
-// With -perf.update it writes the result to path instead (atomically) and logs how the new
-// baseline differs from the old one. A missing baseline, an unreadable one, or one recorded
+// With -perf.update it writes the result to path instead (atomically, under a lock file)
+// and logs how the new baseline differs from the old one. With -perf.history it also
+// appends the run's medians to the case's history (see HistoryPath). Results carry the
+// hardware class (see HardwareClass): a baseline recorded on another class is refused
+// with the diff; use BaselinePath to keep one per class. A missing baseline, an unreadable one, or one recorded
 // for another setup (backend, model, workload fingerprint, load, ...) fails the test with
 // what to do; unlike runs are never compared. With -perf.endpoint the case ran against a
 // server other than its baseline's, so a baseline of another setup skips the gate instead.
 func (r *Result) Gate(tb testing.TB, path string) *Report {
 	tb.Helper()
 	cur := r.File()
+	cur.Config = withHardware(cur.Config)
 	if len(r.Reps) == 0 {
 		tb.Fatalf("perftest: %s: no repetitions to gate", r.Name)
+	}
+	if *flagHistory != "" {
+		hp := HistoryPath(*flagHistory, r.Name)
+		if err := AppendHistory(hp, r.HistoryEntry()); err != nil {
+			tb.Errorf("perftest: %v", err)
+		} else {
+			tb.Logf("perftest: history: appended to %s (check it with `perfgate history %s`)", hp, hp)
+		}
 	}
 	if *flagUpdate {
 		if err := updateBaseline(tb, path, r); err != nil {
@@ -47,6 +59,9 @@ func (r *Result) Gate(tb testing.TB, path string) *Report {
 		if *flagEndpoint != "" {
 			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records (-baseline +current):\n%s", path, diff)
 		}
+		if bh, ch := kvValue(base.Config, hardwareKey), kvValue(cur.Config, hardwareKey); bh != "" && bh != ch {
+			tb.Fatalf("perftest: baseline %s was recorded on hardware class %q, this run is on %q; refusing to compare unlike runs (-baseline +current):\n%s\nKeep one baseline per class: res.Gate(t, perftest.BaselinePath(root, %q)), recorded on each class with -perf.update.", path, bh, ch, diff, r.Name)
+		}
 		tb.Fatalf("perftest: baseline %s was recorded for another setup; refusing to compare unlike runs (-baseline +current):\n%s\nIf the change is intended, re-record the baseline with -perf.update.", path, diff)
 	}
 	rep := Compare(base, cur, Options{Alpha: *flagAlpha, Threshold: *flagThreshold})
@@ -56,7 +71,7 @@ func (r *Result) Gate(tb testing.TB, path string) *Report {
 	if regs := rep.Regressions(); len(regs) > 0 {
 		var names []string
 		for _, d := range regs {
-			names = append(names, fmt.Sprintf("%s %+.1f%% (p=%.3g, threshold %.0f%%)", d.Unit, 100*d.Change, d.PAdj, 100*d.Threshold))
+			names = append(names, fmt.Sprintf("%s %s (p=%.3g, threshold %s)", d.Unit, fmtChange(d.Change), d.PAdj, fmtPct(d.Threshold)))
 		}
 		tb.Errorf("perftest: %s regressed against %s: %s", r.Name, path, strings.Join(names, "; "))
 	}
@@ -76,6 +91,9 @@ func updateBaseline(tb testing.TB, path string, r *Result) error {
 		return err
 	}
 	defer unlock()
+	withHW := *r
+	withHW.Config = withHardware(r.Config)
+	r = &withHW
 	if old, err := ReadResultFile(path); err == nil {
 		if diff := ConfigDiff(old, r.File()); diff != "" {
 			tb.Logf("perftest: baseline %s: setup changed (-old +new):\n%s", path, diff)
@@ -84,6 +102,8 @@ func updateBaseline(tb testing.TB, path string, r *Result) error {
 			_ = Compare(old, r.File(), Options{Alpha: *flagAlpha, Threshold: *flagThreshold}).WriteText(&sb)
 			tb.Logf("perftest: baseline %s: new against old:\n%s", path, sb.String())
 		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		tb.Logf("perftest: baseline %s: replacing an unreadable file: %v", path, err)
 	}
 	if err := writeFileAtomic(path, func(w io.Writer) error { _, err := r.WriteTo(w); return err }); err != nil {
 		return fmt.Errorf("update baseline: %w", err)
@@ -110,4 +130,14 @@ func lockFile(path string, wait time.Duration) (unlock func(), err error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// kvValue returns the value of key in cfg ("" if absent).
+func kvValue(cfg []KV, key string) string {
+	for _, kv := range cfg {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return ""
 }
