@@ -502,19 +502,6 @@ func noiseFloor(base []float64, centre float64) float64 {
 	return 1.96 * math.Sqrt(math.Pi/2) * robustSigma(base) / math.Sqrt(float64(len(base))) / math.Abs(centre)
 }
 
-// DefaultThresholds holds the smallest relative change the gate acts on, per unit, when
-// Options sets none. They are small on purpose: each metric's noise floor (see
-// Delta.NoiseFloor) raises them where the baseline is noisy, so tail percentiles get wider
-// thresholds exactly when they are measured to need them. The power self-test (README,
-// "Gate statistics and power") shows what they detect. Units not listed use 3%;
-// error-rate uses 0: any significant rise is a regression.
-var DefaultThresholds = map[string]float64{
-	"error-rate": 0,
-}
-
-// defaultThreshold is the threshold of units DefaultThresholds does not list.
-const defaultThreshold = 0.03
-
 func threshold(unit string, opt Options) float64 {
 	if t, ok := opt.Thresholds[unit]; ok {
 		return t
@@ -522,10 +509,10 @@ func threshold(unit string, opt Options) float64 {
 	if opt.Threshold > 0 {
 		return opt.Threshold
 	}
-	if t, ok := DefaultThresholds[unit]; ok {
-		return t
+	if d, ok := lookupMetric(unit); ok {
+		return d.threshold
 	}
-	return defaultThreshold
+	return 0.05
 }
 
 // holm sets PAdj from P by the Holm-Bonferroni step-down method.
