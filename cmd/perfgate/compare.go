@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/perfgate/perfgate/perftest"
@@ -142,4 +143,20 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) (int
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// writeResult writes a result file in Go benchmark format.
+func writeResult(path string, r *perftest.Result) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	if _, err := r.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write results %s: %w", path, err)
+	}
+	return f.Close()
 }
