@@ -137,7 +137,7 @@ func TestStartServesDescribesAndCleansUp(t *testing.T) {
 		}
 	})
 	if c == nil {
-		t.FailNow()
+		t.Skip("no container was started (see the subtest)")
 	}
 	// After the subtest's cleanup: the container is gone and its log was kept, redacted.
 	cli, err := testcontainers.NewDockerClientWithOpts(context.Background())

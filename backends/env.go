@@ -39,8 +39,11 @@ func SetTestEnv(ctx context.Context) []string {
 	}
 	// A plain Docker client: testcontainers' own reads its configuration once, which would
 	// happen before the variables are set.
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
+	// It tries DOCKER_HOST, then the default socket, as testcontainers does.
+	cli := pingable(ctx,
+		[]client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()},
+		[]client.Opt{client.FromEnv, client.WithHost("unix:///var/run/docker.sock"), client.WithAPIVersionNegotiation()})
+	if cli == nil {
 		return nil
 	}
 	defer cli.Close()
@@ -55,6 +58,20 @@ func SetTestEnv(ctx context.Context) []string {
 		}
 	}
 	return set
+}
+
+func pingable(ctx context.Context, candidates ...[]client.Opt) *client.Client {
+	for _, opts := range candidates {
+		cli, err := client.New(opts...)
+		if err != nil {
+			continue
+		}
+		if _, err := cli.Ping(ctx, client.PingOptions{}); err == nil {
+			return cli
+		}
+		cli.Close()
+	}
+	return nil
 }
 
 func bridgeGatewayIsLocal(ctx context.Context, cli *client.Client) bool {
