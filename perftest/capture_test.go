@@ -7,13 +7,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // captureTB records what a helper reports instead of failing the real test. Fatal and Skip
 // end the helper's goroutine as they would in a real test.
 type captureTB struct {
 	testing.TB
-	ctx context.Context
+	ctx      context.Context
+	deadline time.Time // zero: none
 
 	mu             sync.Mutex
 	logs, errs     []string
@@ -82,3 +84,6 @@ func setFlag[T any](t *testing.T, p *T, v T) {
 	*p = v
 	t.Cleanup(func() { *p = old })
 }
+
+// Deadline makes captureTB look like a *testing.T run with -timeout.
+func (c *captureTB) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }

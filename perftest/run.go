@@ -3,17 +3,21 @@ package perftest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"maps"
 	"net/http"
+	"os"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +35,9 @@ func Run(tb testing.TB, c Case) *Result {
 	if err := c.Validate(); err != nil {
 		tb.Fatalf("perftest: bad Case:\n%v", err)
 	}
-	res, runErr := Execute(tb.Context(), c, ExecOptions{Name: tb.Name(), Logf: tb.Logf})
+	ctx, stop := runContext(tb)
+	res, runErr := Execute(ctx, c, ExecOptions{Name: tb.Name(), Logf: tb.Logf})
+	interrupted := stop()
 	if res == nil {
 		tb.Fatalf("perftest: %v", runErr)
 	}
@@ -43,6 +49,11 @@ func Run(tb testing.TB, c Case) *Result {
 			tb.Logf("results: %s (records beside it)", path)
 		}
 	}
+	if interrupted {
+		// The results are written: now let the interrupt end the test binary as it would have.
+		tb.Logf("perftest: %s: interrupted after %d of %d repetitions; results written", res.Name, len(res.Reps), res.count)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+	}
 	if runErr != nil {
 		tb.Fatalf("perftest: %s: %v (%d of %d repetitions finished)", res.Name, runErr, len(res.Reps), res.count)
 	}
@@ -51,6 +62,41 @@ func Run(tb testing.TB, c Case) *Result {
 		tb.Errorf("perftest: %s: %s", res.Name, problem)
 	}
 	return res
+}
+
+// runContext is the context a perf case runs under: the test's, ended a little before the
+// test binary's -timeout deadline (which panics without cancelling anything) and on an
+// interrupt, so that a cut-short run still writes what it measured. stop reports whether an
+// interrupt arrived, and restores the default interrupt handling.
+func runContext(tb testing.TB) (context.Context, func() (interrupted bool)) {
+	ctx := tb.Context()
+	cancelDeadline := func() {}
+	if d, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := d.Deadline(); ok {
+			grace := min(10*time.Second, time.Until(dl)/10)
+			ctx, cancelDeadline = context.WithDeadlineCause(ctx, dl.Add(-grace), errors.New("the test's -timeout deadline is near"))
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	ctx, cancel := context.WithCancelCause(ctx)
+	var got atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			got.Store(true)
+			cancel(errors.New("interrupted"))
+		case <-done:
+		}
+	}()
+	return ctx, func() bool {
+		signal.Stop(sig)
+		close(done)
+		cancel(nil)
+		cancelDeadline()
+		return got.Load()
+	}
 }
 
 // ExecOptions configures Execute.
