@@ -306,9 +306,9 @@ func Run(ctx context.Context, backend string, req testcontainers.GenericContaine
 	}
 	if err != nil {
 		if ctr == nil {
-			return nil, fmt.Errorf("start %s: %s", backend, c.redact(err.Error()))
+			return nil, c.startError(err, "")
 		}
-		return c, fmt.Errorf("start %s: %s%s", backend, c.redact(err.Error()), c.tailSection(ctx))
+		return c, c.startError(err, c.tailSection(ctx))
 	}
 	ep, err := ctr.PortEndpoint(ctx, port, "http")
 	if err != nil {
@@ -653,6 +653,15 @@ func (c *Container) tailSection(ctx context.Context) string {
 		return ""
 	}
 	return fmt.Sprintf("\nlast %d log lines of %s container %s:\n%s", c.tail, c.backend, c.shortID(), t)
+}
+
+// startError wraps err for Run, unless the message holds the secret: then only its
+// redacted text is kept.
+func (c *Container) startError(err error, tail string) error {
+	if msg := err.Error(); c.secret != "" && strings.Contains(msg, c.secret) {
+		return fmt.Errorf("start %s: %s%s", c.backend, c.redact(msg), tail)
+	}
+	return fmt.Errorf("start %s: %w%s", c.backend, err, tail)
 }
 
 func (c *Container) redact(s string) string {

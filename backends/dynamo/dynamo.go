@@ -377,6 +377,12 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 	o := backends.Options{LogDir: cfg.LogDir}
 	ctx, cancel := backends.StartContext(tb)
 	defer cancel()
+	if d, ok := ctx.Deadline(); ok {
+		// The containers are removed at d if the test binary is about to time out
+		// (backends.Track); the network goes a moment later.
+		timer := time.AfterFunc(time.Until(d)+time.Second, func() { _ = nw.Remove(context.Background()) })
+		tb.Cleanup(func() { timer.Stop() })
+	}
 	err = deploy(cfg, nw.Name, func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error) {
 		// backends.Start may call Fatal, which must run on the test goroutine: workers
 		// start concurrently, so use Run and Track.
