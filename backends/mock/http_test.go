@@ -408,3 +408,22 @@ func TestFaults(t *testing.T) {
 		}
 	})
 }
+
+// POST /reset_prefix_cache (vLLM's dev-mode endpoint) forgets cached prompt blocks: the same
+// prompt sent after it is a miss again.
+func TestResetPrefixCache(t *testing.T) {
+	srv := Start(t, Config{BlockSize: 16, SpeedupRatio: 10})
+	c := client(t)
+	url := srv.BaseURL() + "/v1/completions"
+	body := `{"model":"sim-llama-8b","prompt":` + tokenList(128, 100) + `,"max_tokens":2,"stream":true,"stream_options":{"include_usage":true}}`
+	_, u1 := timedStream(t, c, url, body)
+	_, u2 := timedStream(t, c, url, body)
+	if code, b := post(t, c, srv.BaseURL()+"/reset_prefix_cache", ""); code != http.StatusOK {
+		t.Fatalf("reset: %d %s", code, b)
+	}
+	_, u3 := timedStream(t, c, url, body)
+	if u1.PromptTokensDetails.CachedTokens != 0 || u2.PromptTokensDetails.CachedTokens != 112 || u3.PromptTokensDetails.CachedTokens != 0 {
+		t.Fatalf("cached tokens %d, %d, then after reset %d; want 0, 112, 0",
+			u1.PromptTokensDetails.CachedTokens, u2.PromptTokensDetails.CachedTokens, u3.PromptTokensDetails.CachedTokens)
+	}
+}

@@ -157,3 +157,20 @@ func (c *kvCache) release(ids []int32) {
 		}
 	}
 }
+
+// resetPrefix forgets every cached prompt block that no running sequence holds, as vLLM's
+// POST /reset_prefix_cache does, and returns how many it forgot. Blocks in use keep their
+// hashes.
+func (c *kvCache) resetPrefix() int {
+	n := 0
+	for h, id := range c.table {
+		b := &c.blocks[id]
+		if b.ref > 0 {
+			continue
+		}
+		delete(c.table, h)
+		b.cached = false
+		n++
+	}
+	return n
+}

@@ -69,6 +69,14 @@ func New(cfg Config) (*Server, error) {
 		io.WriteString(w, `{"version":"perfgate-mock"}`)
 	}))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	// vLLM serves this in dev mode (VLLM_SERVER_DEV_MODE=1); perf runners call it between
+	// repetitions so that each one starts with a cold prefix cache.
+	mux.HandleFunc("POST /reset_prefix_cache", s.guard(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.eng.kv.resetPrefix()
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
 	mux.HandleFunc("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "NotFoundError", "no route " + r.URL.Path})
 	}))
