@@ -43,6 +43,12 @@ type Config struct {
 	Image string // image reference; DefaultImage when empty
 	Model string // --model; DefaultModel when empty
 
+	// PositionalModel passes the model as the first argument instead of --model, for images
+	// whose entrypoint is `vllm serve` in versions that reject --model there (the official
+	// image's entrypoint was python3 -m vllm.entrypoints.openai.api_server, which needs
+	// --model, as vLLM's Docker guide shows).
+	PositionalModel bool
+
 	TensorParallelSize int      // --tensor-parallel-size; 1 when 0
 	MaxNumSeqs         int      // --max-num-seqs; vLLM's default when 0
 	NoPrefixCaching    bool     // --no-enable-prefix-caching instead of --enable-prefix-caching
@@ -67,12 +73,15 @@ type Config struct {
 
 // Args returns the vLLM launch flags for c, as passed to the image's entrypoint.
 func (c Config) Args() []string {
-	args := []string{
-		"--model", cmp.Or(c.Model, DefaultModel),
+	args := []string{"--model", cmp.Or(c.Model, DefaultModel)}
+	if c.PositionalModel {
+		args = args[1:]
+	}
+	args = append(args,
 		"--host", "0.0.0.0",
 		"--port", "8000",
 		"--tensor-parallel-size", strconv.Itoa(max(c.TensorParallelSize, 1)),
-	}
+	)
 	if c.MaxNumSeqs > 0 {
 		args = append(args, "--max-num-seqs", strconv.Itoa(c.MaxNumSeqs))
 	}

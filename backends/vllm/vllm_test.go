@@ -37,16 +37,18 @@ func gpuHost(n int) func(*container.HostConfig) {
 }
 
 // TestRequest checks the exact container requests against vLLM's documented launch line
-// (https://docs.vllm.ai/en/latest/serving/deploying_with_docker.html):
+// (https://docs.vllm.ai/en/stable/deployment/docker/, "Using Docker"):
 //
 //	docker run --runtime nvidia --gpus all \
 //	    -v ~/.cache/huggingface:/root/.cache/huggingface \
-//	    --env "HUGGING_FACE_HUB_TOKEN=<secret>" -p 8000:8000 --ipc=host \
-//	    vllm/vllm-openai:latest --model mistralai/Mistral-7B-v0.1
+//	    --env "HF_TOKEN=$HF_TOKEN" -p 8000:8000 --ipc=host \
+//	    vllm/vllm-openai:latest --model Qwen/Qwen3-0.6B
 //
-// "You can either use the ipc=host flag or --shm-size flag": the module sets --shm-size,
-// mounts the cache as a named volume, passes HF_TOKEN, and hands the launch flags to the
-// image's entrypoint as arguments (no entrypoint override).
+// "You can add any other engine-args you need after the image tag" and "You can either use
+// the ipc=host flag or --shm-size flag": the module sets --shm-size, mounts the cache as a
+// named volume, passes HF_TOKEN, and hands the launch flags to the image's entrypoint as
+// arguments (no entrypoint override). Images whose entrypoint is `vllm serve` take the
+// model positionally (PositionalModel).
 func TestRequest(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -106,8 +108,8 @@ func TestRequest(t *testing.T) {
 			Started: true,
 		},
 	}, {
-		name: "simulator image, no GPU, no cache, user options win",
-		cfg:  vllm.Config{Image: "perfgate-mock:dev", Model: "sim-llama-8b", MaxNumSeqs: 16, GPUs: backends.NoGPU, CacheDir: backends.NoCache},
+		name: "simulator image, positional model, no GPU, no cache, user options win",
+		cfg:  vllm.Config{Image: "perfgate-mock:dev", Model: "sim-llama-8b", PositionalModel: true, MaxNumSeqs: 16, GPUs: backends.NoGPU, CacheDir: backends.NoCache},
 		opts: []testcontainers.ContainerCustomizer{
 			testcontainers.WithImage("perfgate-mock:other"),
 			testcontainers.WithEnv(map[string]string{"X": "1"}),
@@ -116,7 +118,7 @@ func TestRequest(t *testing.T) {
 			ContainerRequest: testcontainers.ContainerRequest{
 				Image: "perfgate-mock:other",
 				Cmd: []string{
-					"--model", "sim-llama-8b", "--host", "0.0.0.0", "--port", "8000",
+					"sim-llama-8b", "--host", "0.0.0.0", "--port", "8000",
 					"--tensor-parallel-size", "1", "--max-num-seqs", "16", "--enable-prefix-caching",
 					"--enable-prompt-tokens-details",
 				},
