@@ -229,6 +229,9 @@ func newRunner(ctx context.Context, testName string, c Case) (*runner, error) {
 		api = "chat"
 	}
 	cfg := []KV{{"goos", runtime.GOOS}, {"goarch", runtime.GOARCH}}
+	if RaceEnabled {
+		cfg = append(cfg, KV{"race", "on"})
+	}
 	for _, k := range slices.Sorted(maps.Keys(desc)) {
 		cfg = append(cfg, KV{k, configValue(desc[k])})
 	}

@@ -124,7 +124,7 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 // TestSSENoAllocPerToken checks the hot path: reading and classifying a token event
 // allocates nothing.
 func TestSSENoAllocPerToken(t *testing.T) {
-	if raceEnabled {
+	if RaceEnabled {
 		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items); checked by go test without -race")
 	}
 	ev := []byte("data: " + vllmToken + "\n\n")
