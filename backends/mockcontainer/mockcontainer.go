@@ -14,7 +14,11 @@
 //	srv := vllm.Start(t, vllm.Config{Image: img, Model: "sim-llama-8b", GPUs: backends.NoGPU, CacheDir: backends.NoCache})
 //
 // The image is built once per content: the binary and Dockerfile are hashed into the tag
-// (perfgate/mock:<hash>), and an image with that tag is reused without building.
+// (perfgate/mock:<hash>), and an image with that tag is reused without building; building
+// needs the go command. Describe names the image by repository only ("image":
+// "perfgate/mock", with "backend": "mock", the model and "gpus": "0"), so results recorded
+// before and after a code change share their config lines and compare against the same
+// baseline.
 package mockcontainer
 
 import (
