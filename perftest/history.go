@@ -156,7 +156,8 @@ type ChangePointOptions struct {
 	Alpha float64
 	// Permutations is the number of shuffles per permutation test (0: 999).
 	Permutations int
-	// MinSegment is the fewest entries on either side of a change point (0: 3).
+	// MinSegment is the fewest entries on either side of a change point (0: 5). Shorter
+	// segments let noise near a real change split off as a second, spurious one.
 	MinSegment int
 	// MinChange drops change points whose relative change of medians is smaller (0: keep all).
 	MinChange float64
@@ -196,7 +197,7 @@ func DetectChanges(h []HistoryEntry, opt ChangePointOptions) []ChangePoint {
 		opt.Permutations = 999
 	}
 	if opt.MinSegment <= 0 {
-		opt.MinSegment = 3
+		opt.MinSegment = 5
 	}
 	var units []string
 	for _, e := range h {
