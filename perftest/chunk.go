@@ -21,7 +21,8 @@ const (
 var doneMarker = []byte("[DONE]")
 
 // classifyChunk looks at a chunk without decoding it into Go values, so that it does not
-// allocate for the token chunks that make up almost all of a stream.
+// allocate for the token chunks that make up almost all of a stream. It checks the chunk is
+// valid JSON, then reads the top-level keys it needs in one pass.
 func classifyChunk(data []byte) chunkKind {
 	if bytes.Equal(data, doneMarker) {
 		return chunkDone
@@ -29,15 +30,24 @@ func classifyChunk(data []byte) chunkKind {
 	if !json.Valid(data) {
 		return chunkMalformed
 	}
-	if _, ok := jsonField(data, "error"); ok {
-		return chunkError
+	var choices []byte
+	var hasUsage bool
+	for k, v := range topLevel(data) {
+		switch string(k) {
+		case "error":
+			return chunkError
+		case "object":
+			if bytes.Equal(v, []byte(`"error"`)) {
+				return chunkError
+			}
+		case "choices":
+			choices = v
+		case "usage":
+			hasUsage = true
+		}
 	}
-	if obj, ok := jsonField(data, "object"); ok && bytes.Equal(obj, []byte(`"error"`)) {
-		return chunkError
-	}
-	choices, ok := jsonField(data, "choices")
-	if !ok || len(choices) == 0 || choices[0] != '[' {
-		if _, ok := jsonField(data, "usage"); ok {
+	if len(choices) == 0 || choices[0] != '[' {
+		if hasUsage {
 			return chunkUsage
 		}
 		return chunkMalformed
@@ -46,14 +56,16 @@ func classifyChunk(data []byte) chunkKind {
 	if !ok {
 		return chunkUsage // "choices": []
 	}
-	if text, ok := jsonField(first, "text"); ok {
-		return textKind(text)
-	}
-	if delta, ok := jsonField(first, "delta"); ok {
-		if content, ok := jsonField(delta, "content"); ok {
-			return textKind(content)
+	for k, v := range topLevel(first) {
+		switch string(k) {
+		case "text":
+			return textKind(v)
+		case "delta":
+			if content, ok := jsonField(v, "content"); ok {
+				return textKind(content)
+			}
+			return chunkEmpty
 		}
-		return chunkEmpty
 	}
 	return chunkMalformed
 }
@@ -103,36 +115,48 @@ func errorMessage(data []byte) string {
 	return fmt.Sprintf("error chunk: %s", data)
 }
 
-// jsonField returns the raw value of a top-level key of a JSON object. The input must be
-// valid JSON (checked by the caller). Keys are compared byte-wise, without unescaping.
-func jsonField(obj []byte, key string) ([]byte, bool) {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return nil, false
-	}
-	i++
-	for {
-		i = skipSpace(obj, i)
-		if i >= len(obj) || obj[i] != '"' {
-			return nil, false // '}' or malformed
-		}
-		kEnd := skipString(obj, i)
-		k := obj[i+1 : kEnd-1]
-		i = skipSpace(obj, kEnd)
-		if i >= len(obj) || obj[i] != ':' {
-			return nil, false
-		}
-		i = skipSpace(obj, i+1)
-		vEnd := skipValue(obj, i)
-		if string(k) == key {
-			return obj[i:vEnd], true
-		}
-		i = skipSpace(obj, vEnd)
-		if i >= len(obj) || obj[i] != ',' {
-			return nil, false
+// topLevel iterates over the keys and raw values of a JSON object's top level. The input
+// must be valid JSON (checked by the caller); keys are not unescaped.
+func topLevel(obj []byte) func(yield func(key, val []byte) bool) {
+	return func(yield func(key, val []byte) bool) {
+		i := skipSpace(obj, 0)
+		if i >= len(obj) || obj[i] != '{' {
+			return
 		}
 		i++
+		for {
+			i = skipSpace(obj, i)
+			if i >= len(obj) || obj[i] != '"' {
+				return // '}' or malformed
+			}
+			kEnd := skipString(obj, i)
+			k := obj[i+1 : kEnd-1]
+			i = skipSpace(obj, kEnd)
+			if i >= len(obj) || obj[i] != ':' {
+				return
+			}
+			i = skipSpace(obj, i+1)
+			vEnd := skipValue(obj, i)
+			if !yield(k, obj[i:vEnd]) {
+				return
+			}
+			i = skipSpace(obj, vEnd)
+			if i >= len(obj) || obj[i] != ',' {
+				return
+			}
+			i++
+		}
 	}
+}
+
+// jsonField returns the raw value of a top-level key of a JSON object.
+func jsonField(obj []byte, key string) ([]byte, bool) {
+	for k, v := range topLevel(obj) {
+		if string(k) == key {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // firstElement returns the first element of a JSON array.
