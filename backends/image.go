@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -23,7 +25,8 @@ import (
 // testcontainers-go (FromDockerfile with an in-memory build context holding the Dockerfile
 // and the binary, named after pkg's last element). dockerfile should start FROM scratch,
 // which needs no pull. The image is tagged repo:<hash of binary and Dockerfile> and kept;
-// if that tag exists already, nothing is built. It returns the image reference.
+// if that tag exists already, nothing is built. Building removes images of repo older than
+// a day that no container uses. It returns the image reference.
 func BuildGoImage(ctx context.Context, pkg, repo string, dockerfile []byte) (string, error) {
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
@@ -70,7 +73,27 @@ func BuildGoImage(ctx context.Context, pkg, repo string, dockerfile []byte) (str
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w\n%s", ref, err, log.String())
 	}
+	pruneImages(ctx, cli, repo, ref)
 	return img, nil
+}
+
+// pruneImages removes images of repo other than keep that are older than a day, so a
+// checkout that changes often does not pile up images. Images that a container uses
+// are not removed (no force), and failures are ignored.
+func pruneImages(ctx context.Context, cli *testcontainers.DockerClient, repo, keep string) {
+	res, err := cli.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("reference", repo)})
+	if err != nil {
+		return
+	}
+	old := time.Now().Add(-24 * time.Hour).Unix()
+	for _, im := range res.Items {
+		if im.Created > old || slices.Contains(im.RepoTags, keep) {
+			continue
+		}
+		for _, tag := range im.RepoTags {
+			_, _ = cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{})
+		}
+	}
 }
 
 // compile builds the static binary of pkg and returns its bytes.
