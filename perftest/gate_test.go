@@ -98,7 +98,7 @@ func TestCompareSampleSizeWarnings(t *testing.T) {
 }
 
 func TestCompareNoiseFloorRaisesThreshold(t *testing.T) {
-	// A baseline with 20% run-to-run noise cannot resolve a 3% threshold.
+	// A baseline with 20% run-to-run noise cannot resolve a 5% threshold.
 	rng := rand.New(rand.NewPCG(7, 7))
 	mk := func(shift float64) *ResultFile {
 		rf := &ResultFile{Name: "X", Units: []string{"itl-p50-sec"}, Values: map[string][]float64{}, LowerBetter: map[string]bool{"itl-p50-sec": true}}
@@ -108,7 +108,7 @@ func TestCompareNoiseFloorRaisesThreshold(t *testing.T) {
 		return rf
 	}
 	d := Compare(mk(0), mk(0), Options{}).Deltas[0]
-	assert.Equal(t, 0.03, d.ConfiguredThreshold)
+	assert.Equal(t, 0.05, d.ConfiguredThreshold)
 	assert.Greater(t, d.NoiseFloor, 0.08)
 	assert.Equal(t, d.NoiseFloor, d.Threshold)
 	assert.Greater(t, d.MDE, d.Threshold, "the MDE includes the threshold and the noise")
