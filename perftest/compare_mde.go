@@ -136,9 +136,12 @@ func simulateMDE(n1, n2 int, alpha float64) *mdeSim {
 		rng := rand.New(rand.NewPCG(uint64(n1)<<32|uint64(n2), 0x6d6465))
 		b, c := make([]float64, n1), make([]float64, n2)
 		diffs := make([]float64, n1*n2)
-		sim.sigShift = make([]float64, mdeTrials)
-		sim.medDiff = make([]float64, mdeTrials)
-		for k := range mdeTrials {
+		// Large samples: fewer trials, so that the simulation stays under about 10^7
+		// pairwise differences.
+		trials := max(200, min(mdeTrials, 10_000_000/(n1*n2)))
+		sim.sigShift = make([]float64, trials)
+		sim.medDiff = make([]float64, trials)
+		for k := range trials {
 			for i := range b {
 				b[i] = rng.NormFloat64()
 			}
@@ -156,7 +159,7 @@ func simulateMDE(n1, n2 int, alpha float64) *mdeSim {
 			sort.Sort(sort.Reverse(sort.Float64Slice(diffs)))
 			sim.sigShift[k] = max(0, diffs[u])
 			sim.medDiff[k] = median(c) - median(b)
-			sim.sigmaScale += robustSigma(b, c) / mdeTrials
+			sim.sigmaScale += robustSigma(b, c) / float64(trials)
 		}
 	}
 	v, _ := mdeCache.LoadOrStore(key, sim)
