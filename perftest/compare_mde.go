@@ -136,9 +136,9 @@ func simulateMDE(n1, n2 int, alpha float64) *mdeSim {
 		rng := rand.New(rand.NewPCG(uint64(n1)<<32|uint64(n2), 0x6d6465))
 		b, c := make([]float64, n1), make([]float64, n2)
 		diffs := make([]float64, n1*n2)
-		// Large samples: fewer trials, so that the simulation stays under about 10^7
+		// Large samples: fewer trials, so that the simulation stays under about 2x10^6
 		// pairwise differences.
-		trials := max(200, min(mdeTrials, 10_000_000/(n1*n2)))
+		trials := max(200, min(mdeTrials, 2_000_000/(n1*n2)))
 		sim.sigShift = make([]float64, trials)
 		sim.medDiff = make([]float64, trials)
 		for k := range trials {

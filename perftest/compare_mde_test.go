@@ -20,15 +20,15 @@ func TestUCritical(t *testing.T) {
 
 func TestMDELargeSamples(t *testing.T) {
 	// Beyond the exact test's range the normal approximation and fewer trials keep it cheap.
-	sim := simulateMDE(120, 120, 0.01)
+	sim := simulateMDE(60, 60, 0.01)
 	assert.False(t, sim.never)
 	assert.GreaterOrEqual(t, len(sim.sigShift), 200)
-	d := &Delta{Base: benchmath.Summary{Center: 1}, NBase: 120, NCur: 120, Threshold: 0}
-	base := make([]float64, 120)
+	d := &Delta{Base: benchmath.Summary{Center: 1}, NBase: 60, NCur: 60, Threshold: 0}
+	base := make([]float64, 60)
 	for i := range base {
 		base[i] = 1 + 0.03*math.Sin(float64(i))
 	}
 	mde := mdeFor(d, base, base, 0.01)
 	assert.Greater(t, mde, 0.0)
-	assert.Less(t, mde, 0.03, "120 a side resolve well under the noise")
+	assert.Less(t, mde, 0.03, "60 a side resolve well under the noise")
 }
