@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -118,4 +119,19 @@ func TestParseHistoryErrors(t *testing.T) {
 	h, err := ParseHistory(strings.NewReader(good+"\n\n"+good+"\n"), "h.jsonl")
 	require.NoError(t, err)
 	assert.Len(t, h, 2)
+}
+
+func FuzzParseHistory(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-11-01T00:00:00Z","case":"X","n":10,"medians":{"req/s":30}}` + "\n"))
+	f.Add([]byte("{}\n\n{\"medians\":{\"a\":1e309}}\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h, err := ParseHistory(bytes.NewReader(in), "fuzz.jsonl")
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.jsonl") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		_ = DetectChanges(h, ChangePointOptions{Permutations: 9})
+	})
 }

@@ -32,9 +32,9 @@ var powerMetrics = []struct {
 // centre times (1 + noise x (rho g + sqrt(1-rho^2) e)) with g a per-repetition factor shared
 // by all metrics (the machine was a little slower for that repetition: latencies up, rates
 // down) and e the metric's own noise, both standard normal, so every metric has the given
-// run-to-run spread. error-rate stays 0, as on the simulator. The metric at index target
-// (if >= 0) is made worse by the relative amount shift.
-func powerRun(rng *rand.Rand, n int, noise float64, target int, shift float64) *ResultFile {
+// run-to-run spread. error-rate stays 0, as on the simulator. The metrics whose index
+// shifted (if not nil) reports are made worse by the relative amount shift.
+func powerRun(rng *rand.Rand, n int, noise float64, shifted func(int) bool, shift float64) *ResultFile {
 	const rho = 0.6
 	rf := &ResultFile{Name: "PerfQuickstart", Values: map[string][]float64{}, LowerBetter: map[string]bool{}}
 	for _, m := range powerMetrics {
@@ -51,7 +51,7 @@ func powerRun(rng *rand.Rand, n int, noise float64, target int, shift float64) *
 				e = -e
 			}
 			v := m.centre * (1 + e)
-			if i == target {
+			if shifted != nil && shifted(i) {
 				if lower {
 					v *= 1 + shift
 				} else {
@@ -96,8 +96,8 @@ func powerSimulate(counts []int, shifts []float64, trials int, noise float64, op
 			var mdeSum [3]float64
 			for i := range trials {
 				target := i % (len(powerMetrics) - 1)
-				base := powerRun(rng, n, noise, -1, 0)
-				cur := powerRun(rng, n, noise, target, s)
+				base := powerRun(rng, n, noise, nil, 0)
+				cur := powerRun(rng, n, noise, func(i int) bool { return i == target }, s)
 				rep := Compare(base, cur, opt)
 				alarm := false
 				for j, d := range rep.Deltas {
@@ -126,6 +126,39 @@ func powerSimulate(counts []int, shifts []float64, trials int, noise float64, op
 		}
 	}
 	return cells
+}
+
+// decodeGroup is what a slower decode moves in the quickstart case: every itl, tpot and
+// e2e percentile up, req/s and tok/s down (indices into powerMetrics); TTFT and error-rate
+// stay.
+func decodeGroup(i int) bool { return i >= 3 && i <= 13 }
+
+// powerGroup injects shift into the whole decode group at once, as a real slowdown does,
+// and returns the mean fraction of the group's metrics called a REGRESSION, the rate of
+// trials where at least one of them was (the case fails), and the rate of trials with a
+// false alarm on the other metrics.
+func powerGroup(n int, shift float64, trials int, noise float64, opt Options) (detected, caught, falseAlarms float64) {
+	rng := rand.New(rand.NewPCG(uint64(n)+1000, math.Float64bits(shift)))
+	for range trials {
+		rep := Compare(powerRun(rng, n, noise, nil, 0), powerRun(rng, n, noise, decodeGroup, shift), opt)
+		hits, alarm := 0, false
+		for i, d := range rep.Deltas {
+			switch {
+			case decodeGroup(i) && d.Verdict == Regression:
+				hits++
+			case !decodeGroup(i) && d.Verdict == Regression:
+				alarm = true
+			}
+		}
+		detected += float64(hits) / 11 / float64(trials)
+		if hits > 0 {
+			caught += 1 / float64(trials)
+		}
+		if alarm {
+			falseAlarms += 1 / float64(trials)
+		}
+	}
+	return detected, caught, falseAlarms
 }
 
 func writePowerTable(w io.Writer, cells []powerCell) {
@@ -170,6 +203,13 @@ func TestPowerTable(t *testing.T) {
 		var sb strings.Builder
 		writePowerTable(&sb, cells)
 		t.Logf("power of the gate with %s; %d trials per row, 3%% noise, the quickstart's 15 metrics:\n%s", cfg.name, trials, sb.String())
+		if *flagPower {
+			for _, shift := range []float64{0.05, 0.10} {
+				det, caught, fa := powerGroup(10, shift, trials, 0.03, cfg.opt)
+				t.Logf("%s: count 10, a %.0f%% decode slowdown moving 11 metrics together: case failed in %.1f%% of trials, %.1f%% of the 11 flagged, false alarms on the others %.1f%%",
+					cfg.name, 100*shift, 100*caught, 100*det, 100*fa)
+			}
+		}
 		for _, c := range cells {
 			if c.count != 10 {
 				continue
