@@ -28,6 +28,7 @@ func TestBaselinePath(t *testing.T) {
 	assert.Equal(t, filepath.Join("baselines", "nvidia-h200", "PerfChat_prefix.txt"), BaselinePath("baselines", "PerfChat/prefix"))
 	setFlag(t, flagHardware, "")
 	assert.NotEmpty(t, HardwareClass(), "detected: a GPU model or cpu")
+	t.Logf("this machine's hardware class: %s", HardwareClass())
 }
 
 func TestWithHardware(t *testing.T) {
