@@ -305,8 +305,9 @@ const mdePower = 0.8
 // p-values for testing many metrics at once (Holm-Bonferroni, one family for regressions
 // and one for improvements, so that false regressions stay below alpha per case). A metric
 // regresses only when its change is significant, in the worse direction, and larger than
-// its threshold, which is never below the baseline's noise floor. Every metric also gets its minimum detectable
-// effect, and the report warns when the sample sizes cannot support a verdict.
+// its threshold, which is never below the baseline's noise floor. Every metric also gets
+// its minimum detectable effect, and the report warns when the sample sizes cannot support
+// a verdict.
 func Compare(base, cur *ResultFile, opt Options) *Report {
 	alpha := opt.Alpha
 	if alpha <= 0 {
