@@ -20,7 +20,8 @@ import (
 //
 // With -perf.update it writes the result to path instead (atomically, under a lock file)
 // and logs how the new baseline differs from the old one. With -perf.history it also
-// appends the run's medians to the case's history (see HistoryPath). Results carry the
+// appends the run's medians to the case's history (see HistoryPath); with -perf.summary
+// it appends the report as markdown to that file (CI passes $GITHUB_STEP_SUMMARY). Results carry the
 // hardware class (see HardwareClass): a baseline recorded on another class is refused
 // with the diff; use BaselinePath to keep one per class. A missing baseline, an unreadable one, or one recorded
 // for another setup (backend, model, workload fingerprint, load, ...) fails the test with
@@ -68,6 +69,11 @@ func (r *Result) Gate(tb testing.TB, path string) *Report {
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
 	tb.Logf("perftest: %s against baseline %s:\n%s", r.Name, path, sb.String())
+	if *flagSummary != "" {
+		if err := appendMarkdown(*flagSummary, rep); err != nil {
+			tb.Errorf("perftest: %v", err)
+		}
+	}
 	if regs := rep.Regressions(); len(regs) > 0 {
 		var names []string
 		for _, d := range regs {
@@ -140,4 +146,25 @@ func kvValue(cfg []KV, key string) string {
 		}
 	}
 	return ""
+}
+
+// appendMarkdown appends the report as markdown to path in one write, so that parallel
+// cases appending to the same file do not interleave.
+func appendMarkdown(path string, rep *Report) error {
+	var sb strings.Builder
+	if err := rep.WriteMarkdown(&sb); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("append summary: %w", err)
+	}
+	if _, err := f.WriteString(sb.String()); err != nil {
+		f.Close()
+		return fmt.Errorf("append summary %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("append summary %s: %w", path, err)
+	}
+	return nil
 }

@@ -333,3 +333,20 @@ func TestGateConcurrentUpdates(t *testing.T) {
 	_, err := ReadResultFile(path)
 	require.NoError(t, err, "the file is one writer's whole result, never a mix")
 }
+
+func TestGateAppendsMarkdownSummary(t *testing.T) {
+	path := writeBaseline(t, synthResult(1, 10, nil))
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	setFlag(t, flagSummary, summary)
+	for i, shift := range []float64{0, 0.2} {
+		c := capture(t, nil, func(tb testing.TB) {
+			synthResult(uint64(2+i), 10, map[string]float64{"itl-p50-sec": shift}).Gate(tb, path)
+		})
+		assert.False(t, c.fatal)
+	}
+	md, err := os.ReadFile(summary)
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "### perfgate: PerfX: no regression")
+	assert.Contains(t, string(md), "### perfgate: PerfX: 1 metric regressed")
+	assert.Contains(t, string(md), "| `itl-p50-sec` |")
+}
