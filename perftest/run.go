@@ -228,7 +228,7 @@ func newRunner(ctx context.Context, testName string, c Case) (*runner, error) {
 	if c.API == Chat {
 		api = "chat"
 	}
-	cfg := []KV{{"goos", runtime.GOOS}, {"goarch", runtime.GOARCH}}
+	cfg := withHardware([]KV{{"goos", runtime.GOOS}, {"goarch", runtime.GOARCH}})
 	if RaceEnabled {
 		cfg = append(cfg, KV{"race", "on"})
 	}
