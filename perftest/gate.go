@@ -57,7 +57,7 @@ func (r *Result) Gate(tb testing.TB, path string) *Report {
 		tb.Fatalf("perftest: bad baseline: %v (fix the file, or re-record it with -perf.update)", err)
 	}
 	if diff := ConfigDiff(base, cur); diff != "" {
-		if RaceEnabled && kvValue(base.Config, "race") != "on" {
+		if kvValue(cur.Config, "race") == "on" && kvValue(base.Config, "race") != "on" {
 			tb.Skipf("perftest: not gated: this test binary was built with -race, and timings under the race detector are another setup than baseline %s records; run perf cases without -race to gate them (ci/check does)", path)
 		}
 		if *flagEndpoint != "" {

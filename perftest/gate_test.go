@@ -350,3 +350,13 @@ func TestGateAppendsMarkdownSummary(t *testing.T) {
 	assert.Contains(t, string(md), "### perfgate: PerfX: 1 metric regressed")
 	assert.Contains(t, string(md), "| `itl-p50-sec` |")
 }
+
+func TestGateSkipsRaceBuildAgainstPlainBaseline(t *testing.T) {
+	path := writeBaseline(t, synthResult(1, 10, nil))
+	raced := synthResult(2, 10, nil)
+	raced.Config = append(append([]KV(nil), testConfig...), KV{"race", "on"})
+	c := capture(t, nil, func(tb testing.TB) { raced.Gate(tb, path) })
+	assert.True(t, c.skipped)
+	assert.Empty(t, c.errors())
+	assert.Contains(t, c.logged(), "built with -race")
+}
