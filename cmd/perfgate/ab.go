@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"time"
 
-	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
 )
 
@@ -30,9 +28,9 @@ ABBA blocks (A B B A A B ...) so that drift of the machine lands on both sides, 
 compares B against A with the gate's statistics. The way to reproduce a regression
 locally: serve the old build on one port and the new one on another.
 
-Workload: synthetic --isl N --osl N --requests N (token-id prompts, exact lengths).
-Load: --concurrency N (closed loop), or --rate R (open loop, Poisson arrivals with
---poisson).
+Workload: synthetic --isl N --osl N --requests N (token-id prompts, exact lengths), or
+--trace FILE. Load: --concurrency N (closed loop, default 8), --rate R [--arrival
+poisson|gamma] (open loop), or --trace-time.
 
 Exit status: 0 B did not regress, 1 B regressed against A, 2 bad input or the run could
 not finish.
@@ -45,28 +43,15 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), abUsage); fs.PrintDefaults() }
 	var (
-		urlA    = fs.String("a", "", "base URL of server A, the reference (required)")
-		urlB    = fs.String("b", "", "base URL of server B, the candidate (required)")
-		model   = fs.String("model", "", "model name (default: each server's first from /v1/models)")
-		api     = fs.String("api", "completions", "completions (token-id prompts) or chat")
-		name    = fs.String("name", "PerfAB", "case name used in the report and result files")
-		isl     = fs.Int("isl", 512, "mean input length in tokens")
-		islSD   = fs.Float64("isl-stddev", 0, "input length standard deviation")
-		osl     = fs.Int("osl", 128, "output length in tokens")
-		oslSD   = fs.Float64("osl-stddev", 0, "output length standard deviation")
-		reqs    = fs.Int("requests", 100, "requests per repetition")
-		seed    = fs.Uint64("seed", 1, "seed of the prompts and arrivals")
-		conc    = fs.Int("concurrency", 0, "closed loop: requests in flight (default 8 when --rate is not set)")
-		rate    = fs.Float64("rate", 0, "open loop: requests per second")
-		poisson = fs.Bool("poisson", false, "open loop: Poisson arrivals instead of evenly spaced")
-		count   = fs.Int("count", 10, "repetitions per side")
-		warmup  = fs.Int("warmup", 0, "warm-up requests per side (0: one per stream, -1: none)")
-		timeout = fs.Duration("timeout", 5*time.Minute, "per-request timeout")
-		format  = fs.String("format", "text", "output format: text, markdown or json")
-		alpha   = fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics")
-		thr     = fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)")
-		out     = fs.String("out", "", "also write NAME.A.txt and NAME.B.txt (Go benchmark format) to this folder")
-		quiet   = fs.Bool("quiet", false, "no progress lines on stderr")
+		urlA   = fs.String("a", "", "base URL of server A, the reference (required)")
+		urlB   = fs.String("b", "", "base URL of server B, the candidate (required)")
+		format = fs.String("format", "text", "output format: text, markdown or json")
+		alpha  = fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics")
+		thr    = fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)")
+		out    = fs.String("out", "", "also write NAME.A.txt and NAME.B.txt (Go benchmark format) to this folder")
+		quiet  = fs.Bool("quiet", false, "no progress lines on stderr")
+		cf     = addCaseFlags(fs, "PerfAB")
+		name   = cf.name
 	)
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -90,23 +75,9 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if *alpha <= 0 || *alpha >= 1 || *thr < 0 {
 		return 2, errors.New("--alpha must be in (0, 1) and --threshold >= 0")
 	}
-	load := perftest.Load{Concurrency: *conc, Rate: *rate, Seed: *seed}
-	if *poisson {
-		load.Arrival = perftest.Poisson
-	}
-	if load.Concurrency == 0 && load.Rate == 0 {
-		load.Concurrency = 8
-	}
-	c := perftest.Case{
-		Name: *name, Model: *model, Load: load, Count: *count, Warmup: *warmup, Timeout: *timeout,
-		Workload: fixtures.Synthetic{ISL: *isl, ISLStdDev: *islSD, OSL: *osl, OSLStdDev: *oslSD, Prompts: *reqs, Seed: *seed},
-	}
-	switch *api {
-	case "completions":
-	case "chat":
-		c.API = perftest.Chat
-	default:
-		return 2, fmt.Errorf("--api %q: want completions or chat", *api)
+	c, err := cf.build(stderr)
+	if err != nil {
+		return 2, err
 	}
 	c.Target = perftest.Endpoint(*urlA) // for Validate; RunAB sets each side's
 	if err := c.Validate(); err != nil {

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
 	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchunit"
@@ -33,8 +32,8 @@ the files a perf case writes (-perf.out): NAME.txt in Go benchmark format (compa
 with 'perfgate compare' or 'go tool benchstat') and NAME.records.jsonl, one line per request.
 
 Workload: --trace FILE (Mooncake, Azure, BurstGPT, ShareGPT; format detected), or synthetic
---isl N --osl N --requests N. Load: --concurrency N, --rate R [--arrival poisson|gamma], or
---trace-time [--speedup S].
+--isl N --osl N --requests N. Load: --concurrency N (default 8), --rate R [--arrival
+poisson|gamma], or --trace-time [--speedup S].
 
 Exit status: 0 when the run finished cleanly, 1 when it finished with problems (error rate,
 undelivered rate), 2 on bad input or when it could not run.
@@ -46,36 +45,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	fs := flag.NewFlagSet("perfgate run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
-	var (
-		endpoint   = fs.String("endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
-		model      = fs.String("model", "", "model name (default: the server's first from /v1/models)")
-		api        = fs.String("api", "completions", "completions (token-id prompts) or chat")
-		name       = fs.String("name", "PerfRun", "case name used in the result files")
-		out        = fs.String("out", "out", "folder for the result files")
-		tracePath  = fs.String("trace", "", "trace file to replay")
-		traceFmt   = fs.String("format", "", "trace format (default: detected)")
-		lenient    = fs.Bool("lenient", false, "skip bad trace rows instead of failing")
-		isl        = fs.Int("isl", 512, "synthetic: mean input length in tokens")
-		islSD      = fs.Float64("isl-stddev", 0, "synthetic: input length standard deviation")
-		osl        = fs.Int("osl", 128, "synthetic: output length in tokens")
-		oslSD      = fs.Float64("osl-stddev", 0, "synthetic: output length standard deviation")
-		requests   = fs.Int("requests", 100, "synthetic: requests per repetition")
-		seed       = fs.Uint64("seed", 1, "synthetic prompts and random arrivals: seed")
-		conc       = fs.Int("concurrency", 0, "closed loop: requests in flight")
-		rate       = fs.Float64("rate", 0, "open loop: requests per second")
-		arrival    = fs.String("arrival", "constant", "open loop: constant, poisson or gamma")
-		burst      = fs.Float64("burstiness", 1, "open loop, gamma: shape (below 1 is burstier)")
-		traceTime  = fs.Bool("trace-time", false, "replay the trace's own arrival times")
-		speedup    = fs.Float64("speedup", 1, "trace time: divide offsets by this")
-		maxFlight  = fs.Int("max-in-flight", 0, "open loop: drop arrivals beyond this many in flight (0: no cap)")
-		limit      = fs.Int("limit", 0, "stop each repetition after this many requests (0: all)")
-		duration   = fs.Duration("duration", 0, "stop sending new requests after this long (0: no limit)")
-		count      = fs.Int("count", 10, "repetitions")
-		warmup     = fs.Int("warmup", 0, "warm-up requests left out of the results (0: one per stream, -1: none)")
-		timeout    = fs.Duration("timeout", 5*time.Minute, "per-request timeout")
-		maxErrRate = fs.Float64("max-error-rate", 0.01, "error rate above which the run is a failure (negative: never)")
-		maxLag     = fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which the run is untrustworthy")
-	)
+	endpoint := fs.String("endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
+	out := fs.String("out", "out", "folder for the result files")
+	maxErrRate := fs.Float64("max-error-rate", 0.01, "error rate above which the run is a failure (negative: never)")
+	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which the run is untrustworthy")
+	cf := addCaseFlags(fs, "PerfRun")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -90,51 +64,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return 2, errors.New("--endpoint is required")
 	}
 
-	var wl fixtures.Workload
-	if *tracePath != "" {
-		tr, err := fixtures.OpenTrace(*tracePath, fixtures.TraceOptions{Format: *traceFmt, Lenient: *lenient,
-			OnSkip: func(err error) { fmt.Fprintf(stderr, "skipped: %v\n", err) }})
-		if err != nil {
-			return 2, err
-		}
-		wl = tr
-	} else {
-		wl = fixtures.Synthetic{ISL: *isl, ISLStdDev: *islSD, OSL: *osl, OSLStdDev: *oslSD, Prompts: *requests, Seed: *seed}
+	c, err := cf.build(stderr)
+	if err != nil {
+		return 2, err
 	}
-	load := perftest.Load{Concurrency: *conc, Rate: *rate, TraceTime: *traceTime, MaxInFlight: *maxFlight,
-		Requests: *limit, Duration: *duration, Seed: *seed}
-	if *traceTime {
-		load.Speedup = *speedup
-	}
-	switch *arrival {
-	case "constant":
-	case "poisson":
-		load.Arrival = perftest.Poisson
-	case "gamma":
-		load.Arrival, load.Burstiness = perftest.Gamma, *burst
-	default:
-		return 2, fmt.Errorf("--arrival %q: want constant, poisson or gamma", *arrival)
-	}
-	if load.Concurrency == 0 && load.Rate == 0 && !load.TraceTime {
-		load.Concurrency = 1
-	}
-	c := perftest.Case{
-		Name: *name, Target: perftest.Endpoint(*endpoint), Model: *model, Workload: wl, Load: load,
-		Count: *count, Warmup: *warmup, Timeout: *timeout, MaxErrorRate: *maxErrRate, MaxScheduleLag: *maxLag,
-	}
-	switch *api {
-	case "completions":
-	case "chat":
-		c.API = perftest.Chat
-	default:
-		return 2, fmt.Errorf("--api %q: want completions or chat", *api)
-	}
+	c.Target, c.MaxErrorRate, c.MaxScheduleLag = perftest.Endpoint(*endpoint), *maxErrRate, *maxLag
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
 
 	prog := newProgress(stderr)
-	res, runErr := perftest.Execute(ctx, c, perftest.ExecOptions{Name: *name, Logf: prog.logf, ProgressEvery: time.Second})
+	res, runErr := perftest.Execute(ctx, c, perftest.ExecOptions{Name: *cf.name, Logf: prog.logf, ProgressEvery: time.Second})
 	prog.done()
 	if res == nil {
 		return 2, runErr
