@@ -317,7 +317,7 @@ func memoryPerStream(ctx context.Context, gt *truthServer, n int) (float64, erro
 			var rec Record
 			// The stream stays open until ctx ends; its first chunk says it is in flight.
 			once := sync.OnceFunc(started.Done)
-			cl.doWithFirst(ctx, &req, time.Now(), &rec, once)
+			cl.doWithFirst(ctx, &req, nil, time.Now(), &rec, once)
 			once() // also when it failed before its first chunk
 			if rec.Outcome != Canceled && rec.Outcome != OK {
 				mu.Lock()

@@ -105,11 +105,13 @@ func (c *client) body(req *fixtures.Request) ([]byte, error) {
 // do sends one request that was due at start and fills rec. It never returns an error:
 // every failure is an Outcome.
 func (c *client) do(ctx context.Context, req *fixtures.Request, start time.Time, rec *Record) {
-	c.doWithFirst(ctx, req, start, rec, nil)
+	c.doWithFirst(ctx, req, nil, start, rec, nil)
 }
 
-// doWithFirst is do with a callback run when the first text chunk arrives.
-func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, start time.Time, rec *Record, onFirst func()) {
+// doWithFirst is do with a request body built in advance (nil: build it now) and a callback
+// run when the first text chunk arrives. Open-loop pacing builds the body while it waits for
+// the send time, so that the work is not part of the schedule lag.
+func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, body []byte, start time.Time, rec *Record, onFirst func()) {
 	rec.Index, rec.Session, rec.Turn = req.Index, req.Session, req.Turn
 	rec.WantInput, rec.WantOutput = req.InputTokens, req.OutputTokens
 	rec.start = start
@@ -119,10 +121,12 @@ func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, start t
 		rec.Done = time.Since(start)
 	}
 
-	body, err := c.body(req)
-	if err != nil {
-		fail(Malformed, err)
-		return
+	if body == nil {
+		var err error
+		if body, err = c.body(req); err != nil {
+			fail(Malformed, err)
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

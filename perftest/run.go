@@ -552,7 +552,7 @@ func (r *runner) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record
 	t0 := time.Now()
 	var first time.Duration = -1
 	var last time.Duration
-	send := func(req fixtures.Request, due time.Time, done chan struct{}) {
+	send := func(req fixtures.Request, body []byte, due time.Time, done chan struct{}) {
 		defer func() {
 			if done != nil {
 				close(done)
@@ -564,7 +564,7 @@ func (r *runner) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record
 				Outcome: Dropped, Error: fmt.Sprintf("request %d: %d requests in flight (Load.MaxInFlight)", req.Index, l.MaxInFlight)}
 		} else {
 			pac.enter()
-			r.client.do(ctx, &req, due, &rec)
+			r.client.doWithFirst(ctx, &req, body, due, &rec, nil)
 			pac.leave()
 		}
 		rec.Scheduled = due.Sub(t0)
@@ -582,7 +582,7 @@ func (r *runner) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record
 					close(done)
 					return
 				}
-				send(req, time.Now(), done)
+				send(req, nil, time.Now(), done)
 			})
 			continue
 		}
@@ -597,26 +597,45 @@ func (r *runner) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record
 		}
 		last = max(last, off)
 		due := t0.Add(off)
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-			}
+		body, err := r.client.body(&req) // while waiting, not after the due time
+		if err != nil {
+			body = nil // do reports it as the request's outcome
 		}
+		waitUntil(ctx, timer, due)
 		if ctx.Err() != nil {
 			if done != nil {
 				close(done)
 			}
 			break
 		}
-		wg.Go(func() { send(req, due, done) })
+		wg.Go(func() { send(req, body, due, done) })
 	}
 	wg.Wait()
 	if n := src.taken; n > 1 && last > 0 {
 		pac.requested = float64(n-1) / last.Seconds()
 	}
 	return col.recs, src.err
+}
+
+// spinWindow is how long before a send time the open-loop dispatcher stops sleeping and
+// yields in a loop instead: the runtime parks in epoll_wait with millisecond resolution, so a
+// sub-millisecond sleep can overshoot by up to a millisecond.
+const spinWindow = 1500 * time.Microsecond
+
+// waitUntil returns at due, or when ctx ends: a timer for the bulk of the wait, then
+// runtime.Gosched until due, which uses only CPU no other goroutine wants.
+func waitUntil(ctx context.Context, timer *time.Timer, due time.Time) {
+	if d := time.Until(due) - spinWindow; d > 0 {
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+	for time.Now().Before(due) && ctx.Err() == nil {
+		runtime.Gosched()
+	}
 }
 
 // progress logs the run's progress every interval until the returned stop is called.
