@@ -82,3 +82,35 @@ func BenchmarkClientStreamHTTP(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
 }
+
+// BenchmarkPacer is the open-loop scheduler's cost per arrival.
+//
+//	go test -run '^$' -bench BenchmarkPacer -benchmem ./perftest
+func BenchmarkPacer(b *testing.B) {
+	for _, l := range []Load{Rate(2000), PoissonRate(2000), GammaRate(2000, 0.5), {Rate: 100, Stages: []Stage{{time.Minute, 5000}}}} {
+		b.Run(l.String(), func(b *testing.B) {
+			p := newPacer(l, 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.next()
+			}
+		})
+	}
+}
+
+// BenchmarkSourcePull is the cost of handing one request from the workload to a sender
+// (iterator, lock, session bookkeeping), prompt generation included.
+//
+//	go test -run '^$' -bench BenchmarkSourcePull -benchmem ./perftest
+func BenchmarkSourcePull(b *testing.B) {
+	w := fixtures.Synthetic{ISL: 1, OSL: 1, Prompts: 1 << 30, Seed: 1}
+	src := newSource(w, 0, time.Time{})
+	defer src.stop()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, ok := src.pull(ctx, "synthetic"); !ok {
+			b.Fatal("source ended")
+		}
+	}
+}
