@@ -8,8 +8,19 @@ import (
 	"testing"
 
 	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
 )
+
+// The quickstart case's setup, as TestPerfQuickstart (and README) write it. If the two
+// drift apart, TestGateCatchesSlowerDecode fails on the config diff.
+var (
+	workload = fixtures.Synthetic{ISL: 512, ISLStdDev: 64, OSL: 32, Prompts: 48, Seed: 1}
+	load     = perftest.Concurrency(8)
+	engine   = mock.Config{Model: "sim-llama-8b", SpeedupRatio: 2}
+)
+
+const baseline = "../../baselines/cpu/PerfQuickstart.txt"
 
 // runQuickstart runs the quickstart case against a simulator with the given engine config.
 func runQuickstart(t *testing.T, cfg mock.Config) *perftest.Result {

@@ -17,22 +17,12 @@ import (
 	"github.com/perfgate/perfgate/perftest"
 )
 
-// workload and load are shared by the case and by the test that proves the gate catches a
-// slowdown, so both compare like with like.
-var (
-	workload = fixtures.Synthetic{ISL: 512, ISLStdDev: 64, OSL: 32, Prompts: 48, Seed: 1}
-	load     = perftest.Concurrency(8)
-	engine   = mock.Config{Model: "sim-llama-8b", SpeedupRatio: 2}
-)
-
-const baseline = "../../baselines/cpu/PerfQuickstart.txt"
-
 func TestPerfQuickstart(t *testing.T) {
-	srv := mock.Start(t, engine)
+	srv := mock.Start(t, mock.Config{Model: "sim-llama-8b", SpeedupRatio: 2})
 	res := perftest.Run(t, perftest.Case{
 		Target:   srv,
-		Workload: workload,
-		Load:     load,
+		Workload: fixtures.Synthetic{ISL: 512, ISLStdDev: 64, OSL: 32, Prompts: 48, Seed: 1},
+		Load:     perftest.Concurrency(8),
 	})
-	res.Gate(t, baseline)
+	res.Gate(t, "../../baselines/cpu/PerfQuickstart.txt")
 }
