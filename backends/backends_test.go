@@ -14,35 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfgate/perfgate/backends/backendstest"
+
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
-	"go.uber.org/goleak"
 
 	"github.com/perfgate/perfgate/backends"
 )
 
-// TestMain defaults testcontainers' environment for an engine without a registry (see
-// backends.SetTestEnv; .ci/run exports TESTCONTAINERS_RYUK_DISABLED=true and
-// TESTCONTAINERS_HOST_OVERRIDE=localhost explicitly), then proves after the tests that no container they created is left and
-// no goroutine leaked (the exit watchers are stopped before containers are removed; no
-// goleak ignore is needed).
-func TestMain(m *testing.M) {
-	if set := backends.SetTestEnv(context.Background()); len(set) > 0 {
-		fmt.Fprintf(os.Stderr, "backends: testcontainers environment defaulted: %s\n", strings.Join(set, " "))
-	}
-	code := m.Run()
-	if left, err := backends.Leftovers(context.Background()); err == nil && len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "containers left behind: %q\n", left)
-		code = 1
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// TestMain checks that no container or goroutine outlives the tests.
+func TestMain(m *testing.M) { backendstest.Main(m) }
 
 const fakeDockerfile = `FROM scratch
 COPY fakeengine /fakeengine

@@ -2,47 +2,27 @@ package mockcontainer_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/perfgate/perfgate/backends/backendstest"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
-	"go.uber.org/goleak"
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/mockcontainer"
 )
 
-// TestMain defaults testcontainers' environment for an engine without a registry (see
-// backends.SetTestEnv; .ci/run exports TESTCONTAINERS_RYUK_DISABLED=true and
-// TESTCONTAINERS_HOST_OVERRIDE=localhost), then proves that no container the tests created
-// is left and no goroutine leaked.
-func TestMain(m *testing.M) {
-	if set := backends.SetTestEnv(context.Background()); len(set) > 0 {
-		fmt.Fprintf(os.Stderr, "mockcontainer: testcontainers environment defaulted: %s\n", strings.Join(set, " "))
-	}
-	code := m.Run()
-	if left, err := backends.Leftovers(context.Background()); err == nil && len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "containers left behind: %q\n", left)
-		code = 1
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// TestMain checks that no container or goroutine outlives the tests.
+func TestMain(m *testing.M) { backendstest.Main(m) }
 
 // TestRequest checks the simulator's exact request: vLLM's launch flags to the image's
 // `perfgate mock` entrypoint, no GPU, no model cache, Docker's shared memory.

@@ -14,7 +14,6 @@ package trtllm
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -79,20 +78,13 @@ func (c Config) Cmd() []string {
 }
 
 func (c Config) spec() backends.Spec {
-	gpus := c.GPUs
-	switch {
-	case gpus == 0:
-		gpus = max(c.TensorParallelSize, 1)
-	case gpus < 0:
-		gpus = 0
-	}
 	return backends.Spec{
 		Backend:  "trtllm",
 		Image:    cmp.Or(c.Image, DefaultImage),
 		Model:    cmp.Or(c.Model, DefaultModel),
 		Cmd:      c.Cmd(),
 		Port:     Port,
-		GPUs:     gpus,
+		GPUs:     backends.GPUCount(c.GPUs, c.TensorParallelSize),
 		ShmSize:  cmp.Or(c.ShmSize, backends.DefaultShmSize),
 		Ulimits:  backends.NVIDIAUlimits(),
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
@@ -104,11 +96,7 @@ func (c Config) spec() backends.Spec {
 // Request returns the container request Run would send for cfg, with opts applied after the
 // module's defaults. It does not contact Docker.
 func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
-	req, err := cfg.spec().Request()
-	if err != nil {
-		return req, err
-	}
-	return req, backends.Customize(&req, opts...)
+	return cfg.spec().Build(opts...)
 }
 
 // Container is a started trtllm-serve server.
@@ -124,15 +112,8 @@ func (c *Container) RejectsUnknownFields() bool { return true }
 // Run starts trtllm-serve and waits until /health answers and /v1/models lists the model.
 // On error it returns the partly started container too; errors read "start trtllm: ...".
 func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
-	req, err := Request(cfg, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("start trtllm: %w", err)
-	}
-	c, err := backends.Run(ctx, "trtllm", req, backends.IdentityOf("trtllm", cfg.spec().Model, req), backends.Options{LogDir: cfg.LogDir})
-	if c == nil {
-		return nil, err
-	}
-	return &Container{c}, err
+	c, err := backends.RunSpec(ctx, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
+	return wrapContainer(c), err
 }
 
 // Start is Run for tests: it skips tb without Docker or GPUs, removes the container when the
@@ -140,9 +121,12 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 // while the test runs.
 func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
-	req, err := Request(cfg, opts...)
-	if err != nil {
-		tb.Fatalf("start trtllm: %v", err)
+	return wrapContainer(backends.StartSpec(tb, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
+}
+
+func wrapContainer(c *backends.Container) *Container {
+	if c == nil {
+		return nil
 	}
-	return &Container{backends.Start(tb, "trtllm", req, backends.IdentityOf("trtllm", cfg.spec().Model, req), backends.Options{LogDir: cfg.LogDir})}
+	return &Container{c}
 }

@@ -18,7 +18,6 @@ package vllm
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -95,20 +94,13 @@ func (c Config) Args() []string {
 }
 
 func (c Config) spec() backends.Spec {
-	gpus := c.GPUs
-	switch {
-	case gpus == 0:
-		gpus = max(c.TensorParallelSize, 1)
-	case gpus < 0:
-		gpus = 0
-	}
 	return backends.Spec{
 		Backend:  "vllm",
 		Image:    cmp.Or(c.Image, DefaultImage),
 		Model:    cmp.Or(c.Model, DefaultModel),
 		Cmd:      c.Args(),
 		Port:     Port,
-		GPUs:     gpus,
+		GPUs:     backends.GPUCount(c.GPUs, c.TensorParallelSize),
 		ShmSize:  cmp.Or(c.ShmSize, backends.DefaultShmSize),
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
 		Env:      c.Env,
@@ -119,11 +111,7 @@ func (c Config) spec() backends.Spec {
 // Request returns the container request Run would send for cfg, with opts applied after the
 // module's defaults. It does not contact Docker.
 func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
-	req, err := cfg.spec().Request()
-	if err != nil {
-		return req, err
-	}
-	return req, backends.Customize(&req, opts...)
+	return cfg.spec().Build(opts...)
 }
 
 // Container is a started vLLM server.
@@ -136,11 +124,7 @@ type Container struct {
 // "start vllm: ...", wrap backends.ErrNoGPU when the engine has no nvidia runtime, and quote
 // the container's last log lines when it failed while loading.
 func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
-	req, err := Request(cfg, opts...)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	c, err := backends.Run(ctx, "vllm", req, backends.IdentityOf("vllm", cfg.spec().Model, req), backends.Options{LogDir: cfg.LogDir})
+	c, err := backends.RunSpec(ctx, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
 	return wrapContainer(c), err
 }
 
@@ -149,11 +133,7 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 // tail if the server exits while the test runs.
 func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
-	req, err := Request(cfg, opts...)
-	if err != nil {
-		tb.Fatal(wrap(err))
-	}
-	return wrapContainer(backends.Start(tb, "vllm", req, backends.IdentityOf("vllm", cfg.spec().Model, req), backends.Options{LogDir: cfg.LogDir}))
+	return wrapContainer(backends.StartSpec(tb, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
 }
 
 func wrapContainer(c *backends.Container) *Container {
@@ -162,5 +142,3 @@ func wrapContainer(c *backends.Container) *Container {
 	}
 	return &Container{c}
 }
-
-func wrap(err error) error { return fmt.Errorf("start vllm: %w", err) }
