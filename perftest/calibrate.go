@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,12 +66,12 @@ func Calibrate(ctx context.Context, opt CalibrateOptions) (*Calibration, error) 
 	if len(opt.Streams) == 0 {
 		opt.Streams = []int{1, 64, 512}
 	}
-	opt.Tokens = cmp0i(opt.Tokens, 64)
-	opt.TTFT = cmpOrD(opt.TTFT, 20*time.Millisecond)
-	opt.ITL = cmpOrD(opt.ITL, 10*time.Millisecond)
-	opt.Rate = cmpOrF(opt.Rate, 2000)
-	opt.PacingRequests = cmp0i(opt.PacingRequests, 4000)
-	opt.MemoryStreams = cmp0i(opt.MemoryStreams, 1000)
+	opt.Tokens = cmp.Or(opt.Tokens, 64)
+	opt.TTFT = cmp.Or(opt.TTFT, 20*time.Millisecond)
+	opt.ITL = cmp.Or(opt.ITL, 10*time.Millisecond)
+	opt.Rate = cmp.Or(opt.Rate, 2000)
+	opt.PacingRequests = cmp.Or(opt.PacingRequests, 4000)
+	opt.MemoryStreams = cmp.Or(opt.MemoryStreams, 1000)
 
 	gt, err := startTruthServer()
 	if err != nil {

@@ -133,7 +133,8 @@ func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, body []
 	var stalled atomic.Bool
 	stall := time.AfterFunc(c.stallTimeout, func() { stalled.Store(true); cancel() })
 	defer stall.Stop()
-	classify := func(err error) Outcome {
+	// classify says why ctx ended, or "" when it has not.
+	classify := func() Outcome {
 		switch {
 		case stalled.Load():
 			return Stall
@@ -155,7 +156,7 @@ func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, body []
 	rec.Sent = time.Since(start)
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		o := classify(err)
+		o := classify()
 		if o == "" {
 			o = ConnError
 		}
@@ -176,7 +177,7 @@ func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, body []
 	for {
 		data, at, err := sse.Next()
 		if err != nil {
-			o := classify(err)
+			o := classify()
 			if o == "" {
 				o = Disconnect
 				err = fmt.Errorf("stream ended before [DONE] after %d chunks: %w", rec.Chunks, err)

@@ -92,7 +92,12 @@ func robustSigma(samples ...[]float64) float64 {
 	return 1.4826 * median(dev)
 }
 
+// median is the middle of xs (the mean of the two middle values for an even count); NaN
+// for none.
 func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	n := len(s)

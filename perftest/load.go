@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -103,11 +104,11 @@ func (l Load) String() string {
 	case l.Concurrency > 0:
 		parts = append(parts, "concurrency="+strconv.Itoa(l.Concurrency))
 	case l.TraceTime:
-		parts = append(parts, "trace-time", "speedup="+fmtFloat(cmpOrF(l.Speedup, 1)))
+		parts = append(parts, "trace-time", "speedup="+fmtFloat(cmp.Or(l.Speedup, 1)))
 	default:
 		parts = append(parts, "rate="+fmtFloat(l.Rate), l.Arrival.String())
 		if l.Arrival == Gamma {
-			parts = append(parts, "burstiness="+fmtFloat(cmpOrF(l.Burstiness, 1)))
+			parts = append(parts, "burstiness="+fmtFloat(cmp.Or(l.Burstiness, 1)))
 		}
 		for _, s := range l.Stages {
 			parts = append(parts, fmt.Sprintf("stage=%s:%s", s.Duration, fmtFloat(s.Rate)))
@@ -126,13 +127,6 @@ func (l Load) String() string {
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-func cmpOrF(v, def float64) float64 {
-	if v == 0 {
-		return def
-	}
-	return v
-}
 
 // Validate reports every problem with the load at once.
 func (l Load) Validate() error {
@@ -198,7 +192,7 @@ func newPacer(l Load, rep int) *pacer {
 	case Poisson:
 		p.gapS = func(rate float64) float64 { return p.rng.ExpFloat64() / rate }
 	case Gamma:
-		k := cmpOrF(l.Burstiness, 1)
+		k := cmp.Or(l.Burstiness, 1)
 		p.gapS = func(rate float64) float64 { return gammaVariate(p.rng, k) / (k * rate) }
 	default:
 		p.gapS = func(rate float64) float64 { return 1 / rate }

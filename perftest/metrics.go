@@ -60,12 +60,13 @@ type summary struct {
 }
 
 // Latencies are recorded in microseconds, 1 µs to 1 hour, with 3 significant digits.
-func newHist() *hdrhistogram.Histogram {
-	return hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
-}
+const histMaxMicros = int64(time.Hour / time.Microsecond)
 
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMaxMicros, 3) }
+
+// record adds d to h, clamped to [1 µs, 1 h]: hdrhistogram drops values out of its range.
 func record(h *hdrhistogram.Histogram, d time.Duration) {
-	_ = h.RecordValue(max(1, int64(d/time.Microsecond))) // out of range only beyond 1 h: clamped by hdr
+	_ = h.RecordValue(min(max(1, int64(d/time.Microsecond)), histMaxMicros))
 }
 
 func summarize(recs []Record, slo SLO) *summary {

@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,18 +123,11 @@ func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
 	}
 	defer r.client.close()
 	if opt.Logf != nil {
-		stop := r.progress(opt.Logf, cmpOrD(opt.ProgressEvery, 5*time.Second))
+		stop := r.progress(opt.Logf, cmp.Or(opt.ProgressEvery, 5*time.Second))
 		defer stop()
 	}
 	err = r.run(ctx)
 	return r.result, err
-}
-
-func cmpOrD(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // Problems lists what makes a finished run untrustworthy or failed, each as a sentence:
@@ -141,7 +135,7 @@ func cmpOrD(v, def time.Duration) time.Duration {
 // schedule lag over Case.MaxScheduleLag.
 func (res *Result) Problems(c Case) []string {
 	var out []string
-	limit := cmpOrF(c.MaxErrorRate, 0.01)
+	limit := cmp.Or(c.MaxErrorRate, 0.01)
 	for i, rep := range res.Reps {
 		failed := rep.Requests - rep.Outcomes[OK]
 		if limit >= 0 && rep.Requests > 0 && float64(failed)/float64(rep.Requests) > limit {
@@ -150,7 +144,7 @@ func (res *Result) Problems(c Case) []string {
 			break
 		}
 	}
-	maxLag := cmpOrD(c.MaxScheduleLag, 10*time.Millisecond)
+	maxLag := cmp.Or(c.MaxScheduleLag, 10*time.Millisecond)
 	for i, rep := range res.Reps {
 		d := rep.Diag
 		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate {
@@ -247,7 +241,7 @@ func newRunner(ctx context.Context, testName string, c Case) (*runner, error) {
 	}
 	conns := c.Load.Concurrency
 	if !c.Load.closed() {
-		conns = cmp0i(c.Load.MaxInFlight, 256)
+		conns = cmp.Or(c.Load.MaxInFlight, 256)
 	}
 	cl := newClient(base, model, c, conns)
 	return &runner{
@@ -257,13 +251,6 @@ func newRunner(ctx context.Context, testName string, c Case) (*runner, error) {
 		scraper: newScraper(metricsURL, cl.http),
 		result:  &Result{Name: name, Config: cfg, count: max(count, 1)},
 	}, nil
-}
-
-func cmp0i(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // configValue makes a value safe for a benchmark config line or name (no spaces).
@@ -301,10 +288,10 @@ func listModel(ctx context.Context, base string) (string, error) {
 func (r *runner) run(ctx context.Context) error {
 	warm := r.c.Warmup
 	if warm == 0 {
-		warm = cmp0i(r.c.Load.Concurrency, 1)
+		warm = cmp.Or(r.c.Load.Concurrency, 1)
 	}
 	if warm > 0 {
-		if _, err := r.closedLoop(ctx, cmp0i(r.c.Load.Concurrency, min(warm, 64)), warm, nil); err != nil {
+		if _, err := r.closedLoop(ctx, cmp.Or(r.c.Load.Concurrency, min(warm, 64)), warm, nil); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -545,7 +532,7 @@ func (r *runner) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record
 	defer src.stop()
 	col := &collector{r: r}
 	p := newPacer(l, int(r.rep.Load()))
-	speedup := cmpOrF(l.Speedup, 1)
+	speedup := cmp.Or(l.Speedup, 1)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var wg sync.WaitGroup

@@ -69,7 +69,6 @@ const (
 type scraper struct {
 	url    string
 	client *http.Client
-	ok     bool // the endpoint answered once
 }
 
 func newScraper(url string, hc *http.Client) *scraper { return &scraper{url: url, client: hc} }
@@ -94,7 +93,6 @@ func (s *scraper) scrape(ctx context.Context) (Scrape, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
-	s.ok = true
 	return sc, nil
 }
 

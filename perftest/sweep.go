@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -95,18 +94,6 @@ func sweepX(r *Result) (float64, string) {
 	return math.NaN(), ""
 }
 
-func medianOf(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // PlotSweep writes a PNG of a sweep: output throughput against load on the left, median
 // TTFT and ITL (ms) against load on the right, one point per result (medians over its
 // repetitions).
@@ -129,7 +116,7 @@ func PlotSweep(path string, results []*Result) error {
 				continue
 			}
 			xLabel = label
-			xys = append(xys, plotter.XY{X: x, Y: scale * medianOf(r.Value(unit))})
+			xys = append(xys, plotter.XY{X: x, Y: scale * median(r.Value(unit))})
 		}
 		return xys
 	}
