@@ -4,24 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
-// ABOptions configure RunAB.
-type ABOptions struct {
-	// Name names the case when Case.Name is empty (AB passes the test's name).
-	Name string
-	// Logf, when set, receives one line per finished repetition.
-	Logf func(format string, args ...any)
-}
-
-// ABOrder is the order RunAB runs repetitions in for a count: ABBA blocks (A B, B A, A B, ...).
-// A steady drift of the machine (warming up, a neighbour's load ramping) then adds the same
-// amount to both sides on average; plain ABAB would always give B the later slot.
-func ABOrder(count int) string {
+// abOrder is the order RunAB runs repetitions in: ABBA blocks (A B, B A, A B, ...). A steady
+// drift of the machine (warming up, a neighbour's load ramping) then adds the same amount to
+// both sides on average; plain ABAB would always give B the later slot.
+func abOrder(count int) string {
 	var sb strings.Builder
 	for i := range count {
 		if i%2 == 0 {
@@ -33,101 +27,75 @@ func ABOrder(count int) string {
 	return sb.String()
 }
 
-// RunAB runs case c against two targets, a and b, in interleaved repetitions (see ABOrder):
-// the way to measure a small difference between two builds on one machine, because drift
-// of the machine over the run cancels instead of landing on one side. Each side is warmed
-// up first, as Run does, and each repetition starts with a prefix-cache reset where the
-// server supports one. It returns both results (partial ones with the error when the run
-// was cut short); compare them with Compare(ra.File(), rb.File(), ...).
-func RunAB(ctx context.Context, c Case, a, b Target, opt ABOptions) (ra, rb *Result, err error) {
-	if *flagEndpoint != "" {
-		return nil, nil, errors.New("perftest: A/B runs send the case to two targets; -perf.endpoint would replace both (unset it)")
-	}
+// RunAB runs case c against two targets, a and b, in interleaved repetitions (A B B A A B
+// ...), Case.Count a side: the way to measure a small difference between two builds on one
+// machine, because drift of the machine over the run cancels instead of landing on one side.
+// Each side is warmed up first, as Execute does, and each repetition starts with a
+// prefix-cache reset where the target can. opt.Logf receives one line per finished
+// repetition. It returns both results (partial ones with the error when the run was cut
+// short); compare them with gate.Compare(ra.File(), rb.File(), GateOptions(...)).
+func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *Result, err error) {
 	if a == nil || b == nil {
-		return nil, nil, errors.New("perftest: A/B needs two targets, got nil")
+		return nil, nil, errors.New("A/B needs two targets, got nil")
 	}
-	ca, cb := c, c
-	ca.Target, cb.Target = a, b
-	if err := ca.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("bad Case:\n%w", err)
-	}
-	var runners [2]*runner
-	for i, cc := range []Case{ca, cb} {
-		r, err := newRunner(ctx, opt.Name, cc)
+	var sessions [2]*Session
+	for i, t := range []Target{a, b} {
+		side := c
+		side.Target = t
+		s, err := NewSession(ctx, side, opt)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%c: %w", 'A'+i, err)
 		}
-		defer r.client.close()
-		runners[i] = r
+		defer s.Close()
+		sessions[i] = s
 	}
-	ra, rb = runners[0].result, runners[1].result
-	count := c.Count
-	if count == 0 {
-		count = *flagCount
-	}
-	count = max(count, 1)
-	warm := c.Warmup
-	if warm == 0 {
-		warm = max(c.Load.Concurrency, 1)
-	}
-	if warm > 0 {
-		for i, r := range runners {
-			if _, err := r.repetition(ctx, warm); err != nil {
-				return ra, rb, fmt.Errorf("%c: warm-up: %w", 'A'+i, err)
-			}
+	results := func() (*Result, *Result) { return sessions[0].Result(), sessions[1].Result() }
+	for i, s := range sessions {
+		if err := s.Warmup(ctx); err != nil {
+			ra, rb = results()
+			return ra, rb, fmt.Errorf("%c: %w", 'A'+i, err)
 		}
 	}
-	reset := [2]string{"yes", "yes"}
-	for i, side := range ABOrder(count) {
-		k := int(side - 'A')
-		r := runners[k]
-		if ctx.Err() != nil {
+	order := abOrder(c.count())
+	for i, side := range order {
+		s := sessions[side-'A']
+		if err := s.Repeat(ctx); err != nil {
+			ra, rb = results()
 			ra.Partial, rb.Partial = true, true
-			return ra, rb, fmt.Errorf("stopped: %w", context.Cause(ctx))
+			return ra, rb, fmt.Errorf("%c: %w", side, err)
 		}
-		if !r.resetCache(ctx) {
-			reset[k] = "no"
-		}
-		rep, err := r.repetition(ctx, 0)
-		if ctx.Err() != nil || err != nil {
-			ra.Partial, rb.Partial = true, true
-			if err == nil {
-				err = context.Cause(ctx)
-			}
-			return ra, rb, fmt.Errorf("%c: repetition %d: %w", side, len(r.result.Reps)+1, err)
-		}
-		r.result.Reps = append(r.result.Reps, rep)
 		if opt.Logf != nil {
-			opt.Logf("perftest: A/B: %d/%d: %c repetition %d done (%d requests)", i+1, 2*count, side, len(r.result.Reps), rep.Requests)
+			opt.Logf("perftest: A/B: %d/%d: %c repetition %d done (%d requests)", i+1, len(order), side, len(s.result.Reps), s.result.Reps[len(s.result.Reps)-1].Requests)
 		}
 	}
-	for k, r := range runners {
-		r.result.Config = withHardware(append(r.result.Config, KV{"cache-reset", reset[k]}))
-	}
+	ra, rb = results()
 	return ra, rb, nil
 }
 
-// AB runs case c against targets a and b in interleaved repetitions (see RunAB and
-// ABOrder) and compares B against A with the gate's statistics (-perf.alpha,
-// -perf.threshold): the way to reproduce a regression locally between two builds, each
-// served on its own port. It logs the table and how the two setups differ, writes
-// NAME.A.txt and NAME.B.txt to -perf.out when set (benchstat reads them), fails the test
-// when B regressed against A, and returns the report.
+// AB runs case c against targets a and b in interleaved repetitions (see RunAB) and
+// compares B against A with the gate's statistics (-perf.alpha, -perf.threshold): the way to
+// reproduce a regression locally between two builds, each served on its own port. It logs
+// the table and how the two setups differ, writes NAME.A.txt and NAME.B.txt to -perf.out
+// when set (benchstat reads them), fails the test when B regressed against A, and returns
+// the report. -perf.endpoint cannot name two servers, so AB refuses it.
 //
 //	rep := perftest.AB(t, c, perftest.Endpoint("http://127.0.0.1:8000"), perftest.Endpoint("http://127.0.0.1:8001"))
-func AB(tb testing.TB, c Case, a, b Target) *Report {
+func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	tb.Helper()
-	ra, rb, err := RunAB(tb.Context(), c, a, b, ABOptions{Name: tb.Name(), Logf: tb.Logf})
+	if *flagEndpoint != "" {
+		tb.Fatalf("perftest: A/B: the case goes to two targets, and -perf.endpoint (or PERFGATE_ENDPOINT) would replace both: unset it")
+	}
+	if c.Count == 0 {
+		c.Count = *flagCount
+	}
+	ra, rb, err := RunAB(tb.Context(), c, a, b, execOptions(tb.Name(), tb.Logf))
 	if ra != nil && *flagOut != "" {
-		for _, s := range []struct {
-			side string
-			r    *Result
-		}{{"A", ra}, {"B", rb}} {
-			path := filepath.Join(*flagOut, fileName(s.r.Name)+"."+s.side+".txt")
-			if werr := writeFileAtomic(path, func(w io.Writer) error { _, err := s.r.WriteTo(w); return err }); werr != nil {
+		for side, r := range map[string]*Result{"A": ra, "B": rb} {
+			path := filepath.Join(*flagOut, fileName(r.Name)+"."+side+".txt")
+			if werr := r.File().WriteFile(path); werr != nil {
 				tb.Errorf("perftest: %v", werr)
 			} else {
-				tb.Logf("perftest: A/B: %s results: %s", s.side, path)
+				tb.Logf("perftest: A/B: %s results: %s", side, path)
 			}
 		}
 	}
@@ -136,19 +104,15 @@ func AB(tb testing.TB, c Case, a, b Target) *Report {
 	}
 	fa, fb := ra.File(), rb.File()
 	fa.Path, fb.Path = ra.Name+" (A)", rb.Name+" (B)"
-	if diff := ConfigDiff(fa, fb); diff != "" {
-		tb.Logf("perftest: A/B: the two targets describe themselves differently (-A +B):\n%s", diff)
+	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {
+		tb.Logf("perftest: A/B: the two targets describe themselves differently:\n%s", diff)
 	}
-	rep := Compare(fa, fb, Options{Alpha: *flagAlpha, Threshold: *flagThreshold})
+	rep := gate.Compare(fa, fb, GateOptions(*flagAlpha, *flagThreshold))
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
-	tb.Logf("perftest: A/B %s, B against A, order %s:\n%s", ra.Name, ABOrder(len(ra.Reps)), sb.String())
-	if regs := rep.Regressions(); len(regs) > 0 {
-		var names []string
-		for _, d := range regs {
-			names = append(names, fmt.Sprintf("%s %s (p=%.3g, threshold %s)", d.Unit, fmtChange(d.Change), d.PAdj, fmtPct(d.Threshold)))
-		}
-		tb.Errorf("perftest: A/B %s: B regressed against A: %s", ra.Name, strings.Join(names, "; "))
+	tb.Logf("perftest: A/B %s, B against A, order %s:\n%s", ra.Name, abOrder(len(ra.Reps)), sb.String())
+	if regs := rep.RegressionList(); regs != "" {
+		tb.Errorf("perftest: A/B %s: B regressed against A: %s", ra.Name, regs)
 	}
 	return rep
 }

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestABOrder(t *testing.T) {
-	assert.Equal(t, "ABBAAB", ABOrder(3))
-	assert.Equal(t, "ABBAABBA", ABOrder(4))
+	assert.Equal(t, "ABBAAB", abOrder(3))
+	assert.Equal(t, "ABBAABBA", abOrder(4))
 }
 
 // abServers starts two fake servers that log which of them each request reached.
@@ -62,9 +63,9 @@ func TestABInterleaves(t *testing.T) {
 	assert.Equal(t, []string{"A2", "B2", "A3", "B6", "A6", "B3"}, runs(log()))
 	assert.Contains(t, c.logged(), "B against A, order ABBAAB")
 	for _, side := range []string{"A", "B"} {
-		rf, err := ReadResultFile(filepath.Join(out, "PerfAB."+side+".txt"))
+		rf, err := resultfile.Read(filepath.Join(out, "PerfAB."+side+".txt"))
 		require.NoError(t, err, "benchmark-format results of each side")
-		assert.Len(t, rf.Values["e2e-p50-sec"], 3)
+		assert.Len(t, rf.Values("e2e-p50-sec"), 3)
 	}
 }
 
@@ -82,8 +83,20 @@ func TestABFindsSlowerB(t *testing.T) {
 
 func TestABRefusesEndpointFlag(t *testing.T) {
 	setFlag(t, flagEndpoint, "http://127.0.0.1:1")
-	_, _, err := RunAB(t.Context(), Case{Workload: fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 1}, Load: Concurrency(1)},
-		Endpoint("http://a"), Endpoint("http://b"), ABOptions{})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "-perf.endpoint would replace both")
+	c := capture(t, nil, func(tb testing.TB) {
+		AB(tb, Case{Workload: fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 1}, Load: Concurrency(1)}, Endpoint("http://a"), Endpoint("http://b"))
+	})
+	assert.True(t, c.fatal)
+	assert.Contains(t, c.errors(), "-perf.endpoint (or PERFGATE_ENDPOINT) would replace both")
+}
+
+// TestRunABReadsNoFlags: the library half of AB is driven by its arguments alone.
+func TestRunABReadsNoFlags(t *testing.T) {
+	a, b, _ := abServers(t, 100*time.Microsecond, 100*time.Microsecond)
+	setFlag(t, flagEndpoint, "http://127.0.0.1:1")
+	setFlag(t, flagCount, 7)
+	ra, rb, err := RunAB(t.Context(), Case{Workload: fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 2}, Load: Concurrency(1), Count: 2, Warmup: -1}, a, b, ExecOptions{})
+	require.NoError(t, err)
+	assert.Len(t, ra.Reps, 2)
+	assert.Len(t, rb.Reps, 2)
 }

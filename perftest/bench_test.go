@@ -13,6 +13,8 @@ import (
 	"github.com/perfgate/perfgate/fixtures"
 )
 
+const vllmToken = `{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" the","logprobs":null,"finish_reason":null,"stop_reason":null}],"usage":null}`
+
 // memTransport answers every request with the same pre-built stream, so a benchmark measures
 // the client alone: request building, the SSE reader, classification and record keeping.
 type memTransport struct{ body []byte }
@@ -38,7 +40,7 @@ func tokenStream(n int) []byte {
 func BenchmarkClientStream(b *testing.B) {
 	for _, tokens := range []int{1, 128, 1024} {
 		b.Run(fmt.Sprintf("tokens=%d", tokens), func(b *testing.B) {
-			cl := newClient("http://mem", "m", Case{}, 1)
+			cl := newClient("http://mem", "m", Case{Load: Concurrency(1)})
 			cl.http.Transport = memTransport{tokenStream(tokens)}
 			req := fixtures.Request{Tokens: make([]int, 512), OutputTokens: tokens}
 			ctx := context.Background()
@@ -46,7 +48,7 @@ func BenchmarkClientStream(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				var rec Record
-				cl.do(ctx, &req, time.Now(), &rec)
+				cl.do(ctx, &req, nil, time.Now(), &rec)
 				if rec.Outcome != OK || rec.Chunks != tokens {
 					b.Fatalf("%s %d %s", rec.Outcome, rec.Chunks, rec.Error)
 				}
@@ -69,13 +71,13 @@ func BenchmarkClientStreamHTTP(b *testing.B) {
 		_, _ = w.Write(body)
 	}))
 	defer srv.Close()
-	cl := newClient(srv.URL, "m", Case{}, 1)
+	cl := newClient(srv.URL, "m", Case{Load: Concurrency(1)})
 	defer cl.close()
 	req := fixtures.Request{Tokens: make([]int, 512), OutputTokens: tokens}
 	b.ReportAllocs()
 	for b.Loop() {
 		var rec Record
-		cl.do(context.Background(), &req, time.Now(), &rec)
+		cl.do(context.Background(), &req, nil, time.Now(), &rec)
 		if rec.Outcome != OK {
 			b.Fatal(rec.Error)
 		}
@@ -90,9 +92,10 @@ func BenchmarkPacer(b *testing.B) {
 	for _, l := range []Load{Rate(2000), PoissonRate(2000), GammaRate(2000, 0.5), {Rate: 100, Stages: []Stage{{time.Minute, 5000}}}} {
 		b.Run(l.String(), func(b *testing.B) {
 			p := newPacer(l, 1)
+			var req fixtures.Request
 			b.ReportAllocs()
 			for b.Loop() {
-				p.next()
+				p.next(&req)
 			}
 		})
 	}

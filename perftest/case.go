@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -12,7 +13,7 @@ import (
 type Case struct {
 	// Name names the case in result files; "" uses the test's name.
 	Name string
-	// Target is the server under test. The -perf.endpoint flag replaces it.
+	// Target is the server under test. In Run, the -perf.endpoint flag replaces it.
 	Target Target
 	// Model is the model name sent with each request; "" asks the target (its Describe
 	// "model" key, else the first entry of /v1/models).
@@ -23,8 +24,8 @@ type Case struct {
 	Workload fixtures.Workload
 	// Load says how requests are paced.
 	Load Load
-	// Count is the number of repetitions (0: the -perf.count flag, default 10). The gate's
-	// rank test cannot reach significance below 4 repetitions a side.
+	// Count is the number of repetitions (0: the -perf.count flag in Run, 10 elsewhere).
+	// The gate's rank test cannot reach significance below 4 repetitions a side.
 	Count int
 	// Warmup is the number of requests sent before the first repetition and left out of the
 	// results (0: one per concurrent stream; negative: none). They open connections and warm
@@ -73,10 +74,34 @@ type SLO struct {
 
 func (s SLO) set() bool { return s != SLO{} }
 
+// defaultCount is the number of repetitions when neither Case.Count nor -perf.count says.
+const defaultCount = 10
+
+// count is the number of repetitions the case asks for.
+func (c Case) count() int { return max(cmp.Or(c.Count, defaultCount), 1) }
+
+// warmup is the number of warm-up requests: one per concurrent stream by default, none
+// when Warmup is negative.
+func (c Case) warmup() int {
+	switch {
+	case c.Warmup < 0:
+		return 0
+	case c.Warmup == 0:
+		return max(c.Load.Concurrency, 1)
+	}
+	return c.Warmup
+}
+
+// maxErrorRate is the error rate above which a repetition fails the case; negative: never.
+func (c Case) maxErrorRate() float64 { return cmp.Or(c.MaxErrorRate, 0.01) }
+
+// maxScheduleLag is the largest acceptable p99 schedule lag of an open loop.
+func (c Case) maxScheduleLag() time.Duration { return cmp.Or(c.MaxScheduleLag, 10*time.Millisecond) }
+
 // Validate reports every problem with the case at once, each saying what to set.
 func (c Case) Validate() error {
 	var errs []error
-	if c.Target == nil && *flagEndpoint == "" {
+	if c.Target == nil {
 		errs = append(errs, errors.New("Target is nil (set Target: mock.Start(t, mock.Config{}), a backend, or perftest.Endpoint(url); or run with -perf.endpoint URL)"))
 	}
 	if c.Workload == nil {

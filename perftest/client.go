@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest/internal/sse"
 )
 
 // client sends workload requests to one server and records what happens.
@@ -24,13 +25,18 @@ type client struct {
 	url          string // full endpoint URL
 	model        string
 	api          API
-	extra        map[string]any
+	extra        map[string]any // Case.Extra
 	timeout      time.Duration
 	stallTimeout time.Duration
-	readers      sync.Pool // *sseReader
+	readers      sync.Pool // *sse.Reader
 }
 
-func newClient(base, model string, c Case, conns int) *client {
+// newClient returns the client of a case.
+func newClient(base, model string, c Case) *client {
+	conns := c.Load.Concurrency
+	if !c.Load.closed() {
+		conns = cmp.Or(c.Load.MaxInFlight, 256)
+	}
 	tr := &http.Transport{
 		Proxy:               nil, // never route a benchmark through a proxy
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -49,7 +55,7 @@ func newClient(base, model string, c Case, conns int) *client {
 		timeout:      cmp.Or(c.Timeout, 5*time.Minute),
 		stallTimeout: cmp.Or(c.StallTimeout, 60*time.Second),
 	}
-	cl.readers.New = func() any { return newSSEReader(nil) }
+	cl.readers.New = func() any { return sse.NewReader(nil) }
 	return cl
 }
 
@@ -102,19 +108,13 @@ func (c *client) body(req *fixtures.Request) ([]byte, error) {
 	return append(buf, b[1:]...), nil
 }
 
-// do sends one request that was due at start and fills rec. It never returns an error:
-// every failure is an Outcome.
-func (c *client) do(ctx context.Context, req *fixtures.Request, start time.Time, rec *Record) {
-	c.doWithFirst(ctx, req, nil, start, rec, nil)
-}
-
-// doWithFirst is do with a request body built in advance (nil: build it now) and a callback
-// run when the first text chunk arrives. Open-loop pacing builds the body while it waits for
-// the send time, so that the work is not part of the schedule lag.
-func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, body []byte, start time.Time, rec *Record, onFirst func()) {
+// do sends one request that was due at start and fills rec; body is the request body built
+// in advance (nil: build it now; open-loop pacing builds it while it waits for the send
+// time, so that the work is not part of the schedule lag). It never returns an error: every
+// failure is an Outcome.
+func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, start time.Time, rec *Record) {
 	rec.Index, rec.Session, rec.Turn = req.Index, req.Session, req.Turn
 	rec.WantInput, rec.WantOutput = req.InputTokens, req.OutputTokens
-	rec.start = start
 	rec.Tokens = make([]time.Duration, 0, req.OutputTokens+1)
 	fail := func(o Outcome, err error) {
 		rec.Outcome, rec.Error = o, err.Error()
@@ -167,15 +167,15 @@ func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, body []
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		rec.Status = resp.StatusCode
-		fail(HTTPError, fmt.Errorf("request %d: HTTP %d: %s", req.Index, resp.StatusCode, errorMessage(bytes.TrimSpace(msg))))
+		fail(HTTPError, fmt.Errorf("request %d: HTTP %d: %s", req.Index, resp.StatusCode, sse.ErrorMessage(bytes.TrimSpace(msg))))
 		return
 	}
 
-	sse := c.readers.Get().(*sseReader)
-	sse.reset(resp.Body)
-	defer func() { sse.reset(nil); c.readers.Put(sse) }()
+	rd := c.readers.Get().(*sse.Reader)
+	rd.Reset(resp.Body)
+	defer func() { rd.Reset(nil); c.readers.Put(rd) }()
 	for {
-		data, at, err := sse.Next()
+		data, at, err := rd.Next()
 		if err != nil {
 			o := classify()
 			if o == "" {
@@ -186,37 +186,30 @@ func (c *client) doWithFirst(ctx context.Context, req *fixtures.Request, body []
 			return
 		}
 		stall.Reset(c.stallTimeout)
-		switch classifyChunk(data) {
-		case chunkToken:
+		switch sse.Classify(data) {
+		case sse.TokenChunk:
 			off := at.Sub(start)
 			if rec.Chunks == 0 {
 				rec.FirstToken = off
-				if onFirst != nil {
-					onFirst()
-				}
 			}
 			rec.Chunks++
 			rec.Tokens = append(rec.Tokens, off)
-		case chunkEmpty:
-		case chunkUsage:
-			var u usageChunk
-			if err := json.Unmarshal(data, &u); err == nil && u.Usage != nil {
-				rec.InputTokens, rec.OutputTokens = u.Usage.PromptTokens, u.Usage.CompletionTokens
-				if d := u.Usage.PromptTokensDetails; d != nil {
-					rec.CachedTokens = d.CachedTokens
-				}
+		case sse.EmptyChunk:
+		case sse.UsageChunk:
+			if u, ok := sse.ParseUsage(data); ok {
+				rec.InputTokens, rec.OutputTokens, rec.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
 			}
-		case chunkDone:
+		case sse.DoneChunk:
 			rec.Done = at.Sub(start)
 			rec.Outcome = OK
 			if rec.Chunks == 0 {
 				rec.Outcome, rec.Error = Malformed, fmt.Sprintf("request %d: stream finished without any text chunk", req.Index)
 			}
 			return
-		case chunkError:
-			fail(ServerError, fmt.Errorf("request %d: error in stream: %s", req.Index, errorMessage(data)))
+		case sse.ErrorChunk:
+			fail(ServerError, fmt.Errorf("request %d: error in stream: %s", req.Index, sse.ErrorMessage(data)))
 			return
-		case chunkMalformed:
+		case sse.MalformedChunk:
 			fail(Malformed, fmt.Errorf("request %d: malformed chunk %.200q", req.Index, data))
 			return
 		}

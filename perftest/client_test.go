@@ -12,11 +12,11 @@ import (
 
 func doOne(t *testing.T, srv *fakeServer, c Case) Record {
 	t.Helper()
-	cl := newClient(srv.URL, "fake-model", c, 1)
+	cl := newClient(srv.URL, "fake-model", c)
 	defer cl.close()
 	req := fixtures.Request{Index: 3, Tokens: []int{101, 102, 103}, InputTokens: 3, OutputTokens: 8}
 	var rec Record
-	cl.do(t.Context(), &req, time.Now(), &rec)
+	cl.do(t.Context(), &req, nil, time.Now(), &rec)
 	return rec
 }
 
@@ -75,7 +75,7 @@ func TestClientConnError(t *testing.T) {
 }
 
 func TestRequestBody(t *testing.T) {
-	cl := newClient("http://x", "m", Case{Extra: map[string]any{"ignore_eos": nil, "top_k": 1}}, 1)
+	cl := newClient("http://x", "m", Case{Extra: map[string]any{"ignore_eos": nil, "top_k": 1}})
 	b, err := cl.body(&fixtures.Request{Tokens: []int{5, 6}, OutputTokens: 4})
 	require.NoError(t, err)
 	var got map[string]any
@@ -86,7 +86,7 @@ func TestRequestBody(t *testing.T) {
 	assert.NotContains(t, got, "ignore_eos")
 	assert.Equal(t, map[string]any{"include_usage": true}, got["stream_options"])
 
-	chat := newClient("http://x", "m", Case{API: Chat}, 1)
+	chat := newClient("http://x", "m", Case{API: Chat})
 	b, err = chat.body(&fixtures.Request{Text: "hello", OutputTokens: 2})
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &got))

@@ -25,19 +25,25 @@
 // what was measured. Failed requests are counted outcomes, never a reason to stop.
 //
 // [Result.Gate] compares the repetitions with a committed baseline the way benchstat
-// does (Mann-Whitney U from golang.org/x/perf/benchmath), corrects for testing many metrics
-// at once (Holm), and fails the test only on a change that is significant, in the worse
-// direction and larger than the metric's threshold. It refuses to compare runs of
-// different setups and reports the smallest regression it could have detected. [Compare]
-// is the same comparison on two result files, as `perfgate compare` uses it.
+// does and fails the test only on a change that is significant, in the worse direction and
+// larger than the metric's threshold; [AB] compares two servers in interleaved repetitions.
 //
 // Loads are closed loop ([Concurrency]), open loop ([Rate], [PoissonRate], [GammaRate],
-// rate stages) or trace time ([TraceTime]); [Sweep] runs a case at several loads. [AB]
-// alternates repetitions between two servers. [Execute] runs a case outside `go test`
-// (`perfgate run`), and [Calibrate] measures how far the client's own numbers can be
-// trusted on a machine.
+// rate stages) or trace time ([TraceTime]); [Sweep] runs a case at several loads. The runner
+// behind Run is a [Session]: [Execute] drives one outside `go test` (`perfgate run`), and
+// [RunAB] drives two.
 //
-// Flags of the test binary, each with a PERFGATE_* environment fallback: -perf.update,
+// What perftest knows of an engine (how to empty its prefix cache, what its metrics are
+// called) it learns from small optional interfaces that the engines' backend modules
+// satisfy: [CacheResetter] and [MetricsSource].
+//
+// The go test entry points (Run, Result.Gate, AB, Sweep, BaselinePath, OutDir) are the only
+// code of perfgate's libraries that reads flags and the environment: -perf.update,
 // -perf.count, -perf.out, -perf.endpoint, -perf.alpha, -perf.threshold, -perf.hardware,
-// -perf.history, -perf.summary.
+// -perf.history and -perf.summary, each with a PERFGATE_* fallback. Execute, RunAB and the
+// subpackages take plain values.
+//
+// One package per further job: resultfile (the result and baseline files), gate (the
+// statistics and the reports), history (history files and change points), machine (the
+// hardware class), calibrate (the client's self-test), plot (gonum plots).
 package perftest

@@ -2,7 +2,6 @@ package perftest_test
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/perfgate/perfgate/perftest"
@@ -24,19 +23,4 @@ func ExampleLoad() {
 	// trace-time,speedup=2
 	// rate=5,constant,stage=1m0s:50,max-in-flight=64
 	// Load sets more than one of Concurrency, Rate/Stages and TraceTime; choose one
-}
-
-// ParseScrape reads a server's Prometheus metrics, summed over labels.
-func ExampleParseScrape() {
-	s, err := perftest.ParseScrape(strings.NewReader(`# TYPE vllm:prefix_cache_hits_total counter
-vllm:prefix_cache_hits_total{model_name="m"} 496
-# TYPE vllm:prefix_cache_queries_total counter
-vllm:prefix_cache_queries_total{model_name="m"} 1024
-`))
-	if err != nil {
-		panic(err)
-	}
-	fmt.Printf("hit ratio %.3f\n", s["vllm:prefix_cache_hits_total"]/s["vllm:prefix_cache_queries_total"])
-	// Output:
-	// hit ratio 0.484
 }

@@ -6,16 +6,26 @@ import (
 	"strconv"
 )
 
-// Flags of the test binary. Each has an environment fallback (PERFGATE_UPDATE, ...), because
-// `go test ./... -perf.update` fails in packages that do not import perftest.
+// Flags of the test binary: the only place perfgate reads flags or the environment below
+// cmd/perfgate. Each has an environment fallback (PERFGATE_UPDATE, ...), because
+// `go test ./... -perf.update` fails in packages that do not import perftest. They are read
+// by the go test entry points (Run, Result.Gate, AB, Sweep, BaselinePath, OutDir) and passed
+// down as plain values; Execute, RunAB and the subpackages read none.
 var (
 	flagUpdate    = flag.Bool("perf.update", envBool("PERFGATE_UPDATE"), "rewrite baselines with this run's results (env PERFGATE_UPDATE)")
-	flagCount     = flag.Int("perf.count", envInt("PERFGATE_COUNT", 10), "repetitions per perf case (env PERFGATE_COUNT)")
+	flagCount     = flag.Int("perf.count", envInt("PERFGATE_COUNT", defaultCount), "repetitions per perf case (env PERFGATE_COUNT)")
 	flagOut       = flag.String("perf.out", os.Getenv("PERFGATE_OUT"), "folder for result files and per-request records (env PERFGATE_OUT)")
 	flagEndpoint  = flag.String("perf.endpoint", os.Getenv("PERFGATE_ENDPOINT"), "send every perf case to this running OpenAI-compatible server (env PERFGATE_ENDPOINT)")
 	flagAlpha     = flag.Float64("perf.alpha", envFloat("PERFGATE_ALPHA", 0.05), "significance level of the gate, after Holm correction across a case's metrics (env PERFGATE_ALPHA)")
 	flagThreshold = flag.Float64("perf.threshold", envFloat("PERFGATE_THRESHOLD", 0), "smallest relative change the gate acts on, overriding each metric's default (env PERFGATE_THRESHOLD)")
+	flagHardware  = flag.String("perf.hardware", os.Getenv("PERFGATE_HARDWARE"), "hardware class recorded with results and used by BaselinePath, instead of the one detected with nvidia-smi (env PERFGATE_HARDWARE)")
+	flagHistory   = flag.String("perf.history", os.Getenv("PERFGATE_HISTORY"), "folder of history files: every gated run appends one line to FOLDER/<hardware class>/<case>.history.jsonl (env PERFGATE_HISTORY)")
+	flagSummary   = flag.String("perf.summary", os.Getenv("PERFGATE_SUMMARY"), "append each gated case's report as markdown to this file, e.g. $GITHUB_STEP_SUMMARY (env PERFGATE_SUMMARY)")
 )
+
+// OutDir is the -perf.out folder ("" when unset), for a test that writes more files beside
+// the results, such as a plot of a sweep.
+func OutDir() string { return *flagOut }
 
 func envBool(k string) bool {
 	b, _ := strconv.ParseBool(os.Getenv(k))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -175,82 +174,4 @@ func (l Load) Validate() error {
 		errs = append(errs, errors.New("Load.Burstiness, Speedup, MaxInFlight, Requests and Duration must be >= 0"))
 	}
 	return errors.Join(errs...)
-}
-
-// pacer computes open-loop send offsets from the start of a repetition.
-type pacer struct {
-	l    Load
-	rng  *rand.Rand
-	at   time.Duration // offset of the last arrival
-	n    int
-	gapS func(rate float64) float64
-}
-
-func newPacer(l Load, rep int) *pacer {
-	p := &pacer{l: l, rng: rand.New(rand.NewPCG(l.Seed, uint64(rep)))}
-	switch l.Arrival {
-	case Poisson:
-		p.gapS = func(rate float64) float64 { return p.rng.ExpFloat64() / rate }
-	case Gamma:
-		k := cmp.Or(l.Burstiness, 1)
-		p.gapS = func(rate float64) float64 { return gammaVariate(p.rng, k) / (k * rate) }
-	default:
-		p.gapS = func(rate float64) float64 { return 1 / rate }
-	}
-	return p
-}
-
-// rateAt is the requested rate at offset t (following Stages, then holding the last).
-func (p *pacer) rateAt(t time.Duration) float64 {
-	r := p.l.Rate
-	var start time.Duration
-	for _, s := range p.l.Stages {
-		if t < start+s.Duration {
-			f := float64(t-start) / float64(s.Duration)
-			return r + f*(s.Rate-r)
-		}
-		start += s.Duration
-		r = s.Rate
-	}
-	return r
-}
-
-// next returns the next arrival's offset. The first arrival is at 0.
-func (p *pacer) next() time.Duration {
-	if p.n == 0 {
-		p.n++
-		return 0
-	}
-	p.n++
-	rate := p.rateAt(p.at)
-	if rate <= 0 {
-		// A ramp through zero: step forward to where the rate is positive again.
-		for rate <= 0 {
-			p.at += 10 * time.Millisecond
-			rate = p.rateAt(p.at)
-		}
-	}
-	p.at += time.Duration(p.gapS(rate) * float64(time.Second))
-	return p.at
-}
-
-// gammaVariate draws from Gamma(k, 1) (Marsaglia and Tsang; k < 1 by boosting).
-func gammaVariate(rng *rand.Rand, k float64) float64 {
-	if k < 1 {
-		return gammaVariate(rng, k+1) * math.Pow(rng.Float64(), 1/k)
-	}
-	d := k - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := rng.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
 }

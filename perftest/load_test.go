@@ -23,20 +23,20 @@ func TestLoadString(t *testing.T) {
 func TestPacerConstantAndStages(t *testing.T) {
 	p := newPacer(Rate(100), 1)
 	for i := range 5 {
-		assert.Equal(t, time.Duration(i)*10*time.Millisecond, p.next())
+		assert.Equal(t, time.Duration(i)*10*time.Millisecond, p.next(nil))
 	}
-	ramp := newPacer(Load{Rate: 10, Stages: []Stage{{time.Second, 30}}}, 1)
+	ramp := newPacer(Load{Rate: 10, Stages: []Stage{{time.Second, 30}}}, 1).(*ratePacer)
 	assert.InDelta(t, 10, ramp.rateAt(0), 1e-9)
 	assert.InDelta(t, 20, ramp.rateAt(500*time.Millisecond), 1e-9)
 	assert.InDelta(t, 30, ramp.rateAt(5*time.Second), 1e-9, "holds the last stage's rate")
 }
 
 // gapStats returns the mean and coefficient of variation of n inter-arrival gaps.
-func gapStats(p *pacer, n int) (mean, cv float64) {
-	prev := p.next()
+func gapStats(p pacer, n int) (mean, cv float64) {
+	prev := p.next(nil)
 	var sum, sq float64
 	for range n {
-		at := p.next()
+		at := p.next(nil)
 		g := (at - prev).Seconds()
 		prev = at
 		sum += g
@@ -59,7 +59,7 @@ func TestPacerDistributions(t *testing.T) {
 	// Seeded: the same schedule for the same repetition.
 	a, b := newPacer(PoissonRate(50), 3), newPacer(PoissonRate(50), 3)
 	for range 10 {
-		assert.Equal(t, a.next(), b.next())
+		assert.Equal(t, a.next(nil), b.next(nil))
 	}
 }
 
@@ -132,12 +132,15 @@ func TestRequestAndDurationLimits(t *testing.T) {
 func TestRateNotDeliveredFailsLoudly(t *testing.T) {
 	res := &Result{Reps: []Repetition{{Requests: 100, Outcomes: map[Outcome]int{OK: 100},
 		Diag: Diagnostics{Sent: 100, RequestedRate: 2000, AchievedRate: 1500, LagP99: 30 * time.Millisecond}}}}
-	probs := res.Problems(Case{Load: Rate(2000)})
-	require.Len(t, probs, 1)
-	assert.Contains(t, probs[0], "the client sent 1500.0 req/s of the 2000.0 requested")
+	res.checkHealth(Case{Load: Rate(2000)})
+	require.Len(t, res.Problems, 1)
+	assert.ErrorIs(t, res.Problems[0], ErrRateShort)
+	assert.Contains(t, res.Problems[0].Error(), "the client sent 1500.0 req/s of the 2000.0 requested")
 	res.Reps[0].Diag.AchievedRate = 1990
-	probs = res.Problems(Case{Load: Rate(2000)})
-	require.Len(t, probs, 1)
-	assert.True(t, strings.Contains(probs[0], "schedule lag p99 30ms is over MaxScheduleLag 10ms"), probs[0])
-	assert.Empty(t, res.Problems(Case{Load: Rate(2000), MaxScheduleLag: time.Second}))
+	res.checkHealth(Case{Load: Rate(2000)})
+	require.Len(t, res.Problems, 1)
+	assert.ErrorIs(t, res.Problems[0], ErrScheduleLag)
+	assert.True(t, strings.Contains(res.Problems[0].Error(), "schedule lag p99 30ms is over MaxScheduleLag 10ms"), res.Problems[0])
+	res.checkHealth(Case{Load: Rate(2000), MaxScheduleLag: time.Second})
+	assert.Empty(t, res.Problems)
 }

@@ -11,7 +11,22 @@ import (
 	"text/tabwriter"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
+
+func fmtMDE(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case math.IsInf(v, 1):
+		return "none"
+	case v < 0.1:
+		return fmt.Sprintf("%.1f%%", 100*v)
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}
 
 var flagPower = flag.Bool("perf.power", false, "run the full power self-test (TestPowerTable) and print its table")
 
@@ -34,15 +49,15 @@ var powerMetrics = []struct {
 // down) and e the metric's own noise, both standard normal, so every metric has the given
 // run-to-run spread. error-rate stays 0, as on the simulator. The metrics whose index
 // shifted (if not nil) reports are made worse by the relative amount shift.
-func powerRun(rng *rand.Rand, n int, noise float64, shifted func(int) bool, shift float64) *ResultFile {
+func powerRun(rng *rand.Rand, n int, noise float64, shifted func(int) bool, shift float64) *resultfile.File {
 	const rho = 0.6
-	rf := &ResultFile{Name: "PerfQuickstart", Values: map[string][]float64{}, LowerBetter: map[string]bool{}}
+	rf := &resultfile.File{Name: "PerfQuickstart", LowerBetter: map[string]bool{}}
 	for _, m := range powerMetrics {
 		rf.Units = append(rf.Units, m.unit)
-		d, _ := lookupMetric(m.unit)
-		rf.LowerBetter[m.unit] = d.lowerBetter
+		rf.LowerBetter[m.unit] = lowerBetter(m.unit)
 	}
 	for range n {
+		var rep resultfile.Rep
 		g := rng.NormFloat64()
 		for i, m := range powerMetrics {
 			lower := rf.LowerBetter[m.unit]
@@ -58,8 +73,9 @@ func powerRun(rng *rand.Rand, n int, noise float64, shifted func(int) bool, shif
 					v *= 1 - shift
 				}
 			}
-			rf.Values[m.unit] = append(rf.Values[m.unit], v)
+			rep.Metrics = append(rep.Metrics, resultfile.Metric{Unit: m.unit, Value: v})
 		}
+		rf.Reps = append(rf.Reps, rep)
 	}
 	return rf
 }
@@ -85,9 +101,9 @@ func metricClass(unit string) int {
 	return 0
 }
 
-// powerSimulate runs trials comparisons per cell through Compare with default options.
+// powerSimulate runs trials comparisons per cell through gate.Compare.
 // Trial i shifts metric i mod 14 (every metric but error-rate, whose centre is 0).
-func powerSimulate(counts []int, shifts []float64, trials int, noise float64, opt Options) []powerCell {
+func powerSimulate(counts []int, shifts []float64, trials int, noise float64, opt gate.Options) []powerCell {
 	var cells []powerCell
 	for _, n := range counts {
 		for _, s := range shifts {
@@ -98,20 +114,20 @@ func powerSimulate(counts []int, shifts []float64, trials int, noise float64, op
 				target := i % (len(powerMetrics) - 1)
 				base := powerRun(rng, n, noise, nil, 0)
 				cur := powerRun(rng, n, noise, func(i int) bool { return i == target }, s)
-				rep := Compare(base, cur, opt)
+				rep := gate.Compare(base, cur, opt)
 				alarm := false
 				for j, d := range rep.Deltas {
 					if j == target {
 						cl := metricClass(d.Unit)
 						c.byClass[cl][1]++
 						mdeSum[cl] += d.MDE
-						if d.Verdict == Regression {
+						if d.Verdict == gate.Regression {
 							c.detected++
 							c.byClass[cl][0]++
 						}
 						continue
 					}
-					if d.Verdict == Regression {
+					if d.Verdict == gate.Regression {
 						alarm = true
 					}
 				}
@@ -137,16 +153,16 @@ func decodeGroup(i int) bool { return i >= 3 && i <= 13 }
 // and returns the mean fraction of the group's metrics called a REGRESSION, the rate of
 // trials where at least one of them was (the case fails), and the rate of trials with a
 // false alarm on the other metrics.
-func powerGroup(n int, shift float64, trials int, noise float64, opt Options) (detected, caught, falseAlarms float64) {
+func powerGroup(n int, shift float64, trials int, noise float64, opt gate.Options) (detected, caught, falseAlarms float64) {
 	rng := rand.New(rand.NewPCG(uint64(n)+1000, math.Float64bits(shift)))
 	for range trials {
-		rep := Compare(powerRun(rng, n, noise, nil, 0), powerRun(rng, n, noise, decodeGroup, shift), opt)
+		rep := gate.Compare(powerRun(rng, n, noise, nil, 0), powerRun(rng, n, noise, decodeGroup, shift), opt)
 		hits, alarm := 0, false
 		for i, d := range rep.Deltas {
 			switch {
-			case decodeGroup(i) && d.Verdict == Regression:
+			case decodeGroup(i) && d.Verdict == gate.Regression:
 				hits++
-			case !decodeGroup(i) && d.Verdict == Regression:
+			case !decodeGroup(i) && d.Verdict == gate.Regression:
 				alarm = true
 			}
 		}
@@ -180,7 +196,7 @@ func writePowerTable(w io.Writer, cells []powerCell) {
 // TestPowerTable is the gate's power self-test: synthetic runs shaped like the quickstart
 // case (15 metrics, 3% run-to-run noise, seeded), regressions of 0, 2, 5 and 10% injected
 // into one metric per trial (each of the 14 non-zero metrics in turn), judged by the same
-// Compare the gate uses, once with the default thresholds and once with a uniform 3%
+// gate.Compare the gate uses, once with the default thresholds and once with a uniform 3%
 // threshold (-perf.threshold 0.03). It prints detection and family-wise false-alarm rates
 // per repetition count; the tables are in README ("Gate statistics and power"):
 //
@@ -193,19 +209,20 @@ func TestPowerTable(t *testing.T) {
 		counts, shifts, trials = []int{10}, []float64{0, 0.10}, 98
 	}
 	for _, cfg := range []struct {
-		name string
-		opt  Options
+		name      string
+		threshold float64
 	}{
-		{"default thresholds (5% medians and rates, 8% p90, 12% p99)", Options{}},
-		{"-perf.threshold 0.03", Options{Threshold: 0.03}},
+		{"default thresholds (5% medians and rates, 8% p90, 12% p99)", 0},
+		{"-perf.threshold 0.03", 0.03},
 	} {
-		cells := powerSimulate(counts, shifts, trials, 0.03, cfg.opt)
+		opt := GateOptions(0, cfg.threshold)
+		cells := powerSimulate(counts, shifts, trials, 0.03, opt)
 		var sb strings.Builder
 		writePowerTable(&sb, cells)
 		t.Logf("power of the gate with %s; %d trials per row, 3%% noise, the quickstart's 15 metrics:\n%s", cfg.name, trials, sb.String())
 		if *flagPower {
 			for _, shift := range []float64{0.05, 0.10} {
-				det, caught, fa := powerGroup(10, shift, trials, 0.03, cfg.opt)
+				det, caught, fa := powerGroup(10, shift, trials, 0.03, opt)
 				t.Logf("%s: count 10, a %.0f%% decode slowdown moving 11 metrics together: case failed in %.1f%% of trials, %.1f%% of the 11 flagged, false alarms on the others %.1f%%",
 					cfg.name, 100*shift, 100*caught, 100*det, 100*fa)
 			}
@@ -217,12 +234,12 @@ func TestPowerTable(t *testing.T) {
 			all := float64(c.detected) / float64(c.trials)
 			p50 := float64(c.byClass[0][0]) / float64(c.byClass[0][1])
 			switch {
-			case c.shift == 0.10 && cfg.opt.Threshold == 0:
+			case c.shift == 0.10 && cfg.threshold == 0:
 				// The 12% p99 threshold is above a 10% regression by design.
 				assert.GreaterOrEqual(t, p50, 0.95, "count 10, default thresholds: medians and rates must catch a 10%% regression")
 			case c.shift == 0.10:
 				assert.GreaterOrEqual(t, all, 0.95, "count 10, 3%% thresholds: every metric must catch a 10%% regression")
-			case c.shift == 0.05 && cfg.opt.Threshold > 0:
+			case c.shift == 0.05 && cfg.threshold > 0:
 				// Not the 80% aimed for: a metric regressing alone must reach p < alpha/15,
 				// which at 3% noise and 10 repetitions a side takes about 5.8% (the MDE
 				// column); see README.

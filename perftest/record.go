@@ -50,8 +50,6 @@ type Record struct {
 	Outcome Outcome `json:"outcome"`
 	Status  int     `json:"status,omitempty"`
 	Error   string  `json:"error,omitempty"`
-
-	start time.Time // absolute Scheduled
 }
 
 // TTFT is the time to first token, from the scheduled send time.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,9 +26,9 @@ func TestRunStopsBeforeTestDeadline(t *testing.T) {
 	<-done
 	require.True(t, c.fatal)
 	assert.Contains(t, c.errors(), "the test's -timeout deadline is near")
-	rf, err := ReadResultFile(filepath.Join(out, "RunStopsBeforeTestDeadline.txt"))
+	rf, err := resultfile.Read(filepath.Join(out, "RunStopsBeforeTestDeadline.txt"))
 	require.NoError(t, err, "what was measured before the deadline is written")
-	assert.NotEmpty(t, rf.Values["e2e-p50-sec"])
+	assert.NotEmpty(t, rf.Values("e2e-p50-sec"))
 }
 
 func TestRunContextCatchesInterrupt(t *testing.T) {
@@ -60,8 +61,8 @@ func TestBackendDiesMidRun(t *testing.T) {
 	msg := c.errors()
 	assert.Contains(t, msg, "requests failed")
 	assert.Regexp(t, `first error: (connect|disconnect)`, msg)
-	rf, err := ReadResultFile(filepath.Join(out, "BackendDiesMidRun.txt"))
+	rf, err := resultfile.Read(filepath.Join(out, "BackendDiesMidRun.txt"))
 	require.NoError(t, err)
-	assert.Len(t, rf.Values["error-rate"], 3)
-	assert.Equal(t, 1.0, rf.Values["error-rate"][2], "every request after the death fails")
+	assert.Len(t, rf.Values("error-rate"), 3)
+	assert.Equal(t, 1.0, rf.Values("error-rate")[2], "every request after the death fails")
 }

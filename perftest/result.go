@@ -1,18 +1,19 @@
 package perftest
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/perf/benchfmt"
+	"github.com/perfgate/perfgate/internal/atomicfile"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
 // Result is the outcome of a perf case: one set of metrics per repetition.
@@ -20,30 +21,50 @@ type Result struct {
 	// Name is the benchmark name without the "Benchmark" prefix, e.g. "PerfQuickstart".
 	Name string
 	// Config holds the config lines recorded with the results, in order.
-	Config []KV
+	Config []resultfile.KV
 	// Reps holds the repetitions in the order they ran.
 	Reps []Repetition
 	// Partial is set when the run stopped before all repetitions finished.
 	Partial bool
+	// Problems says what makes the finished run untrustworthy or failed: each wraps
+	// ErrErrorRate, ErrRateShort or ErrScheduleLag. Run fails the test on them; perfgate run
+	// exits 1.
+	Problems []error
 
 	count int // repetitions asked for
 }
 
-// KV is one config line.
-type KV struct{ Key, Value string }
-
 // Repetition is one replay of the workload.
 type Repetition struct {
-	Metrics  []Metric
+	Metrics  []resultfile.Metric
 	Records  []Record
 	Requests int
 	Outcomes map[Outcome]int
-	Wall     time.Duration
+	// Start is when the repetition began: every record's Scheduled is an offset from it.
+	Start time.Time
+	// Wall is the time from the first request's due time to the last one's end.
+	Wall time.Duration
 	// TokenMismatch counts requests whose streamed chunks disagree with the server's usage.
 	TokenMismatch int
 	// Diag says how faithfully the client delivered the load.
 	Diag Diagnostics
 }
+
+// Problems of a finished run.
+var (
+	ErrErrorRate   = errors.New("error rate over Case.MaxErrorRate")
+	ErrRateShort   = errors.New("requested rate not delivered")
+	ErrScheduleLag = errors.New("schedule lag over Case.MaxScheduleLag")
+)
+
+// problem is a sentence about a run, wrapping the sentinel error it is an instance of.
+type problem struct {
+	msg  string
+	kind error
+}
+
+func (p problem) Error() string { return p.msg }
+func (p problem) Unwrap() error { return p.kind }
 
 // Value returns the values of a metric across repetitions.
 func (r *Result) Value(unit string) []float64 {
@@ -68,94 +89,30 @@ func (r *Result) ConfigValue(key string) string {
 	return ""
 }
 
-// WriteTo writes the result in Go benchmark format: config lines, `Unit ... better=` lines,
-// and one benchmark line per repetition. benchstat reads it unchanged.
-func (r *Result) WriteTo(w io.Writer) (int64, error) {
-	var buf bytes.Buffer
-	bw := benchfmt.NewWriter(&buf)
-	var units []string
+// File returns the result as its result file holds it: the config lines, the direction of
+// every unit, and one line per repetition.
+func (r *Result) File() *resultfile.File {
+	f := &resultfile.File{Path: r.Name, Name: r.Name, Config: r.Config, LowerBetter: map[string]bool{}}
 	for _, rep := range r.Reps {
 		for _, m := range rep.Metrics {
-			if !slices.Contains(units, m.Unit) {
-				units = append(units, m.Unit)
+			if !slices.Contains(f.Units, m.Unit) {
+				f.Units = append(f.Units, m.Unit)
+				f.LowerBetter[m.Unit] = lowerBetter(m.Unit)
 			}
 		}
+		f.Reps = append(f.Reps, resultfile.Rep{Iters: rep.Requests, Metrics: rep.Metrics})
 	}
-	cfg := make([]benchfmt.Config, len(r.Config))
-	for i, kv := range r.Config {
-		cfg[i] = benchfmt.Config{Key: kv.Key, Value: []byte(kv.Value), File: true}
-	}
-	for _, u := range units {
-		better := "higher"
-		if d, ok := lookupMetric(u); !ok || d.lowerBetter {
-			better = "lower"
-		}
-		m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u, Key: "better"}, OrigUnit: u, Value: better}
-		if err := bw.Write(m); err != nil {
-			return 0, err
-		}
-	}
-	if len(units) > 0 {
-		buf.WriteByte('\n')
-	}
-	for _, rep := range r.Reps {
-		res := &benchfmt.Result{Config: cfg, Name: benchfmt.Name(r.Name), Iters: rep.Requests}
-		for _, m := range rep.Metrics {
-			res.Values = append(res.Values, benchfmt.Value{Value: m.Value, Unit: m.Unit, OrigValue: m.Value, OrigUnit: m.Unit})
-		}
-		if err := bw.Write(res); err != nil {
-			return 0, err
-		}
-	}
-	n, err := w.Write(buf.Bytes())
-	return int64(n), err
-}
-
-// writeFileAtomic writes a file through a temporary file in the same folder and a rename,
-// so a reader never sees half a file and a crash never leaves one.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name()) // no-op after the rename
-	bw := bufio.NewWriter(f)
-	if err := write(bw); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return f
 }
 
 // WriteFiles writes NAME.txt (benchmark format) and NAME.records.jsonl (one line per
-// request) into dir, and returns the result file's path.
+// request) into dir, each atomically, and returns the result file's path.
 func (r *Result) WriteFiles(dir string) (string, error) {
 	base := filepath.Join(dir, fileName(r.Name))
-	if err := writeFileAtomic(base+".txt", func(w io.Writer) error { _, err := r.WriteTo(w); return err }); err != nil {
+	if err := r.File().WriteFile(base + ".txt"); err != nil {
 		return "", err
 	}
-	err := writeFileAtomic(base+".records.jsonl", func(w io.Writer) error {
+	err := atomicfile.Write(base+".records.jsonl", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for i, rep := range r.Reps {
 			for j := range rep.Records {
@@ -173,6 +130,76 @@ func (r *Result) WriteFiles(dir string) (string, error) {
 	return base + ".txt", err
 }
 
+// fileName makes a case name safe as a file name.
 func fileName(name string) string {
 	return strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(name)
+}
+
+// checkHealth sets r.Problems from the case's limits: error rates over MaxErrorRate, an
+// open-loop rate the client did not deliver, a schedule lag over MaxScheduleLag (the first
+// repetition of each kind is named).
+func (r *Result) checkHealth(c Case) {
+	r.Problems = nil
+	limit := c.maxErrorRate()
+	for i, rep := range r.Reps {
+		failed := rep.Requests - rep.Outcomes[OK]
+		if limit >= 0 && rep.Requests > 0 && float64(failed)/float64(rep.Requests) > limit {
+			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: %d of %d requests failed (over MaxErrorRate %.3g); first error: %s",
+				i+1, failed, rep.Requests, limit, firstError(rep.Records)), ErrErrorRate})
+			break
+		}
+	}
+	maxLag := c.maxScheduleLag()
+	for i, rep := range r.Reps {
+		d := rep.Diag
+		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate {
+			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: the client sent %.1f req/s of the %.1f requested: the numbers do not describe the requested load (see perfgate calibrate)",
+				i+1, d.AchievedRate, d.RequestedRate), ErrRateShort})
+			break
+		}
+		if !c.Load.closed() && d.LagP99 > maxLag {
+			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: schedule lag p99 %v is over MaxScheduleLag %v: requests went out late (client overloaded?)", i+1, d.LagP99, maxLag), ErrScheduleLag})
+			break
+		}
+	}
+}
+
+func firstError(recs []Record) string {
+	for _, r := range recs {
+		if r.Outcome != OK {
+			return string(r.Outcome) + ": " + r.Error
+		}
+	}
+	return "none"
+}
+
+// Summary is one line counting the outcomes of every request and summing up how the load
+// was delivered over all repetitions: the line Run logs and perfgate run prints.
+func (r *Result) Summary() string {
+	total := map[Outcome]int{}
+	n, mismatch := 0, 0
+	var lag time.Duration
+	var conc float64
+	for _, rep := range r.Reps {
+		n += rep.Requests
+		mismatch += rep.TokenMismatch
+		lag = max(lag, rep.Diag.LagP99)
+		conc += rep.Diag.MeanConcurrency / float64(len(r.Reps))
+		for o, c := range rep.Outcomes {
+			total[o] += c
+		}
+	}
+	var parts []string
+	for _, o := range slices.Sorted(maps.Keys(total)) {
+		parts = append(parts, string(o)+"="+strconv.Itoa(total[o]))
+	}
+	s := fmt.Sprintf("%s: %d repetitions, %d requests: %s; schedule lag p99 (worst repetition) %v, mean concurrency %.1f",
+		r.Name, len(r.Reps), n, strings.Join(parts, " "), lag.Round(time.Microsecond), conc)
+	if len(r.Reps) > 0 && r.Reps[0].Diag.RequestedRate > 0 {
+		s += fmt.Sprintf(", rate %.2f of %.2f req/s requested (first repetition)", r.Reps[0].Diag.AchievedRate, r.Reps[0].Diag.RequestedRate)
+	}
+	if mismatch > 0 {
+		s += fmt.Sprintf("; WARNING: %d requests streamed a different number of text chunks than the server's usage reports", mismatch)
+	}
+	return s
 }

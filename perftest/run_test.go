@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -46,9 +47,9 @@ func TestRunCountsFailures(t *testing.T) {
 	})
 	assert.False(t, c.fatal, "failed requests must not stop the run: %s", c.errors())
 	assert.Contains(t, c.errors(), "requests failed (over MaxErrorRate 0.01)")
-	res, err := ReadResultFile(filepath.Join(out, "RunCountsFailures.txt"))
+	res, err := resultfile.Read(filepath.Join(out, "RunCountsFailures.txt"))
 	require.NoError(t, err)
-	assert.Equal(t, []float64{8.0 / 12, 8.0 / 12}, res.Values["error-rate"], "4 of every 6 requests fail")
+	assert.Equal(t, []float64{8.0 / 12, 8.0 / 12}, res.Values("error-rate"), "4 of every 6 requests fail")
 	assert.Contains(t, c.logged(), "http_error=4")
 	assert.Contains(t, c.logged(), "disconnect=4")
 }
@@ -77,10 +78,10 @@ func TestRunStopsOnCancel(t *testing.T) {
 	})
 	require.True(t, c.fatal)
 	assert.Contains(t, c.errors(), "stopped")
-	res, err := ReadResultFile(filepath.Join(out, "RunStopsOnCancel.txt"))
+	res, err := resultfile.Read(filepath.Join(out, "RunStopsOnCancel.txt"))
 	require.NoError(t, err, "a stopped run still writes what it measured")
-	assert.NotEmpty(t, res.Values["ttft-p50-sec"])
-	assert.Less(t, len(res.Values["ttft-p50-sec"]), 1000)
+	assert.NotEmpty(t, res.Values("ttft-p50-sec"))
+	assert.Less(t, len(res.Values("ttft-p50-sec")), 1000)
 }
 
 func TestBadCase(t *testing.T) {

@@ -9,71 +9,33 @@ import (
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/perfgate/perfgate/perftest/internal/prom"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
-// MetricsTarget is implemented by targets whose Prometheus metrics are not at
-// BaseURL()+"/metrics".
-type MetricsTarget interface {
-	MetricsURL() string
-}
-
-// Scrape is one reading of a server's /metrics: every series summed over its labels,
-// histograms and summaries as NAME_sum and NAME_count.
-type Scrape map[string]float64
-
-// ParseScrape parses Prometheus text exposition.
-func ParseScrape(r io.Reader) (Scrape, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(r)
-	if err != nil {
-		return nil, fmt.Errorf("parse metrics: %w", err)
-	}
-	s := Scrape{}
-	for name, f := range fams {
-		for _, m := range f.GetMetric() {
-			switch f.GetType() {
-			case dto.MetricType_COUNTER:
-				s[name] += m.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				s[name] += m.GetGauge().GetValue()
-			case dto.MetricType_UNTYPED:
-				s[name] += m.GetUntyped().GetValue()
-			case dto.MetricType_HISTOGRAM:
-				s[name+"_sum"] += m.GetHistogram().GetSampleSum()
-				s[name+"_count"] += float64(m.GetHistogram().GetSampleCount())
-			case dto.MetricType_SUMMARY:
-				s[name+"_sum"] += m.GetSummary().GetSampleSum()
-				s[name+"_count"] += float64(m.GetSummary().GetSampleCount())
-			}
-		}
-	}
-	return s, nil
-}
-
-// vLLM's metric names (the simulator serves the same ones). Other engines' names can be
-// added here; a metric the server does not export is simply not reported.
+// Keys of MetricsSource.MetricNames: perfgate's server metrics, whatever the engine calls
+// them.
 const (
-	mPrefixHits    = "vllm:prefix_cache_hits_total"
-	mPrefixQueries = "vllm:prefix_cache_queries_total"
-	mPreemptions   = "vllm:num_preemptions_total"
-	mQueueTime     = "vllm:request_queue_time_seconds"
-	mKVUsage       = "vllm:kv_cache_usage_perc"
-	mWaiting       = "vllm:num_requests_waiting"
+	keyPrefixHits    = "prefix-hits"
+	keyPrefixQueries = "prefix-queries"
+	keyPreemptions   = "preemptions"
+	keyQueueTime     = "queue-time"
+	keyKVUsage       = "kv-usage"
+	keyWaiting       = "waiting"
 )
+
+// maxScrapeBytes bounds one /metrics answer; an engine's exposition is tens of kilobytes.
+const maxScrapeBytes = 16 << 20
 
 // scraper reads a server's metrics before and after a repetition and samples gauges in
-// between for their peaks.
+// between for their peaks. names maps perfgate's keys to the engine's series.
 type scraper struct {
 	url    string
+	names  map[string]string
 	client *http.Client
 }
 
-func newScraper(url string, hc *http.Client) *scraper { return &scraper{url: url, client: hc} }
-
-func (s *scraper) scrape(ctx context.Context) (Scrape, error) {
+func (s *scraper) scrape(ctx context.Context) (prom.Scrape, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
@@ -86,32 +48,36 @@ func (s *scraper) scrape(ctx context.Context) (Scrape, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil, fmt.Errorf("scrape %s: HTTP %d", s.url, resp.StatusCode)
 	}
-	sc, err := ParseScrape(resp.Body)
+	sc, err := prom.Parse(io.LimitReader(resp.Body, maxScrapeBytes))
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
 	return sc, nil
 }
 
-// serverWindow holds what was scraped around one repetition.
+// serverWindow holds what was scraped around one repetition, keyed by perfgate's names.
 type serverWindow struct {
-	before, after Scrape
+	before, after map[string]float64
 	mu            sync.Mutex
-	peak          Scrape // maxima of sampled gauges
+	peak          map[string]float64 // maxima of sampled gauges
 }
 
 // watch scrapes before, samples gauges every interval until stop is called, and scrapes
-// after. It returns nil when the server exports no metrics.
+// after. stop returns nil when the server's metrics could not be read. A nil scraper
+// watches nothing.
 func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func() *serverWindow) {
-	w := &serverWindow{peak: Scrape{}}
+	if s == nil {
+		return func() *serverWindow { return nil }
+	}
+	w := &serverWindow{peak: map[string]float64{}}
 	before, err := s.scrape(ctx)
 	if err != nil {
 		return func() *serverWindow { return nil }
 	}
-	w.before = before
+	w.before = s.pick(before)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -125,7 +91,7 @@ func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func(
 				return
 			case <-t.C:
 				if sc, err := s.scrape(ctx); err == nil {
-					w.sample(sc)
+					w.sample(s.pick(sc))
 				}
 			}
 		}
@@ -137,16 +103,30 @@ func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func(
 		if err != nil {
 			return nil
 		}
-		w.after = after
-		w.sample(after)
+		w.after = s.pick(after)
+		w.sample(w.after)
 		return w
 	}
 }
 
-func (w *serverWindow) sample(sc Scrape) {
+// pick renames the engine's series to perfgate's keys, histograms with their _sum and
+// _count.
+func (s *scraper) pick(sc prom.Scrape) map[string]float64 {
+	out := map[string]float64{}
+	for key, name := range s.names {
+		for _, suffix := range []string{"", "_sum", "_count"} {
+			if v, ok := sc[name+suffix]; ok {
+				out[key+suffix] = v
+			}
+		}
+	}
+	return out
+}
+
+func (w *serverWindow) sample(sc map[string]float64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, k := range []string{mKVUsage, mWaiting} {
+	for _, k := range []string{keyKVUsage, keyWaiting} {
 		if v, ok := sc[k]; ok {
 			w.peak[k] = math.Max(w.peak[k], v)
 		}
@@ -155,7 +135,7 @@ func (w *serverWindow) sample(sc Scrape) {
 
 // metrics turns the window into result metrics: prefix-cache hit ratio, preemptions, mean
 // queue time and peak KV-cache usage, for those the server exports.
-func (w *serverWindow) metrics() []Metric {
+func (w *serverWindow) metrics() []resultfile.Metric {
 	if w == nil {
 		return nil
 	}
@@ -164,22 +144,22 @@ func (w *serverWindow) metrics() []Metric {
 		b, ok2 := w.before[k]
 		return a - b, ok1 && ok2
 	}
-	var m []Metric
-	if q, ok := delta(mPrefixQueries); ok && q > 0 {
-		if h, ok := delta(mPrefixHits); ok {
-			m = append(m, Metric{"server-prefix-hit-ratio", h / q})
+	var m []resultfile.Metric
+	if q, ok := delta(keyPrefixQueries); ok && q > 0 {
+		if h, ok := delta(keyPrefixHits); ok {
+			m = append(m, resultfile.Metric{Unit: "server-prefix-hit-ratio", Value: h / q})
 		}
 	}
-	if p, ok := delta(mPreemptions); ok {
-		m = append(m, Metric{"server-preemptions", p})
+	if p, ok := delta(keyPreemptions); ok {
+		m = append(m, resultfile.Metric{Unit: "server-preemptions", Value: p})
 	}
-	if n, ok := delta(mQueueTime + "_count"); ok && n > 0 {
-		if sum, ok := delta(mQueueTime + "_sum"); ok {
-			m = append(m, Metric{"server-queue-mean-sec", sum / n})
+	if n, ok := delta(keyQueueTime + "_count"); ok && n > 0 {
+		if sum, ok := delta(keyQueueTime + "_sum"); ok {
+			m = append(m, resultfile.Metric{Unit: "server-queue-mean-sec", Value: sum / n})
 		}
 	}
-	if v, ok := w.peak[mKVUsage]; ok {
-		m = append(m, Metric{"server-kv-peak", v})
+	if v, ok := w.peak[keyKVUsage]; ok {
+		m = append(m, resultfile.Metric{Unit: "server-kv-peak", Value: v})
 	}
 	return m
 }

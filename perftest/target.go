@@ -1,6 +1,9 @@
 package perftest
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
 
 // Target is what a perf case sends its requests to: anything with an OpenAI-compatible base
 // URL, such as a started simulator (mock.Start), a backend container, or Endpoint(url).
@@ -18,7 +21,36 @@ type Describer interface {
 	Describe() map[string]string
 }
 
-// Endpoint is a Target for a server that is already running.
+// What perftest knows of engines it learns from these optional interfaces, which each
+// engine's backend module (backends/vllm, backends/sglang, ...) and the simulator satisfy
+// structurally: perftest itself never names an engine.
+
+// CacheResetter is implemented by targets that can empty the server's prefix cache. The
+// runner calls it before every repetition so that each one starts cold; a target without it,
+// or a reset that fails, is said once in the log and recorded in the result's "cache-reset"
+// config line, since later repetitions may then replay a warm cache.
+type CacheResetter interface {
+	ResetPrefixCache(ctx context.Context) error
+}
+
+// MetricsSource is implemented by targets that export Prometheus metrics perfgate can read.
+// MetricNames maps perfgate's server metrics to the engine's series names:
+//
+//	"prefix-hits", "prefix-queries"  counters of prompt tokens hit and looked up in the prefix cache
+//	"preemptions"                    counter of preempted requests
+//	"queue-time"                     histogram (or summary) of time spent waiting, in seconds
+//	"kv-usage"                       gauge of the KV cache's used fraction, 0 to 1
+//	"waiting"                        gauge of requests waiting
+//
+// A name the engine does not export is left out of the map.
+type MetricsSource interface {
+	MetricsURL() string
+	MetricNames() map[string]string
+}
+
+// Endpoint is a Target for a server that is already running. It knows nothing of the
+// engine behind the URL: to reset its cache and read its metrics, use the engine module's
+// endpoint instead (such as vllm.Endpoint).
 func Endpoint(url string) Target {
 	return endpoint(strings.TrimSuffix(strings.TrimSuffix(url, "/"), "/v1"))
 }

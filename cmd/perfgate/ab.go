@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
 func init() {
@@ -39,28 +40,19 @@ Flags:
 `
 
 func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("ab", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), abUsage); fs.PrintDefaults() }
+	fs := newFlagSet("ab", abUsage, stderr)
 	var (
-		urlA   = fs.String("a", "", "base URL of server A, the reference (required)")
-		urlB   = fs.String("b", "", "base URL of server B, the candidate (required)")
-		format = fs.String("format", "text", "output format: text, markdown or json")
-		alpha  = fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics")
-		thr    = fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)")
-		out    = fs.String("out", "", "also write NAME.A.txt and NAME.B.txt (Go benchmark format) to this folder")
-		quiet  = fs.Bool("quiet", false, "no progress lines on stderr")
-		cf     = addCaseFlags(fs, "PerfAB")
-		name   = cf.name
+		urlA  = fs.String("a", "", "base URL of server A, the reference (required)")
+		urlB  = fs.String("b", "", "base URL of server B, the candidate (required)")
+		out   = fs.String("out", "", "also write NAME.A.txt and NAME.B.txt (Go benchmark format) to this folder")
+		quiet = fs.Bool("quiet", false, "no progress lines on stderr")
+		rf    = addReportFlags(fs)
+		cf    = addCaseFlags(fs, "PerfAB")
+		name  = cf.name
 	)
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0, nil
-	}
-	if err != nil {
-		return 2, nil
+	pos, code, done := parseArgs(fs, args, stdout)
+	if done {
+		return code, nil
 	}
 	if len(pos) > 0 {
 		return 2, fmt.Errorf("unexpected arguments %q", pos)
@@ -69,11 +61,8 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		fs.Usage()
 		return 2, errors.New("--a and --b are required")
 	}
-	if !validFormat(*format) {
-		return 2, fmt.Errorf("unknown --format %q (text, markdown or json)", *format)
-	}
-	if *alpha <= 0 || *alpha >= 1 || *thr < 0 {
-		return 2, errors.New("--alpha must be in (0, 1) and --threshold >= 0")
+	if err := rf.validate(); err != nil {
+		return 2, err
 	}
 	c, err := cf.build(stderr)
 	if err != nil {
@@ -83,7 +72,7 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
-	opt := perftest.ABOptions{Name: *name}
+	opt := perftest.ExecOptions{Name: *name}
 	if !*quiet {
 		opt.Logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
 	}
@@ -94,7 +83,7 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 			r    *perftest.Result
 		}{{"A", ra}, {"B", rb}} {
 			p := filepath.Join(*out, *name+"."+s.side+".txt")
-			if err := writeResult(p, s.r); err != nil {
+			if err := s.r.File().WriteFile(p); err != nil {
 				return 2, err
 			}
 			fmt.Fprintf(stderr, "%s results: %s\n", s.side, p)
@@ -105,18 +94,8 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	}
 	fa, fb := ra.File(), rb.File()
 	fa.Path, fb.Path = *urlA+" (A)", *urlB+" (B)"
-	if diff := perftest.ConfigDiff(fa, fb); diff != "" {
-		fmt.Fprintf(stderr, "note: the servers describe themselves differently (-A +B):\n%s\n", diff)
+	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {
+		fmt.Fprintf(stderr, "note: the servers describe themselves differently:\n%s\n", diff)
 	}
-	rep := perftest.Compare(fa, fb, perftest.Options{Alpha: *alpha, Threshold: *thr})
-	if err := writeReport(stdout, rep, *format); err != nil {
-		return 2, err
-	}
-	if err := appendStepSummary(rep); err != nil {
-		return 2, err
-	}
-	if len(rep.Regressions()) > 0 {
-		return 1, nil
-	}
-	return 0, nil
+	return rf.report(stdout, gate.Compare(fa, fb, perftest.GateOptions(*rf.alpha, *rf.threshold)))
 }

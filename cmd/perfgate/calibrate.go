@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/calibrate"
 )
 
 func init() {
@@ -21,11 +19,7 @@ func init() {
 	})
 }
 
-func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("perfgate calibrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: perfgate calibrate [flags]
+const calibrateUsage = `Usage: perfgate calibrate [flags]
 
 Runs perfgate's client against an in-process server that records when it sent every chunk,
 and reports the client's TTFT and ITL bias and p99 error at several stream counts, its
@@ -33,9 +27,10 @@ schedule lag and delivered rate at a high open-loop rate, and its memory per in-
 stream: how far perfgate's numbers can be trusted on this machine.
 
 Flags:
-`)
-		fs.PrintDefaults()
-	}
+`
+
+func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("calibrate", calibrateUsage, stderr)
 	streams := fs.String("streams", "1,64,512", "comma-separated concurrent stream counts")
 	tokens := fs.Int("tokens", 64, "tokens per request")
 	ttft := fs.Duration("ttft", 20*time.Millisecond, "server's time to first token")
@@ -43,13 +38,14 @@ Flags:
 	rate := fs.Float64("rate", 2000, "open-loop rate of the pacing probe (negative: skip)")
 	pacingN := fs.Int("pacing-requests", 4000, "requests in the pacing probe")
 	mem := fs.Int("memory-streams", 1000, "streams held open to measure memory (negative: skip)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 2, nil
+	pos, code, done := parseArgs(fs, args, stdout)
+	if done {
+		return code, nil
 	}
-	opt := perftest.CalibrateOptions{Tokens: *tokens, TTFT: *ttft, ITL: *itl, Rate: *rate, PacingRequests: *pacingN, MemoryStreams: *mem}
+	if len(pos) > 0 {
+		return 2, fmt.Errorf("unexpected arguments %q", pos)
+	}
+	opt := calibrate.Options{Tokens: *tokens, TTFT: *ttft, ITL: *itl, Rate: *rate, PacingRequests: *pacingN, MemoryStreams: *mem}
 	for _, f := range strings.Split(*streams, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {
@@ -57,7 +53,7 @@ Flags:
 		}
 		opt.Streams = append(opt.Streams, n)
 	}
-	cal, err := perftest.Calibrate(ctx, opt)
+	cal, err := calibrate.Run(ctx, opt)
 	if err != nil {
 		return 1, err
 	}

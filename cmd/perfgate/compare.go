@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
+	"slices"
 
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
 func init() {
@@ -39,124 +40,71 @@ files recorded for different setups: the diff is printed, or bad flags).
 Flags:
 `
 
-// parseInterleaved parses flags that may come before, between or after positional
-// arguments, and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// writeReport writes rep in the given format.
-func writeReport(w io.Writer, rep *perftest.Report, format string) error {
-	switch format {
-	case "json":
-		return rep.WriteJSON(w)
-	case "markdown", "md":
-		return rep.WriteMarkdown(w)
-	}
-	if _, err := fmt.Fprintf(w, "%s\n\n", rep.Title()); err != nil {
-		return err
-	}
-	return rep.WriteText(w)
-}
-
-// appendStepSummary appends the markdown report to $GITHUB_STEP_SUMMARY when it is set.
-func appendStepSummary(rep *perftest.Report) error {
-	path := os.Getenv("GITHUB_STEP_SUMMARY")
-	if path == "" {
-		return nil
-	}
-	var sb strings.Builder
-	if err := rep.WriteMarkdown(&sb); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("write step summary: %w", err)
-	}
-	if _, err := f.WriteString(sb.String()); err != nil {
-		f.Close()
-		return fmt.Errorf("write step summary %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-func validFormat(f string) bool {
-	return f == "text" || f == "markdown" || f == "md" || f == "json"
-}
-
 func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), compareUsage); fs.PrintDefaults() }
-	format := fs.String("format", "text", "output format: text, markdown or json")
-	alpha := fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics")
-	thr := fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)")
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0, nil
-	}
-	if err != nil {
-		return 2, nil // the flag package printed the problem and the usage
+	fs := newFlagSet("compare", compareUsage, stderr)
+	rf := addReportFlags(fs)
+	pos, code, done := parseArgs(fs, args, stdout)
+	if done {
+		return code, nil
 	}
 	if len(pos) != 2 {
 		fs.Usage()
 		return 2, fmt.Errorf("want two files, OLD and NEW; got %d arguments", len(pos))
 	}
-	if !validFormat(*format) {
-		return 2, fmt.Errorf("unknown --format %q (text, markdown or json)", *format)
+	if err := rf.validate(); err != nil {
+		return 2, err
 	}
-	if *alpha <= 0 || *alpha >= 1 || *thr < 0 {
-		return 2, fmt.Errorf("--alpha must be in (0, 1) and --threshold >= 0")
-	}
-	base, err := perftest.ReadResultFile(pos[0])
+	base, err := resultfile.Read(pos[0])
 	if err != nil {
 		return 2, err
 	}
-	cur, err := perftest.ReadResultFile(pos[1])
+	cur, err := resultfile.Read(pos[1])
 	if err != nil {
 		return 2, err
 	}
-	if diff := perftest.ConfigDiff(base, cur); diff != "" {
-		return 2, fmt.Errorf("%s and %s were recorded for different setups; refusing to compare unlike runs (-%s +%s):\n%s", pos[0], pos[1], pos[0], pos[1], diff)
+	if diff := resultfile.Diff(base, cur, "OLD", "NEW"); diff != "" {
+		return 2, fmt.Errorf("%s (OLD) and %s (NEW) were recorded for different setups; refusing to compare unlike runs:\n%s", pos[0], pos[1], diff)
 	}
-	rep := perftest.Compare(base, cur, perftest.Options{Alpha: *alpha, Threshold: *thr})
-	if err := writeReport(stdout, rep, *format); err != nil {
+	return rf.report(stdout, gate.Compare(base, cur, perftest.GateOptions(*rf.alpha, *rf.threshold)))
+}
+
+// reportFlags are the comparison flags perfgate compare and perfgate ab share.
+type reportFlags struct {
+	format           *string
+	alpha, threshold *float64
+}
+
+func addReportFlags(fs *flag.FlagSet) *reportFlags {
+	return &reportFlags{
+		format:    fs.String("format", "text", "output format: text, markdown or json"),
+		alpha:     fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics"),
+		threshold: fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)"),
+	}
+}
+
+func (f *reportFlags) validate() error {
+	if !slices.Contains(gate.Formats, *f.format) {
+		return fmt.Errorf("unknown --format %q (text, markdown or json)", *f.format)
+	}
+	if *f.alpha <= 0 || *f.alpha >= 1 || *f.threshold < 0 {
+		return errors.New("--alpha must be in (0, 1) and --threshold >= 0")
+	}
+	return nil
+}
+
+// report writes rep on stdout in the chosen format, appends its markdown to
+// $GITHUB_STEP_SUMMARY when that is set, and returns the exit status: 1 on a regression.
+func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
+	if err := rep.Write(stdout, *f.format); err != nil {
 		return 2, err
 	}
-	if err := appendStepSummary(rep); err != nil {
-		return 2, err
+	if path := os.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
+		if err := rep.AppendMarkdown(path); err != nil {
+			return 2, fmt.Errorf("write step summary: %w", err)
+		}
 	}
 	if len(rep.Regressions()) > 0 {
 		return 1, nil
 	}
 	return 0, nil
-}
-
-// writeResult writes a result file in Go benchmark format.
-func writeResult(path string, r *perftest.Result) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	if _, err := r.WriteTo(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write results %s: %w", path, err)
-	}
-	return f.Close()
 }

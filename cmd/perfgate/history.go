@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/history"
 )
 
 func init() {
@@ -39,30 +39,23 @@ Flags:
 
 // historyOutput is the JSON form of perfgate history.
 type historyOutput struct {
-	File         string                 `json:"file"`
-	Entries      int                    `json:"entries"`
-	From         time.Time              `json:"from"`
-	To           time.Time              `json:"to"`
-	ChangePoints []perftest.ChangePoint `json:"change_points"`
+	File         string                `json:"file"`
+	Entries      int                   `json:"entries"`
+	From         time.Time             `json:"from"`
+	To           time.Time             `json:"to"`
+	ChangePoints []history.ChangePoint `json:"change_points"`
 }
 
 func runHistory(_ context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), historyUsage); fs.PrintDefaults() }
+	fs := newFlagSet("history", historyUsage, stderr)
 	format := fs.String("format", "text", "output format: text or json")
 	alpha := fs.Float64("alpha", 0.05, "chance of a false change point per history, across all metrics")
 	minChange := fs.Float64("min-change", 0, "leave out change points whose relative change is smaller (0.03 is 3%)")
 	perms := fs.Int("permutations", 999, "shuffles per permutation test")
 	seed := fs.Uint64("seed", 1, "seed of the permutations")
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0, nil
-	}
-	if err != nil {
-		return 2, nil
+	pos, code, done := parseArgs(fs, args, stdout)
+	if done {
+		return code, nil
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -74,17 +67,21 @@ func runHistory(_ context.Context, args []string, stdout, stderr io.Writer) (int
 	if *alpha <= 0 || *alpha >= 1 || *perms < 1 || *minChange < 0 {
 		return 2, errors.New("--alpha must be in (0, 1), --permutations >= 1, --min-change >= 0")
 	}
-	h, err := perftest.ReadHistory(pos[0])
+	h, err := history.Read(pos[0])
 	if err != nil {
 		return 2, err
 	}
 	if len(h) == 0 {
 		return 2, fmt.Errorf("%s: no entries", pos[0])
 	}
-	cps := perftest.DetectChanges(h, perftest.ChangePointOptions{Alpha: *alpha, Permutations: *perms, MinChange: *minChange, Seed: *seed})
+	higher := map[string]bool{}
+	for u, m := range perftest.GateOptions(0, 0).Units {
+		higher[u] = !m.LowerBetter
+	}
+	cps := history.DetectChanges(h, history.Options{Alpha: *alpha, Permutations: *perms, MinChange: *minChange, Seed: *seed, HigherBetter: higher})
 	out := historyOutput{File: pos[0], Entries: len(h), From: h[0].Time, To: h[len(h)-1].Time, ChangePoints: cps}
 	if out.ChangePoints == nil {
-		out.ChangePoints = []perftest.ChangePoint{}
+		out.ChangePoints = []history.ChangePoint{}
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -103,7 +100,7 @@ func runHistory(_ context.Context, args []string, stdout, stderr io.Writer) (int
 	return 0, nil
 }
 
-func writeHistoryText(w io.Writer, out historyOutput, h []perftest.HistoryEntry) error {
+func writeHistoryText(w io.Writer, out historyOutput, h []history.Entry) error {
 	fmt.Fprintf(w, "%s: %d runs of %s, %s to %s\n", out.File, out.Entries, h[len(h)-1].Case,
 		out.From.Format(time.DateTime), out.To.Format(time.DateTime))
 	if len(out.ChangePoints) == 0 {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/history"
 )
 
 // writeHistory writes n entries whose itl-p50-sec steps up by step from entry at on, with
@@ -24,7 +24,7 @@ func writeHistory(t *testing.T, n, at int, step float64) string {
 		if i >= at {
 			level += step
 		}
-		e := perftest.HistoryEntry{Time: time.Date(2026, 11, 1, i, 0, 0, 0, time.UTC), Commit: fmt.Sprintf("%02d%038d", i, 0), Case: "PerfX", N: 10,
+		e := history.Entry{Time: time.Date(2026, 11, 1, i, 0, 0, 0, time.UTC), Commit: fmt.Sprintf("%02d%038d", i, 0), Case: "PerfX", N: 10,
 			Medians: map[string]float64{"itl-p50-sec": 0.005 * level * (1 + 0.03*rng.NormFloat64()), "req/s": 30 * (1 + 0.03*rng.NormFloat64())}}
 		b, err := json.Marshal(e)
 		if err != nil {
@@ -55,8 +55,8 @@ func TestHistoryFindsStep(t *testing.T) {
 	}
 	code, out, _ = runCmd(t, "history", "--format", "json", p)
 	var got struct {
-		Entries      int                    `json:"entries"`
-		ChangePoints []perftest.ChangePoint `json:"change_points"`
+		Entries      int                   `json:"entries"`
+		ChangePoints []history.ChangePoint `json:"change_points"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 {
 		t.Fatalf("exit %d, JSON %v:\n%s", code, err, out)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,22 +41,18 @@ Flags:
 `
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("perfgate run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
+	fs := newFlagSet("run", runUsage, stderr)
 	endpoint := fs.String("endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
 	out := fs.String("out", "out", "folder for the result files")
 	maxErrRate := fs.Float64("max-error-rate", 0.01, "error rate above which the run is a failure (negative: never)")
 	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which the run is untrustworthy")
 	cf := addCaseFlags(fs, "PerfRun")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, nil
-		}
-		return 2, nil
+	pos, code, done := parseArgs(fs, args, stdout)
+	if done {
+		return code, nil
 	}
-	if fs.NArg() > 0 {
-		return 2, fmt.Errorf("unexpected arguments %q (flags go before them?)", fs.Args())
+	if len(pos) > 0 {
+		return 2, fmt.Errorf("unexpected arguments %q", pos)
 	}
 	if *endpoint == "" {
 		fs.Usage()
@@ -88,19 +83,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if runErr != nil {
 		return 1, fmt.Errorf("%w (partial results written)", runErr)
 	}
-	if probs := res.Problems(c); len(probs) > 0 {
-		return 1, errors.New(strings.Join(probs, "; "))
+	if len(res.Problems) > 0 {
+		return 1, errors.Join(res.Problems...)
 	}
 	return 0, nil
 }
 
-// printSummary prints each metric's median and range over the repetitions.
+// printSummary prints each metric's median and range over the repetitions, then the
+// outcome totals.
 func printSummary(w io.Writer, res *perftest.Result) {
 	rf := res.File()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "metric\tmedian\tmin\tmax\t(n=%d)\n", len(res.Reps))
 	for _, u := range rf.Units {
-		vals := slices.Clone(rf.Values[u])
+		vals := rf.Values(u)
 		s := benchmath.AssumeNothing.Summary(benchmath.NewSample(vals, &benchmath.DefaultThresholds), 0.95)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", u, benchunit.Scale(s.Center, benchunit.Decimal),
 			benchunit.Scale(slices.Min(vals), benchunit.Decimal), benchunit.Scale(slices.Max(vals), benchunit.Decimal))
@@ -115,6 +111,7 @@ func printSummary(w io.Writer, res *perftest.Result) {
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprintln(w, res.Summary())
 }
 
 // progress shows the runner's progress lines: rewritten in place on a terminal, one per

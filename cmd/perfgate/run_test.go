@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/perfgate/perfgate/backends/mock"
-	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,9 +22,9 @@ func TestRunCommand(t *testing.T) {
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
 	assert.Contains(t, stdout.String(), "ttft-p50-sec")
 	assert.Contains(t, stdout.String(), "results: "+filepath.Join(out, "Local.txt"))
-	rf, err := perftest.ReadResultFile(filepath.Join(out, "Local.txt"))
+	rf, err := resultfile.Read(filepath.Join(out, "Local.txt"))
 	require.NoError(t, err)
-	assert.Len(t, rf.Values["itl-p50-sec"], 3)
+	assert.Len(t, rf.Values("itl-p50-sec"), 3)
 	_, err = os.Stat(filepath.Join(out, "Local.records.jsonl"))
 	assert.NoError(t, err)
 	assert.NotContains(t, stderr.String(), "\r", "plain progress lines when not on a terminal")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,25 +66,19 @@ type traceStatsOutput struct {
 }
 
 func traceStats(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("trace stats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("trace stats", "Usage: perfgate trace stats FILE [flags]\n\nFlags:\n", stderr)
 	format := fs.String("format", "text", "output `format`: text or json")
 	cacheBlocks := fs.Int("cache-blocks", 0, "also report the hit ratio of an LRU cache of `N` blocks")
 	typ := fs.String("type", "auto", "trace `type`: auto, mooncake, azure, burstgpt or sharegpt")
 	lenient := fs.Bool("lenient", false, "skip bad rows and report how many instead of failing")
 	blockSize := fs.Int("block-size", 0, "hash the replayed token prompts in blocks of `N` tokens, as an engine does (0: use the trace's 512-token hash ids)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: perfgate trace stats FILE [flags]\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	files, code, ok := parseInterspersed(fs, args)
-	if !ok {
+	path, code, done := oneFile(fs, args, stdout)
+	if done {
 		return code, nil
 	}
 	if *format != "text" && *format != "json" {
 		return 2, fmt.Errorf("--format must be text or json, got %q", *format)
 	}
-	path := files[0]
 	skipped := 0
 	tr, err := fixtures.OpenTrace(path, fixtures.TraceOptions{
 		Format:  *typ,
@@ -126,32 +119,21 @@ func traceStats(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	return 0, writeStatsText(stdout, out)
 }
 
-// parseInterspersed parses flags that may come before or after the one FILE argument. ok is
-// false when the command should exit with code.
-func parseInterspersed(fs *flag.FlagSet, args []string) (files []string, code int, ok bool) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0, false
-			}
-			return nil, 2, false
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+// oneFile parses the flags of a command that takes one FILE argument.
+func oneFile(fs *flag.FlagSet, args []string, stdout io.Writer) (file string, code int, done bool) {
+	pos, code, done := parseArgs(fs, args, stdout)
+	if done {
+		return "", code, true
 	}
-	if len(files) != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
-		return nil, 2, false
+		return "", 2, true
 	}
-	return files, 0, true
+	return pos[0], 0, false
 }
 
 func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("trace synth", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("trace synth", "Usage: perfgate trace synth FILE [flags]\n\nFlags:\n", stderr)
 	out := fs.String("o", "", "write to `file` instead of stdout")
 	typ := fs.String("type", "auto", "trace `type`: auto, mooncake, azure, burstgpt or sharegpt")
 	lenient := fs.Bool("lenient", false, "skip bad rows and report how many instead of failing")
@@ -168,16 +150,12 @@ func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	fs.Float64Var(&sy.PromptLen, "prompt-len", 1, "stretch the unique part of prompts by `G`")
 	fs.Float64Var(&sy.Speedup, "speedup", 1, "divide arrival times by `S`")
 	fs.Uint64Var(&sy.Seed, "seed", 0, "`seed` for sampling and synthesis")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: perfgate trace synth FILE [flags]\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	files, code, ok := parseInterspersed(fs, args)
-	if !ok {
+	file, code, done := oneFile(fs, args, stdout)
+	if done {
 		return code, nil
 	}
 	skipped := 0
-	src, err := fixtures.OpenTrace(files[0], fixtures.TraceOptions{
+	src, err := fixtures.OpenTrace(file, fixtures.TraceOptions{
 		Format: *typ, Lenient: *lenient, OnSkip: func(error) { skipped++ },
 	})
 	if err != nil {

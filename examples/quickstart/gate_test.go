@@ -10,6 +10,8 @@ import (
 	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
 // The quickstart case's setup, as TestPerfQuickstart (and README) write it. If the two
@@ -29,7 +31,7 @@ func runQuickstart(t *testing.T, cfg mock.Config) *perftest.Result {
 	return perftest.Run(t, perftest.Case{Name: "PerfQuickstart", Target: srv, Workload: workload, Load: load})
 }
 
-func regressed(rep *perftest.Report) []string {
+func regressed(rep *gate.Report) []string {
 	var units []string
 	for _, d := range rep.Regressions() {
 		units = append(units, d.Unit)
@@ -46,14 +48,14 @@ func TestGateCatchesSlowerDecode(t *testing.T) {
 	slow := engine
 	slow.Profile = mock.DefaultProfile().Scaled(1, 1.2)
 	res := runQuickstart(t, slow)
-	base, err := perftest.ReadResultFile(baseline)
+	base, err := resultfile.Read(baseline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := perftest.ConfigDiff(base, res.File()); diff != "" {
+	if diff := resultfile.Diff(base, res.File(), "baseline", "current"); diff != "" {
 		t.Fatalf("a slower engine must still compare as the same setup:\n%s", diff)
 	}
-	rep := perftest.Compare(base, res.File(), perftest.Options{})
+	rep := gate.Compare(base, res.File(), perftest.GateOptions(0, 0))
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
 	t.Logf("slowed decode by 20%%:\n%s", sb.String())
@@ -93,7 +95,7 @@ func TestGateFalseAlarmRate(t *testing.T) {
 	if n <= 0 {
 		t.Skip("measurement only: set PERFGATE_TRIALS=N to run N unchanged trials against the baseline")
 	}
-	base, err := perftest.ReadResultFile(baseline)
+	base, err := resultfile.Read(baseline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestGateFalseAlarmRate(t *testing.T) {
 	for i := range n {
 		var got []string
 		t.Run(fmt.Sprint("trial", i), func(t *testing.T) {
-			got = regressed(perftest.Compare(base, runQuickstart(t, engine).File(), perftest.Options{}))
+			got = regressed(gate.Compare(base, runQuickstart(t, engine).File(), perftest.GateOptions(0, 0)))
 		})
 		if len(got) > 0 {
 			tripped++

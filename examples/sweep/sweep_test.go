@@ -1,16 +1,18 @@
 // Package sweep shows a concurrency sweep: the same case at several loads, one result file
-// per point and a throughput/latency plot. It does not gate; a sweep is for finding where a
-// deployment saturates. Run it with:
+// per point and, with -perf.out, a throughput/latency plot (package plot). It does not
+// gate; a sweep is for finding where a deployment saturates. Run it with:
 //
 //	go test -run Sweep -v ./examples/sweep -perf.out out/sweep
 package sweep
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/plot"
 )
 
 func TestSweepConcurrency(t *testing.T) {
@@ -25,5 +27,12 @@ func TestSweepConcurrency(t *testing.T) {
 	tok := func(i int) float64 { return results[i].Value("tok/s")[0] }
 	if tok(3) < 2*tok(1) {
 		t.Errorf("throughput should grow with concurrency below saturation: %.0f tok/s at 4, %.0f at 64", tok(1), tok(3))
+	}
+	if dir := perftest.OutDir(); dir != "" {
+		path := filepath.Join(dir, "SweepConcurrency.sweep.png")
+		if err := plot.Sweep(path, results); err != nil {
+			t.Error(err)
+		}
+		t.Logf("sweep plot: %s", path)
 	}
 }

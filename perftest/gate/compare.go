@@ -1,0 +1,329 @@
+package gate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/aclements/go-moremath/stats"
+	"golang.org/x/perf/benchmath"
+
+	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/resultfile"
+)
+
+// Options tune a comparison. DefaultOptions is what perfgate uses when nothing is set.
+type Options struct {
+	// Alpha is the family-wise significance level across a case's metrics (0: 0.05).
+	Alpha float64
+	// Threshold is the smallest relative change acted on for units not in Units (0: 0.05).
+	Threshold float64
+	// Units says, per unit, which direction is better and the smallest relative change acted
+	// on. A unit's direction comes from the baseline's `Unit ... better=` line when it has
+	// one, else from here, else lower is better.
+	Units map[string]Unit
+}
+
+// Unit is what the gate knows of one metric.
+type Unit struct {
+	LowerBetter bool
+	// Threshold is the smallest relative change of the median acted on (0 acts on any
+	// significant change, as for error rates).
+	Threshold float64
+}
+
+// DefaultOptions holds the defaults of a zero Options.
+var DefaultOptions = Options{Alpha: 0.05, Threshold: 0.05}
+
+// Verdict is the gate's reading of one metric.
+type Verdict int
+
+// Verdicts.
+const (
+	Unchanged   Verdict = iota // no significant change larger than the threshold
+	Regression                 // significantly worse by more than the threshold
+	Improvement                // significantly better by more than the threshold
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Regression:
+		return "REGRESSION"
+	case Improvement:
+		return "improvement"
+	}
+	return "~"
+}
+
+// MarshalText writes the verdict as "regression", "improvement" or "unchanged".
+func (v Verdict) MarshalText() ([]byte, error) {
+	switch v {
+	case Regression:
+		return []byte("regression"), nil
+	case Improvement:
+		return []byte("improvement"), nil
+	}
+	return []byte("unchanged"), nil
+}
+
+// Delta compares one metric of two runs.
+type Delta struct {
+	Unit        string
+	LowerBetter bool
+	Base, Cur   benchmath.Summary // median with its 95% confidence interval
+	NBase, NCur int
+	// Change is the relative change of the medians, cur/base - 1 (±Inf from a zero base).
+	Change float64
+	// P is the two-sided Mann-Whitney U p-value, as benchstat prints it. PAdj is the
+	// one-sided p-value in the direction the metric moved (P/2) after Holm's correction
+	// across the case's metrics within that direction's family (see Compare): that is
+	// what is compared with alpha.
+	P, PAdj float64
+	// Threshold is the smallest relative change the verdict acts on: the larger of
+	// ConfiguredThreshold and NoiseFloor.
+	Threshold float64
+	// ConfiguredThreshold is the metric's threshold from Options.
+	ConfiguredThreshold float64
+	// NoiseFloor is what the baseline's own spread can resolve: the relative half-width of
+	// a 95% confidence interval for the baseline median, 1.96 x 1.2533 x sigma / sqrt(n),
+	// with sigma the baseline's robust standard deviation.
+	NoiseFloor float64
+	// MinP is the smallest one-sided p-value the U test can reach at these sample sizes,
+	// 1/C(NBase+NCur, NBase): with fewer than 4 repetitions a side it is 0.05 or more.
+	MinP float64
+	// MDE is the minimum detectable effect: the smallest relative regression this
+	// comparison would call a REGRESSION with 80% probability, given the sample sizes, the
+	// spread of both samples, Holm's correction for a metric regressing alone, and
+	// Threshold (see MDE). +Inf: no regression of this metric alone can be detected;
+	// NaN: the baseline median is zero, so a relative effect has no meaning.
+	MDE     float64
+	Verdict Verdict
+	// Warnings concern this metric alone.
+	Warnings []error
+
+	dir int // sign of the rank statistic: +1 current larger, -1 smaller
+}
+
+// Report is the comparison of two runs of a case.
+type Report struct {
+	Base, Cur *resultfile.File
+	Alpha     float64
+	Deltas    []Delta
+	// Warnings concern the comparison as a whole: too few repetitions for any verdict,
+	// metrics present on one side only. Each wraps one of the Err* sentinels.
+	Warnings []error
+}
+
+// Regressions returns the metrics judged worse.
+func (r *Report) Regressions() []Delta { return r.with(Regression) }
+
+// Improvements returns the metrics judged better.
+func (r *Report) Improvements() []Delta { return r.with(Improvement) }
+
+func (r *Report) with(v Verdict) []Delta {
+	var out []Delta
+	for _, d := range r.Deltas {
+		if d.Verdict == v {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// MDEPower is the detection probability the minimum detectable effect is quoted at.
+const MDEPower = 0.8
+
+// Compare tests every metric the two runs share with a Mann-Whitney U test and corrects the
+// p-values for testing many metrics at once (Holm-Bonferroni, one family for regressions
+// and one for improvements, so that false regressions stay below alpha per case). A metric
+// regresses only when its change is significant, in the worse direction, and larger than
+// its threshold, which is never below the baseline's noise floor. Every metric also gets
+// its minimum detectable effect, and the report warns when the sample sizes cannot support
+// a verdict. Compare does not check that the files describe the same setup (see
+// resultfile.Diff).
+func Compare(base, cur *resultfile.File, opt Options) *Report {
+	alpha := cmpOr(opt.Alpha, DefaultOptions.Alpha)
+	rep := &Report{Base: base, Cur: cur, Alpha: alpha}
+	for _, u := range base.Units {
+		if !slices.Contains(cur.Units, u) {
+			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the baseline only", u, ErrOneSided))
+			continue
+		}
+		rep.Deltas = append(rep.Deltas, compareUnit(u, base, cur, opt))
+	}
+	for _, u := range cur.Units {
+		if !slices.Contains(base.Units, u) {
+			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only", u, ErrOneSided))
+		}
+	}
+	rep.adjust()
+	// The MDE is for a metric regressing alone: its one-sided p-value must be below
+	// alpha/m, which is a two-sided level of 2 alpha/m.
+	lone := 2 * alpha / float64(max(1, len(rep.Deltas)))
+	for i := range rep.Deltas {
+		d := &rep.Deltas[i]
+		d.MDE = MDE(d.NBase, d.NCur, lone, d.Threshold, robust.Sigma(base.Values(d.Unit), cur.Values(d.Unit))/math.Abs(d.Base.Center))
+		if d.Base.Center == 0 {
+			d.MDE = math.NaN()
+		}
+		d.Verdict = verdict(d, alpha)
+	}
+	rep.Warnings = append(rep.Warnings, sampleSizeWarnings(rep.Deltas, alpha)...)
+	return rep
+}
+
+// compareUnit summarizes and tests one unit; PAdj, MDE and Verdict are set later.
+func compareUnit(u string, base, cur *resultfile.File, opt Options) Delta {
+	bv, cv := base.Values(u), cur.Values(u)
+	thr := benchmath.DefaultThresholds
+	bs := benchmath.NewSample(slices.Clone(bv), &thr)
+	cs := benchmath.NewSample(slices.Clone(cv), &thr)
+	d := Delta{
+		Unit:        u,
+		LowerBetter: lowerBetter(u, base, opt),
+		Base:        benchmath.AssumeNothing.Summary(bs, 0.95),
+		Cur:         benchmath.AssumeNothing.Summary(cs, 0.95),
+		NBase:       len(bv),
+		NCur:        len(cv),
+		P:           1,
+	}
+	// The same test benchstat runs (benchmath.AssumeNothing.Compare), called directly so
+	// that its errors are values: all-equal samples mean no change.
+	if res, err := stats.MannWhitneyUTest(cv, bv, stats.LocationDiffers); err == nil {
+		d.P = res.P
+		d.dir = sign(2*res.U - float64(res.N1*res.N2))
+	} else if !errors.Is(err, stats.ErrSamplesEqual) {
+		d.Warnings = append(d.Warnings, fmt.Errorf("%w: %w", ErrTest, err))
+	}
+	if math.IsNaN(d.P) {
+		d.P = 1
+	}
+	d.Change = relChange(d.Base.Center, d.Cur.Center)
+	d.ConfiguredThreshold = threshold(u, opt)
+	d.NoiseFloor = noiseFloor(bv, d.Base.Center)
+	d.Threshold = max(d.ConfiguredThreshold, d.NoiseFloor)
+	d.MinP = MinP(d.NBase, d.NCur)
+	return d
+}
+
+// verdict applies the gate's rule to a metric whose PAdj is set.
+func verdict(d *Delta, alpha float64) Verdict {
+	if d.PAdj >= alpha || math.Abs(d.Change) <= d.Threshold || d.dir == 0 {
+		return Unchanged
+	}
+	worse := d.Change > 0 == d.LowerBetter
+	if worse != (d.dir > 0 == d.LowerBetter) {
+		return Unchanged // the medians and the ranks disagree on the direction
+	}
+	if worse {
+		return Regression
+	}
+	return Improvement
+}
+
+func lowerBetter(u string, base *resultfile.File, opt Options) bool {
+	if lower, ok := base.LowerBetter[u]; ok {
+		return lower
+	}
+	if m, ok := opt.Units[u]; ok {
+		return m.LowerBetter
+	}
+	return true
+}
+
+func threshold(u string, opt Options) float64 {
+	if m, ok := opt.Units[u]; ok {
+		return m.Threshold
+	}
+	return cmpOr(opt.Threshold, DefaultOptions.Threshold)
+}
+
+// RelChange is after/before - 1, 0 when they are equal and ±Inf from a zero before.
+func relChange(before, after float64) float64 {
+	switch {
+	case before == after:
+		return 0
+	case before == 0:
+		return math.Copysign(math.Inf(1), after)
+	}
+	return after/before - 1
+}
+
+// adjust sets every PAdj. The gate tests two one-sided families: "this metric got worse"
+// and "this metric got better". A metric's one-sided p-value in the direction its ranks
+// moved is P/2 (P is benchstat's two-sided p), 1-P/2 in the other; Holm's step-down method
+// then runs over each family separately, so false regressions (and, separately, false
+// improvements) stay below alpha per case whatever the dependence between metrics.
+func (r *Report) adjust() {
+	worse := make([]float64, len(r.Deltas))
+	better := make([]float64, len(r.Deltas))
+	for i, d := range r.Deltas {
+		worse[i], better[i] = 1, 1
+		if d.dir == 0 {
+			continue
+		}
+		half := d.P / 2
+		if d.dir > 0 == d.LowerBetter {
+			worse[i], better[i] = half, 1-half
+		} else {
+			worse[i], better[i] = 1-half, half
+		}
+	}
+	aw, ab := holm(worse), holm(better)
+	for i := range r.Deltas {
+		d := &r.Deltas[i]
+		d.PAdj = aw[i]
+		if d.dir != 0 && d.dir > 0 != d.LowerBetter {
+			d.PAdj = ab[i]
+		}
+	}
+}
+
+// holm returns Holm-Bonferroni adjusted p-values: the i-th smallest of m is multiplied by
+// m-i (i from 0), and the results are made monotone and capped at 1.
+func holm(ps []float64) []float64 {
+	idx := make([]int, len(ps))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return ps[idx[a]] < ps[idx[b]] })
+	m := len(ps)
+	out := make([]float64, m)
+	running := 0.0
+	for rank, i := range idx {
+		running = max(running, min(1, float64(m-rank)*ps[i]))
+		out[i] = running
+	}
+	return out
+}
+
+// noiseFloor is the relative resolution of the baseline's median: the half-width of a 95%
+// confidence interval for it, 1.96 x 1.2533 x sigma / sqrt(n), with sigma the baseline's
+// robust standard deviation and 1.2533 = sqrt(pi/2) the standard error of a median in units
+// of sigma/sqrt(n). A threshold below it would act on changes smaller than the uncertainty
+// of the baseline itself.
+func noiseFloor(base []float64, centre float64) float64 {
+	if centre == 0 || len(base) == 0 {
+		return 0
+	}
+	return 1.96 * math.Sqrt(math.Pi/2) * robust.Sigma(base) / math.Sqrt(float64(len(base))) / math.Abs(centre)
+}
+
+func sign(x float64) int {
+	switch {
+	case x > 0:
+		return 1
+	case x < 0:
+		return -1
+	}
+	return 0
+}
+
+func cmpOr(v, def float64) float64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,128 @@
+package history
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stepHistory is a history of n runs whose itl-p50-sec median moves by steps[i] (relative)
+// from entry i on, with 3% noise, and whose req/s stays flat.
+func stepHistory(seed uint64, n int, steps map[int]float64) []Entry {
+	return noisyStepHistory(seed, n, steps, 0.03)
+}
+
+func noisyStepHistory(seed uint64, n int, steps map[int]float64, noise float64) []Entry {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	level := 1.0
+	var h []Entry
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		level *= 1 + steps[i]
+		h = append(h, Entry{
+			Time: t0.Add(time.Duration(i) * time.Hour), Commit: fmt.Sprintf("c%02d", i), Case: "PerfX", N: 10,
+			Medians: map[string]float64{
+				"itl-p50-sec": 0.005 * level * (1 + noise*rng.NormFloat64()),
+				"req/s":       30 * (1 + noise*rng.NormFloat64()),
+			},
+		})
+	}
+	return h
+}
+
+func TestDetectChangesFindsStep(t *testing.T) {
+	for seed := range uint64(5) {
+		cps := DetectChanges(stepHistory(seed, 40, map[int]float64{25: 0.10}), Options{})
+		require.Len(t, cps, 1, "seed %d: %+v", seed, cps)
+		cp := cps[0]
+		assert.Equal(t, "itl-p50-sec", cp.Unit)
+		assert.InDelta(t, 25, cp.Index, 1, "seed %d", seed)
+		assert.InDelta(t, 0.10, cp.Change, 0.04)
+		assert.True(t, cp.Worse, "slower per token is worse")
+		assert.Less(t, cp.P, 0.05)
+		assert.Equal(t, fmt.Sprintf("c%02d", cp.Index), cp.Commit)
+	}
+}
+
+func TestDetectChangesFlatAndTwoSteps(t *testing.T) {
+	for seed := range uint64(10) {
+		assert.Empty(t, DetectChanges(stepHistory(seed, 40, nil), Options{}), "seed %d: no change, no change point", seed)
+	}
+	// A drift a single comparison misses: two 4% steps, each under the 5% threshold. The
+	// medians of 10 repetitions with 3% noise vary by about 1.5%.
+	for seed := range uint64(5) {
+		cps := DetectChanges(noisyStepHistory(seed, 60, map[int]float64{20: 0.04, 40: 0.04}, 0.015), Options{})
+		require.Len(t, cps, 2, "seed %d: %+v", seed, cps)
+		assert.InDelta(t, 20, cps[0].Index, 3, "seed %d", seed)
+		assert.InDelta(t, 40, cps[1].Index, 3, "seed %d", seed)
+	}
+	// MinChange drops small ones.
+	assert.Empty(t, DetectChanges(noisyStepHistory(1, 60, map[int]float64{20: 0.04, 40: 0.04}, 0.015), Options{MinChange: 0.2}))
+	// Too short to split.
+	assert.Empty(t, DetectChanges(stepHistory(1, 9, map[int]float64{5: 0.5}), Options{}))
+}
+
+func TestAppendAndRead(t *testing.T) {
+	path := Path(t.TempDir(), "cpu", "PerfX")
+	assert.Equal(t, "PerfX.history.jsonl", filepath.Base(path))
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			e := Entry{Time: time.Now().UTC(), Case: "PerfX", Hardware: "cpu", N: 10, Medians: map[string]float64{"itl-p50-sec": 0.005 + float64(i)*1e-6}}
+			assert.NoError(t, Append(path, e))
+		})
+	}
+	wg.Wait()
+	h, err := Read(path)
+	require.NoError(t, err)
+	require.Len(t, h, 8, "concurrent appends: none lost")
+	for _, e := range h {
+		assert.Equal(t, "PerfX", e.Case)
+		assert.InDelta(t, 0.005, e.Medians["itl-p50-sec"], 0.0005)
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no lock file left behind")
+}
+
+func TestParseErrors(t *testing.T) {
+	good := `{"time":"2026-11-01T00:00:00Z","case":"X","n":10,"medians":{"req/s":30}}`
+	for _, tc := range []struct{ name, in, want string }{
+		{"garbage", good + "\n{\"time\":\n", "h.jsonl:2: not a history entry"},
+		{"no medians", good + "\n\n" + `{"time":"2026-11-01T00:00:00Z","case":"X","n":10}`, "h.jsonl:3: history entry has no medians"},
+		{"unknown field", `{"time":"2026-11-01T00:00:00Z","case":"X","n":10,"medians":{"a":1},"extra":1}`, "h.jsonl:1: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tc.in), "h.jsonl")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	h, err := Parse(strings.NewReader(good+"\n\n"+good+"\n"), "h.jsonl")
+	require.NoError(t, err)
+	assert.Len(t, h, 2)
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-11-01T00:00:00Z","case":"X","n":10,"medians":{"req/s":30}}` + "\n"))
+	f.Add([]byte("{}\n\n{\"medians\":{\"a\":1e309}}\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h, err := Parse(bytes.NewReader(in), "fuzz.jsonl")
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.jsonl") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		_ = DetectChanges(h, Options{Permutations: 9})
+	})
+}

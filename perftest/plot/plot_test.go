@@ -1,0 +1,36 @@
+package plot
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/resultfile"
+)
+
+func point(load string, tok, ttft, itl float64) *perftest.Result {
+	r := &perftest.Result{Name: "P/" + load, Config: []resultfile.KV{{Key: "load", Value: load}}}
+	for range 2 {
+		r.Reps = append(r.Reps, perftest.Repetition{Metrics: []resultfile.Metric{
+			{Unit: "tok/s", Value: tok}, {Unit: "ttft-p50-sec", Value: ttft}, {Unit: "itl-p50-sec", Value: itl}}})
+	}
+	return r
+}
+
+func TestSweep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out", "P.sweep.png")
+	results := []*perftest.Result{point("concurrency=1", 100, 0.02, 0.005), nil, point("concurrency=64", 3000, 0.2, 0.02)}
+	require.NoError(t, Sweep(path, results))
+	png, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "\x89PNG", string(png[:4]))
+	assert.Greater(t, len(png), 10000, "a drawn plot, not an empty image")
+}
+
+func TestSweepNeedsPoints(t *testing.T) {
+	assert.ErrorContains(t, Sweep(filepath.Join(t.TempDir(), "x.png"), []*perftest.Result{nil}), "no finished points")
+}

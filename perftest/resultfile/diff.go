@@ -1,0 +1,69 @@
+package resultfile
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// HardwareKey is the config key recording the class of machine a run happened on.
+const HardwareKey = "hardware"
+
+// infoKeys describe where and when a run happened but need not match for two runs to be
+// comparable. Every other key (backend, model, image, workload, fingerprint, load, api, ...)
+// must match.
+var infoKeys = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true, "cache-reset": true}
+
+// Diff says how the setups of two files differ: "" when they describe the same setup,
+// else one line per differing key, sorted by key, naming both values, as in
+//
+//	fingerprint: baseline "abc", current "def"
+//	image: baseline "vllm:v1", current absent
+//
+// with aName and bName ("baseline", "current") labelling the sides. The case name must
+// match too. Keys that only say where a run happened (goos, goarch, cpu, host, date,
+// commit, pkg, cache-reset) are not compared; the hardware class only when both files
+// record it (files from before perfgate recorded it lack the key). The text is the same on
+// every run.
+func Diff(a, b *File, aName, bName string) string {
+	pick := func(f *File) map[string]string {
+		m := map[string]string{"(case)": f.Name}
+		for _, kv := range f.Config {
+			if !infoKeys[kv.Key] {
+				m[kv.Key] = kv.Value
+			}
+		}
+		return m
+	}
+	x, y := pick(a), pick(b)
+	if _, ok := x[HardwareKey]; !ok {
+		delete(y, HardwareKey)
+	}
+	if _, ok := y[HardwareKey]; !ok {
+		delete(x, HardwareKey)
+	}
+	keys := slices.Sorted(maps.Keys(x))
+	for k := range y {
+		if _, ok := x[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	side := func(m map[string]string, k string) string {
+		if v, ok := m[k]; ok {
+			return fmt.Sprintf("%q", v)
+		}
+		return "absent"
+	}
+	var sb strings.Builder
+	for _, k := range keys {
+		xv, xok := x[k]
+		yv, yok := y[k]
+		if xok == yok && xv == yv {
+			continue
+		}
+		fmt.Fprintf(&sb, "  %s: %s %s, %s %s\n", k, aName, side(x, k), bName, side(y, k))
+	}
+	return sb.String()
+}

@@ -1,0 +1,239 @@
+// Package resultfile reads and writes one perf case's result file: Go benchmark format as
+// golang.org/x/perf/benchfmt defines it, with config lines saying what was measured,
+// `Unit ... better=` lines giving each metric's direction, and one result line per
+// repetition. `go tool benchstat` reads the files unchanged; so do baselines, which are
+// result files committed to the repository.
+//
+// A file holds one case (one benchmark name) and one setup (one set of config lines). Errors
+// name the file and line ([SyntaxError]), including lines cut short by a crash or an editor.
+package resultfile
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/perfgate/perfgate/internal/atomicfile"
+)
+
+// KV is one config line, "key: value".
+type KV struct{ Key, Value string }
+
+// Metric is one value of a result line.
+type Metric struct {
+	Unit  string  // benchmark unit, e.g. "ttft-p50-sec"
+	Value float64 // in the unit's base (seconds, requests/s, tokens/s, fraction)
+}
+
+// Rep is one result line: one repetition of the case.
+type Rep struct {
+	Iters   int // the benchmark line's iteration count: requests in the repetition
+	Metrics []Metric
+}
+
+// File is one case's results.
+type File struct {
+	// Path is where the file was read from, or a label for results held in memory.
+	Path string
+	// Name is the benchmark name without its "Benchmark" prefix, e.g. "PerfQuickstart".
+	Name string
+	// Config holds the config lines, in order.
+	Config []KV
+	// Units lists every unit in order of first appearance.
+	Units []string
+	// LowerBetter holds the direction of each unit that has a `Unit ... better=` line.
+	LowerBetter map[string]bool
+	// Reps holds the result lines in order. A line may lack some units: a repetition in
+	// which no request succeeded has no latencies.
+	Reps []Rep
+}
+
+// Values returns a unit's values across the repetitions that have it.
+func (f *File) Values(unit string) []float64 {
+	var out []float64
+	for _, r := range f.Reps {
+		for _, m := range r.Metrics {
+			if m.Unit == unit {
+				out = append(out, m.Value)
+			}
+		}
+	}
+	return out
+}
+
+// ConfigValue returns a config line's value ("" if absent).
+func (f *File) ConfigValue(key string) string {
+	for _, kv := range f.Config {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return ""
+}
+
+// SyntaxError is a problem in a result file, at a line (0: the file as a whole).
+type SyntaxError struct {
+	FileName string
+	Line     int
+	Msg      string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.FileName, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.FileName, e.Msg)
+}
+
+// Pos returns the file name and line of the error, as benchfmt.SyntaxError does.
+func (e *SyntaxError) Pos() (fileName string, line int) { return e.FileName, e.Line }
+
+// Read reads the result file at path.
+func Read(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, path)
+}
+
+// Parse reads results in Go benchmark format. The input must hold one benchmark name with
+// one config. A line cut inside a field is a syntax error naming the file and line; a line
+// cut between fields is found because it does not end with the first line's last unit.
+func Parse(r io.Reader, fileName string) (*File, error) {
+	br := benchfmt.NewReader(r, fileName)
+	f := &File{Path: fileName, LowerBetter: map[string]bool{}}
+	var lastUnit string
+	for br.Scan() {
+		switch rec := br.Result().(type) {
+		case *benchfmt.SyntaxError:
+			return nil, &SyntaxError{fileName, rec.Line, rec.Msg}
+		case *benchfmt.Result:
+			if err := f.add(rec, &lastUnit); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := br.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", fileName, err)
+	}
+	if len(f.Reps) == 0 {
+		return nil, &SyntaxError{fileName, 0, "no benchmark result lines"}
+	}
+	meta := br.Units()
+	for _, u := range f.Units {
+		switch meta.GetBetter(u) {
+		case -1:
+			f.LowerBetter[u] = true
+		case 1:
+			f.LowerBetter[u] = false
+		}
+	}
+	return f, nil
+}
+
+// add appends one result line, checking that it belongs to the file's case and setup.
+func (f *File) add(rec *benchfmt.Result, lastUnit *string) error {
+	fileName, line := rec.Pos()
+	bad := func(format string, args ...any) error {
+		return &SyntaxError{fileName, line, fmt.Sprintf(format, args...)}
+	}
+	var cfg []KV
+	for _, c := range rec.Config {
+		if c.File {
+			cfg = append(cfg, KV{c.Key, string(c.Value)})
+		}
+	}
+	name := rec.Name.String()
+	switch {
+	case len(f.Reps) == 0:
+		f.Name, f.Config = name, cfg
+	case name != f.Name:
+		return bad("benchmark %q differs from %q: one file holds one case", name, f.Name)
+	case !slices.Equal(cfg, f.Config):
+		return bad("config lines change within the file: one file holds one setup")
+	}
+	rep := Rep{Iters: rec.Iters}
+	for _, v := range rec.Values {
+		u, val := v.OrigUnit, v.OrigValue
+		if u == "" {
+			u, val = v.Unit, v.Value
+		}
+		if slices.ContainsFunc(rep.Metrics, func(m Metric) bool { return m.Unit == u }) {
+			return bad("unit %q appears twice", u)
+		}
+		if math.IsNaN(val) || math.IsInf(val, 0) {
+			return bad("unit %q: value is not finite", u)
+		}
+		if !slices.Contains(f.Units, u) {
+			f.Units = append(f.Units, u)
+		}
+		rep.Metrics = append(rep.Metrics, Metric{u, val})
+	}
+	if len(rep.Metrics) == 0 {
+		return bad("result line without values")
+	}
+	// perfgate writes every line with the same last unit; a line cut between two fields
+	// loses it.
+	last := rep.Metrics[len(rep.Metrics)-1].Unit
+	if len(f.Reps) == 0 {
+		*lastUnit = last
+	} else if last != *lastUnit {
+		return bad("line ends with unit %q where the first result ends with %q (truncated or edited line?)", last, *lastUnit)
+	}
+	f.Reps = append(f.Reps, rep)
+	return nil
+}
+
+// WriteTo writes the file in Go benchmark format: config lines, `Unit ... better=` lines for
+// the units whose direction is known, and one result line per repetition.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	var buf bytes.Buffer
+	bw := benchfmt.NewWriter(&buf)
+	cfg := make([]benchfmt.Config, len(f.Config))
+	for i, kv := range f.Config {
+		cfg[i] = benchfmt.Config{Key: kv.Key, Value: []byte(kv.Value), File: true}
+	}
+	wrote := false
+	for _, u := range f.Units {
+		lower, ok := f.LowerBetter[u]
+		if !ok {
+			continue
+		}
+		better := "higher"
+		if lower {
+			better = "lower"
+		}
+		m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u, Key: "better"}, OrigUnit: u, Value: better}
+		if err := bw.Write(m); err != nil {
+			return 0, err
+		}
+		wrote = true
+	}
+	if wrote {
+		buf.WriteByte('\n')
+	}
+	for _, rep := range f.Reps {
+		res := &benchfmt.Result{Config: cfg, Name: benchfmt.Name(f.Name), Iters: rep.Iters}
+		for _, m := range rep.Metrics {
+			res.Values = append(res.Values, benchfmt.Value{Value: m.Value, Unit: m.Unit, OrigValue: m.Value, OrigUnit: m.Unit})
+		}
+		if err := bw.Write(res); err != nil {
+			return 0, err
+		}
+	}
+	n, err := w.Write(buf.Bytes())
+	return int64(n), err
+}
+
+// WriteFile writes the file to path atomically: a reader sees the old file or the new one,
+// never a part.
+func (f *File) WriteFile(path string) error {
+	return atomicfile.Write(path, func(w io.Writer) error { _, err := f.WriteTo(w); return err })
+}

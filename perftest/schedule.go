@@ -1,0 +1,290 @@
+package perftest
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/perfgate/perfgate/fixtures"
+)
+
+// repetition replays the workload once under the case's load, with the server's metrics
+// scraped around it.
+func (s *Session) repetition(ctx context.Context) (Repetition, error) {
+	l := s.c.Load
+	stopScrape := s.scraper.watch(ctx, 250*time.Millisecond)
+	pac := &pacing{}
+	var (
+		recs []Record
+		err  error
+	)
+	if l.closed() {
+		recs, err = s.closedLoop(ctx, l.Concurrency, l.Requests, pac)
+	} else {
+		recs, err = s.openLoop(ctx, l.Requests, pac)
+	}
+	window := stopScrape()
+	if err != nil {
+		return Repetition{}, err
+	}
+	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
+	sum := summarize(recs, s.c.SLO)
+	return Repetition{
+		Metrics:       append(sum.metrics(s.c.SLO), window.metrics()...),
+		Records:       recs,
+		Requests:      sum.requests,
+		Outcomes:      sum.outcomes,
+		Start:         pac.start,
+		Wall:          sum.wall,
+		TokenMismatch: sum.tokenMismatch,
+		Diag:          diagnose(recs, l, pac),
+	}, nil
+}
+
+// pacing carries what the schedulers know about the load they delivered.
+type pacing struct {
+	start     time.Time // when the repetition began
+	requested float64   // open loop: requested mean rate over the schedule
+	inFlight  atomic.Int64
+	peak      atomic.Int64
+}
+
+func (p *pacing) enter() {
+	n := p.inFlight.Add(1)
+	for {
+		old := p.peak.Load()
+		if n <= old || p.peak.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+func (p *pacing) leave() { p.inFlight.Add(-1) }
+
+// source serialises access to a workload's iterator and keeps session order: a turn waits
+// for the previous turn of its session.
+type source struct {
+	mu       sync.Mutex
+	next     func() (fixtures.Request, error, bool)
+	stop     func()
+	limit    int
+	deadline time.Time // zero: none
+	taken    int
+	err      error
+	sessions map[string]chan struct{}
+}
+
+func newSource(w fixtures.Workload, limit int, deadline time.Time) *source {
+	next, stop := iter.Pull2(w.Requests())
+	return &source{next: next, stop: stop, limit: limit, deadline: deadline, sessions: map[string]chan struct{}{}}
+}
+
+// pull returns the next request, the channel closed when the previous turn of its session
+// is done (nil for none), and the channel to close when this one is done (nil for none).
+func (s *source) pull(ctx context.Context, name string) (req fixtures.Request, prev, done chan struct{}, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil || (s.limit > 0 && s.taken >= s.limit) || ctx.Err() != nil ||
+		(!s.deadline.IsZero() && !time.Now().Before(s.deadline)) {
+		return req, nil, nil, false
+	}
+	req, err, ok := s.next()
+	if !ok {
+		return req, nil, nil, false
+	}
+	if err != nil {
+		s.err = fmt.Errorf("workload %s: %w", name, err)
+		return req, nil, nil, false
+	}
+	s.taken++
+	if req.Session != "" {
+		prev = s.sessions[req.Session]
+		done = make(chan struct{})
+		s.sessions[req.Session] = done
+	}
+	return req, prev, done, true
+}
+
+// waitTurn blocks until the previous turn is done and the think time has passed. It returns
+// false when ctx ends first.
+func waitTurn(ctx context.Context, prev chan struct{}, think time.Duration) bool {
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if think > 0 {
+		t := time.NewTimer(think)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// collector gathers records from concurrent requests.
+type collector struct {
+	mu   sync.Mutex
+	recs []Record
+	s    *Session
+}
+
+func (c *collector) add(rec Record) {
+	c.s.done.Add(1)
+	if rec.Outcome != OK {
+		c.s.failed.Add(1)
+	}
+	c.mu.Lock()
+	c.recs = append(c.recs, rec)
+	c.mu.Unlock()
+}
+
+func (s *Session) deadline() time.Time {
+	if s.c.Load.Duration > 0 {
+		return time.Now().Add(s.c.Load.Duration)
+	}
+	return time.Time{}
+}
+
+// closedLoop keeps conc requests in flight; a request is due when its worker is free.
+// limit > 0 stops after that many requests.
+func (s *Session) closedLoop(ctx context.Context, conc, limit int, pac *pacing) ([]Record, error) {
+	src := newSource(s.c.Workload, limit, s.deadline())
+	defer src.stop()
+	if pac == nil {
+		pac = &pacing{}
+	}
+	col := &collector{s: s}
+	t0 := time.Now()
+	pac.start = t0
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for {
+				req, prev, done, ok := src.pull(ctx, s.c.Workload.Name())
+				if !ok {
+					return
+				}
+				if !waitTurn(ctx, prev, req.Think) {
+					close(done)
+					return
+				}
+				start := time.Now()
+				var rec Record
+				pac.enter()
+				s.client.do(ctx, &req, nil, start, &rec)
+				pac.leave()
+				rec.Scheduled = start.Sub(t0)
+				if done != nil {
+					close(done)
+				}
+				col.add(rec)
+			}
+		})
+	}
+	wg.Wait()
+	return col.recs, src.err
+}
+
+// openLoop sends each request at its scheduled time (Rate/Stages or trace time), whether or
+// not earlier requests have finished. A later turn of a session is due when the previous
+// turn finished plus its think time.
+func (s *Session) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record, error) {
+	l := s.c.Load
+	src := newSource(s.c.Workload, limit, s.deadline())
+	defer src.stop()
+	col := &collector{s: s}
+	p := newPacer(l, int(s.rep.Load()))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	pac.start = t0
+	var last time.Duration
+	send := func(req fixtures.Request, body []byte, due time.Time, done chan struct{}) {
+		defer func() {
+			if done != nil {
+				close(done)
+			}
+		}()
+		var rec Record
+		if l.MaxInFlight > 0 && pac.inFlight.Load() >= int64(l.MaxInFlight) {
+			rec = Record{Index: req.Index, Session: req.Session, Turn: req.Turn, WantInput: req.InputTokens, WantOutput: req.OutputTokens,
+				Outcome: Dropped, Error: fmt.Sprintf("request %d: %d requests in flight (Load.MaxInFlight)", req.Index, l.MaxInFlight)}
+		} else {
+			pac.enter()
+			s.client.do(ctx, &req, body, due, &rec)
+			pac.leave()
+		}
+		rec.Scheduled = due.Sub(t0)
+		col.add(rec)
+	}
+	for {
+		req, prev, done, ok := src.pull(ctx, s.c.Workload.Name())
+		if !ok {
+			break
+		}
+		if req.Turn > 0 && prev != nil {
+			// A follow-up turn: due when the conversation lets it be.
+			wg.Go(func() {
+				if !waitTurn(ctx, prev, req.Think) {
+					close(done)
+					return
+				}
+				send(req, nil, time.Now(), done)
+			})
+			continue
+		}
+		off := p.next(&req)
+		last = max(last, off)
+		due := t0.Add(off)
+		body, err := s.client.body(&req) // while waiting, not after the due time
+		if err != nil {
+			body = nil // do reports it as the request's outcome
+		}
+		waitUntil(ctx, timer, due)
+		if ctx.Err() != nil {
+			if done != nil {
+				close(done)
+			}
+			break
+		}
+		wg.Go(func() { send(req, body, due, done) })
+	}
+	wg.Wait()
+	if n := src.taken; n > 1 && last > 0 {
+		pac.requested = float64(n-1) / last.Seconds()
+	}
+	return col.recs, src.err
+}
+
+// spinWindow is how long before a send time the open-loop dispatcher stops sleeping and
+// yields in a loop instead: the runtime parks in epoll_wait with millisecond resolution, so a
+// sub-millisecond sleep can overshoot by up to a millisecond.
+const spinWindow = 1500 * time.Microsecond
+
+// waitUntil returns at due, or when ctx ends: a timer for the bulk of the wait, then
+// runtime.Gosched until due, which uses only CPU no other goroutine wants.
+func waitUntil(ctx context.Context, timer *time.Timer, due time.Time) {
+	if d := time.Until(due) - spinWindow; d > 0 {
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+	for time.Now().Before(due) && ctx.Err() == nil {
+		runtime.Gosched()
+	}
+}
