@@ -49,9 +49,9 @@ func fakeImage(t *testing.T) string {
 	return fakeImg
 }
 
-func fakeRequest(t *testing.T, args ...string) testcontainers.GenericContainerRequest {
+func fakeSpec(t *testing.T, args ...string) backends.Spec {
 	t.Helper()
-	spec := backends.Spec{
+	return backends.Spec{
 		Backend: "fake",
 		Image:   fakeImage(t),
 		Model:   "fake-model",
@@ -59,11 +59,6 @@ func fakeRequest(t *testing.T, args ...string) testcontainers.GenericContainerRe
 		Port:    "8000/tcp",
 		Timeout: time.Minute,
 	}
-	req, err := spec.Request()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
 }
 
 // recorder is a testing.TB whose Errorf records instead of failing, to show the message a
@@ -86,8 +81,7 @@ func TestStartServesDescribesAndCleansUp(t *testing.T) {
 	logDir := t.TempDir() // t.ArtifactDir() is removed with the subtest unless go test -artifacts
 	t.Run("start", func(t *testing.T) {
 		t.Setenv("HF_TOKEN", "hf_do_not_print_me")
-		req := fakeRequest(t)
-		c = backends.Start(t, "fake", req, backends.IdentityOf("fake", "fake-model", req), backends.Options{LogDir: logDir})
+		c = backends.Start(t, fakeSpec(t), backends.Options{LogDir: logDir})
 		id = c.GetContainerID()
 		if !strings.HasPrefix(c.BaseURL(), "http://") || strings.HasSuffix(c.BaseURL(), "/v1") {
 			t.Errorf("BaseURL() = %q, want http://host:port without /v1", c.BaseURL())
@@ -95,7 +89,7 @@ func TestStartServesDescribesAndCleansUp(t *testing.T) {
 		if c.MetricsURL() != c.BaseURL()+"/metrics" {
 			t.Errorf("MetricsURL() = %q", c.MetricsURL())
 		}
-		want := map[string]string{"backend": "fake", "model": "fake-model", "image": req.Image, "gpus": "0"}
+		want := map[string]string{"backend": "fake", "model": "fake-model", "image": fakeImage(t), "gpus": "0"}
 		if got := c.Describe(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("Describe() = %v, want %v", got, want)
 		}
@@ -142,9 +136,8 @@ func TestStartServesDescribesAndCleansUp(t *testing.T) {
 // TestKilledMidRun kills the server while a streamed completion is in flight and shows the
 // failure the test gets: exit code and log tail, not a wall of connection errors.
 func TestKilledMidRun(t *testing.T) {
-	req := fakeRequest(t)
 	rec := &recorder{TB: t}
-	c := backends.Start(rec, "fake", req, backends.IdentityOf("fake", "fake-model", req), backends.Options{TailLines: 5})
+	c := backends.Start(rec, fakeSpec(t), backends.Options{TailLines: 5})
 
 	resp, err := http.Post(c.BaseURL()+"/v1/completions", "application/json", strings.NewReader(`{"model":"fake-model","prompt":[1,2,3],"stream":true}`))
 	if err != nil {
@@ -195,8 +188,7 @@ func TestKilledMidRun(t *testing.T) {
 // log tail, with HF_TOKEN redacted.
 func TestStartupFailure(t *testing.T) {
 	t.Setenv("HF_TOKEN", "hf_do_not_print_me")
-	req := fakeRequest(t, "--fail-start", "3")
-	c, err := backends.Run(t.Context(), "fake", req, nil, backends.Options{})
+	c, err := backends.Run(t.Context(), fakeSpec(t, "--fail-start", "3"), backends.Options{})
 	testcontainers.CleanupContainer(t, c)
 	if err == nil {
 		t.Fatal("Run succeeded with a server that exits while loading")
@@ -219,11 +211,7 @@ func TestNoGPU(t *testing.T) {
 		t.Skipf("nvidia runtime present (%v): nothing to refuse", err)
 	}
 	spec := backends.Spec{Backend: "vllm", Image: "vllm/vllm-openai:v0.11.0", Model: "m", Port: "8000/tcp", GPUs: 1}
-	req, err := spec.Request()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := backends.Run(t.Context(), "vllm", req, nil, backends.Options{})
+	c, err := backends.Run(t.Context(), spec, backends.Options{})
 	if c != nil || !errors.Is(err, backends.ErrNoGPU) {
 		t.Errorf("Run without nvidia runtime = %v, %v; want nil, ErrNoGPU", c, err)
 	}
@@ -232,7 +220,7 @@ func TestNoGPU(t *testing.T) {
 
 func TestSpecValidate(t *testing.T) {
 	_, err := backends.Spec{GPUs: -2}.Request()
-	want := "backend name is empty\nimage is empty\nmodel is empty\nport is empty\ngpus is -2, want >= 0"
+	want := "backend name is empty\nimage is empty\nport is empty\ngpus is -2, want >= 0"
 	if err == nil || err.Error() != want {
 		t.Errorf("Request() error = %v, want every problem:\n%s", err, want)
 	}
@@ -243,8 +231,7 @@ func TestSpecValidate(t *testing.T) {
 // container would be left behind. Track's deadline guard removes it first.
 func TestTimeoutLeavesNoContainer(t *testing.T) {
 	if os.Getenv("PERFGATE_TIMEOUT_HELPER") == "1" {
-		req := fakeRequest(t)
-		c := backends.Start(t, "fake", req, nil, backends.Options{})
+		c := backends.Start(t, fakeSpec(t), backends.Options{})
 		fmt.Printf("helper container %s session %s\n", c.GetContainerID(), backends.SessionID)
 		select {} // hang until the test binary's deadline
 	}

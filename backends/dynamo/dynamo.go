@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"testing"
@@ -122,52 +123,89 @@ type Requests struct {
 // named netName, with opts applied to the frontend's request after the module's defaults.
 // It does not contact Docker.
 func Request(cfg Config, netName string, opts ...testcontainers.ContainerCustomizer) (Requests, error) {
-	if err := cfg.Validate(); err != nil {
+	d, err := specs(cfg, netName)
+	if err != nil {
 		return Requests{}, err
+	}
+	var r Requests
+	build := func(s *backends.Spec) (*testcontainers.GenericContainerRequest, error) {
+		if s == nil {
+			return nil, nil
+		}
+		req, err := s.Build()
+		return &req, err
+	}
+	if r.Etcd, err = build(d.etcd); err != nil {
+		return Requests{}, err
+	}
+	if r.NATS, err = build(d.nats); err != nil {
+		return Requests{}, err
+	}
+	for _, w := range d.workers {
+		req, err := w.Build()
+		if err != nil {
+			return Requests{}, err
+		}
+		r.Workers = append(r.Workers, req)
+	}
+	if r.Frontend, err = d.frontend.Build(opts...); err != nil {
+		return Requests{}, err
+	}
+	return r, nil
+}
+
+// deployment holds the container specs of a deployment, in start order.
+type deployment struct {
+	etcd, nats *backends.Spec // nil with NoControlPlane
+	workers    []backends.Spec
+	frontend   backends.Spec
+}
+
+func specs(cfg Config, netName string) (deployment, error) {
+	if err := cfg.Validate(); err != nil {
+		return deployment{}, err
 	}
 	eng := engines[cmp.Or(cfg.Engine, "vllm")]
 	image := cmp.Or(cfg.Image, eng.image)
 	model := cmp.Or(cfg.Model, DefaultModel)
-	labels := func(backend string) map[string]string {
-		return map[string]string{backends.LabelBackend: backend, backends.LabelSession: backends.SessionID}
-	}
 	env := map[string]string{}
 	if !cfg.NoControlPlane {
 		env["ETCD_ENDPOINTS"] = "http://etcd:2379"
 		env["NATS_SERVER"] = "nats://nats:4222"
 	}
-	for k, v := range cfg.Env {
-		env[k] = v
-	}
-	var r Requests
+	maps.Copy(env, cfg.Env)
+	var d deployment
 	if !cfg.NoControlPlane {
-		r.Etcd = &testcontainers.GenericContainerRequest{
-			ContainerRequest: testcontainers.ContainerRequest{
-				Image: cmp.Or(cfg.EtcdImage, DefaultEtcdImage),
-				Cmd: []string{
-					"etcd", "--name", "etcd",
-					"--listen-client-urls", "http://0.0.0.0:2379",
-					"--advertise-client-urls", "http://etcd:2379",
-				},
-				ExposedPorts:   []string{"2379/tcp"},
-				Labels:         labels("dynamo-etcd"),
-				Networks:       []string{netName},
-				NetworkAliases: map[string][]string{netName: {"etcd"}},
-				WaitingFor:     &backends.Ready{Port: "2379/tcp", StartupTimeout: 2 * time.Minute},
+		etcdImage := cmp.Or(cfg.EtcdImage, DefaultEtcdImage)
+		d.etcd = &backends.Spec{
+			Backend: "dynamo-etcd",
+			Image:   etcdImage,
+			Cmd: []string{
+				"etcd", "--name", "etcd",
+				"--listen-client-urls", "http://0.0.0.0:2379",
+				"--advertise-client-urls", "http://etcd:2379",
 			},
-			Started: true,
+			Port:       "2379/tcp",
+			Timeout:    2 * time.Minute,
+			Networks:   []string{netName},
+			Aliases:    []string{"etcd"},
+			HealthOnly: true,
+			NoHFToken:  true,
+			Describe:   backends.Identity("etcd", "-", etcdImage, 0),
 		}
-		r.NATS = &testcontainers.GenericContainerRequest{
-			ContainerRequest: testcontainers.ContainerRequest{
-				Image:          cmp.Or(cfg.NATSImage, DefaultNATSImage),
-				Cmd:            []string{"-js", "-m", "8222"},
-				ExposedPorts:   []string{"4222/tcp", "8222/tcp"},
-				Labels:         labels("dynamo-nats"),
-				Networks:       []string{netName},
-				NetworkAliases: map[string][]string{netName: {"nats"}},
-				WaitingFor:     &backends.Ready{Port: "8222/tcp", Path: "/healthz", StartupTimeout: 2 * time.Minute},
-			},
-			Started: true,
+		natsImage := cmp.Or(cfg.NATSImage, DefaultNATSImage)
+		d.nats = &backends.Spec{
+			Backend:    "dynamo-nats",
+			Image:      natsImage,
+			Cmd:        []string{"-js", "-m", "8222"},
+			Port:       "8222/tcp",
+			HealthPath: "/healthz",
+			Timeout:    2 * time.Minute,
+			Networks:   []string{netName},
+			Aliases:    []string{"nats"},
+			HealthOnly: true,
+			NoHFToken:  true,
+			Describe:   backends.Identity("nats", "-", natsImage, 0),
 		}
 	}
 	gpw := cmp.Or(cfg.GPUsPerWorker, 1)
@@ -177,36 +215,29 @@ func Request(cfg Config, netName string, opts ...testcontainers.ContainerCustomi
 			"DYN_SYSTEM_PORT":                       "8081",
 			"DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": `["generate"]`,
 		}
-		for k, v := range env {
-			wenv[k] = v
-		}
+		maps.Copy(wenv, env)
 		var ids []string
 		for g := range max(gpw, 0) {
 			ids = append(ids, strconv.Itoa(i*gpw+g))
 		}
-		spec := backends.Spec{
-			Backend:   "dynamo-worker",
-			Image:     image,
-			Model:     model,
-			Cmd:       append([]string{"python3", "-m", eng.module, eng.modelFlag, model}, cfg.WorkerArgs...),
-			Port:      SystemPort,
-			DeviceIDs: ids,
-			ShmSize:   cmp.Or(cfg.ShmSize, backends.DefaultShmSize),
-			CacheDir:  cmp.Or(cfg.CacheDir, backends.DefaultCacheVolume),
-			Env:       wenv,
-			Timeout:   cfg.StartupTimeout,
-			Networks:  []string{netName},
-			Aliases:   []string{"worker-" + strconv.Itoa(i)},
-		}
-		req, err := spec.Request()
-		if err != nil {
-			return Requests{}, err
-		}
 		// A worker serves no OpenAI API: it is ready when its status server says so.
-		req.WaitingFor = &backends.Ready{Port: SystemPort, StartupTimeout: cmp.Or(cfg.StartupTimeout, backends.DefaultStartupTimeout)}
-		r.Workers = append(r.Workers, req)
+		d.workers = append(d.workers, backends.Spec{
+			Backend:    "dynamo-worker-" + strconv.Itoa(i),
+			Image:      image,
+			Model:      model,
+			Cmd:        append([]string{"python3", "-m", eng.module, eng.modelFlag, model}, cfg.WorkerArgs...),
+			Port:       SystemPort,
+			DeviceIDs:  ids,
+			ShmSize:    cmp.Or(cfg.ShmSize, backends.DefaultShmSize),
+			CacheDir:   cmp.Or(cfg.CacheDir, backends.DefaultCacheVolume),
+			Env:        wenv,
+			Timeout:    cfg.StartupTimeout,
+			Networks:   []string{netName},
+			Aliases:    []string{"worker-" + strconv.Itoa(i)},
+			HealthOnly: true,
+		})
 	}
-	front := backends.Spec{
+	d.frontend = backends.Spec{
 		Backend: "dynamo",
 		Image:   image,
 		Model:   model,
@@ -222,15 +253,7 @@ func Request(cfg Config, netName string, opts ...testcontainers.ContainerCustomi
 		Networks: []string{netName},
 		Aliases:  []string{"frontend"},
 	}
-	req, err := front.Request()
-	if err != nil {
-		return Requests{}, err
-	}
-	if err := backends.Customize(&req, opts...); err != nil {
-		return Requests{}, err
-	}
-	r.Frontend = req
-	return r, nil
+	return d, nil
 }
 
 // Container is a started Dynamo deployment. Its embedded backends.Container is the
@@ -285,41 +308,45 @@ func (c *Container) all() []*backends.Container {
 
 // identity describes the deployment by the frontend's image, the model and the GPUs of all
 // workers. Router mode and worker count are tunables, so they are not part of it.
-func identity(cfg Config, req testcontainers.GenericContainerRequest) map[string]string {
+func identity(cfg Config, image string) map[string]string {
 	gpus := max(cfg.Workers, 1) * max(cmp.Or(cfg.GPUsPerWorker, 1), 0)
-	return backends.Identity("dynamo", cmp.Or(cfg.Model, DefaultModel), req.Image, gpus)
+	return backends.Identity("dynamo", cmp.Or(cfg.Model, DefaultModel), image, gpus)
 }
 
-// starter starts one request: backends.Run or backends.Start.
-type starter func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error)
+// starter starts one container of the deployment: backends.Run, with Track in tests.
+type starter func(s backends.Spec, opts ...testcontainers.ContainerCustomizer) (*backends.Container, error)
 
 func deploy(cfg Config, netName string, start starter, opts []testcontainers.ContainerCustomizer, c *Container) error {
-	reqs, err := Request(cfg, netName, opts...)
+	d, err := specs(cfg, netName)
 	if err != nil {
 		return err
 	}
-	if reqs.Etcd != nil {
-		if c.Etcd, err = start("dynamo-etcd", *reqs.Etcd, backends.Identity("etcd", "-", reqs.Etcd.Image, 0)); err != nil {
+	if d.etcd != nil {
+		if c.Etcd, err = start(*d.etcd); err != nil {
 			return err
 		}
-		if c.NATS, err = start("dynamo-nats", *reqs.NATS, backends.Identity("nats", "-", reqs.NATS.Image, 0)); err != nil {
+		if c.NATS, err = start(*d.nats); err != nil {
 			return err
 		}
 	}
 	// Workers load their models concurrently.
-	c.Workers = make([]*backends.Container, len(reqs.Workers))
-	errs := make([]error, len(reqs.Workers))
+	c.Workers = make([]*backends.Container, len(d.workers))
+	errs := make([]error, len(d.workers))
 	var wg sync.WaitGroup
-	for i, req := range reqs.Workers {
-		wg.Go(func() {
-			c.Workers[i], errs[i] = start("dynamo-worker-"+strconv.Itoa(i), req, backends.IdentityOf("dynamo-worker", cmp.Or(cfg.Model, DefaultModel), req))
-		})
+	for i, w := range d.workers {
+		wg.Go(func() { c.Workers[i], errs[i] = start(w) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	c.Container, err = start("dynamo", reqs.Frontend, identity(cfg, reqs.Frontend))
+	front := d.frontend
+	req, err := front.Build(opts...)
+	if err != nil {
+		return err
+	}
+	front.Describe = identity(cfg, req.Image)
+	c.Container, err = start(front, opts...)
 	return err
 }
 
@@ -345,8 +372,8 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 	}
 	c := &Container{Network: nw}
 	o := backends.Options{LogDir: cfg.LogDir}
-	err = deploy(cfg, nw.Name, func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error) {
-		return backends.Run(ctx, name, req, ident, o)
+	err = deploy(cfg, nw.Name, func(s backends.Spec, opts ...testcontainers.ContainerCustomizer) (*backends.Container, error) {
+		return backends.Run(ctx, s, o, opts...)
 	}, opts, c)
 	if err != nil {
 		return c, fmt.Errorf("start dynamo: %w", err)
@@ -383,11 +410,10 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 		timer := time.AfterFunc(time.Until(d)+time.Second, func() { _ = nw.Remove(context.Background()) })
 		tb.Cleanup(func() { timer.Stop() })
 	}
-	err = deploy(cfg, nw.Name, func(name string, req testcontainers.GenericContainerRequest, ident map[string]string) (*backends.Container, error) {
+	err = deploy(cfg, nw.Name, func(s backends.Spec, opts ...testcontainers.ContainerCustomizer) (*backends.Container, error) {
 		// backends.Start may call Fatal, which must run on the test goroutine: workers
 		// start concurrently, so use Run and Track.
-		req.Logger = tclog.TestLogger(tb)
-		ctr, err := backends.Run(ctx, name, req, ident, o)
+		ctr, err := backends.Run(ctx, s, o, append(opts, testcontainers.WithLogger(tclog.TestLogger(tb)))...)
 		backends.Track(tb, ctr)
 		return ctr, err
 	}, opts, c)

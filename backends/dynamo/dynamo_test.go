@@ -66,7 +66,7 @@ func TestRequest(t *testing.T) {
 					"ETCD_ENDPOINTS":                        "http://etcd:2379", "NATS_SERVER": "nats://nats:4222", "DYN_LOG": "info",
 				},
 				ExposedPorts:   []string{"8081/tcp"},
-				Labels:         labels("dynamo-worker"),
+				Labels:         labels("dynamo-worker-" + string(rune('0'+i))),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"worker-" + string(rune('0'+i))}},
 				HostConfigModifier: func(hc *container.HostConfig) {
@@ -96,7 +96,7 @@ func TestRequest(t *testing.T) {
 			ContainerRequest: testcontainers.ContainerRequest{
 				Image:          "nats:2.11",
 				Cmd:            []string{"-js", "-m", "8222"},
-				ExposedPorts:   []string{"4222/tcp", "8222/tcp"},
+				ExposedPorts:   []string{"8222/tcp"},
 				Labels:         labels("dynamo-nats"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"nats"}},

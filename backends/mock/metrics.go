@@ -13,6 +13,24 @@ var (
 	requestBuckets = []float64{0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}
 )
 
+// The series the simulator exports that perftest reads (vLLM V1's names).
+const (
+	seriesQueries     = "vllm:prefix_cache_queries_total"
+	seriesHits        = "vllm:prefix_cache_hits_total"
+	seriesPreemptions = "vllm:num_preemptions_total"
+	seriesQueueTime   = "vllm:request_queue_time_seconds"
+	seriesWaiting     = "vllm:num_requests_waiting"
+	seriesKVUsage     = "vllm:kv_cache_usage_perc"
+)
+
+// metricNames maps perftest's server metrics (see perftest.MetricsSource) to the series.
+func metricNames() map[string]string {
+	return map[string]string{
+		"prefix-hits": seriesHits, "prefix-queries": seriesQueries, "preemptions": seriesPreemptions,
+		"queue-time": seriesQueueTime, "kv-usage": seriesKVUsage, "waiting": seriesWaiting,
+	}
+}
+
 // metrics exposes the engine in vLLM's Prometheus names, labelled model_name.
 type metrics struct {
 	reg                                                 *prometheus.Registry
@@ -38,11 +56,11 @@ func newMetrics(model string, gauges func() (running, waiting int, kvUsage float
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: lab}, f))
 	}
 	m := &metrics{reg: reg}
-	m.queries = counter("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.")
-	m.hits = counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.")
+	m.queries = counter(seriesQueries, "Prefix cache queries, in terms of number of queried tokens.")
+	m.hits = counter(seriesHits, "Prefix cache hits, in terms of number of cached tokens.")
 	m.promptTokens = counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.")
 	m.genTokens = counter("vllm:generation_tokens_total", "Number of generation tokens processed.")
-	m.preemptions = counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.")
+	m.preemptions = counter(seriesPreemptions, "Cumulative number of preemption from the engine.")
 	success := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
 		Help: "Count of successfully processed requests.", ConstLabels: lab}, []string{"finished_reason"})
 	reg.MustRegister(success)
@@ -52,10 +70,10 @@ func newMetrics(model string, gauges func() (running, waiting int, kvUsage float
 	m.ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttftBuckets)
 	m.itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itlBuckets)
 	m.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestBuckets)
-	m.queue = hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", requestBuckets)
+	m.queue = hist(seriesQueueTime, "Histogram of time spent in WAITING phase for request.", requestBuckets)
 	gauge("vllm:num_requests_running", "Number of requests in model execution batches.", func() float64 { r, _, _ := gauges(); return float64(r) })
-	gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", func() float64 { _, w, _ := gauges(); return float64(w) })
-	gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", func() float64 { _, _, u := gauges(); return u })
+	gauge(seriesWaiting, "Number of requests waiting to be processed.", func() float64 { _, w, _ := gauges(); return float64(w) })
+	gauge(seriesKVUsage, "KV-cache usage. 1 means 100 percent usage.", func() float64 { _, _, u := gauges(); return u })
 	return m
 }
 

@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -156,6 +157,19 @@ func (s *Server) BaseURL() string {
 
 // MetricsURL is the URL of the Prometheus metrics.
 func (s *Server) MetricsURL() string { return s.BaseURL() + "/metrics" }
+
+// MetricNames maps perftest's server metrics to the simulator's series, which are vLLM's
+// (perftest.MetricsSource).
+func (s *Server) MetricNames() map[string]string { return metricNames() }
+
+// ResetPrefixCache empties the simulator's prefix cache, as POST /reset_prefix_cache does
+// (perftest.CacheResetter): cached blocks no running request holds are dropped.
+func (s *Server) ResetPrefixCache(context.Context) error {
+	s.mu.Lock()
+	s.eng.kv.resetPrefix()
+	s.mu.Unlock()
+	return nil
+}
 
 // Model is the served model name.
 func (s *Server) Model() string { return s.cfg.Model }

@@ -94,23 +94,23 @@ func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontai
 	if cfg.Image == "" {
 		return testcontainers.GenericContainerRequest{}, errors.New("mockcontainer.Request: Config.Image is empty (use BuildImage)")
 	}
-	req, err := vllm.Request(cfg.vllmConfig(cfg.Image))
-	if err != nil {
-		return req, err
-	}
-	req.Labels[backends.LabelBackend] = "mock"
-	return req, backends.Customize(&req, opts...)
+	return cfg.spec(cfg.Image).Build(opts...)
 }
 
-// identity describes the simulator by repository, not by content tag, so results recorded
-// before and after a code change compare.
-func identity(cfg Config) map[string]string {
-	return backends.Identity("mock", cmp.Or(cfg.Model, DefaultModel), Repo, 0)
+// spec is the vLLM module's spec for the simulator, named "mock" and described by the
+// image's repository, not its content tag, so results recorded before and after a code
+// change compare.
+func (c Config) spec(image string) backends.Spec {
+	s := c.vllmConfig(image).Spec()
+	s.Backend = "mock"
+	s.Describe = backends.Identity("mock", cmp.Or(c.Model, DefaultModel), Repo, 0)
+	return s
 }
 
-// Container is a started simulator.
+// Container is a started simulator. It serves vLLM's routes and metrics, so it resets and
+// reads them as vLLM's do.
 type Container struct {
-	*backends.Container
+	*vllm.Container
 }
 
 // Run builds the image when cfg.Image is empty, starts the simulator and waits until it
@@ -123,15 +123,11 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 		}
 		cfg.Image = img
 	}
-	req, err := Request(cfg, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("start mock: %w", err)
-	}
-	c, err := backends.Run(ctx, "mock", req, identity(cfg), backends.Options{LogDir: cfg.LogDir})
+	c, err := backends.Run(ctx, cfg.spec(cfg.Image), backends.Options{LogDir: cfg.LogDir}, opts...)
 	if c == nil {
 		return nil, err
 	}
-	return &Container{c}, err
+	return &Container{&vllm.Container{Container: c}}, err
 }
 
 // Start is Run for tests: it skips tb without Docker, builds the image once per process,
@@ -143,11 +139,8 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 	if cfg.Image == "" {
 		cfg.Image = BuildImage(tb)
 	}
-	req, err := Request(cfg, opts...)
-	if err != nil {
-		tb.Fatalf("start mock: %v", err)
-	}
-	return &Container{backends.Start(tb, "mock", req, identity(cfg), backends.Options{LogDir: cfg.LogDir})}
+	c := backends.Start(tb, cfg.spec(cfg.Image), backends.Options{LogDir: cfg.LogDir}, opts...)
+	return &Container{&vllm.Container{Container: c}}
 }
 
 // BuildImage is Build for tests: it skips tb without Docker and fails it when the build

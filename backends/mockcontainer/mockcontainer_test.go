@@ -39,6 +39,7 @@ func TestRequest(t *testing.T) {
 				"--model", "sim-llama-8b", "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "1",
 				"--max-num-seqs", "8", "--enable-prefix-caching", "--enable-prompt-tokens-details", "--speedup-ratio", "10",
 			},
+			Env:          map[string]string{"VLLM_SERVER_DEV_MODE": "1"}, // the vllm module's; the simulator serves the route anyway
 			ExposedPorts: []string{"8000/tcp"},
 			Labels:       map[string]string{backends.LabelBackend: "mock", backends.LabelSession: backends.SessionID},
 			WaitingFor:   &backends.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: 2 * time.Minute},

@@ -12,6 +12,7 @@ package sglang
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -75,7 +76,8 @@ func (c Config) Cmd() []string {
 	return append(cmd, c.ExtraArgs...)
 }
 
-func (c Config) spec() backends.Spec {
+// Spec is the container spec Run starts for c, before options.
+func (c Config) Spec() backends.Spec {
 	return backends.Spec{
 		Backend:  "sglang",
 		Image:    cmp.Or(c.Image, DefaultImage),
@@ -94,7 +96,7 @@ func (c Config) spec() backends.Spec {
 // Request returns the container request Run would send for cfg, with opts applied after the
 // module's defaults. It does not contact Docker.
 func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
-	return cfg.spec().Build(opts...)
+	return cfg.Spec().Build(opts...)
 }
 
 // Container is a started SGLang server.
@@ -105,7 +107,7 @@ type Container struct {
 // Run starts SGLang and waits until /health answers and /v1/models lists the model. On error
 // it returns the partly started container too; errors read "start sglang: ...".
 func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
-	c, err := backends.RunSpec(ctx, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
+	c, err := backends.Run(ctx, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
 	return wrapContainer(c), err
 }
 
@@ -114,7 +116,7 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 // while the test runs.
 func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
-	return wrapContainer(backends.StartSpec(tb, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
+	return wrapContainer(backends.Start(tb, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
 }
 
 func wrapContainer(c *backends.Container) *Container {
@@ -122,4 +124,13 @@ func wrapContainer(c *backends.Container) *Container {
 		return nil
 	}
 	return &Container{c}
+}
+
+// ResetPrefixCache empties SGLang's radix (prefix) cache with POST /flush_cache, which
+// perftest calls before every repetition (perftest.CacheResetter).
+func (c *Container) ResetPrefixCache(ctx context.Context) error {
+	if err := backends.Post(ctx, c.BaseURL()+"/flush_cache"); err != nil {
+		return fmt.Errorf("flush SGLang cache: %w", err)
+	}
+	return nil
 }

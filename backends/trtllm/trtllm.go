@@ -7,8 +7,11 @@
 // the options of TensorRT-LLM's quick start guide (--ipc host or shared memory, --ulimit
 // memlock=-1 --ulimit stack=67108864, -p 8000:8000).
 //
-// trtllm-serve rejects request fields it does not know, so a client must send only the
-// fields it accepts; [Container.RejectsUnknownFields] says so to a runner.
+// trtllm-serve rejects request fields its OpenAI protocol models do not declare (pydantic
+// extra="forbid", answered with HTTP 400 and {"error": ...}). The fields perftest sends
+// (model, prompt, max_tokens, min_tokens, ignore_eos, stream, stream_options, temperature)
+// are all declared; a Case.Extra field must be one trtllm-serve knows, else every request
+// fails with the server's message.
 package trtllm
 
 import (
@@ -77,7 +80,8 @@ func (c Config) Cmd() []string {
 	return append(cmd, c.ExtraArgs...)
 }
 
-func (c Config) spec() backends.Spec {
+// Spec is the container spec Run starts for c, before options.
+func (c Config) Spec() backends.Spec {
 	return backends.Spec{
 		Backend:  "trtllm",
 		Image:    cmp.Or(c.Image, DefaultImage),
@@ -96,7 +100,7 @@ func (c Config) spec() backends.Spec {
 // Request returns the container request Run would send for cfg, with opts applied after the
 // module's defaults. It does not contact Docker.
 func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
-	return cfg.spec().Build(opts...)
+	return cfg.Spec().Build(opts...)
 }
 
 // Container is a started trtllm-serve server.
@@ -104,15 +108,10 @@ type Container struct {
 	*backends.Container
 }
 
-// RejectsUnknownFields reports that trtllm-serve rejects requests carrying fields its
-// OpenAI protocol models do not declare, so a client must send only fields it knows this
-// backend accepts.
-func (c *Container) RejectsUnknownFields() bool { return true }
-
 // Run starts trtllm-serve and waits until /health answers and /v1/models lists the model.
 // On error it returns the partly started container too; errors read "start trtllm: ...".
 func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
-	c, err := backends.RunSpec(ctx, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
+	c, err := backends.Run(ctx, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
 	return wrapContainer(c), err
 }
 
@@ -121,7 +120,7 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 // while the test runs.
 func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
-	return wrapContainer(backends.StartSpec(tb, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
+	return wrapContainer(backends.Start(tb, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
 }
 
 func wrapContainer(c *backends.Container) *Container {

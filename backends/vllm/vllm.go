@@ -7,7 +7,12 @@
 // The container is launched the way vLLM's Docker guide shows (docker run --gpus ...
 // -v ~/.cache/huggingface:/root/.cache/huggingface --env HF_TOKEN -p 8000:8000 --ipc=host or
 // --shm-size, vllm/vllm-openai --model M): the arguments follow the image's entrypoint,
-// with --enable-prompt-tokens-details always on so streamed usage reports cached tokens.
+// with --enable-prompt-tokens-details always on so streamed usage reports cached tokens, and
+// VLLM_SERVER_DEV_MODE=1 so that POST /reset_prefix_cache exists: perf cases empty the
+// prefix cache before every repetition ([Container.ResetPrefixCache]).
+//
+// What perftest needs to know of vLLM lives here: [Container] and [Server] (a vLLM server
+// you already run, from [Endpoint]) reset the prefix cache and name vLLM's metrics.
 //
 // Any image whose entrypoint takes vLLM's launch flags works through the same code path,
 // such as the perfgate simulator image (see backends/mockcontainer):
@@ -18,7 +23,10 @@ package vllm
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"maps"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +101,10 @@ func (c Config) Args() []string {
 	return append(args, c.ExtraArgs...)
 }
 
-func (c Config) spec() backends.Spec {
+// Spec is the container spec Run starts for c, before options.
+func (c Config) Spec() backends.Spec {
+	env := map[string]string{devModeEnv: "1"}
+	maps.Copy(env, c.Env)
 	return backends.Spec{
 		Backend:  "vllm",
 		Image:    cmp.Or(c.Image, DefaultImage),
@@ -103,7 +114,7 @@ func (c Config) spec() backends.Spec {
 		GPUs:     backends.GPUCount(c.GPUs, c.TensorParallelSize),
 		ShmSize:  cmp.Or(c.ShmSize, backends.DefaultShmSize),
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
-		Env:      c.Env,
+		Env:      env,
 		Timeout:  c.StartupTimeout,
 	}
 }
@@ -111,7 +122,7 @@ func (c Config) spec() backends.Spec {
 // Request returns the container request Run would send for cfg, with opts applied after the
 // module's defaults. It does not contact Docker.
 func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
-	return cfg.spec().Build(opts...)
+	return cfg.Spec().Build(opts...)
 }
 
 // Container is a started vLLM server.
@@ -124,7 +135,7 @@ type Container struct {
 // "start vllm: ...", wrap backends.ErrNoGPU when the engine has no nvidia runtime, and quote
 // the container's last log lines when it failed while loading.
 func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
-	c, err := backends.RunSpec(ctx, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
+	c, err := backends.Run(ctx, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
 	return wrapContainer(c), err
 }
 
@@ -133,7 +144,7 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 // tail if the server exits while the test runs.
 func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
-	return wrapContainer(backends.StartSpec(tb, cfg.spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
+	return wrapContainer(backends.Start(tb, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
 }
 
 func wrapContainer(c *backends.Container) *Container {
@@ -141,4 +152,61 @@ func wrapContainer(c *backends.Container) *Container {
 		return nil
 	}
 	return &Container{c}
+}
+
+// devModeEnv enables vLLM's development routes, /reset_prefix_cache among them.
+const devModeEnv = "VLLM_SERVER_DEV_MODE"
+
+// ResetPrefixCache empties the server's prefix cache (POST /reset_prefix_cache), which
+// perftest calls before every repetition (perftest.CacheResetter).
+func (c *Container) ResetPrefixCache(ctx context.Context) error {
+	return resetPrefixCache(ctx, c.BaseURL())
+}
+
+// MetricNames maps perftest's server metrics to vLLM's Prometheus names
+// (perftest.MetricsSource).
+func (c *Container) MetricNames() map[string]string { return metricNames() }
+
+// Server is a vLLM server that is already running: a perf case's target with vLLM's cache
+// reset and metric names, as a container has them.
+type Server struct{ url string }
+
+// Endpoint is a vLLM server at url (its root, with or without "/v1"). The cache reset
+// needs the server started with VLLM_SERVER_DEV_MODE=1.
+func Endpoint(url string) *Server {
+	return &Server{url: strings.TrimSuffix(strings.TrimSuffix(url, "/"), "/v1")}
+}
+
+// BaseURL is the server's root (perftest.Target).
+func (s *Server) BaseURL() string { return s.url }
+
+// Describe names the backend (perftest.Describer).
+func (s *Server) Describe() map[string]string { return map[string]string{"backend": "vllm"} }
+
+// MetricsURL is the server's Prometheus endpoint.
+func (s *Server) MetricsURL() string { return s.url + "/metrics" }
+
+// MetricNames maps perftest's server metrics to vLLM's Prometheus names.
+func (s *Server) MetricNames() map[string]string { return metricNames() }
+
+// ResetPrefixCache empties the server's prefix cache (POST /reset_prefix_cache).
+func (s *Server) ResetPrefixCache(ctx context.Context) error { return resetPrefixCache(ctx, s.url) }
+
+func resetPrefixCache(ctx context.Context, base string) error {
+	if err := backends.Post(ctx, base+"/reset_prefix_cache"); err != nil {
+		return fmt.Errorf("reset vLLM prefix cache (the route needs %s=1): %w", devModeEnv, err)
+	}
+	return nil
+}
+
+// metricNames are vLLM V1's names (vllm/v1/metrics/loggers.py).
+func metricNames() map[string]string {
+	return map[string]string{
+		"prefix-hits":    "vllm:prefix_cache_hits_total",
+		"prefix-queries": "vllm:prefix_cache_queries_total",
+		"preemptions":    "vllm:num_preemptions_total",
+		"queue-time":     "vllm:request_queue_time_seconds",
+		"kv-usage":       "vllm:kv_cache_usage_perc",
+		"waiting":        "vllm:num_requests_waiting",
+	}
 }

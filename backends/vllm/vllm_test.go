@@ -48,7 +48,8 @@ func gpuHost(n int) func(*container.HostConfig) {
 // the ipc=host flag or --shm-size flag": the module sets --shm-size, mounts the cache as a
 // named volume, passes HF_TOKEN, and hands the launch flags to the image's entrypoint as
 // arguments (no entrypoint override). Images whose entrypoint is `vllm serve` take the
-// model positionally (PositionalModel).
+// model positionally (PositionalModel). VLLM_SERVER_DEV_MODE=1 serves POST
+// /reset_prefix_cache, which perf cases call between repetitions.
 func TestRequest(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -65,6 +66,7 @@ func TestRequest(t *testing.T) {
 					"--model", "Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000",
 					"--tensor-parallel-size", "1", "--enable-prefix-caching", "--enable-prompt-tokens-details",
 				},
+				Env:                map[string]string{"VLLM_SERVER_DEV_MODE": "1"},
 				ExposedPorts:       []string{"8000/tcp"},
 				Labels:             labels(),
 				HostConfigModifier: gpuHost(1),
@@ -95,7 +97,7 @@ func TestRequest(t *testing.T) {
 					"--tensor-parallel-size", "2", "--max-num-seqs", "128", "--no-enable-prefix-caching",
 					"--enable-prompt-tokens-details", "--max-model-len", "8192",
 				},
-				Env:          map[string]string{"VLLM_LOGGING_LEVEL": "DEBUG", "HF_TOKEN": "hf_secret_for_test"},
+				Env:          map[string]string{"VLLM_SERVER_DEV_MODE": "1", "VLLM_LOGGING_LEVEL": "DEBUG", "HF_TOKEN": "hf_secret_for_test"},
 				ExposedPorts: []string{"8000/tcp"},
 				Labels:       labels(),
 				HostConfigModifier: func(hc *container.HostConfig) {
@@ -122,7 +124,7 @@ func TestRequest(t *testing.T) {
 					"--tensor-parallel-size", "1", "--max-num-seqs", "16", "--enable-prefix-caching",
 					"--enable-prompt-tokens-details",
 				},
-				Env:                map[string]string{"X": "1"},
+				Env:                map[string]string{"VLLM_SERVER_DEV_MODE": "1", "X": "1"},
 				ExposedPorts:       []string{"8000/tcp"},
 				Labels:             labels(),
 				HostConfigModifier: func(hc *container.HostConfig) { hc.ShmSize = backends.DefaultShmSize },
