@@ -67,27 +67,10 @@ func (p problem) Error() string { return p.msg }
 func (p problem) Unwrap() error { return p.kind }
 
 // Value returns the values of a metric across repetitions.
-func (r *Result) Value(unit string) []float64 {
-	var out []float64
-	for _, rep := range r.Reps {
-		for _, m := range rep.Metrics {
-			if m.Unit == unit {
-				out = append(out, m.Value)
-			}
-		}
-	}
-	return out
-}
+func (r *Result) Value(unit string) []float64 { return r.File().Values(unit) }
 
 // ConfigValue returns a config line's value ("" if absent).
-func (r *Result) ConfigValue(key string) string {
-	for _, kv := range r.Config {
-		if kv.Key == key {
-			return kv.Value
-		}
-	}
-	return ""
-}
+func (r *Result) ConfigValue(key string) string { return r.File().ConfigValue(key) }
 
 // File returns the result as its result file holds it: the config lines, the direction of
 // every unit, and one line per repetition.

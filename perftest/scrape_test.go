@@ -12,28 +12,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// vllmNames is what the vllm module's MetricNames returns.
-var vllmNames = map[string]string{
-	"prefix-hits": "vllm:prefix_cache_hits_total", "prefix-queries": "vllm:prefix_cache_queries_total",
-	"preemptions": "vllm:num_preemptions_total", "queue-time": "vllm:request_queue_time_seconds",
-	"kv-usage": "vllm:kv_cache_usage_perc", "waiting": "vllm:num_requests_waiting",
+// engineNames are an imaginary engine's series: what perftest reads comes from the
+// target's MetricNames alone.
+var engineNames = map[string]string{
+	"prefix-hits": "eng_hits", "prefix-queries": "eng_lookups", "preemptions": "eng_evictions",
+	"queue-time": "eng_wait_seconds", "kv-usage": "eng_kv", "waiting": "eng_queue",
 }
 
 func exposition(hits, queries, preempt, queueSum, queueCount, kv float64) string {
-	return fmt.Sprintf(`# TYPE vllm:prefix_cache_hits_total counter
-vllm:prefix_cache_hits_total{model_name="m"} %g
-# TYPE vllm:prefix_cache_queries_total counter
-vllm:prefix_cache_queries_total{model_name="m"} %g
-# TYPE vllm:num_preemptions_total counter
-vllm:num_preemptions_total{model_name="m"} %g
-# TYPE vllm:kv_cache_usage_perc gauge
-vllm:kv_cache_usage_perc{model_name="m"} %g
-# TYPE vllm:request_queue_time_seconds histogram
-vllm:request_queue_time_seconds_bucket{model_name="m",le="0.1"} %g
-vllm:request_queue_time_seconds_bucket{model_name="m",le="+Inf"} %g
-vllm:request_queue_time_seconds_sum{model_name="m"} %g
-vllm:request_queue_time_seconds_count{model_name="m"} %g
-`, hits, queries, preempt, kv, queueCount, queueCount, queueSum, queueCount)
+	return fmt.Sprintf("# TYPE eng_hits counter\neng_hits %g\n# TYPE eng_lookups counter\neng_lookups %g\n"+
+		"# TYPE eng_evictions counter\neng_evictions %g\n# TYPE eng_kv gauge\neng_kv{rank=\"0\"} %g\n"+
+		"# TYPE eng_wait_seconds summary\neng_wait_seconds_sum %g\neng_wait_seconds_count %g\n"+
+		"# TYPE vllm:prefix_cache_hits_total counter\nvllm:prefix_cache_hits_total 1e9\n",
+		hits, queries, preempt, kv, queueSum, queueCount)
 }
 
 func TestServerWindowMetrics(t *testing.T) {
@@ -48,7 +39,7 @@ func TestServerWindowMetrics(t *testing.T) {
 		fmt.Fprint(w, exposition(100*i, 400*i, i, 0.5*i, 10*i, kv))
 	}))
 	defer srv.Close()
-	sc := &scraper{url: srv.URL, names: vllmNames, client: srv.Client()}
+	sc := &scraper{url: srv.URL, names: engineNames, client: srv.Client()}
 	stop := sc.watch(t.Context(), 20*time.Millisecond)
 	time.Sleep(60 * time.Millisecond)
 	w := stop()
@@ -66,7 +57,7 @@ func TestServerWindowMetrics(t *testing.T) {
 
 func TestScraperWithoutMetrics(t *testing.T) {
 	srv := newFakeServer(t, time.Millisecond, nil) // serves no /metrics
-	stop := (&scraper{url: srv.URL + "/metrics", names: vllmNames, client: srv.Client()}).watch(t.Context(), time.Second)
+	stop := (&scraper{url: srv.URL + "/metrics", names: engineNames, client: srv.Client()}).watch(t.Context(), time.Second)
 	assert.Nil(t, stop().metrics())
 	var none *scraper
 	assert.Nil(t, none.watch(t.Context(), time.Second)().metrics(), "no scraper, no metrics")

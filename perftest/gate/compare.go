@@ -200,7 +200,7 @@ func compareUnit(u string, base, cur *resultfile.File, opt Options) Delta {
 	if math.IsNaN(d.P) {
 		d.P = 1
 	}
-	d.Change = relChange(d.Base.Center, d.Cur.Center)
+	d.Change = robust.RelChange(d.Base.Center, d.Cur.Center)
 	d.ConfiguredThreshold = threshold(u, opt)
 	d.NoiseFloor = noiseFloor(bv, d.Base.Center)
 	d.Threshold = max(d.ConfiguredThreshold, d.NoiseFloor)
@@ -238,17 +238,6 @@ func threshold(u string, opt Options) float64 {
 		return m.Threshold
 	}
 	return cmpOr(opt.Threshold, DefaultOptions.Threshold)
-}
-
-// RelChange is after/before - 1, 0 when they are equal and ±Inf from a zero before.
-func relChange(before, after float64) float64 {
-	switch {
-	case before == after:
-		return 0
-	case before == 0:
-		return math.Copysign(math.Inf(1), after)
-	}
-	return after/before - 1
 }
 
 // adjust sets every PAdj. The gate tests two one-sided families: "this metric got worse"

@@ -3,7 +3,6 @@ package gate
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,10 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/perfgate/perfgate/internal/golden"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // testOptions mirror perftest's table for the units the tests use.
 var testOptions = Options{Units: map[string]Unit{
@@ -235,23 +233,6 @@ func TestDirectionFromOptionsWhenFileHasNone(t *testing.T) {
 	assert.Equal(t, Improvement, verdicts(Compare(b, c, Options{}))["req/s"], "an unknown unit is lower-is-better")
 }
 
-// golden compares got with testdata/name, or rewrites it with -update; on a mismatch it
-// writes testdata/name.got beside it, as benchstat's tests do.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "no golden file: run go test ./perftest/gate -update")
-	if !bytes.Equal(got, want) {
-		_ = os.WriteFile(path+".got", got, 0o644)
-		t.Errorf("%s differs from what Write produced (see %s.got; -update rewrites it)", path, path)
-	}
-}
-
 func TestWriteGolden(t *testing.T) {
 	base, err := resultfile.Read("testdata/base.txt")
 	require.NoError(t, err)
@@ -262,7 +243,7 @@ func TestWriteGolden(t *testing.T) {
 		for _, format := range []string{"text", "markdown", "json"} {
 			var b bytes.Buffer
 			require.NoError(t, rep.Write(&b, format))
-			golden(t, cur+"."+format+".golden", b.Bytes())
+			golden.Check(t, cur+"."+format+".golden", b.Bytes())
 		}
 	}
 	var b bytes.Buffer

@@ -28,6 +28,8 @@ import (
 	"sort"
 
 	"github.com/aclements/go-moremath/stats"
+
+	"github.com/perfgate/perfgate/perftest/internal/robust"
 )
 
 const (
@@ -63,8 +65,8 @@ func simulate(n1, n2, trials int) *sim {
 		}
 		sort.Sort(sort.Reverse(sort.Float64Slice(diffs)))
 		s.diffs = append(s.diffs, diffs)
-		s.d = append(s.d, median(b)-median(c))
-		s.scale += sigma(b, c) / float64(trials)
+		s.d = append(s.d, robust.Median(b)-robust.Median(c))
+		s.scale += robust.Sigma(b, c) / float64(trials)
 	}
 	return s
 }
@@ -140,25 +142,4 @@ func main() {
 func ucrit(n1, n2 int, alpha float64) int {
 	dist := stats.UDist{N1: n1, N2: n2}
 	return sort.Search(n1*n2/2+1, func(u int) bool { return 2*dist.CDF(float64(u)) >= alpha }) - 1
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func sigma(a, b []float64) float64 {
-	var dev []float64
-	for _, s := range [][]float64{a, b} {
-		m := median(s)
-		for _, v := range s {
-			dev = append(dev, math.Abs(v-m))
-		}
-	}
-	return 1.4826 * median(dev)
 }

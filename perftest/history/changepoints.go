@@ -94,7 +94,7 @@ func DetectChanges(h []Entry, opt Options) []ChangePoint {
 			seg := func(a, b int) float64 { return robust.Median(xs[a:b]) }
 			c := ChangePoint{Unit: u, Index: idx[cp.at], Commit: h[idx[cp.at]].Commit, Time: h[idx[cp.at]].Time, P: cp.p,
 				Before: seg(bounds[k], cp.at), After: seg(cp.at, bounds[k+2])}
-			c.Change = relChange(c.Before, c.After)
+			c.Change = robust.RelChange(c.Before, c.After)
 			c.Worse = (c.Change > 0) != opt.HigherBetter[u]
 			if math.Abs(c.Change) >= opt.MinChange {
 				out = append(out, c)
@@ -103,16 +103,6 @@ func DetectChanges(h []Entry, opt Options) []ChangePoint {
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Index < out[b].Index })
 	return out
-}
-
-func relChange(before, after float64) float64 {
-	switch {
-	case before == after:
-		return 0
-	case before == 0:
-		return math.Copysign(math.Inf(1), after)
-	}
-	return after/before - 1
 }
 
 type splitPoint struct {

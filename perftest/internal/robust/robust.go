@@ -1,6 +1,7 @@
-// Package robust holds the estimators that one outlying repetition cannot move: the median
-// and a standard deviation from the median absolute deviation. The gate, the history and the
-// reports share them so that every figure perfgate prints is computed the same way.
+// Package robust holds the estimators that one outlying repetition cannot move (the median
+// and a standard deviation from the median absolute deviation) and the relative change
+// perfgate reports. The gate, the history and the reports share them, so that every figure
+// perfgate prints is computed the same way.
 package robust
 
 import (
@@ -41,4 +42,15 @@ func Sigma(samples ...[]float64) float64 {
 		return 0
 	}
 	return 1.4826 * Median(dev)
+}
+
+// RelChange is after/before - 1: 0 when they are equal, ±Inf from a zero before.
+func RelChange(before, after float64) float64 {
+	switch {
+	case before == after:
+		return 0
+	case before == 0:
+		return math.Copysign(math.Inf(1), after)
+	}
+	return after/before - 1
 }
