@@ -41,9 +41,10 @@ const DefaultOverlapWeight = 1.0
 // where overlap(w) is the number of leading prompt blocks worker w caches, as the router
 // knows it from the KV events the workers publish (a block stored in a worker's prefix
 // cache, a block evicted from it), pending(w) the uncached prompt tokens of requests routed
-// to w that have not had their first token yet, and active_blocks(w) the KV blocks of the
-// requests in flight on w (a block shared by several of them counted once), both from the
-// router's own book of the requests it routed. Temperature 0 picks the lowest logit (ties
+// to w that have not had their first token yet, and active_blocks(w) the KV blocks the
+// requests in flight on w would hold with this one added (prompt blocks shared by several
+// counted once, output blocks reserved), both from the router's own book of the requests
+// it routed. Temperature 0 picks the lowest logit (ties
 // at random); above 0 it samples a worker with probability proportional to
 // exp(-normalized logit / Temperature), the logits normalized to [0, 1], as Dynamo's
 // softmax_sample does.
@@ -192,14 +193,24 @@ func (r *router) route(hashes []uint64, promptLen, maxTokens int) *ticket {
 	case RouteKV:
 		r.index.overlaps(hashes, r.overlap)
 		bs := float64(r.bs)
+		own := (promptLen+maxTokens+r.bs-1)/r.bs - len(hashes)
 		for i := range r.books {
 			b := &r.books[i]
-			uncached := max(promptLen-r.overlap[i]*r.bs, 0)
-			r.logits[i] = r.cfg.OverlapWeight*float64(b.pending+uncached)/bs + float64(b.activeBlocks)
+			uncached := promptLen - min(r.overlap[i], max(promptLen-1, 0)/r.bs)*r.bs
+			// The blocks w would hold with the request: its own, and its prompt blocks
+			// beyond the leading run already active there.
+			shared := 0
+			for _, h := range hashes {
+				if n, _ := b.active.get(h); n == 0 {
+					break
+				}
+				shared++
+			}
+			r.logits[i] = r.cfg.OverlapWeight*float64(b.pending+uncached)/bs + float64(b.activeBlocks+len(hashes)-shared+own)
 		}
 		w = r.pick(r.cfg.Temperature)
 	}
-	ov := r.overlap[w]
+	ov := min(r.overlap[w], max(promptLen-1, 0)/r.bs) // an engine computes a prompt's last token
 	t := &ticket{worker: w, hashes: hashes, overlap: ov, pending: max(promptLen-ov*r.bs, 0)}
 	t.own = (promptLen+maxTokens+r.bs-1)/r.bs - len(hashes)
 	b := &r.books[w]

@@ -314,15 +314,15 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		mockUsage(stderr)
 		return 2, nil
 	}
+	if len(o.cluster.policies) > 1 && !replay {
+		fmt.Fprintln(stderr, "perfgate mock: a server has one --router policy; replay compares several")
+		return 2, nil
+	}
 	if o.cluster.on() {
 		if replay {
 			return clusterReplay(ctx, o, stdout, stderr)
 		}
 		return clusterServe(ctx, o, stderr)
-	}
-	if len(o.cluster.policies) > 1 {
-		fmt.Fprintln(stderr, "perfgate mock: several --router policies need replay")
-		return 2, nil
 	}
 	if replay {
 		return mockReplay(ctx, o, stdout, stderr)
