@@ -58,6 +58,7 @@ func New(cfg Config) (*Server, error) {
 		defer s.mu.Unlock()
 		return len(s.eng.running), s.eng.nWaiting, s.eng.kvUsage()
 	})
+	s.m.cacheConfig(cfg.Model, cfg)
 	s.eng = newEngine(cfg, serverHooks{s.m})
 	s.eng.ready = cfg.StartupDelay
 	mux := http.NewServeMux()
