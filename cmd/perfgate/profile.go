@@ -177,8 +177,8 @@ func printProfile(w io.Writer, r *profile.Result) {
 	tw.Flush()
 	pf, df := r.PrefillFit, r.DecodeFit
 	fmt.Fprintf(w, "\nKV capacity  %d tokens\n", r.KVCapacity)
-	fmt.Fprintf(w, "prefill_ms   %s   (R² %.5f over %d lengths)\n", coefs(pf.Coef), pf.R2, pf.N)
-	fmt.Fprintf(w, "decode_ms    %s   (R² %.5f over %d steps), at least %g\n", coefs(df.Coef), df.R2, df.N, r.Profile.DecodeMinMS)
+	fmt.Fprintf(w, "prefill_ms   %s   (R² %.5f, %d measurements)\n", coefs(pf.Coef), pf.R2, pf.N)
+	fmt.Fprintf(w, "decode_ms    %s   (R² %.5f, %d bursts), at least %g\n", coefs(df.Coef), df.R2, df.N, r.Profile.DecodeMinMS)
 }
 
 func coefs(c []float64) string {

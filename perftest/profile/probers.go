@@ -21,7 +21,9 @@ import (
 // perftest's runner: token-id prompts to /v1/completions, every chunk stamped as it
 // arrives. model "" asks the server. It reads the KV capacity from vLLM's
 // vllm:cache_config_info series (block_size x num_gpu_blocks) on url/metrics.
-func Endpoint(url, model string) Prober { return endpoint{url: strings.TrimRight(url, "/"), model: model} }
+func Endpoint(url, model string) Prober {
+	return endpoint{url: strings.TrimRight(url, "/"), model: model}
+}
 
 type endpoint struct{ url, model string }
 

@@ -348,4 +348,3 @@ func decodePoint(isl, c, capacity int, ts []Timing, osl int) DecodePoint {
 	pt.TokensPerSec = float64(c) / (pt.ITLms / 1e3)
 	return pt
 }
-
