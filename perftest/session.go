@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -90,9 +91,11 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	}
 	desc["model"] = modelName(model)
 	if v, ok := c.Target.(Vocabulary); ok {
-		if n, err := v.VocabularySize(ctx); err != nil {
+		switch n, err := v.VocabularySize(ctx); {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
 			s.note("vocab", "perftest: the server's vocabulary size is unknown (%v): token ids are not checked against it", err)
-		} else {
+		default:
 			s.vocab = n
 		}
 	}
@@ -285,6 +288,11 @@ func (s *Session) resetCache(parent context.Context) {
 	defer cancel()
 	err := s.reset.ResetPrefixCache(ctx)
 	if err == nil || parent.Err() != nil {
+		return
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		s.resetState = "unavailable"
+		s.note("reset", "perftest: cache reset: %v: every repetition after the first may replay a warm cache and look faster", err)
 		return
 	}
 	if s.resetState != "failed" {
