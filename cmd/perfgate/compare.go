@@ -30,11 +30,14 @@ Compares two result files (Go benchmark format, as perftest writes them with -pe
 as baselines) metric by metric: Mann-Whitney U test, Holm correction across the metrics,
 a regression only when significant, in the worse direction and above the metric's
 threshold (never below the baseline's noise floor). Every metric gets its minimum
-detectable effect (MDE).
+detectable effect (MDE). Machine figures (machine-*: how busy the machine was) are shown
+and not tested; a regression that a measurably busier machine on NEW's side can explain is
+INCONCLUSIVE. When NEW records the sequential design it ran with (a "looks" line), the
+p-values account for its looks, as the gate's did.
 
 When $GITHUB_STEP_SUMMARY is set, the markdown report is also appended to that file.
 
-Exit status: 0 no regression, 1 regression, 2 bad input (unreadable or malformed file,
+Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input (unreadable or malformed file,
 files recorded for different setups: the difference is printed, a run whose file records
 problems, or bad flags).
 
@@ -72,13 +75,18 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) (int
 			return 2, fmt.Errorf("refusing to compare: %w: its numbers do not describe the requested load (--allow-unhealthy compares anyway)", err)
 		}
 	}
-	return rf.report(stdout, gate.Compare(base, cur, perftest.GateOptions(*rf.alpha, *rf.threshold)))
+	rep, err := gate.CompareAsRecorded(base, cur, perftest.GateOptions(*rf.alpha, *rf.threshold))
+	if err != nil {
+		return 2, err
+	}
+	return rf.report(stdout, rep)
 }
 
 // reportFlags are the comparison flags perfgate compare and perfgate ab share.
 type reportFlags struct {
 	format           *string
 	alpha, threshold *float64
+	strict           *bool
 }
 
 func addReportFlags(fs *flag.FlagSet) *reportFlags {
@@ -86,6 +94,7 @@ func addReportFlags(fs *flag.FlagSet) *reportFlags {
 		format:    fs.String("format", "text", "output format: text, markdown or json"),
 		alpha:     fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics"),
 		threshold: fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)"),
+		strict:    fs.Bool("strict", false, "exit 1 also when the comparison is INCONCLUSIVE (a busier machine can explain the changes)"),
 	}
 }
 
@@ -110,7 +119,7 @@ func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
 			return 2, fmt.Errorf("write step summary: %w", err)
 		}
 	}
-	if len(rep.Regressions()) > 0 {
+	if len(rep.Regressions()) > 0 || *f.strict && len(rep.Inconclusives()) > 0 {
 		return 1, nil
 	}
 	return 0, nil
