@@ -54,10 +54,10 @@ type Session struct {
 	logf    func(string, ...any)
 	every   time.Duration
 
-	progressOn bool   // log progress lines (ExecOptions.Logf set)
+	progressOn bool             // log progress lines (ExecOptions.Logf set)
 	seq        *gate.Sequential // the design of the comparison running the session, if sequential
-	resetState string // "yes", "unavailable", "failed" or "ineffective"
-	vocab      int    // the server's vocabulary size, 0 when unknown
+	resetState string           // "yes", "unavailable", "failed" or "ineffective"
+	vocab      int              // the server's vocabulary size, 0 when unknown
 	served     map[string]bool
 	said       map[string]bool // notes already logged
 	// Progress counters over the whole session, and the repetition in flight.
