@@ -40,6 +40,10 @@ Subcommands:
 	         token prompts
 	synth    reshape a trace (window, filters, sample, limit) and scale it (more prefix
 	         roots, longer prefixes or prompts, a faster clock); write it as Mooncake JSONL
+	         (-o OUT is replaced only when the whole trace was written, and never the input)
+
+FILE may be gzip- or bzip2-compressed; the format is told from the content. A trace with
+no requests (empty, or every row skipped with --lenient) is an error.
 `
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
@@ -182,13 +186,19 @@ func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		return 2, err
 	}
 	n := 0
+	var readErr error // a bad trace, as opposed to a failed write
 	write := func(w io.Writer) error {
+		ew := &errWriter{w: w}
 		var err error
-		if n, err = fixtures.WriteMooncake(w, withContext(ctx, sy.Rows())); err != nil {
+		if n, err = fixtures.WriteMooncake(ew, withContext(ctx, sy.Rows())); err != nil {
+			if ew.err == nil {
+				readErr = err
+			}
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("trace %s has %w left to write (after --start, --end, --limit, --sample and the length filters)", file, fixtures.ErrNoRequests)
+			readErr = fmt.Errorf("trace %s has %w left to write (after --start, --end, --limit, --sample and the length filters)", file, fixtures.ErrNoRequests)
+			return readErr
 		}
 		return nil
 	}
@@ -203,6 +213,9 @@ func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		// leaves an existing output as it was.
 		err = atomicfile.Write(dst, write)
 	}
+	if readErr != nil {
+		return 1, readErr
+	}
 	if err != nil {
 		return 1, err
 	}
@@ -213,6 +226,20 @@ func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fmt.Fprintf(stderr, "wrote %d rows to %s\n", n, *out)
 	}
 	return 0, nil
+}
+
+// errWriter remembers whether its writer failed.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // synthOutput checks that out is not the input file in (by name, symlink or hard link)
