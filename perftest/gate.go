@@ -41,6 +41,11 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		tb.Fatalf("perftest: %s: no repetitions to gate", r.Name)
 	}
 	cur := r.File()
+	if err := cur.Healthy(); err != nil {
+		// Run has failed the test with the problems already.
+		tb.Errorf("perftest: %s: not gated, and no baseline or history written: %v; its numbers do not describe the requested load", r.Name, err)
+		return nil
+	}
 	if *flagHistory != "" {
 		hp := history.Path(*flagHistory, hardware(), fileName(r.Name))
 		if err := history.Append(hp, historyEntry(cur)); err != nil {
@@ -63,12 +68,16 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	if err != nil {
 		tb.Fatalf("perftest: bad baseline: %v (fix the file, or re-record it with -perf.update)", err)
 	}
+	if err := base.Healthy(); err != nil {
+		tb.Fatalf("perftest: refusing to gate on baseline %v: re-record it from a healthy run with -perf.update", err)
+	}
 	if diff := resultfile.Diff(base, cur, "baseline", "current"); diff != "" {
 		if cur.ConfigValue("race") == "on" && base.ConfigValue("race") != "on" {
 			tb.Skipf("perftest: not gated: this test binary was built with -race, and timings under the race detector are another setup than baseline %s records; run perf cases without -race to gate them (ci/check does)", path)
 		}
-		if *flagEndpoint != "" {
-			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s", path, diff)
+		if *flagEndpoint != "" && !*flagRequire {
+			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s"+
+				"To gate runs against this server, record a baseline from it at another path (res.Gate(t, perftest.BaselinePath(...)) per hardware class, or your own path) with -perf.endpoint URL -perf.update, and commit it; -perf.require-baseline makes this a failure instead of a skip.", path, diff)
 		}
 		if bh, ch := base.ConfigValue(resultfile.HardwareKey), cur.ConfigValue(resultfile.HardwareKey); bh != "" && bh != ch {
 			tb.Fatalf("perftest: baseline %s was recorded on hardware class %q, this run is on %q; refusing to compare unlike runs:\n%s\nKeep one baseline per class: res.Gate(t, perftest.BaselinePath(root, %q)), recorded on each class with -perf.update.", path, bh, ch, diff, r.Name)
