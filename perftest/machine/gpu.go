@@ -336,6 +336,13 @@ func StartGPUSampler(ctx context.Context, bin string, interval time.Duration) *G
 	return s
 }
 
+// Readings is the number of lines read so far (0 when nothing is sampled).
+func (s *GPUSampler) Readings() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.readings)
+}
+
 // Stop ends sampling and summarizes what was read. Call it once.
 func (s *GPUSampler) Stop() GPUStats {
 	if s.done == nil {

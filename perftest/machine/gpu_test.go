@@ -41,10 +41,7 @@ func sample(t *testing.T, want int) GPUStats {
 	s := StartGPUSampler(t.Context(), "", 10*time.Millisecond)
 	deadline := time.Now().Add(30 * time.Second) // a bound for a stuck fake, not a timing assertion
 	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		n := len(s.readings)
-		s.mu.Unlock()
-		if n >= want || s.done == nil {
+		if s.Readings() >= want || s.done == nil {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -118,8 +118,11 @@ func (r *Report) caseSection(id, kind string, c *Case) (section, error) {
 	if err := r.caseMarkdown(&b, c); err != nil {
 		return section{}, err
 	}
-	s := section{ID: id, Kind: kind, Name: c.Name, Verdict: v.String(), VerdictClass: verdictClass(v), Why: why,
+	s := section{ID: id, Kind: kind, Name: c.Name, Verdict: v.String(), VerdictClass: verdictClass(v),
 		Text: template.HTML(markdownHTML(b.String()))}
+	if c.Compare == nil { // a comparison explains itself; say why there is none
+		s.Why = why
+	}
 	groups := []*figGroup{distributions(c.Compare, c.Base, c.Cur, "baseline", "current", c.BaseThrottled, c.Throttled)}
 	if c.Compare == nil {
 		groups[0] = distributions(nil, nil, c.Cur, "", "current", nil, c.Throttled)
@@ -136,12 +139,12 @@ func (r *Report) caseSection(id, kind string, c *Case) (section, error) {
 }
 
 func abSection(id string, ab *AB) (section, error) {
-	v, why := ab.Verdict()
+	v, _ := ab.Verdict()
 	var b strings.Builder
 	if err := abMarkdown(&b, ab); err != nil {
 		return section{}, err
 	}
-	s := section{ID: id, Kind: "A/B", Name: ab.Name, Verdict: v.String(), VerdictClass: verdictClass(v), Why: why,
+	s := section{ID: id, Kind: "A/B", Name: ab.Name, Verdict: v.String(), VerdictClass: verdictClass(v),
 		Text: template.HTML(markdownHTML(b.String()))}
 	return withGroups(s, []*figGroup{
 		distributions(ab.Compare, ab.A, ab.B, "A", "B", ab.ThrottledA, ab.ThrottledB),
