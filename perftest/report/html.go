@@ -123,19 +123,7 @@ func (r *Report) caseSection(id, kind string, c *Case) (section, error) {
 	if c.Compare == nil { // a comparison explains itself; say why there is none
 		s.Why = why
 	}
-	groups := []*figGroup{distributions(c.Compare, c.Base, c.Cur, "baseline", "current", c.BaseThrottled, c.Throttled)}
-	if c.Compare == nil {
-		groups[0] = distributions(nil, nil, c.Cur, "", "current", nil, c.Throttled)
-	}
-	if c.Timeline != nil {
-		groups = append(groups, timelineFigures(c.Timeline))
-	}
-	if c.Compare == nil {
-		groups = append(groups, telemetry(nil, c.Cur, "", "current", nil, c.Throttled))
-	} else {
-		groups = append(groups, telemetry(c.Base, c.Cur, "baseline", "current", c.BaseThrottled, c.Throttled))
-	}
-	return withGroups(s, groups)
+	return withGroups(s, c.groups())
 }
 
 func abSection(id string, ab *AB) (section, error) {
@@ -146,11 +134,7 @@ func abSection(id string, ab *AB) (section, error) {
 	}
 	s := section{ID: id, Kind: "A/B", Name: ab.Name, Verdict: v.String(), VerdictClass: verdictClass(v),
 		Text: template.HTML(markdownHTML(b.String()))}
-	return withGroups(s, []*figGroup{
-		distributions(ab.Compare, ab.A, ab.B, "A", "B", ab.ThrottledA, ab.ThrottledB),
-		abOrderFigures(ab),
-		telemetry(ab.A, ab.B, "A", "B", ab.ThrottledA, ab.ThrottledB),
-	})
+	return withGroups(s, ab.groups())
 }
 
 func (r *Report) sweepSection(id string, sw *Sweep) (section, error) {
