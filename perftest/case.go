@@ -42,6 +42,10 @@ type Case struct {
 	// MaxErrorRate is the fraction of failed requests in a repetition above which the case
 	// fails (0: 0.01; negative: never). Failed requests are always counted and reported.
 	MaxErrorRate float64
+	// AllowShortOutputs accepts outputs shorter than requested: the workload lets the model
+	// stop at its end-of-sequence token. Otherwise a repetition in which more than 1% of the
+	// requests generated fewer tokens than asked for fails the case as untrustworthy.
+	AllowShortOutputs bool
 	// Extra holds additional request-body fields, such as per-backend sampling options.
 	// A nil value removes a default field (e.g. "ignore_eos" for a server that rejects it).
 	Extra map[string]any

@@ -41,6 +41,11 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		tb.Fatalf("perftest: %s: no repetitions to gate", r.Name)
 	}
 	cur := r.File()
+	if err := cur.Healthy(); err != nil {
+		// Run has failed the test with the problems already.
+		tb.Errorf("perftest: %s: not gated, and no baseline or history written: %v; its numbers do not describe the requested load", r.Name, err)
+		return nil
+	}
 	if *flagHistory != "" {
 		hp := history.Path(*flagHistory, hardware(), fileName(r.Name))
 		if err := history.Append(hp, historyEntry(cur)); err != nil {
@@ -62,6 +67,9 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	}
 	if err != nil {
 		tb.Fatalf("perftest: bad baseline: %v (fix the file, or re-record it with -perf.update)", err)
+	}
+	if err := base.Healthy(); err != nil {
+		tb.Fatalf("perftest: refusing to gate on baseline %v: re-record it from a healthy run with -perf.update", err)
 	}
 	if diff := resultfile.Diff(base, cur, "baseline", "current"); diff != "" {
 		if cur.ConfigValue("race") == "on" && base.ConfigValue("race") != "on" {

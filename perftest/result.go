@@ -27,8 +27,10 @@ type Result struct {
 	// Partial is set when the run stopped before all repetitions finished.
 	Partial bool
 	// Problems says what makes the finished run untrustworthy or failed: each wraps
-	// ErrErrorRate, ErrRateShort or ErrScheduleLag. Run fails the test on them; perfgate run
-	// exits 1.
+	// ErrErrorRate, ErrRateShort, ErrScheduleLag or ErrShortOutputs, and the result file's
+	// "health" config line names them. Run fails the test on them; perfgate run exits 1;
+	// perfgate compare and the gate refuse to judge such a result, and -perf.update to keep
+	// it as a baseline.
 	Problems []error
 
 	count int // repetitions asked for
@@ -52,10 +54,33 @@ type Repetition struct {
 
 // Problems of a finished run.
 var (
-	ErrErrorRate   = errors.New("error rate over Case.MaxErrorRate")
-	ErrRateShort   = errors.New("requested rate not delivered")
-	ErrScheduleLag = errors.New("schedule lag over Case.MaxScheduleLag")
+	ErrErrorRate    = errors.New("error rate over Case.MaxErrorRate")
+	ErrRateShort    = errors.New("requested rate not delivered")
+	ErrScheduleLag  = errors.New("schedule lag over Case.MaxScheduleLag")
+	ErrShortOutputs = errors.New("outputs shorter than requested")
 )
+
+// problemNames are the problems' names in the "health" config line.
+var problemNames = []struct {
+	err  error
+	name string
+}{{ErrErrorRate, "error-rate"}, {ErrRateShort, "rate-short"}, {ErrScheduleLag, "schedule-lag"}, {ErrShortOutputs, "short-outputs"}}
+
+// health is the "health" config value: "ok", or the problems' names joined by "+".
+func (r *Result) health() string {
+	var names []string
+	for _, p := range r.Problems {
+		for _, n := range problemNames {
+			if errors.Is(p, n.err) && !slices.Contains(names, n.name) {
+				names = append(names, n.name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "ok"
+	}
+	return strings.Join(names, "+")
+}
 
 // problem is a sentence about a run, wrapping the sentinel error it is an instance of.
 type problem struct {
@@ -145,6 +170,16 @@ func (r *Result) checkHealth(c Case) {
 			break
 		}
 	}
+	if !c.AllowShortOutputs {
+		for i, rep := range r.Reps {
+			ok := rep.Outcomes[OK]
+			if short := rep.Diag.ShortOutputs; ok > 0 && float64(short)/float64(ok) > 0.01 {
+				r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: %d of %d requests generated fewer tokens than they asked for (the server ignores ignore_eos and min_tokens?): a server that stops early looks faster than it is; set Case.AllowShortOutputs if the workload lets the model stop",
+					i+1, short, ok), ErrShortOutputs})
+				break
+			}
+		}
+	}
 }
 
 func firstError(recs []Record) string {
@@ -181,8 +216,27 @@ func (r *Result) Summary() string {
 	if len(r.Reps) > 0 && r.Reps[0].Diag.RequestedRate > 0 {
 		s += fmt.Sprintf(", rate %.2f of %.2f req/s requested (first repetition)", r.Reps[0].Diag.AchievedRate, r.Reps[0].Diag.RequestedRate)
 	}
+	var d Diagnostics
+	for _, rep := range r.Reps {
+		d.Retries += rep.Diag.Retries
+		d.ShortOutputs += rep.Diag.ShortOutputs
+		d.InputMismatch += rep.Diag.InputMismatch
+		d.PerChunkITL += rep.Diag.PerChunkITL
+	}
+	if d.Retries > 0 {
+		s += fmt.Sprintf("; %d requests resent after the server closed a kept-alive connection (not failures)", d.Retries)
+	}
 	if mismatch > 0 {
 		s += fmt.Sprintf("; WARNING: %d requests streamed a different number of text chunks than the server's usage reports", mismatch)
+	}
+	if d.PerChunkITL > 0 {
+		s += fmt.Sprintf("; WARNING: %d requests had chunks of several tokens the server did not count: their ITL is per chunk", d.PerChunkITL)
+	}
+	if d.ShortOutputs > 0 {
+		s += fmt.Sprintf("; WARNING: %d requests generated fewer tokens than asked for", d.ShortOutputs)
+	}
+	if d.InputMismatch > 0 {
+		s += fmt.Sprintf("; WARNING: for %d requests the server counted a prompt length more than 32 tokens and 10%% from the intended one (see the records' input_tokens and want_input)", d.InputMismatch)
 	}
 	return s
 }

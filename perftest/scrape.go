@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,13 +111,25 @@ func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func(
 }
 
 // pick renames the engine's series to perfgate's keys, histograms with their _sum and
-// _count.
+// _count. A name may list alternatives, "a|b" (the first the server exports is read, for
+// engines that renamed a series), and select one label value, `name{label="value"}`.
 func (s *scraper) pick(sc prom.Scrape) map[string]float64 {
 	out := map[string]float64{}
-	for key, name := range s.names {
-		for _, suffix := range []string{"", "_sum", "_count"} {
-			if v, ok := sc[name+suffix]; ok {
-				out[key+suffix] = v
+	for key, names := range s.names {
+		for name := range strings.SplitSeq(names, "|") {
+			base, labels, _ := strings.Cut(name, "{")
+			if labels != "" {
+				labels = "{" + labels
+			}
+			found := false
+			for _, suffix := range []string{"", "_sum", "_count"} {
+				if v, ok := sc[base+suffix+labels]; ok {
+					out[key+suffix] = v
+					found = true
+				}
+			}
+			if found {
+				break
 			}
 		}
 	}

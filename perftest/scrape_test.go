@@ -62,3 +62,12 @@ func TestScraperWithoutMetrics(t *testing.T) {
 	var none *scraper
 	assert.Nil(t, none.watch(t.Context(), time.Second)().metrics(), "no scraper, no metrics")
 }
+
+func TestScraperNameAlternativesAndLabels(t *testing.T) {
+	sc := &scraper{names: map[string]string{
+		"kv-usage":    "new_kv|old_kv",
+		"prefix-hits": `cached_total{source="total"}`,
+	}}
+	got := sc.pick(map[string]float64{"old_kv": 0.5, "cached_total": 30, `cached_total{source="total"}`: 10})
+	assert.Equal(t, map[string]float64{"kv-usage": 0.5, "prefix-hits": 10}, got)
+}

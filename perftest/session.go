@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -30,6 +32,9 @@ type ExecOptions struct {
 	// Hardware is the hardware class recorded with the results ("": the one
 	// machine.HardwareClass detects).
 	Hardware string
+	// ModelSetting names, in messages, where the user sets the model ("": "Case.Model";
+	// perfgate run says "--model").
+	ModelSetting string
 }
 
 // A Session runs one case against one target: it resolves the model and the config lines
@@ -45,52 +50,70 @@ type Session struct {
 	logf    func(string, ...any)
 	every   time.Duration
 
-	resetState string // "yes", "unavailable" or "failed"
+	resetState string // "yes", "unavailable", "failed" or "ineffective"
+	vocab      int    // the server's vocabulary size, 0 when unknown
+	served     map[string]bool
+	said       map[string]bool // notes already logged
 	// Progress counters over the whole session, and the repetition in flight.
 	done, failed atomic.Int64
 	rep          atomic.Int64
 }
 
 // NewSession validates the case and prepares a session: the model comes from Case.Model,
-// the target's Describe "model" key or its /v1/models, and the config lines from the
-// target, the workload and the load. Close it when done.
+// the target's Describe "model" key or the first of its /v1/models, and must be one the
+// server lists; the config lines come from the target, the workload and the load. Close it
+// when done.
 func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("bad Case:\n%w", err)
+	}
+	s := &Session{c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
+	if s.logf == nil {
+		s.logf = func(string, ...any) {}
 	}
 	base := strings.TrimSuffix(c.Target.BaseURL(), "/")
 	desc := map[string]string{"backend": "unknown"}
 	if d, ok := c.Target.(Describer); ok {
 		maps.Copy(desc, d.Describe())
 	}
+	setting := cmp.Or(opt.ModelSetting, "Case.Model")
 	model := cmp.Or(c.Model, desc["model"])
-	if model == "" {
-		m, err := listModel(ctx, base)
-		if err != nil {
-			return nil, err
-		}
-		model = m
+	served, err := listModels(ctx, base, setting)
+	switch {
+	case err != nil && model == "":
+		return nil, err
+	case err != nil:
+		s.note("models", "perftest: could not check model %q against the server's list: %v", model, err)
+	case model == "":
+		model = served[0]
+	case !slices.Contains(served, model):
+		return nil, fmt.Errorf("model %q is not served by %s: it lists %q (set %s to one of them)", model, base, served, setting)
 	}
-	desc["model"] = model
+	desc["model"] = modelName(model)
+	if v, ok := c.Target.(Vocabulary); ok {
+		switch n, err := v.VocabularySize(ctx); {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
+			s.note("vocab", "perftest: the server's vocabulary size is unknown (%v): token ids are not checked against it", err)
+		default:
+			s.vocab = n
+		}
+	}
 	fp, err := c.Workload.Fingerprint()
 	if err != nil {
 		return nil, fmt.Errorf("workload fingerprint: %w", err)
-	}
-	s := &Session{c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes"}
-	if s.logf == nil {
-		s.logf = func(string, ...any) {}
 	}
 	s.client = newClient(base, model, c)
 	if m, ok := c.Target.(MetricsSource); ok && m.MetricsURL() != "" && len(m.MetricNames()) > 0 {
 		s.scraper = &scraper{url: m.MetricsURL(), names: m.MetricNames(), client: s.client.http}
 	} else {
-		s.logf("perftest: server metrics: the target exports none perfgate knows (it does not implement perftest.MetricsSource); results have no server-* metrics")
+		s.note("metrics", "perftest: server metrics: the target exports none perfgate knows (it does not implement perftest.MetricsSource; use the engine module's target, such as vllm.Endpoint): results have no server-* metrics")
 	}
 	if r, ok := c.Target.(CacheResetter); ok {
 		s.reset = r
 	} else {
 		s.resetState = "unavailable"
-		s.logf("perftest: cache reset: the target cannot empty its prefix cache (it does not implement perftest.CacheResetter): every repetition after the first may replay a warm cache and look faster")
+		s.note("reset", "perftest: cache reset: the target cannot empty its prefix cache (it does not implement perftest.CacheResetter; use the engine module's target, such as vllm.Endpoint): every repetition after the first may replay a warm cache and look faster")
 	}
 	name := configValue(cmp.Or(c.Name, strings.TrimPrefix(opt.Name, "Test")))
 	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH},
@@ -120,18 +143,103 @@ func configValue(v string) string {
 	return strings.Join(strings.Fields(v), "_")
 }
 
-// Result is what the session has measured so far. The "cache-reset" config line says
-// whether every repetition started from an emptied prefix cache: "yes", "unavailable"
-// (the target cannot) or "failed".
+// Result is what the session has measured so far, with its Problems and the config lines
+// that say how far the numbers can be trusted (recorded, not compared):
+//
+//	health          "ok", or the problems: error-rate, rate-short, schedule-lag, short-outputs
+//	cache-reset     whether every repetition started from an emptied prefix cache: "yes",
+//	                "unavailable" (the target cannot), "failed" or "ineffective" (the server
+//	                reported cached tokens right after a reset)
+//	server-metrics  the server-* metrics read, "none", or "unavailable"
+//	itl             "per-token", or "per-chunk" when chunks carried several tokens the server
+//	                did not count
 func (s *Session) Result() *Result {
 	r := s.result
-	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return kv.Key == "cache-reset" })
+	r.checkHealth(s.c)
+	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
 	if len(r.Reps) > 0 {
-		cfg = append(cfg, resultfile.KV{Key: "cache-reset", Value: s.resetState})
+		cfg = append(cfg,
+			resultfile.KV{Key: "health", Value: r.health()},
+			resultfile.KV{Key: "cache-reset", Value: s.resetState},
+			resultfile.KV{Key: "server-metrics", Value: s.serverMetrics()},
+			resultfile.KV{Key: "itl", Value: s.itlAttribution()})
 	}
 	r.Config = cfg
-	r.checkHealth(s.c)
 	return r
+}
+
+// sessionNotes are the config lines Result adds.
+var sessionNotes = []string{"health", "cache-reset", "server-metrics", "itl"}
+
+// note logs a line once per key.
+func (s *Session) note(key, format string, args ...any) {
+	if !s.said[key] {
+		s.said[key] = true
+		s.logf(format, args...)
+	}
+}
+
+// serverMetrics lists the server-* metrics the repetitions have.
+func (s *Session) serverMetrics() string {
+	if s.scraper == nil {
+		return "unavailable"
+	}
+	var got []string
+	for _, rep := range s.result.Reps {
+		for _, m := range rep.Metrics {
+			if u, ok := strings.CutPrefix(m.Unit, "server-"); ok && !slices.Contains(got, u) {
+				got = append(got, u)
+			}
+		}
+	}
+	if len(got) == 0 {
+		return "none"
+	}
+	return strings.Join(got, ",")
+}
+
+func (s *Session) itlAttribution() string {
+	for _, rep := range s.result.Reps {
+		if rep.Diag.PerChunkITL > 0 {
+			return "per-chunk"
+		}
+	}
+	return "per-token"
+}
+
+// checkRepetition says once what a finished repetition shows about the measurement: server
+// metrics the engine does not export, and a prefix cache that was not empty after a reset.
+func (s *Session) checkRepetition(rep *Repetition) {
+	if s.scraper != nil {
+		have := map[string]bool{}
+		for _, m := range rep.Metrics {
+			have[m.Unit] = true
+		}
+		var absent []string
+		for _, u := range []string{"server-prefix-hit-ratio", "server-preemptions", "server-queue-mean-sec", "server-kv-peak"} {
+			if !have[u] {
+				absent = append(absent, u)
+			}
+		}
+		if len(absent) > 0 {
+			s.note("absent", "perftest: server metrics: %s absent: the engine does not export them, or not under the names its module gives (%s)", strings.Join(absent, ", "), s.scraper.url)
+		}
+	}
+	if s.resetState != "yes" || len(rep.Records) == 0 {
+		return
+	}
+	// The first request sent after a reset can find nothing cached.
+	first := &rep.Records[0]
+	for i := range rep.Records {
+		if r := &rep.Records[i]; r.Scheduled+r.Sent < first.Scheduled+first.Sent {
+			first = r
+		}
+	}
+	if first.CachedTokens > 0 {
+		s.resetState = "ineffective"
+		s.note("ineffective", "perftest: cache reset: the server reported %d cached prompt tokens for the first request of repetition %d, sent right after the reset: the reset did not empty the cache, and repetitions may start warm",
+			first.CachedTokens, len(s.result.Reps)+1)
+	}
 }
 
 // Close releases the session's connections.
@@ -166,6 +274,7 @@ func (s *Session) Repeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.checkRepetition(&rep)
 	s.result.Reps = append(s.result.Reps, rep)
 	return nil
 }
@@ -179,6 +288,11 @@ func (s *Session) resetCache(parent context.Context) {
 	defer cancel()
 	err := s.reset.ResetPrefixCache(ctx)
 	if err == nil || parent.Err() != nil {
+		return
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		s.resetState = "unavailable"
+		s.note("reset", "perftest: cache reset: %v: every repetition after the first may replay a warm cache and look faster", err)
 		return
 	}
 	if s.resetState != "failed" {
@@ -233,29 +347,50 @@ func (s *Session) progress() (stop func()) {
 	return func() { close(quit); <-exited }
 }
 
-// listModel asks the server for its first model, within a timeout and a size limit.
-func listModel(ctx context.Context, base string) (string, error) {
+// listModels asks the server for the ids of the models it serves, within a timeout and a
+// size limit. setting names where the user sets the model, for the error messages.
+func listModels(ctx context.Context, base, setting string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
 	if err != nil {
-		return "", fmt.Errorf("list models: %w", err)
+		return nil, fmt.Errorf("list models: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("list models at %s: %w (is the server up? set Case.Model to skip this)", base, err)
+		return nil, fmt.Errorf("list models at %s: %w (is the server up? set %s to skip this)", base, err, setting)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list models at %s: HTTP %d (set %s)", base, resp.StatusCode, setting)
+	}
 	var body struct {
 		Data []struct {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("list models at %s: HTTP %d (set Case.Model)", base, resp.StatusCode)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return nil, fmt.Errorf("list models at %s: not a model list: %v (set %s)", base, err, setting)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || len(body.Data) == 0 {
-		return "", fmt.Errorf("list models at %s: no model in the answer (set Case.Model)", base)
+	var ids []string
+	for _, m := range body.Data {
+		if m.ID == "" {
+			return nil, fmt.Errorf("list models at %s: a model with an empty id (set %s)", base, setting)
+		}
+		ids = append(ids, m.ID)
 	}
-	return body.Data[0].ID, nil
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("list models at %s: no model in the answer (set %s)", base, setting)
+	}
+	return ids, nil
+}
+
+// modelName is the config value of a model: a model named by a file path (llama.cpp
+// serves the file it loaded) is recorded by its base name, so that two runs of the same
+// model compare after the file moved.
+func modelName(id string) string {
+	if strings.HasPrefix(id, "/") || strings.HasSuffix(strings.ToLower(id), ".gguf") || len(id) > 2 && id[1] == ':' && (id[2] == '\\' || id[2] == '/') {
+		return filepath.Base(filepath.FromSlash(strings.ReplaceAll(id, "\\", "/")))
+	}
+	return id
 }

@@ -72,6 +72,10 @@ type summary struct {
 	good             int           // requests meeting every SLO
 	wall             time.Duration // first scheduled send to last completion
 	tokenMismatch    int           // requests whose chunk count differs from the server's usage
+	perChunk         int           // requests whose ITL is per chunk: uncounted tokens per chunk
+	short            int           // requests that generated fewer tokens than asked for
+	inputOff         int           // requests whose prompt the server counted far from intended
+	retries          int           // resends after a closed kept-alive connection
 }
 
 // Latencies are recorded in microseconds, 1 µs to 1 hour, with 3 significant digits.
@@ -91,6 +95,7 @@ func summarize(recs []Record, slo SLO) *summary {
 		r := &recs[i]
 		s.requests++
 		s.outcomes[r.Outcome]++
+		s.retries += r.Retries
 		if first < 0 || r.Scheduled < first {
 			first = r.Scheduled
 		}
@@ -105,12 +110,19 @@ func summarize(recs []Record, slo SLO) *summary {
 		if hasTPOT {
 			record(s.tpot, tpot)
 		}
-		for j := 1; j < len(r.Tokens); j++ {
-			record(s.itl, r.Tokens[j]-r.Tokens[j-1])
-		}
+		r.ITLs(func(d time.Duration) { record(s.itl, d) })
 		s.outputTokens += r.Generated()
 		if r.OutputTokens > 0 && r.Chunks != r.OutputTokens {
 			s.tokenMismatch++
+		}
+		if r.coalesced() {
+			s.perChunk++
+		}
+		if r.short() {
+			s.short++
+		}
+		if r.inputOff() {
+			s.inputOff++
 		}
 		if slo.set() && meets(r, slo, tpot) {
 			s.good++

@@ -354,7 +354,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 			s.mu.Unlock()
 		}
 	}()
-	rw := newResponder(w, req, id, s.created.Unix(), plan, s.cfg.Faults.Stall)
+	rw := newResponder(w, req, id, s.created.Unix(), plan, s.cfg.Faults.Stall, s.cfg.Dialect)
 	sent := 0
 	for {
 		select {

@@ -35,7 +35,8 @@ detectable effect (MDE).
 When $GITHUB_STEP_SUMMARY is set, the markdown report is also appended to that file.
 
 Exit status: 0 no regression, 1 regression, 2 bad input (unreadable or malformed file,
-files recorded for different setups: the diff is printed, or bad flags).
+files recorded for different setups: the difference is printed, a run whose file records
+problems, or bad flags).
 
 Flags:
 `
@@ -43,6 +44,7 @@ Flags:
 func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlagSet("compare", compareUsage, stderr)
 	rf := addReportFlags(fs)
+	unhealthy := fs.Bool("allow-unhealthy", false, "compare runs whose result files record problems (error rate, short outputs, an undelivered rate)")
 	pos, code, done := parseArgs(fs, args, stdout)
 	if done {
 		return code, nil
@@ -64,6 +66,11 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	if diff := resultfile.Diff(base, cur, "OLD", "NEW"); diff != "" {
 		return 2, fmt.Errorf("%s (OLD) and %s (NEW) were recorded for different setups; refusing to compare unlike runs:\n%s", pos[0], pos[1], diff)
+	}
+	for _, f := range []*resultfile.File{base, cur} {
+		if err := f.Healthy(); err != nil && !*unhealthy {
+			return 2, fmt.Errorf("refusing to compare: %w: its numbers do not describe the requested load (--allow-unhealthy compares anyway)", err)
+		}
 	}
 	return rf.report(stdout, gate.Compare(base, cur, perftest.GateOptions(*rf.alpha, *rf.threshold)))
 }

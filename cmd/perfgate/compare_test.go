@@ -33,6 +33,8 @@ func TestCompareExitCodes(t *testing.T) {
 		{"truncated baseline", []string{td + "truncated.txt", td + "base.txt"}, 2, "truncated.txt:21: line ends with unit \"itl\""},
 		{"missing file", []string{td + "base.txt", td + "nope.txt"}, 2, "nope.txt: no such file"},
 		{"other setup", []string{td + "base.txt", td + "other-setup.txt"}, 2, "refusing to compare unlike runs"},
+		{"unhealthy run", []string{td + "base.txt", td + "unhealthy.txt"}, 2, "refusing to compare: ../../perftest/gate/testdata/unhealthy.txt: the run was unhealthy (health: error-rate)"},
+		{"unhealthy, compared anyway", []string{td + "base.txt", td + "unhealthy.txt", "--allow-unhealthy"}, 0, "no regression"},
 		{"one file", []string{td + "base.txt"}, 2, "want two files"},
 		{"bad format", []string{td + "base.txt", td + "same.txt", "--format", "xml"}, 2, "unknown --format"},
 		{"bad flag", []string{"--nope", td + "base.txt", td + "same.txt"}, 2, "flag provided but not defined"},

@@ -10,6 +10,7 @@ package resultfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -74,6 +75,21 @@ func (f *File) ConfigValue(key string) string {
 		}
 	}
 	return ""
+}
+
+// ErrUnhealthy is wrapped by Healthy's error.
+var ErrUnhealthy = errors.New("the run was unhealthy")
+
+// Healthy returns nil when the file records no problem with its run: a "health: ok" line,
+// or none (files written before perfgate recorded it). Otherwise its error, wrapping
+// ErrUnhealthy, names the problems (error-rate, rate-short, schedule-lag, short-outputs):
+// the numbers do not describe the requested load, and comparing them says nothing.
+func (f *File) Healthy() error {
+	h := f.ConfigValue("health")
+	if h == "" || h == "ok" {
+		return nil
+	}
+	return fmt.Errorf("%s: %w (health: %s)", f.Path, ErrUnhealthy, h)
 }
 
 // SyntaxError is a problem in a result file, at a line (0: the file as a whole).

@@ -6,6 +6,8 @@ package prom
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -13,7 +15,9 @@ import (
 )
 
 // Scrape is one reading of a server's metrics: every series summed over its labels,
-// histograms and summaries as NAME_sum and NAME_count.
+// histograms and summaries as NAME_sum and NAME_count, and the same sums restricted to one
+// label value as NAME{label="value"} (NAME_sum{label="value"}, ...), for series such as
+// SGLang's cached_tokens_total whose labels split one figure several ways.
 type Scrape map[string]float64
 
 // Parse parses Prometheus text exposition.
@@ -26,20 +30,31 @@ func Parse(r io.Reader) (Scrape, error) {
 	s := Scrape{}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
+			add := func(key string, v float64) {
+				s[key] += v
+				for _, l := range m.GetLabel() {
+					s[key+"{"+l.GetName()+"="+strconv.Quote(l.GetValue())+"}"] += v
+				}
+			}
 			switch f.GetType() {
 			case dto.MetricType_COUNTER:
-				s[name] += m.GetCounter().GetValue()
+				add(name, m.GetCounter().GetValue())
 			case dto.MetricType_GAUGE:
-				s[name] += m.GetGauge().GetValue()
+				add(name, m.GetGauge().GetValue())
 			case dto.MetricType_UNTYPED:
-				s[name] += m.GetUntyped().GetValue()
+				add(name, m.GetUntyped().GetValue())
 			case dto.MetricType_HISTOGRAM:
-				s[name+"_sum"] += m.GetHistogram().GetSampleSum()
-				s[name+"_count"] += float64(m.GetHistogram().GetSampleCount())
+				add(name+"_sum", m.GetHistogram().GetSampleSum())
+				add(name+"_count", float64(m.GetHistogram().GetSampleCount()))
 			case dto.MetricType_SUMMARY:
-				s[name+"_sum"] += m.GetSummary().GetSampleSum()
-				s[name+"_count"] += float64(m.GetSummary().GetSampleCount())
+				add(name+"_sum", m.GetSummary().GetSampleSum())
+				add(name+"_count", float64(m.GetSummary().GetSampleCount()))
 			}
+		}
+	}
+	for k, v := range s {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(s, k) // a non-finite value describes nothing a result can hold
 		}
 	}
 	return s, nil

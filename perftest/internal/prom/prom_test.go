@@ -39,6 +39,16 @@ func TestParse(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 5.0, s["r"])
 
+	// One label value at a time, as SGLang's cached_tokens_total needs.
+	s, err = Parse(strings.NewReader("# TYPE c counter\nc{src=\"device\"} 2\nc{src=\"total\"} 5\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 7.0, s["c"])
+	assert.Equal(t, 5.0, s[`c{src="total"}`])
+	// Non-finite values are dropped.
+	s, err = Parse(strings.NewReader("# TYPE g gauge\ng NaN\n# TYPE h gauge\nh +Inf\n# TYPE k gauge\nk 1\n"))
+	require.NoError(t, err)
+	assert.Equal(t, Scrape{"k": 1}, s)
+
 	_, err = Parse(strings.NewReader("vllm:x{model_name=\"m\" 1\n"))
 	assert.ErrorContains(t, err, "parse metrics")
 }

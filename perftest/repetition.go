@@ -1,0 +1,42 @@
+package perftest
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// repetition replays the workload once under the case's load, with the server's metrics
+// scraped around it.
+func (s *Session) repetition(ctx context.Context) (Repetition, error) {
+	l := s.c.Load
+	stopScrape := s.scraper.watch(ctx, 250*time.Millisecond)
+	pac := &pacing{}
+	var (
+		recs []Record
+		err  error
+	)
+	if l.closed() {
+		recs, err = s.closedLoop(ctx, l.Concurrency, l.Requests, pac)
+	} else {
+		recs, err = s.openLoop(ctx, l.Requests, pac)
+	}
+	window := stopScrape()
+	if err != nil {
+		return Repetition{}, err
+	}
+	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
+	sum := summarize(recs, s.c.SLO)
+	rep := Repetition{
+		Metrics:       append(sum.metrics(s.c.SLO), window.metrics()...),
+		Records:       recs,
+		Requests:      sum.requests,
+		Outcomes:      sum.outcomes,
+		Start:         pac.start,
+		Wall:          sum.wall,
+		TokenMismatch: sum.tokenMismatch,
+		Diag:          diagnose(recs, l, pac),
+	}
+	rep.Diag.Retries, rep.Diag.ShortOutputs, rep.Diag.InputMismatch, rep.Diag.PerChunkITL = sum.retries, sum.short, sum.inputOff, sum.perChunk
+	return rep, nil
+}
