@@ -39,9 +39,11 @@ NAME.B.txt, *.history.jsonl) and writes two files into it (or into --out):
 
 A case is compared with NAME.baseline.txt beside it, else with the baselines folder's
 <hardware class>/NAME.txt or NAME.txt. A regression measured on a GPU that throttled
-(power cap, thermal) is INCONCLUSIVE, not a regression.
+(power cap, thermal) is INCONCLUSIVE, not a regression; a run whose file records problems
+(error rate, undelivered load) is UNHEALTHY and not compared, as the gate refuses it.
 
-Exit status: 0 no regression (or inconclusive), 1 a regression, 2 bad input.
+Exit status: 0 no regression (or inconclusive), 1 a regression or an unhealthy run, 2 bad
+input.
 
 Flags:
 `
@@ -88,7 +90,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) (int,
 		fmt.Fprintf(stderr, "note: %v\n", n)
 	}
 	fmt.Fprintf(stdout, "%s\n%s\n", filepath.ToSlash(md), filepath.ToSlash(html))
-	if r.Verdict() == report.Regression {
+	if r.Verdict() >= report.Regression {
 		return 1, nil
 	}
 	return 0, nil

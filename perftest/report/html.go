@@ -102,7 +102,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 
 func verdictClass(v Verdict) string {
 	switch v {
-	case Regression:
+	case Regression, Unhealthy:
 		return "v-regression"
 	case Inconclusive:
 		return "v-inconclusive"

@@ -59,6 +59,10 @@ type Case struct {
 	Base         *resultfile.File
 	Diff         string
 	Compare      *gate.Report
+	// Unhealthy is set when either file records problems with its run (resultfile.Healthy):
+	// its numbers do not describe the requested load, and it is not compared, as the gate
+	// does not compare it.
+	Unhealthy error
 	// Throttled and BaseThrottled are the repetitions in which a GPU slowed down.
 	Throttled, BaseThrottled []machine.ThrottledRep
 	// Timeline is one repetition's requests over time (nil: no records beside the file).
@@ -101,6 +105,7 @@ type AB struct {
 	// anyway: that is what an A/B run is for).
 	Diff                   string
 	Compare                *gate.Report
+	Unhealthy              error // as Case.Unhealthy; then Compare is nil
 	ThrottledA, ThrottledB []machine.ThrottledRep
 }
 
@@ -222,7 +227,7 @@ func (r *Report) findBaseline(c *Case, root string) {
 // compare runs the gate's comparison when the case has a baseline of the same setup.
 func (c *Case) compare(opt gate.Options, display func(string) string) {
 	c.Throttled = machine.Throttled(c.Cur)
-	if c.Base == nil {
+	if c.Unhealthy = healthy(c.Cur, c.Base); c.Unhealthy != nil || c.Base == nil {
 		return
 	}
 	c.BaseThrottled = machine.Throttled(c.Base)
@@ -235,7 +240,23 @@ func (c *Case) compare(opt gate.Options, display func(string) string) {
 func (ab *AB) compare(opt gate.Options, display func(string) string) {
 	ab.ThrottledA, ab.ThrottledB = machine.Throttled(ab.A), machine.Throttled(ab.B)
 	ab.Diff = resultfile.Diff(ab.A, ab.B, "A", "B")
+	if ab.Unhealthy = healthy(ab.A, ab.B); ab.Unhealthy != nil {
+		return
+	}
 	ab.Compare = gate.Compare(gated(ab.A, display(ab.PathA)), gated(ab.B, display(ab.PathB)), opt)
+}
+
+// healthy is the first problem the files record (nil files are left out).
+func healthy(fs ...*resultfile.File) error {
+	for _, f := range fs {
+		if f == nil {
+			continue
+		}
+		if err := f.Healthy(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // gated is f without its GPU telemetry, which describes the machine and is not gated,

@@ -35,6 +35,8 @@ func (r *Report) Headline() string {
 		}
 	}
 	switch v {
+	case Unhealthy:
+		return fmt.Sprintf("UNHEALTHY: %d of %d %s recorded problems (error rate, undelivered load): not compared", bad, n, plural(n, "run", "runs"))
 	case Regression:
 		return fmt.Sprintf("REGRESSION: %d of %d compared %s regressed", bad, n, plural(n, "run", "runs"))
 	case Inconclusive:
@@ -110,6 +112,10 @@ func (r *Report) summaryMarkdown(b *strings.Builder) {
 
 // abMarkdown writes an A/B run's comparison as the gate writes it, and how the sides differ.
 func abMarkdown(b *strings.Builder, ab *AB) error {
+	if ab.Unhealthy != nil {
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%v: its numbers do not describe the requested load.\n\n", ab.Name, ab.Unhealthy)
+		return nil
+	}
 	if err := writeJudged(b, ab.Compare.WriteMarkdown, ab.Verdict); err != nil {
 		return err
 	}
@@ -156,6 +162,8 @@ func (r *Report) caseMarkdown(b *strings.Builder, c *Case) error {
 		if err := writeJudged(b, c.Compare.WriteMarkdown, c.Verdict); err != nil {
 			return err
 		}
+	} else if c.Unhealthy != nil {
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%v: its numbers do not describe the requested load.\n\n", c.Name, c.Unhealthy)
 	} else if c.Diff != "" {
 		fmt.Fprintf(b, "### perfgate: %s: not compared\n\nBaseline `%s` was recorded for another setup:\n\n```\n%s\n```\n\n", c.Name, r.display(c.BaselinePath), c.Diff)
 	}

@@ -18,6 +18,7 @@ const (
 	Improved                    // compared: no regression, some metrics better
 	Inconclusive                // regressed metrics, measured on a GPU that slowed down
 	Regression                  // regressed metrics on a machine that did not slow down
+	Unhealthy                   // a run whose numbers do not describe the requested load
 )
 
 func (v Verdict) String() string {
@@ -30,6 +31,8 @@ func (v Verdict) String() string {
 		return "INCONCLUSIVE"
 	case Regression:
 		return "REGRESSION"
+	case Unhealthy:
+		return "UNHEALTHY"
 	}
 	return "not gated"
 }
@@ -54,6 +57,8 @@ func judge(rep *gate.Report, base, cur []machine.ThrottledRep, baseSide, curSide
 // Verdict is the case's verdict and one sentence saying why.
 func (c *Case) Verdict() (Verdict, string) {
 	switch {
+	case c.Unhealthy != nil:
+		return Unhealthy, fmt.Sprintf("not compared: %v; its numbers do not describe the requested load", c.Unhealthy)
 	case c.Base == nil:
 		return NotGated, "no baseline (NAME.baseline.txt beside the results, or --baselines DIR)"
 	case c.Compare == nil:
@@ -64,6 +69,9 @@ func (c *Case) Verdict() (Verdict, string) {
 
 // Verdict is the A/B run's verdict (B against A) and one sentence saying why.
 func (ab *AB) Verdict() (Verdict, string) {
+	if ab.Unhealthy != nil {
+		return Unhealthy, fmt.Sprintf("not compared: %v; its numbers do not describe the requested load", ab.Unhealthy)
+	}
 	return judge(ab.Compare, ab.ThrottledA, ab.ThrottledB, "A", "B")
 }
 
