@@ -24,8 +24,10 @@ import (
 type State struct {
 	// What names the run and its unit of work, e.g. "PerfChat: repetition".
 	What string
-	// Step is the step in progress (1-based) or just finished, of Steps (0: unknown).
+	// Step is the step in progress (1-based) or just finished, of Steps (0: unknown);
+	// Detail says more of it ("B", "concurrency=16").
 	Step, Steps int
+	Detail      string
 	// Finished says Step has just ended.
 	Finished bool
 	// Requests and Failed count the requests finished, and those that failed, since the run
@@ -73,6 +75,9 @@ func (s State) String() string {
 		fmt.Fprintf(&b, " %d/%d", s.Step, s.Steps)
 	} else if s.Step > 0 {
 		fmt.Fprintf(&b, " %d", s.Step)
+	}
+	if s.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", s.Detail)
 	}
 	if s.Finished {
 		b.WriteString(" done")

@@ -45,8 +45,8 @@ func TestRemaining(t *testing.T) {
 }
 
 func TestString(t *testing.T) {
-	s := State{What: "sweep point", Step: 7, Requests: 1234567, Rate: -1, Elapsed: 90 * time.Minute}
-	assert.Equal(t, "sweep point 7 · 1h30m0s elapsed · 1,234,567 requests", s.String())
+	s := State{What: "sweep point", Step: 7, Detail: "rate=20", Requests: 1234567, Rate: -1, Elapsed: 90 * time.Minute}
+	assert.Equal(t, "sweep point 7 (rate=20) · 1h30m0s elapsed · 1,234,567 requests", s.String())
 	s = State{What: "PerfX: repetition", Step: 3, Steps: 3, Finished: true, Requests: 1, Elapsed: 1500 * time.Millisecond, Rate: 0.5}
 	assert.Equal(t, "PerfX: repetition 3/3 done · 1.5s elapsed, finished · 1 request · 0.5 req/s", s.String())
 }
