@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // State is where a run stands.
@@ -176,7 +177,7 @@ type Printer struct {
 	w     io.Writer
 	tty   bool
 	quiet bool
-	shown int // width of the status line on screen
+	shown int // width of the status line on screen, in characters
 }
 
 // NewPrinter writes to w; tty says w is a terminal (see IsTerminal).
@@ -201,8 +202,9 @@ func (p *Printer) Update(s State) {
 		return
 	}
 	line := s.String()
-	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", max(0, p.shown-len(line))))
-	p.shown = len(line)
+	width := utf8.RuneCountInString(line)
+	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", max(0, p.shown-width)))
+	p.shown = width
 }
 
 // Finish prints the line of a finished step on a line of its own.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -63,10 +64,11 @@ func TestPrinter(t *testing.T) {
 	p.Finish(s(1, true))
 	p.Update(s(2, false))
 	p.Done()
-	line1 := s(1, false).String()
-	assert.Equal(t, "\r"+line1+"\r"+strings.Repeat(" ", len(line1))+"\rperftest: a note\n"+
-		"\r"+line1+"\r"+strings.Repeat(" ", len(line1))+"\r"+s(1, true).String()+"\n"+
-		"\r"+s(2, false).String()+"\r"+strings.Repeat(" ", len(s(2, false).String()))+"\r", term.String())
+	line1, line2 := s(1, false).String(), s(2, false).String()
+	blank := func(l string) string { return strings.Repeat(" ", utf8.RuneCountInString(l)) } // "·" is one column
+	assert.Equal(t, "\r"+line1+"\r"+blank(line1)+"\rperftest: a note\n"+
+		"\r"+line1+"\r"+blank(line1)+"\r"+s(1, true).String()+"\n"+
+		"\r"+line2+"\r"+blank(line2)+"\r", term.String())
 
 	var log strings.Builder
 	p = NewPrinter(&log, false, false)
