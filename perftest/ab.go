@@ -102,6 +102,14 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	if err != nil {
 		tb.Fatalf("perftest: A/B: %v", err)
 	}
+	for side, r := range map[string]*Result{"A": ra, "B": rb} {
+		for _, p := range r.Problems {
+			tb.Errorf("perftest: A/B %s: side %s: %v", r.Name, side, p)
+		}
+	}
+	if len(ra.Problems)+len(rb.Problems) > 0 {
+		return nil // an unhealthy side's numbers do not describe the load: nothing to compare
+	}
 	fa, fb := ra.File(), rb.File()
 	fa.Path, fb.Path = ra.Name+" (A)", rb.Name+" (B)"
 	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {

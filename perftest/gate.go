@@ -75,8 +75,9 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		if cur.ConfigValue("race") == "on" && base.ConfigValue("race") != "on" {
 			tb.Skipf("perftest: not gated: this test binary was built with -race, and timings under the race detector are another setup than baseline %s records; run perf cases without -race to gate them (ci/check does)", path)
 		}
-		if *flagEndpoint != "" {
-			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s", path, diff)
+		if *flagEndpoint != "" && !*flagRequire {
+			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s"+
+				"To gate runs against this server, record a baseline from it at another path (res.Gate(t, perftest.BaselinePath(...)) per hardware class, or your own path) with -perf.endpoint URL -perf.update, and commit it; -perf.require-baseline makes this a failure instead of a skip.", path, diff)
 		}
 		if bh, ch := base.ConfigValue(resultfile.HardwareKey), cur.ConfigValue(resultfile.HardwareKey); bh != "" && bh != ch {
 			tb.Fatalf("perftest: baseline %s was recorded on hardware class %q, this run is on %q; refusing to compare unlike runs:\n%s\nKeep one baseline per class: res.Gate(t, perftest.BaselinePath(root, %q)), recorded on each class with -perf.update.", path, bh, ch, diff, r.Name)

@@ -114,7 +114,8 @@ func (r *Result) File() *resultfile.File {
 }
 
 // WriteFiles writes NAME.txt (benchmark format) and NAME.records.jsonl (one line per
-// request) into dir, each atomically, and returns the result file's path.
+// request, "rep" numbering repetitions from 1 as the messages do) into dir, each
+// atomically, and returns the result file's path.
 func (r *Result) WriteFiles(dir string) (string, error) {
 	base := filepath.Join(dir, fileName(r.Name))
 	if err := r.File().WriteFile(base + ".txt"); err != nil {
@@ -127,7 +128,7 @@ func (r *Result) WriteFiles(dir string) (string, error) {
 				line := struct {
 					Rep int `json:"rep"`
 					*Record
-				}{i, &rep.Records[j]}
+				}{i + 1, &rep.Records[j]}
 				if err := enc.Encode(line); err != nil {
 					return err
 				}

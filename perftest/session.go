@@ -228,17 +228,30 @@ func (s *Session) checkRepetition(rep *Repetition) {
 	if s.resetState != "yes" || len(rep.Records) == 0 {
 		return
 	}
-	// The first request sent after a reset can find nothing cached.
-	first := &rep.Records[0]
-	for i := range rep.Records {
-		if r := &rep.Records[i]; r.Scheduled+r.Sent < first.Scheduled+first.Sent {
-			first = r
+	// Requests sent before any answer began cannot hit entries made in this repetition (a
+	// prompt is cached once its prefill is done, which precedes its first token); they share
+	// prefixes with each other, though, so one of them finding nothing cached is enough. If
+	// every one of them found cached tokens, the cache was warm before the repetition began.
+	firstAnswer := time.Duration(-1)
+	for _, r := range rep.Records {
+		if r.FirstToken > 0 && (firstAnswer < 0 || r.Scheduled+r.FirstToken < firstAnswer) {
+			firstAnswer = r.Scheduled + r.FirstToken
 		}
 	}
-	if first.CachedTokens > 0 {
+	early, least := 0, 0
+	for _, r := range rep.Records {
+		if firstAnswer >= 0 && r.Scheduled+r.Sent >= firstAnswer {
+			continue
+		}
+		if early == 0 || r.CachedTokens < least {
+			least = r.CachedTokens
+		}
+		early++
+	}
+	if early > 0 && least > 0 {
 		s.resetState = "ineffective"
-		s.note("ineffective", "perftest: cache reset: the server reported %d cached prompt tokens for the first request of repetition %d, sent right after the reset: the reset did not empty the cache, and repetitions may start warm",
-			first.CachedTokens, len(s.result.Reps)+1)
+		s.note("ineffective", "perftest: cache reset: all %d requests of repetition %d sent before any answer began found cached prompt tokens (at least %d each), right after the reset: the reset did not empty the cache, and repetitions may start warm",
+			early, len(s.result.Reps)+1, least)
 	}
 }
 

@@ -68,15 +68,23 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if err != nil {
 		return 2, err
 	}
-	c.Target = perftest.Endpoint(*urlA) // for Validate; RunAB sets each side's
+	ta, err := cf.target(*urlA)
+	if err != nil {
+		return 2, err
+	}
+	tb, err := cf.target(*urlB)
+	if err != nil {
+		return 2, err
+	}
+	c.Target = ta // for Validate; RunAB sets each side's
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
-	opt := perftest.ExecOptions{Name: *name}
+	opt := cf.execOptions()
 	if !*quiet {
 		opt.Logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
 	}
-	ra, rb, runErr := perftest.RunAB(ctx, c, perftest.Endpoint(*urlA), perftest.Endpoint(*urlB), opt)
+	ra, rb, runErr := perftest.RunAB(ctx, c, ta, tb, opt)
 	if ra != nil && *out != "" {
 		for _, s := range []struct {
 			side string
@@ -91,6 +99,11 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	}
 	if runErr != nil {
 		return 2, runErr
+	}
+	for side, r := range map[string]*perftest.Result{"A": ra, "B": rb} {
+		if len(r.Problems) > 0 {
+			return 2, fmt.Errorf("refusing to compare: side %s was unhealthy: %w", side, errors.Join(r.Problems...))
+		}
 	}
 	fa, fb := ra.File(), rb.File()
 	fa.Path, fb.Path = *urlA+" (A)", *urlB+" (B)"

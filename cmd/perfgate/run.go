@@ -30,9 +30,13 @@ Runs the perf-case runner against an OpenAI-compatible server you already run, a
 the files a perf case writes (-perf.out): NAME.txt in Go benchmark format (compare two runs
 with 'perfgate compare' or 'go tool benchstat') and NAME.records.jsonl, one line per request.
 
-Workload: --trace FILE (Mooncake, Azure, BurstGPT, ShareGPT; format detected), or synthetic
---isl N --osl N --requests N. Load: --concurrency N (default 8), --rate R [--arrival
-poisson|gamma], or --trace-time [--speedup S].
+Workload: --trace FILE (Mooncake, Azure, BurstGPT, ShareGPT; format detected), or
+--workload synthetic|shared-prefix|multi-turn with --isl N --osl N --requests N (and
+--prefix-ratio, --num-prefixes; --sessions, --turns, --think). Load: --concurrency N
+(default 8), --rate R [--arrival poisson|gamma], or --trace-time [--speedup S]. --engine
+names the server's engine (vllm, sglang, trtllm, dynamo, llamacpp, mock) so that perfgate
+resets its prefix cache before every repetition and reads its metrics; without it, results
+say it could do neither.
 
 Exit status: 0 when the run finished cleanly, 1 when it finished with problems (error rate,
 undelivered rate), 2 on bad input or when it could not run.
@@ -63,13 +67,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return 2, err
 	}
-	c.Target, c.MaxErrorRate, c.MaxScheduleLag = perftest.Endpoint(*endpoint), *maxErrRate, *maxLag
+	if c.Target, err = cf.target(*endpoint); err != nil {
+		return 2, err
+	}
+	c.MaxErrorRate, c.MaxScheduleLag = *maxErrRate, *maxLag
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
 
 	prog := newProgress(stderr)
-	res, runErr := perftest.Execute(ctx, c, perftest.ExecOptions{Name: *cf.name, Logf: prog.logf, ProgressEvery: time.Second})
+	opt := cf.execOptions()
+	opt.Logf, opt.ProgressEvery = prog.logf, time.Second
+	res, runErr := perftest.Execute(ctx, c, opt)
 	prog.done()
 	if res == nil {
 		return 2, runErr
