@@ -20,7 +20,9 @@
 // folder. Comparisons are the gate's own (gate.Compare with perftest.GateOptions), so the
 // report says what the gate said; GPU telemetry (package machine's gpu-* metrics) is shown
 // and never gated, and a regression measured across a repetition in which a GPU throttled
-// is reported as inconclusive, not as a regression.
+// is reported as inconclusive, not as a regression (unless the GPU was held back the same
+// way in every repetition of both sides, as one running at its power cap all along: that
+// is the setup, not noise).
 //
 // Write writes report.md (WriteMarkdown: each comparison is gate.Report.WriteMarkdown, the
 // same text -perf.summary appends) and report.html (WriteHTML). The page has, per case,

@@ -39,10 +39,12 @@ func (v Verdict) String() string {
 
 // judge reads a comparison: a regression measured across a throttled repetition (on either
 // side) is inconclusive, because a GPU that slowed down explains it as well as the code.
+// The exception is a GPU held back the same way in every repetition of both sides (a GPU
+// that runs at its power cap all along): that is part of the setup, not noise.
 func judge(rep *gate.Report, base, cur []machine.ThrottledRep, baseSide, curSide string) (Verdict, string) {
 	regs := rep.Regressions()
 	switch {
-	case len(regs) > 0 && len(base)+len(cur) > 0:
+	case len(regs) > 0 && throttleNoise(base, cur, len(rep.Base.Reps), len(rep.Cur.Reps)):
 		return Inconclusive, fmt.Sprintf("%d %s regressed (%s), but a GPU throttled: %s; machine noise explains the change as well as the code, so it is not called a regression (rerun on a cool, uncapped GPU)",
 			len(regs), plural(len(regs), "metric", "metrics"), unitList(regs), throttleText(base, cur, baseSide, curSide))
 	case len(regs) > 0:
@@ -97,6 +99,24 @@ func (r *Report) allCases() []*Case {
 		cs = append(cs, s.Points...)
 	}
 	return cs
+}
+
+// throttleNoise reports whether throttling makes the sides unlike: some repetition
+// throttled, unless every repetition of both throttled for the same reasons.
+func throttleNoise(base, cur []machine.ThrottledRep, nBase, nCur int) bool {
+	if len(base)+len(cur) == 0 {
+		return false
+	}
+	if len(base) != nBase || len(cur) != nCur {
+		return true
+	}
+	want := base[0].Reasons & machine.Slowdowns
+	for _, t := range append(base[1:], cur...) {
+		if t.Reasons&machine.Slowdowns != want {
+			return true
+		}
+	}
+	return false
 }
 
 func throttleText(base, cur []machine.ThrottledRep, baseSide, curSide string) string {
