@@ -163,9 +163,9 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	case regs != "":
 		tb.Errorf("perftest: A/B %s: B regressed against A: %s", ra.Name, regs)
 	case inc != "" && *flagStrict:
-		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; machines: %s", ra.Name, inc, rep.Noise.Summary)
+		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; %s", ra.Name, inc, machineText(rep.Noise))
 	case inc != "":
-		tb.Skipf("perftest: A/B %s: INCONCLUSIVE, not failed: %s. One side's machine was measurably busier (%s; %s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", ra.Name, inc, rep.Noise.Why, rep.Noise.Summary)
+		tb.Skipf("perftest: A/B %s: INCONCLUSIVE, not failed: %s. One side's machine was measurably busier (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", ra.Name, inc, machineText(rep.Noise))
 	}
 	return rep
 }
