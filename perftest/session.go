@@ -87,6 +87,11 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
+	// The workload first: a bad trace row fails before the server is asked anything.
+	fp, err := c.Workload.Fingerprint()
+	if err != nil {
+		return nil, fmt.Errorf("workload fingerprint: %w", err)
+	}
 	base := strings.TrimSuffix(c.Target.BaseURL(), "/")
 	desc := map[string]string{"backend": "unknown"}
 	if d, ok := c.Target.(Describer); ok {
@@ -114,10 +119,6 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 		default:
 			s.vocab = n
 		}
-	}
-	fp, err := c.Workload.Fingerprint()
-	if err != nil {
-		return nil, fmt.Errorf("workload fingerprint: %w", err)
 	}
 	s.client = newClient(base, model, c)
 	if m, ok := c.Target.(MetricsSource); ok && m.MetricsURL() != "" && len(m.MetricNames()) > 0 {
