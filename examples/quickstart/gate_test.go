@@ -40,7 +40,9 @@ func regressed(rep *gate.Report) []string {
 }
 
 // TestGateCatchesSlowerDecode slows the simulator's per-token (decode) time by 20% and checks
-// that the gate, reading the committed baseline, names the per-token metrics as regressed.
+// that the gate, reading the committed baseline, names the per-token metrics as regressed:
+// REGRESSION, or INCONCLUSIVE where this machine is measurably busier than the baseline's
+// and the noise can explain the change; never a silent pass.
 func TestGateCatchesSlowerDecode(t *testing.T) {
 	if perftest.RaceEnabled {
 		t.Skip("timings under -race are another setup than the baseline's; ci/check runs this without -race")
@@ -60,9 +62,12 @@ func TestGateCatchesSlowerDecode(t *testing.T) {
 	_ = rep.WriteText(&sb)
 	t.Logf("slowed decode by 20%%:\n%s", sb.String())
 	got := regressed(rep)
+	for _, d := range rep.Inconclusives() {
+		got = append(got, d.Unit)
+	}
 	for _, want := range []string{"itl-p50-sec", "tpot-p50-sec", "e2e-p50-sec", "tok/s"} {
 		if !contains(got, want) {
-			t.Errorf("gate did not flag %s; regressions: %v", want, got)
+			t.Errorf("gate did not flag %s; regressions and inconclusive: %v", want, got)
 		}
 	}
 	if contains(got, "error-rate") {

@@ -55,8 +55,8 @@ const (
 	Unchanged   Verdict = iota // no significant change larger than the threshold
 	Regression                 // significantly worse by more than the threshold
 	Improvement                // significantly better by more than the threshold
-	// Inconclusive: significant and beyond the threshold, but no longer beyond it once the
-	// change a measurably busier machine on the worse side can explain is taken off.
+	// Inconclusive: significantly worse beyond the threshold, but no longer beyond it once
+	// the change the current run's measurably busier machine can explain is taken off.
 	Inconclusive
 )
 
@@ -150,8 +150,7 @@ type Report struct {
 // Regressions returns the metrics judged worse.
 func (r *Report) Regressions() []Delta { return r.with(Regression) }
 
-// Inconclusives returns the metrics whose regression or improvement a busier machine can
-// explain.
+// Inconclusives returns the metrics whose regression a busier machine can explain.
 func (r *Report) Inconclusives() []Delta { return r.with(Inconclusive) }
 
 // Improvements returns the metrics judged better.

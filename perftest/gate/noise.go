@@ -33,7 +33,7 @@ var (
 	// it can explain are Inconclusive.
 	ErrBusierMachine = errors.New("the current run's machine was measurably busier")
 	// ErrBusierBaseline: the baseline's machine was busier, which makes the current run
-	// look faster: its improvements it can explain are Inconclusive, and a regression as
+	// look faster: an improvement it can explain is not called one, and a regression as
 	// large as what it explains may be hidden.
 	ErrBusierBaseline = errors.New("the baseline's machine was measurably busier")
 	// ErrNoMachineFigures: a side recorded no machine figures, so whether a busy machine
@@ -42,8 +42,9 @@ var (
 )
 
 // judgeNoise applies the machine comparison: a regression (with the current machine
-// busier) or an improvement (with the baseline's busier) whose change, less what the
-// difference explains, is no longer beyond the threshold, is Inconclusive.
+// busier) whose change, less what the difference explains, is no longer beyond the
+// threshold, is Inconclusive; such an improvement (with the baseline's machine busier) is
+// Unchanged.
 func (r *Report) judgeNoise(n Noise) {
 	r.Noise = &n
 	if n.Missing != "" {
@@ -53,7 +54,7 @@ func (r *Report) judgeNoise(n Noise) {
 	if n.Busier == 0 || n.Explain == nil {
 		return
 	}
-	var hidden []string
+	var hidden, excused []string
 	for i := range r.Deltas {
 		d := &r.Deltas[i]
 		e := n.Explain(d.Unit)
@@ -61,11 +62,14 @@ func (r *Report) judgeNoise(n Noise) {
 			continue
 		}
 		d.Explained = e
+		beyond := math.Abs(d.Change)-e > d.Threshold
 		switch {
-		case n.Busier > 0 && d.Verdict == Regression, n.Busier < 0 && d.Verdict == Improvement:
-			if math.Abs(d.Change)-e <= d.Threshold {
-				d.Verdict = Inconclusive
-			}
+		case n.Busier > 0 && d.Verdict == Regression && !beyond:
+			d.Verdict = Inconclusive
+		case n.Busier < 0 && d.Verdict == Improvement && !beyond:
+			// The current run only looks faster because the baseline's machine was slower.
+			d.Verdict = Unchanged
+			excused = append(excused, d.Unit)
 		case n.Busier < 0 && e > d.Threshold:
 			hidden = append(hidden, fmt.Sprintf("%s %s", d.Unit, fmtPct(e)))
 		}
@@ -75,14 +79,17 @@ func (r *Report) judgeNoise(n Noise) {
 		figures = ": " + n.Summary
 	}
 	if n.Busier > 0 {
-		r.Warnings = append(r.Warnings, fmt.Errorf("machine: %w (%s)%s; a change it can explain is INCONCLUSIVE", ErrBusierMachine, n.Why, figures))
-	} else {
-		msg := fmt.Errorf("machine: %w (%s)%s; an improvement it can explain is INCONCLUSIVE", ErrBusierBaseline, n.Why, figures)
-		if len(hidden) > 0 {
-			msg = fmt.Errorf("%w, and regressions up to %s may be hidden", msg, strings.Join(hidden, ", "))
-		}
-		r.Warnings = append(r.Warnings, msg)
+		r.Warnings = append(r.Warnings, fmt.Errorf("machine: %w (%s)%s; a regression it can explain is INCONCLUSIVE", ErrBusierMachine, n.Why, figures))
+		return
 	}
+	msg := fmt.Errorf("machine: %w (%s)%s", ErrBusierBaseline, n.Why, figures)
+	if len(excused) > 0 {
+		msg = fmt.Errorf("%w; the improvements it can explain are not called improvements (%s)", msg, strings.Join(excused, ", "))
+	}
+	if len(hidden) > 0 {
+		msg = fmt.Errorf("%w; regressions up to %s may be hidden", msg, strings.Join(hidden, ", "))
+	}
+	r.Warnings = append(r.Warnings, msg)
 }
 
 // summarizeFigure summarizes a machine figure of both runs, untested.
