@@ -10,7 +10,7 @@ import (
 )
 
 // repetition replays the workload once under the case's load, with the server's metrics
-// scraped around it.
+// scraped around it. Cut short, it returns the records so far with the error.
 func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	l := s.c.Load
 	probe := machine.StartProbe()
@@ -42,7 +42,7 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 		}
 	}
 	if err != nil {
-		return Repetition{}, err
+		return Repetition{Records: recs}, err
 	}
 	if len(load.Missing) > 0 {
 		s.note("machine", "perftest: machine: %s: not recorded, so a busier machine on one side cannot be told from slower code for them", strings.Join(load.Missing, "; "))

@@ -297,7 +297,9 @@ func (s *Session) Warmup(ctx context.Context) error {
 
 // Repeat empties the server's prefix cache where the target can, replays the workload once
 // under the case's load with the server's metrics scraped around it, and appends the
-// repetition to the result. A cancelled ctx stops it early and discards the repetition.
+// repetition to the result. A cancelled ctx stops it early: the repetition is not counted,
+// and the requests that finished before the stop go to the records file only (see
+// Result.WriteFiles).
 func (s *Session) Repeat(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stopped: %w", context.Cause(ctx))
@@ -307,6 +309,9 @@ func (s *Session) Repeat(ctx context.Context) error {
 	s.stepStarted()
 	rep, err := s.repetition(ctx)
 	if ctx.Err() != nil {
+		// The requests that finished before the stop are kept, apart from the repetitions,
+		// for the records file.
+		s.result.unfinished = slices.DeleteFunc(rep.Records, func(r Record) bool { return r.Outcome == Canceled })
 		return fmt.Errorf("stopped during repetition %d: %w", len(s.result.Reps)+1, context.Cause(ctx))
 	}
 	if err != nil {

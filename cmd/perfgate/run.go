@@ -83,14 +83,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if res == nil {
 		return 2, runErr
 	}
-	path, err := res.WriteFiles(*out)
-	if err != nil {
-		return 2, err
-	}
+	path, werr := res.WriteFiles(*out)
 	printSummary(stdout, res)
-	fmt.Fprintf(stdout, "\nresults: %s\n", path)
-	if runErr != nil {
-		return 1, fmt.Errorf("%w (partial results written)", runErr)
+	if werr == nil {
+		fmt.Fprintf(stdout, "\nresults: %s\n", path)
+	}
+	switch {
+	case runErr != nil && werr != nil:
+		return 1, fmt.Errorf("%w; %v", runErr, werr)
+	case runErr != nil:
+		return 1, fmt.Errorf("%w (partial results written to %s, marked partial)", runErr, path)
+	case werr != nil:
+		return 2, werr
 	}
 	if len(res.Problems) > 0 {
 		return 1, errors.Join(res.Problems...)
