@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -144,9 +145,22 @@ const MDEPower = 0.8
 // a verdict. Compare does not check that the files describe the same setup (see
 // resultfile.Diff).
 func Compare(base, cur *resultfile.File, opt Options) *Report {
+	rep, _ := CompareContext(context.Background(), base, cur, opt)
+	return rep
+}
+
+// CompareContext is Compare that stops when ctx is done, returning no report and ctx's
+// cause (context.Cause: with signal.NotifyContext, the signal). It checks ctx before each
+// metric's tests and before each metric's minimum detectable effect, the steps whose cost
+// grows with the repetitions (O(n log n) each), so an interrupt ends even a comparison of
+// files of 100,000s of repetitions within one metric's work.
+func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
 	alpha := cmpOr(opt.Alpha, DefaultOptions.Alpha)
 	rep := &Report{Base: base, Cur: cur, Alpha: alpha}
 	for _, u := range base.Units {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		if !slices.Contains(cur.Units, u) {
 			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the baseline only", u, ErrOneSided))
 			continue
@@ -163,6 +177,9 @@ func Compare(base, cur *resultfile.File, opt Options) *Report {
 	// alpha/m, which is a two-sided level of 2 alpha/m.
 	lone := 2 * alpha / float64(max(1, len(rep.Deltas)))
 	for i := range rep.Deltas {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		d := &rep.Deltas[i]
 		d.MDE = MDE(d.NBase, d.NCur, lone, d.Threshold, robust.Sigma(base.Values(d.Unit), cur.Values(d.Unit))/math.Abs(d.Base.Center))
 		if d.Base.Center == 0 {
@@ -171,7 +188,7 @@ func Compare(base, cur *resultfile.File, opt Options) *Report {
 		d.Verdict = verdict(d, alpha)
 	}
 	rep.Warnings = append(rep.Warnings, sampleSizeWarnings(rep.Deltas, alpha)...)
-	return rep
+	return rep, nil
 }
 
 // compareUnit summarizes and tests one unit; PAdj, MDE and Verdict are set later.
