@@ -3,13 +3,17 @@ package perftest
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/perfgate/perfgate/perftest/machine"
 )
 
 // repetition replays the workload once under the case's load, with the server's metrics
 // scraped around it.
 func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	l := s.c.Load
+	probe := machine.StartProbe()
 	stopScrape := s.scraper.watch(ctx, 250*time.Millisecond)
 	pac := &pacing{}
 	var (
@@ -22,13 +26,17 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 		recs, err = s.openLoop(ctx, l.Requests, pac)
 	}
 	window := stopScrape()
+	load := probe.Stop()
 	if err != nil {
 		return Repetition{}, err
+	}
+	if len(load.Missing) > 0 {
+		s.note("machine", "perftest: machine: %s: not recorded, so a busier machine on one side cannot be told from slower code for them", strings.Join(load.Missing, "; "))
 	}
 	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
 	sum := summarize(recs, s.c.SLO)
 	rep := Repetition{
-		Metrics:       append(sum.metrics(s.c.SLO), window.metrics()...),
+		Metrics:       slices.Concat(sum.metrics(s.c.SLO), window.metrics(), load.Metrics()),
 		Records:       recs,
 		Requests:      sum.requests,
 		Outcomes:      sum.outcomes,

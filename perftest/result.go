@@ -33,7 +33,16 @@ type Result struct {
 	// it as a baseline.
 	Problems []error
 
-	count int // repetitions asked for
+	count   int      // repetitions asked for
+	session *Session // the session that runs more repetitions (Run's results only)
+}
+
+// looks are the counts at which a sequential comparison of the result looks (nil: fixed).
+func (r *Result) looks() []int {
+	if r.session == nil {
+		return nil
+	}
+	return r.session.c.looks()
 }
 
 // Repetition is one replay of the workload.

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/machine"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -35,6 +36,9 @@ type ExecOptions struct {
 	// ModelSetting names, in messages, where the user sets the model ("": "Case.Model";
 	// perfgate run says "--model").
 	ModelSetting string
+	// Compare is how RunAB judges B against A at each look of a sequential run (nil:
+	// GateOptions(0, 0)).
+	Compare *gate.Options
 }
 
 // A Session runs one case against one target: it resolves the model and the config lines
@@ -50,8 +54,10 @@ type Session struct {
 	logf    func(string, ...any)
 	every   time.Duration
 
-	resetState string // "yes", "unavailable", "failed" or "ineffective"
-	vocab      int    // the server's vocabulary size, 0 when unknown
+	progressOn bool             // log progress lines (ExecOptions.Logf set)
+	seq        *gate.Sequential // the design of the comparison running the session, if sequential
+	resetState string           // "yes", "unavailable", "failed" or "ineffective"
+	vocab      int              // the server's vocabulary size, 0 when unknown
 	served     map[string]bool
 	said       map[string]bool // notes already logged
 	// Progress counters over the whole session, and the repetition in flight.
@@ -67,7 +73,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("bad Case:\n%w", err)
 	}
-	s := &Session{c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
+	s := &Session{c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}, progressOn: opt.Logf != nil}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
@@ -157,6 +163,9 @@ func (s *Session) Result() *Result {
 	r := s.result
 	r.checkHealth(s.c)
 	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
+	if s.seq != nil {
+		cfg = append(cfg, resultfile.KV{Key: gate.LooksKey, Value: s.seq.ConfigValue()})
+	}
 	if len(r.Reps) > 0 {
 		cfg = append(cfg,
 			resultfile.KV{Key: "health", Value: r.health()},
@@ -169,7 +178,7 @@ func (s *Session) Result() *Result {
 }
 
 // sessionNotes are the config lines Result adds.
-var sessionNotes = []string{"health", "cache-reset", "server-metrics", "itl"}
+var sessionNotes = []string{"health", "cache-reset", "server-metrics", "itl", gate.LooksKey}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {
@@ -324,11 +333,21 @@ func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
 		return nil, err
 	}
 	defer s.Close()
-	if opt.Logf != nil {
+	return s.run(ctx, c.count(), true)
+}
+
+// run warms the server up when warm is set and runs n more repetitions, with progress
+// lines; it returns the result, marked partial, with the error when cut short.
+func (s *Session) run(ctx context.Context, n int, warm bool) (*Result, error) {
+	s.result.count = len(s.result.Reps) + n
+	if s.progressOn {
 		defer s.progress()()
 	}
-	err = s.Warmup(ctx)
-	for i := 0; err == nil && i < s.result.count; i++ {
+	var err error
+	if warm {
+		err = s.Warmup(ctx)
+	}
+	for i := 0; err == nil && i < n; i++ {
 		err = s.Repeat(ctx)
 	}
 	res := s.Result()

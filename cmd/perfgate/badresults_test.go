@@ -15,6 +15,7 @@ import (
 
 	"github.com/perfgate/perfgate/internal/golden"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/machine"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -124,5 +125,13 @@ func TestKnownUnitsAgreeWithPerftest(t *testing.T) {
 	}
 	for _, u := range resultfile.KnownUnits() {
 		assert.Contains(t, opt.Units, u, "resultfile knows %s, perftest does not write it", u)
+		assert.False(t, opt.Figure(u), u)
+	}
+	// The machine's figures are known by prefix.
+	for _, u := range []string{machine.UnitOthersCPU, machine.UnitPressure, machine.UnitSteal, machine.UnitWakeP99,
+		machine.UnitGPUSMClock, machine.UnitGPUThrottleMask, machine.UnitGPUTempMax} {
+		k, ok := resultfile.Known(u)
+		assert.True(t, ok && k.Figure, "%s: a machine figure", u)
+		assert.True(t, machine.IsFigure(u) || machine.IsTelemetry(u), u)
 	}
 }

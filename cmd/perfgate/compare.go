@@ -30,7 +30,10 @@ Compares two result files (Go benchmark format, as perftest writes them with -pe
 as baselines) metric by metric: Mann-Whitney U test, Holm correction across the metrics,
 a regression only when significant, in the worse direction and above the metric's
 threshold (never below the baseline's noise floor). Every metric gets its minimum
-detectable effect (MDE).
+detectable effect (MDE). Machine figures (machine-*: how busy the machine was) are shown
+and not tested; a regression that a measurably busier machine on NEW's side can explain is
+INCONCLUSIVE. When NEW records the sequential design it ran with (a "looks" line), the
+p-values account for its looks, as the gate's did.
 
 When $GITHUB_STEP_SUMMARY is set, the markdown report is also appended to that file.
 
@@ -40,7 +43,7 @@ write without a "Unit <unit> better=lower|higher" line, reverses the direction o
 perfgate writes, or holds an impossible value (a negative latency or rate, an error rate
 outside [0, 1], NaN or Inf). Two files that share no unit are different setups.
 
-Exit status: 0 no regression, 1 regression, 2 bad input (unreadable or malformed file,
+Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input (unreadable or malformed file,
 files recorded for different setups: the difference is printed, a run whose file records
 problems, or bad flags), 130 interrupted (SIGINT or SIGTERM).
 
@@ -112,9 +115,12 @@ func compareFiles(ctx context.Context, oldPath, newPath string, unhealthy bool, 
 			return nil, 2, fmt.Errorf("refusing to compare: %w: its numbers do not describe the requested load (--allow-unhealthy compares anyway)", err)
 		}
 	}
-	rep, err := gate.CompareContext(ctx, base, cur, opt)
-	if err != nil {
+	rep, err := gate.CompareAsRecordedContext(ctx, base, cur, opt)
+	if ctx.Err() != nil {
 		return nil, 130, err
+	}
+	if err != nil {
+		return nil, 2, err
 	}
 	return rep, 0, nil
 }
@@ -146,6 +152,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 type reportFlags struct {
 	format           *string
 	alpha, threshold *float64
+	strict           *bool
 }
 
 func addReportFlags(fs *flag.FlagSet) *reportFlags {
@@ -153,6 +160,7 @@ func addReportFlags(fs *flag.FlagSet) *reportFlags {
 		format:    fs.String("format", "text", "output format: text, markdown or json"),
 		alpha:     fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics"),
 		threshold: fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)"),
+		strict:    fs.Bool("strict", false, "exit 1 also when the comparison is INCONCLUSIVE (a busier machine can explain the changes)"),
 	}
 }
 
@@ -177,7 +185,7 @@ func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
 			return 2, fmt.Errorf("write step summary: %w", err)
 		}
 	}
-	if len(rep.Regressions()) > 0 {
+	if len(rep.Regressions()) > 0 || *f.strict && len(rep.Inconclusives()) > 0 {
 		return 1, nil
 	}
 	return 0, nil

@@ -120,7 +120,7 @@ func TestCompareFormats(t *testing.T) {
 
 func TestCompareHelp(t *testing.T) {
 	code, out, _ := runCmd(t, "compare", "-h")
-	if code != 0 || !strings.Contains(out, "Exit status: 0 no regression, 1 regression, 2 bad input") {
+	if code != 0 || !strings.Contains(out, "Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input") {
 		t.Errorf("exit %d, help:\n%s", code, out)
 	}
 }

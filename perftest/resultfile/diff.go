@@ -14,7 +14,7 @@ const HardwareKey = "hardware"
 // but need not match for two runs to be comparable. Every other key (backend, model, image,
 // workload, fingerprint, load, api, ...) must match.
 var infoKeys = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
-	"cache-reset": true, "health": true, "server-metrics": true, "itl": true}
+	"cache-reset": true, "health": true, "server-metrics": true, "itl": true, "looks": true}
 
 // Diff says how the setups of two files differ: "" when they describe the same setup,
 // else one line per differing key, sorted by key, naming both values, as in

@@ -170,7 +170,7 @@ func (p *parser) checkUnits(meta benchfmt.UnitMetadataMap) {
 			p.fail(line, "Unit %s better=%s: better is higher or lower", m.OrigUnit, m.Value)
 			continue
 		}
-		if k, ok := Known(m.OrigUnit); ok && m.Value != direction(k.LowerBetter) {
+		if k, ok := Known(m.OrigUnit); ok && !k.Figure && m.Value != direction(k.LowerBetter) {
 			p.fail(line, "Unit %s better=%s: perfgate knows %s %s is better; a file cannot reverse a known unit's direction (fix or remove the line)",
 				m.OrigUnit, m.Value, direction(k.LowerBetter), m.OrigUnit)
 		}

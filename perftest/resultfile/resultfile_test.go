@@ -91,6 +91,7 @@ func TestParseErrors(t *testing.T) {
 		{"error rate over 1", strings.Replace(good, "2.1 req/s", "2.1 req/s 1.5 error-rate", 1), "b.txt:6: error-rate 1.5: a fraction lies in [0, 1]"},
 		{"negative error rate", strings.Replace(good, "2.1 req/s", "2.1 req/s -0.1 error-rate", 1), "b.txt:6: error-rate -0.1: a fraction lies in [0, 1]"},
 		{"negative iterations", strings.Replace(good, "BenchmarkPerfX 10 1.6", "BenchmarkPerfX -10 1.6", 1), "b.txt:6: iteration count -10: the requests of a repetition cannot be negative"},
+		{"a prefix alone is no figure", strings.Replace(good, "2.1 req/s", "2.1 req/s 3 gpu-", 1), `b.txt:6: unit "gpu-" is not one perfgate writes, and no "Unit gpu- better=lower|higher" line gives its direction`},
 		{"unknown unit", strings.Replace(good, "2.1 req/s", "2.1 rps", 1), `b.txt:6: unit "rps" is not one perfgate writes, and no "Unit rps better=lower|higher" line gives its direction`},
 		{"unit cut short", strings.Replace(good, "x-sec 2 req/s", "x-s", 1),
 			`b.txt:5: unit "x-s" is not one perfgate writes, and no "Unit x-s better=lower|higher" line gives its direction: "x-sec" cut short?`},
@@ -131,6 +132,7 @@ func TestParseAccepts(t *testing.T) {
 		{"a declared unit", "Unit queue-depth better=lower\nBenchmarkPerfX 10 3 queue-depth\n"},
 		{"units benchfmt knows", "BenchmarkPerfX 10 1500 ns/op 24 B/op\n"},
 		{"a declared unit may be negative", "Unit drift-sec better=lower\nBenchmarkPerfX 10 -3 drift-sec\n"},
+		{"machine figures, undeclared or either way", "Unit gpu-sm-clock-mhz better=higher\nBenchmarkPerfX 10 1 req/s 1980 gpu-sm-clock-mhz -0.01 machine-others-cpu\n"},
 		{"an error rate of 1", "BenchmarkPerfX 10 0 req/s 1 error-rate\n"},
 		{"a repetition without latencies", "Unit ttft-p50-sec better=lower\nUnit req/s better=higher\n\nBenchmarkPerfX 10 0.1 ttft-p50-sec 2 req/s\nBenchmarkPerfX 10 0 req/s\n"},
 	} {
@@ -243,7 +245,7 @@ func FuzzParse(f *testing.F) {
 			k, isKnown := Known(u)
 			lower, declared := rf.LowerBetter[u]
 			switch {
-			case isKnown && declared && lower != k.LowerBetter:
+			case isKnown && !k.Figure && declared && lower != k.LowerBetter:
 				t.Fatalf("unit %s accepted with its direction reversed", u)
 			case !isKnown && !declared:
 				t.Fatalf("unit %s accepted without a direction", u)

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 )
 
 // KnownUnit is what perfgate knows of a unit it writes: which direction is better and what
@@ -17,12 +18,21 @@ type KnownUnit struct {
 	Min, Max float64
 	// Kind names the quantity in messages: "a latency", "a rate", "a fraction", ...
 	Kind string
+	// Figure marks a figure of the machine the run happened on (perftest/machine: the
+	// host's load, the GPUs' telemetry), written beside the metrics and never gated: its
+	// direction is not checked, and its values only need be finite.
+	Figure bool
 }
 
-func latency() KnownUnit { return KnownUnit{true, 0, math.Inf(1), "a latency"} }
-func rate() KnownUnit    { return KnownUnit{false, 0, math.Inf(1), "a rate"} }
+func latency() KnownUnit { return nonNegative(true, "a latency") }
+func rate() KnownUnit    { return nonNegative(false, "a rate") }
+
 func fraction(lower bool) KnownUnit {
-	return KnownUnit{lower, 0, 1, "a fraction"}
+	return KnownUnit{LowerBetter: lower, Min: 0, Max: 1, Kind: "a fraction"}
+}
+
+func nonNegative(lower bool, kind string) KnownUnit {
+	return KnownUnit{LowerBetter: lower, Min: 0, Max: math.Inf(1), Kind: kind}
 }
 
 // known holds every unit perftest writes. perftest's own metric table (directions and
@@ -33,11 +43,11 @@ var known = func() map[string]KnownUnit {
 		"error-rate": fraction(true),
 		// Server-side figures scraped from /metrics around each repetition.
 		"server-prefix-hit-ratio": fraction(false),
-		"server-preemptions":      {true, 0, math.Inf(1), "a count"},
+		"server-preemptions":      nonNegative(true, "a count"),
 		"server-queue-mean-sec":   latency(),
 		// Engines report the KV-cache usage as a fraction, but under names that do not
 		// promise it; only the sign is certain.
-		"server-kv-peak": {true, 0, math.Inf(1), "a cache usage"},
+		"server-kv-peak": nonNegative(true, "a cache usage"),
 	}
 	for _, q := range []string{"ttft", "itl", "tpot", "e2e"} {
 		for _, p := range []string{"p50", "p90", "p99"} {
@@ -47,13 +57,27 @@ var known = func() map[string]KnownUnit {
 	return m
 }()
 
-// Known returns what perfgate knows of a unit it writes, and whether it is one.
+// figurePrefixes begin the units of the machine's figures (perftest/machine.IsFigure and
+// IsTelemetry): a family that grows with what a machine can report, so it is known by
+// prefix.
+var figurePrefixes = []string{"machine-", "gpu-"}
+
+// Known returns what perfgate knows of a unit it writes, and whether it is one: one of its
+// metrics (KnownUnits), or a machine figure (a unit beginning "machine-" or "gpu-").
 func Known(unit string) (KnownUnit, bool) {
-	u, ok := known[unit]
-	return u, ok
+	if u, ok := known[unit]; ok {
+		return u, true
+	}
+	for _, p := range figurePrefixes {
+		if len(unit) > len(p) && strings.HasPrefix(unit, p) {
+			return KnownUnit{LowerBetter: true, Min: math.Inf(-1), Max: math.Inf(1), Kind: "a machine figure", Figure: true}, true
+		}
+	}
+	return KnownUnit{}, false
 }
 
-// KnownUnits returns the units perfgate writes, sorted.
+// KnownUnits returns the metrics perfgate writes, sorted (the machine figures, known by
+// prefix, are not listed).
 func KnownUnits() []string { return slices.Sorted(maps.Keys(known)) }
 
 // check says what is wrong with v as a value of this unit ("" when nothing is).
