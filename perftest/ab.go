@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -36,9 +38,10 @@ func abOrder(count int) string {
 // sequential: after Count a side it compares B with A (opt.Compare, else GateOptions(0, 0))
 // and, while that is undecided, runs Count/2 more a side and looks again, up to MaxCount
 // (see gate.Sequential); both results then record the design (gate.ReadSequential reads
-// it back). opt.Logf receives one line per finished repetition and per look. It returns
-// both results (partial ones with the error when the run was cut short); compare them with
-// gate.Compare(ra.File(), rb.File(), opt) where opt.Sequential is the recorded design.
+// it back). opt.Progress (else opt.Logf) receives one progress line per finished
+// repetition, counting both sides, and opt.Logf a line per look. It returns both results
+// (partial ones with the error when the run was cut short); compare them with
+// gate.CompareAsRecorded(ra.File(), rb.File(), opt).
 func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *Result, err error) {
 	if a == nil || b == nil {
 		return nil, nil, errors.New("A/B needs two targets, got nil")
@@ -48,10 +51,12 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 		logf = func(string, ...any) {}
 	}
 	var sessions [2]*Session
+	sideOpt := opt
+	sideOpt.Progress = func(progress.State) {} // the run's progress is both sides', below
 	for i, t := range []Target{a, b} {
 		side := c
 		side.Target = t
-		s, err := NewSession(ctx, side, opt)
+		s, err := NewSession(ctx, side, sideOpt)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%c: %w", 'A'+i, err)
 		}
@@ -75,17 +80,38 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 		cmpOpt = *opt.Compare
 	}
 	cmpOpt.Sequential = seq
+	meter := progress.NewMeter(sessions[0].result.Name+": A/B repetition", 2*c.count(), time.Now())
+	counters := func() (done, failed int64) { // both sides', warm-ups left out
+		for _, s := range sessions {
+			d, f := s.counters()
+			done, failed = done+d, failed+f
+		}
+		return done, failed
+	}
 	for done, target := 0, c.count(); ; {
 		order := abOrder(target)
-		for i := 2 * done; i < len(order); i++ {
-			side := order[i]
+		meter.SetSteps(len(order))
+		for _, side := range order[2*done:] {
 			s := sessions[side-'A']
+			n, _ := counters()
+			meter.StartStep(n)
 			if err := s.Repeat(ctx); err != nil {
 				ra, rb = results()
 				ra.Partial, rb.Partial = true, true
 				return ra, rb, fmt.Errorf("%c: %w", side, err)
 			}
-			logf("perftest: A/B: %d/%d: %c repetition %d done (%d requests)", i+1, len(order), side, len(s.result.Reps), s.result.Reps[len(s.result.Reps)-1].Requests)
+			if len(s.result.Reps) == 1 && side == 'A' {
+				meter.ExpectPerStep(int64(s.result.Reps[0].Requests))
+			}
+			n, failed := counters()
+			st := meter.State(time.Now(), n, failed, true)
+			st.Detail = fmt.Sprintf("%c %d", side, len(s.result.Reps))
+			switch {
+			case opt.Progress != nil:
+				opt.Progress(st)
+			case opt.Logf != nil:
+				opt.Logf("perftest: %s", st)
+			}
 		}
 		done = target
 		ra, rb = results()
@@ -163,9 +189,9 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	case regs != "":
 		tb.Errorf("perftest: A/B %s: B regressed against A: %s", ra.Name, regs)
 	case inc != "" && *flagStrict:
-		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; machines: %s", ra.Name, inc, rep.Noise.Summary)
+		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; %s", ra.Name, inc, machineText(rep.Noise))
 	case inc != "":
-		tb.Skipf("perftest: A/B %s: INCONCLUSIVE, not failed: %s. One side's machine was measurably busier (%s; %s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", ra.Name, inc, rep.Noise.Why, rep.Noise.Summary)
+		tb.Skipf("perftest: A/B %s: INCONCLUSIVE, not failed: %s. One side's machine was measurably busier (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", ra.Name, inc, machineText(rep.Noise))
 	}
 	return rep
 }

@@ -108,9 +108,9 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	case regs != "":
 		tb.Errorf("perftest: %s regressed against %s: %s", r.Name, path, regs)
 	case inc != "" && *flagStrict:
-		tb.Errorf("perftest: %s is INCONCLUSIVE against %s (-perf.strict fails it): %s; machines: %s", r.Name, path, inc, rep.Noise.Summary)
+		tb.Errorf("perftest: %s is INCONCLUSIVE against %s (-perf.strict fails it): %s; %s", r.Name, path, inc, machineText(rep.Noise))
 	case inc != "":
-		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s; %s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", r.Name, path, inc, rep.Noise.Why, rep.Noise.Summary)
+		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", r.Name, path, inc, machineText(rep.Noise))
 	}
 	return rep
 }
@@ -199,3 +199,14 @@ var commit = sync.OnceValue(func() string {
 	}
 	return os.Getenv("GITHUB_SHA")
 })
+
+// machineText says what made a machine busier, with both sides' figures when there are.
+func machineText(n *gate.Noise) string {
+	if n == nil {
+		return "no machine figures"
+	}
+	if n.Summary == "" {
+		return n.Why
+	}
+	return n.Why + "; " + n.Summary
+}

@@ -14,6 +14,10 @@ import (
 func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	l := s.c.Load
 	probe := machine.StartProbe()
+	var gpu *machine.GPUSampler
+	if machine.HardwareClass() != "cpu" { // nvidia-smi found a GPU
+		gpu = machine.StartGPUSampler(ctx, "", time.Second)
+	}
 	stopScrape := s.scraper.watch(ctx, 250*time.Millisecond)
 	pac := &pacing{}
 	var (
@@ -27,6 +31,16 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	}
 	window := stopScrape()
 	load := probe.Stop()
+	var gpuStats machine.GPUStats
+	if gpu != nil {
+		gpuStats = gpu.Stop()
+		switch {
+		case !gpuStats.Sampled:
+			s.note("gpu", "perftest: GPU telemetry: %s: results have no gpu-* figures, so a throttled GPU cannot be told from slower code", gpuStats.Note)
+		case gpuStats.Throttled():
+			s.logf("perftest: repetition %d: %s", len(s.result.Reps)+1, gpuStats)
+		}
+	}
 	if err != nil {
 		return Repetition{}, err
 	}
@@ -36,7 +50,7 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
 	sum := summarize(recs, s.c.SLO)
 	rep := Repetition{
-		Metrics:       slices.Concat(sum.metrics(s.c.SLO), window.metrics(), load.Metrics()),
+		Metrics:       slices.Concat(sum.metrics(s.c.SLO), window.metrics(), load.Metrics(), gpuStats.Metrics()),
 		Records:       recs,
 		Requests:      sum.requests,
 		Outcomes:      sum.outcomes,

@@ -13,11 +13,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -25,10 +27,15 @@ import (
 type ExecOptions struct {
 	// Name names the case when Case.Name is empty (Run passes the test's name).
 	Name string
-	// Logf receives progress lines every ProgressEvery and notes about what the runner could
-	// not do (reset a cache, read metrics), each said once (nil: none).
+	// Logf receives notes about what the runner could not do (reset a cache, read metrics),
+	// each said once, and, when Progress is nil, one progress line per finished repetition
+	// (nil: none).
 	Logf func(format string, args ...any)
-	// ProgressEvery is the interval of progress lines (0: 5 seconds).
+	// Progress, when set, receives the run's progress (see package progress) every
+	// ProgressEvery while a repetition runs and once when each repetition ends
+	// (State.Finished), from one goroutine at a time.
+	Progress func(progress.State)
+	// ProgressEvery is the interval of progress updates (0: 5 seconds).
 	ProgressEvery time.Duration
 	// Hardware is the hardware class recorded with the results ("": the one
 	// machine.HardwareClass detects).
@@ -54,15 +61,18 @@ type Session struct {
 	logf    func(string, ...any)
 	every   time.Duration
 
-	progressOn bool             // log progress lines (ExecOptions.Logf set)
 	seq        *gate.Sequential // the design of the comparison running the session, if sequential
 	resetState string           // "yes", "unavailable", "failed" or "ineffective"
 	vocab      int              // the server's vocabulary size, 0 when unknown
 	served     map[string]bool
 	said       map[string]bool // notes already logged
 	// Progress counters over the whole session, and the repetition in flight.
-	done, failed atomic.Int64
-	rep          atomic.Int64
+	done, failed     atomic.Int64
+	rep              atomic.Int64
+	progressFn       func(progress.State)
+	meterMu          sync.Mutex
+	meter            *progress.Meter // from the first repetition on
+	base, baseFailed int64           // the counters then: warm-up requests are not progress
 }
 
 // NewSession validates the case and prepares a session: the model comes from Case.Model,
@@ -73,9 +83,14 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("bad Case:\n%w", err)
 	}
-	s := &Session{c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}, progressOn: opt.Logf != nil}
+	s := &Session{progressFn: opt.Progress, c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
+	}
+	// The workload first: a bad trace row fails before the server is asked anything.
+	fp, err := c.Workload.Fingerprint()
+	if err != nil {
+		return nil, fmt.Errorf("workload fingerprint: %w", err)
 	}
 	base := strings.TrimSuffix(c.Target.BaseURL(), "/")
 	desc := map[string]string{"backend": "unknown"}
@@ -104,10 +119,6 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 		default:
 			s.vocab = n
 		}
-	}
-	fp, err := c.Workload.Fingerprint()
-	if err != nil {
-		return nil, fmt.Errorf("workload fingerprint: %w", err)
 	}
 	s.client = newClient(base, model, c)
 	if m, ok := c.Target.(MetricsSource); ok && m.MetricsURL() != "" && len(m.MetricNames()) > 0 {
@@ -274,7 +285,11 @@ func (s *Session) Warmup(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	if _, err := s.closedLoop(ctx, cmp.Or(s.c.Load.Concurrency, min(n, 64)), n, nil); err != nil {
+	_, err := s.closedLoop(ctx, cmp.Or(s.c.Load.Concurrency, min(n, 64)), n, nil)
+	s.meterMu.Lock()
+	s.base, s.baseFailed = s.done.Load(), s.failed.Load() // warm-up requests are not progress
+	s.meterMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	return nil
@@ -289,6 +304,7 @@ func (s *Session) Repeat(ctx context.Context) error {
 	}
 	s.resetCache(ctx)
 	s.rep.Store(int64(len(s.result.Reps) + 1))
+	s.stepStarted()
 	rep, err := s.repetition(ctx)
 	if ctx.Err() != nil {
 		return fmt.Errorf("stopped during repetition %d: %w", len(s.result.Reps)+1, context.Cause(ctx))
@@ -298,7 +314,47 @@ func (s *Session) Repeat(ctx context.Context) error {
 	}
 	s.checkRepetition(&rep)
 	s.result.Reps = append(s.result.Reps, rep)
+	s.stepFinished(int64(rep.Requests))
 	return nil
+}
+
+// stepStarted starts the progress meter's next step (and the meter, at the first).
+func (s *Session) stepStarted() {
+	s.meterMu.Lock()
+	defer s.meterMu.Unlock()
+	if s.meter == nil {
+		s.meter = progress.NewMeter(s.result.Name+": repetition", s.result.count, time.Now())
+	}
+	s.meter.SetSteps(s.result.count)
+	s.meter.StartStep(s.done.Load() - s.base)
+}
+
+// counters are the requests done and failed since the first repetition began.
+func (s *Session) counters() (done, failed int64) {
+	return s.done.Load() - s.base, s.failed.Load() - s.baseFailed
+}
+
+// stepFinished reports a finished repetition; the first one's size is the estimate of the
+// others'.
+func (s *Session) stepFinished(requests int64) {
+	s.meterMu.Lock()
+	defer s.meterMu.Unlock()
+	if len(s.result.Reps) == 1 {
+		s.meter.ExpectPerStep(requests)
+	}
+	done, failed := s.counters()
+	s.emit(s.meter.State(time.Now(), done, failed, true))
+}
+
+// emit hands a state to ExecOptions.Progress, or logs a finished step's line; the caller
+// holds meterMu, so that states go out one at a time.
+func (s *Session) emit(st progress.State) {
+	switch {
+	case s.progressFn != nil:
+		s.progressFn(st)
+	case st.Finished:
+		s.logf("perftest: %s", st)
+	}
 }
 
 // resetCache asks the target to drop its prefix cache, saying once when that failed.
@@ -337,10 +393,11 @@ func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
 }
 
 // run warms the server up when warm is set and runs n more repetitions, with progress
-// lines; it returns the result, marked partial, with the error when cut short.
+// states every ProgressEvery when ExecOptions.Progress is set; it returns the result,
+// marked partial, with the error when cut short.
 func (s *Session) run(ctx context.Context, n int, warm bool) (*Result, error) {
 	s.result.count = len(s.result.Reps) + n
-	if s.progressOn {
+	if s.progressFn != nil {
 		defer s.progress()()
 	}
 	var err error
@@ -355,7 +412,8 @@ func (s *Session) run(ctx context.Context, n int, warm bool) (*Result, error) {
 	return res, err
 }
 
-// progress logs the session's progress every interval until the returned stop is called.
+// progress hands ExecOptions.Progress the session's progress every interval while a
+// repetition runs, until the returned stop is called.
 func (s *Session) progress() (stop func()) {
 	quit := make(chan struct{})
 	exited := make(chan struct{})
@@ -363,16 +421,17 @@ func (s *Session) progress() (stop func()) {
 		defer close(exited)
 		t := time.NewTicker(s.every)
 		defer t.Stop()
-		last, lastAt := int64(0), time.Now()
 		for {
 			select {
 			case <-quit:
 				return
 			case now := <-t.C:
-				d := s.done.Load()
-				rate := float64(d-last) / now.Sub(lastAt).Seconds()
-				last, lastAt = d, now
-				s.logf("perftest: repetition %d/%d: %d requests done (%d failed), %.1f req/s", s.rep.Load(), s.result.count, d, s.failed.Load(), rate)
+				s.meterMu.Lock()
+				if s.meter != nil {
+					done, failed := s.counters()
+					s.emit(s.meter.State(now, done, failed, false))
+				}
+				s.meterMu.Unlock()
 			}
 		}
 	}()

@@ -48,7 +48,7 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		urlA  = fs.String("a", "", "base URL of server A, the reference (required)")
 		urlB  = fs.String("b", "", "base URL of server B, the candidate (required)")
 		out   = fs.String("out", "", "also write NAME.A.txt and NAME.B.txt (Go benchmark format) to this folder")
-		quiet = fs.Bool("quiet", false, "no progress lines on stderr")
+		quiet = quietFlag(fs)
 		most  = fs.Int("max-count", 0, "most repetitions a side while the comparison is undecided (0: 3 x --count; --count: exactly --count)")
 		rf    = addReportFlags(fs)
 		cf    = addCaseFlags(fs, "PerfAB")
@@ -91,9 +91,9 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	opt := cf.execOptions()
 	gopt := perftest.GateOptions(*rf.alpha, *rf.threshold)
 	opt.Compare = &gopt
-	if !*quiet {
-		opt.Logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
-	}
+	prog := newProgress(stderr, *quiet)
+	prog.wire(&opt)
+	defer prog.Done()
 	ra, rb, runErr := perftest.RunAB(ctx, c, ta, tb, opt)
 	if ra != nil && *out != "" {
 		for _, s := range []struct {

@@ -45,7 +45,11 @@ func (r *Report) RegressionList() string {
 func (r *Report) InconclusiveList() string {
 	var names []string
 	for _, d := range r.Inconclusives() {
-		names = append(names, fmt.Sprintf("%s %s (p=%.3g; the busier machine explains up to %s)", d.Unit, fmtChange(d.Change), d.PAdj, fmtPct(d.Explained)))
+		explained := "up to " + fmtPct(d.Explained)
+		if math.IsInf(d.Explained, 1) {
+			explained = "any change"
+		}
+		names = append(names, fmt.Sprintf("%s %s (p=%.3g; the busier machine explains %s)", d.Unit, fmtChange(d.Change), d.PAdj, explained))
 	}
 	return strings.Join(names, "; ")
 }

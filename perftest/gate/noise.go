@@ -70,10 +70,14 @@ func (r *Report) judgeNoise(n Noise) {
 			hidden = append(hidden, fmt.Sprintf("%s %s", d.Unit, fmtPct(e)))
 		}
 	}
+	figures := ""
+	if n.Summary != "" {
+		figures = ": " + n.Summary
+	}
 	if n.Busier > 0 {
-		r.Warnings = append(r.Warnings, fmt.Errorf("machine: %w (%s): %s; a change it can explain is INCONCLUSIVE", ErrBusierMachine, n.Why, n.Summary))
+		r.Warnings = append(r.Warnings, fmt.Errorf("machine: %w (%s)%s; a change it can explain is INCONCLUSIVE", ErrBusierMachine, n.Why, figures))
 	} else {
-		msg := fmt.Errorf("machine: %w (%s): %s; an improvement it can explain is INCONCLUSIVE", ErrBusierBaseline, n.Why, n.Summary)
+		msg := fmt.Errorf("machine: %w (%s)%s; an improvement it can explain is INCONCLUSIVE", ErrBusierBaseline, n.Why, figures)
 		if len(hidden) > 0 {
 			msg = fmt.Errorf("%w, and regressions up to %s may be hidden", msg, strings.Join(hidden, ", "))
 		}

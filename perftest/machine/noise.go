@@ -35,6 +35,8 @@ type Comparison struct {
 	Missing string
 
 	baseMedians map[string]float64
+	// gpu is the relative slowdown of the busier side's throttled GPU (0: none).
+	gpu float64
 }
 
 // Busier load is a load figure significantly (one-sided Mann-Whitney U, p < 0.05) and
@@ -54,6 +56,11 @@ func Compare(base, cur *resultfile.File) Comparison {
 	c := Comparison{Base: figures(base), Cur: figures(cur), baseMedians: map[string]float64{}}
 	for _, u := range base.Units {
 		c.baseMedians[u] = robust.Median(base.Values(u))
+	}
+	if side, slowdown, why := gpuNoise(base, cur); side != 0 {
+		// A GPU that slowed down on one side outweighs whatever the host figures say.
+		c.Busier, c.Why, c.gpu = side, why, slowdown
+		return c
 	}
 	switch hb, hc := hasFigures(base), hasFigures(cur); {
 	case !hb && !hc:
@@ -108,8 +115,18 @@ func higher(a, b []float64) bool {
 // inter-token latency. A rate (req/s, tok/s) moves as the median end-to-end latency does.
 // What the model leaves out: CPU-bound work of a server (a scheduler, a tokenizer) slowed
 // by sharing cores, which the probe does not see; see README.
+//
+// A GPU that throttled on the busier side explains, for every time and rate, the
+// slowdown of its SM clock: the other side's median clock over the lowest clock of the
+// throttled repetitions (everything, when the clocks were not read).
 func (c Comparison) Explain(unit string) float64 {
 	if c.Busier == 0 {
+		return 0
+	}
+	if c.gpu > 0 {
+		if strings.HasSuffix(unit, "-sec") || unit == "req/s" || unit == "tok/s" || unit == "goodput-req/s" {
+			return c.gpu
+		}
 		return 0
 	}
 	busy, calm := c.Cur, c.Base
@@ -152,9 +169,13 @@ func (c Comparison) Explain(unit string) float64 {
 	return abs / m
 }
 
-// String describes both sides' figures: "current: other processes 1.93 cores, CPU
-// pressure 62%, steal 0.0%, wake-up p50/p99 0.11/4.1ms; baseline: ...".
+// String describes both sides' host figures: "current: other processes 1.93 cores, CPU
+// pressure 62%, steal 0.0%, wake-up delay p50/p99 110µs/4.1ms; baseline: ..."; "" when
+// neither side has them.
 func (c Comparison) String() string {
+	if c.Cur.String() == "not measured" && c.Base.String() == "not measured" {
+		return ""
+	}
 	return fmt.Sprintf("current: %s; baseline: %s", c.Cur, c.Base)
 }
 
@@ -195,6 +216,7 @@ func figures(f *resultfile.File) Figures {
 		WakeP50: m(UnitWakeP50), WakeP90: m(UnitWakeP90), WakeP99: m(UnitWakeP99), WakeMean: m(UnitWakeMean)}
 }
 
+// hasFigures reports whether f has the host's figures (GPU telemetry aside).
 func hasFigures(f *resultfile.File) bool {
 	return slices.ContainsFunc(f.Units, func(u string) bool { return strings.HasPrefix(u, machinePrefix) })
 }

@@ -3,6 +3,7 @@ package machine
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +41,7 @@ const WakeInterval = time.Millisecond
 // IsFigure reports whether unit is one of the machine's figures (host or GPU), which
 // describe the machine rather than the system under test.
 func IsFigure(unit string) bool {
-	return len(unit) > len(machinePrefix) && unit[:len(machinePrefix)] == machinePrefix
+	return strings.HasPrefix(unit, machinePrefix) || IsTelemetry(unit)
 }
 
 // Load is how busy the machine was over an interval. A figure whose source does not exist

@@ -148,6 +148,10 @@ func NewMeter(what string, steps int, now time.Time) *Meter {
 	return &Meter{what: what, steps: steps, start: now, lastAt: now}
 }
 
+// SetSteps changes the number of steps, for a run that grew (a sequential comparison
+// that runs more repetitions while undecided).
+func (m *Meter) SetSteps(steps int) { m.steps = steps }
+
 // StartStep marks the beginning of the next step, with requests finished so far.
 func (m *Meter) StartStep(requests int64) {
 	m.step++

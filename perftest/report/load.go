@@ -256,16 +256,11 @@ func healthy(fs ...*resultfile.File) error {
 	return nil
 }
 
-// gated is f without its GPU telemetry, which describes the machine and is not gated,
-// labelled as the report names it.
+// gated is f labelled as the report names it (its machine figures, GPU telemetry among
+// them, are shown by the gate and not tested).
 func gated(f *resultfile.File, label string) *resultfile.File {
 	g := *f
 	g.Path = label
-	g.Units = slices.DeleteFunc(slices.Clone(f.Units), machine.IsTelemetry)
-	g.Reps = make([]resultfile.Rep, len(f.Reps))
-	for i, rep := range f.Reps {
-		g.Reps[i] = resultfile.Rep{Iters: rep.Iters, Metrics: slices.DeleteFunc(slices.Clone(rep.Metrics), func(m resultfile.Metric) bool { return machine.IsTelemetry(m.Unit) })}
-	}
 	return &g
 }
 

@@ -168,7 +168,11 @@ func (r *Report) caseMarkdown(b *strings.Builder, c *Case) error {
 		fmt.Fprintf(b, "### perfgate: %s: not compared\n\nBaseline `%s` was recorded for another setup:\n\n```\n%s\n```\n\n", c.Name, r.display(c.BaselinePath), c.Diff)
 	}
 	if len(c.Throttled) > 0 && c.Compare == nil {
-		fmt.Fprintf(b, "GPU of `%s` throttled: %s.\n\n", c.Name, throttleText(nil, c.Throttled, "", "current"))
+		var reps []string
+		for _, t := range c.Throttled {
+			reps = append(reps, t.String())
+		}
+		fmt.Fprintf(b, "GPU of `%s` throttled: current %s.\n\n", c.Name, strings.Join(reps, ", "))
 	}
 	if machine.HasTelemetry(c.Cur) || (c.Base != nil && machine.HasTelemetry(c.Base)) {
 		b.WriteString(telemetryLine([]teleSide{{"baseline", c.Base, len(c.BaseThrottled)}, {"current", c.Cur, len(c.Throttled)}}))

@@ -106,30 +106,3 @@ func TestThrottledRepetitionIsInconclusive(t *testing.T) {
 	assert.Equal(t, Regression, v)
 	assert.Empty(t, r.Cases[0].Throttled)
 }
-
-// TestPowerCappedThroughout: a GPU at its power cap in every repetition of both sides is
-// the setup, not noise: the regression stands. One repetition more or less capped, or a
-// thermal reason on one side, and it is inconclusive again.
-func TestPowerCappedThroughout(t *testing.T) {
-	all := func(n int, r machine.ThrottleReasons) []machine.ThrottledRep {
-		var out []machine.ThrottledRep
-		for i := range n {
-			out = append(out, machine.ThrottledRep{Rep: i, Share: 1, Reasons: r})
-		}
-		return out
-	}
-	capped := machine.ThrottleSWPowerCap | machine.ThrottleGPUIdle
-	assert.False(t, throttleNoise(all(10, capped), all(10, machine.ThrottleSWPowerCap), 10, 10), "the same slowdown everywhere")
-	assert.True(t, throttleNoise(all(10, capped), all(9, capped), 10, 10), "one repetition not capped")
-	assert.True(t, throttleNoise(all(10, capped), all(10, capped|machine.ThrottleSWThermalSlowdown), 10, 10), "a thermal slowdown on one side")
-	assert.True(t, throttleNoise(nil, all(1, capped), 10, 10))
-	assert.False(t, throttleNoise(nil, nil, 10, 10))
-
-	c := load(t, "gated").Cases[0]
-	c.BaseThrottled, c.Throttled = all(10, capped), all(10, capped)
-	v, _ := c.Verdict()
-	assert.Equal(t, Regression, v)
-	c.Throttled[4].Reasons |= machine.ThrottleHWThermalSlowdown
-	v, _ = c.Verdict()
-	assert.Equal(t, Inconclusive, v)
-}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/perfgate/perfgate/perftest/gate"
-	"github.com/perfgate/perfgate/perftest/machine"
 )
 
 // Verdict is the report's reading of a case, an A/B run or the folder as a whole.
@@ -37,23 +36,38 @@ func (v Verdict) String() string {
 	return "not gated"
 }
 
-// judge reads a comparison: a regression measured across a throttled repetition (on either
-// side) is inconclusive, because a GPU that slowed down explains it as well as the code.
-// The exception is a GPU held back the same way in every repetition of both sides (a GPU
-// that runs at its power cap all along): that is part of the setup, not noise.
-func judge(rep *gate.Report, base, cur []machine.ThrottledRep, baseSide, curSide string) (Verdict, string) {
-	regs := rep.Regressions()
+// judge reads a comparison as the gate does: a regression is a REGRESSION, and one that a
+// measurably busier machine can explain (a GPU that throttled in some repetition, a busier
+// host; see machine.Compare) is INCONCLUSIVE. A GPU held back the same way in every
+// repetition of both sides (a GPU that runs at its power cap all along) is part of the
+// setup, not noise.
+func judge(rep *gate.Report) (Verdict, string) {
+	regs, inc := rep.Regressions(), rep.Inconclusives()
 	switch {
-	case len(regs) > 0 && throttleNoise(base, cur, len(rep.Base.Reps), len(rep.Cur.Reps)):
-		return Inconclusive, fmt.Sprintf("%d %s regressed (%s), but a GPU throttled: %s; machine noise explains the change as well as the code, so it is not called a regression (rerun on a cool, uncapped GPU)",
-			len(regs), plural(len(regs), "metric", "metrics"), unitList(regs), throttleText(base, cur, baseSide, curSide))
 	case len(regs) > 0:
 		return Regression, fmt.Sprintf("%d %s regressed: %s", len(regs), plural(len(regs), "metric", "metrics"), changeList(regs))
+	case len(inc) > 0:
+		why := "a side's machine was measurably busier"
+		if rep.Noise != nil && rep.Noise.Why != "" {
+			why = rep.Noise.Why
+		}
+		return Inconclusive, fmt.Sprintf("%d %s regressed (%s), but %s: machine noise explains the change as well as the code, so it is not called a regression (rerun on a quieter machine, a cool, uncapped GPU)",
+			len(inc), plural(len(inc), "metric", "metrics"), unitList(inc), why)
 	case len(rep.Improvements()) > 0:
 		imps := rep.Improvements()
 		return Improved, fmt.Sprintf("%d %s improved: %s", len(imps), plural(len(imps), "metric", "metrics"), changeList(imps))
 	}
-	return Pass, fmt.Sprintf("%d metrics compared, none changed beyond its threshold", len(rep.Deltas))
+	return Pass, fmt.Sprintf("%d metrics compared, none changed beyond its threshold", len(rep.Deltas)-figures(rep))
+}
+
+func figures(rep *gate.Report) int {
+	n := 0
+	for _, d := range rep.Deltas {
+		if d.Figure {
+			n++
+		}
+	}
+	return n
 }
 
 // Verdict is the case's verdict and one sentence saying why.
@@ -66,7 +80,7 @@ func (c *Case) Verdict() (Verdict, string) {
 	case c.Compare == nil:
 		return NotGated, "the baseline was recorded for another setup; not compared"
 	}
-	return judge(c.Compare, c.BaseThrottled, c.Throttled, "baseline", "current")
+	return judge(c.Compare)
 }
 
 // Verdict is the A/B run's verdict (B against A) and one sentence saying why.
@@ -74,7 +88,7 @@ func (ab *AB) Verdict() (Verdict, string) {
 	if ab.Unhealthy != nil {
 		return Unhealthy, fmt.Sprintf("not compared: %v; its numbers do not describe the requested load", ab.Unhealthy)
 	}
-	return judge(ab.Compare, ab.ThrottledA, ab.ThrottledB, "A", "B")
+	return judge(ab.Compare)
 }
 
 // Verdict is the folder's verdict: its most urgent case or A/B verdict (NotGated when
@@ -99,42 +113,6 @@ func (r *Report) allCases() []*Case {
 		cs = append(cs, s.Points...)
 	}
 	return cs
-}
-
-// throttleNoise reports whether throttling makes the sides unlike: some repetition
-// throttled, unless every repetition of both throttled for the same reasons.
-func throttleNoise(base, cur []machine.ThrottledRep, nBase, nCur int) bool {
-	if len(base)+len(cur) == 0 {
-		return false
-	}
-	if len(base) != nBase || len(cur) != nCur {
-		return true
-	}
-	want := base[0].Reasons & machine.Slowdowns
-	for _, t := range append(base[1:], cur...) {
-		if t.Reasons&machine.Slowdowns != want {
-			return true
-		}
-	}
-	return false
-}
-
-func throttleText(base, cur []machine.ThrottledRep, baseSide, curSide string) string {
-	var parts []string
-	for _, t := range []struct {
-		side string
-		reps []machine.ThrottledRep
-	}{{baseSide, base}, {curSide, cur}} {
-		if len(t.reps) == 0 {
-			continue
-		}
-		var rs []string
-		for _, r := range t.reps {
-			rs = append(rs, r.String())
-		}
-		parts = append(parts, t.side+" "+strings.Join(rs, ", "))
-	}
-	return strings.Join(parts, "; ")
 }
 
 func unitList(ds []gate.Delta) string {
