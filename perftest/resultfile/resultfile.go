@@ -10,7 +10,8 @@
 //
 //   - a line benchfmt would skip: anything but a result line, a `Unit` line, a config line
 //     ("key: value") or a blank line, wherever it is, and a benchmark name without values;
-//   - a unit that perfgate does not write ([Known]) and that no `Unit <unit> better=` line
+//   - a unit that perfgate does not write ([Known]: its metrics, and the machine figures
+//     "machine-*" and "gpu-*") and that no `Unit <unit> better=` line
 //     (nor benchfmt itself, for ns/op and the like) gives a direction: a unit cut short
 //     ("ttft-p") or renamed;
 //   - a `better=` other than higher or lower, or one that contradicts perfgate's direction
@@ -22,8 +23,8 @@
 //     between fields), and a last line without its newline that lacks units the Unit
 //     lines declare (a file cut inside its only result line).
 //
-// Errors are [*SyntaxError]s naming the file, the line and the field; the problem on the
-// earliest line is the one reported.
+// Errors are of type *[SyntaxError], naming the file, the line and the field; the problem
+// on the earliest line is the one reported.
 package resultfile
 
 import (
