@@ -102,6 +102,7 @@ func TestParseErrors(t *testing.T) {
 		{"direction set twice", strings.Replace(good, "\nBench", "Unit x-sec better=higher\nBench", 1), "b.txt:4: metadata better of unit x-sec already set to lower"},
 		{"trailing junk", good + "PASS\n", `b.txt:7: "PASS" is not a result, Unit or config line: a result file holds nothing else (an edit, a merge conflict, or files run together?)`},
 		{"merge conflict", strings.Replace(good, "BenchmarkPerfX 10 1.6", "<<<<<<< HEAD\nBenchmarkPerfX 10 1.6", 1), `b.txt:6: "<<<<<<< HEAD" is not a result, Unit or config line: a result file holds nothing else (an edit, a merge conflict, or files run together?)`},
+		{"byte order mark", "\ufeff" + good, `b.txt:1: "\ufeffbackend: mock" is not a result, Unit or config line: a result file holds nothing else (an edit, a merge conflict, or files run together?)`},
 		{"name alone", good + "BenchmarkPerfX", `b.txt:7: "BenchmarkPerfX" is a benchmark name without values: a result line cut short?; the file ends inside this line, without a newline`},
 		{"only line cut between fields", "Unit x-sec better=lower\nUnit req/s better=higher\nBenchmarkPerfX 10 1.5 x-sec",
 			"b.txt:3: the line lacks req/s, which the file's Unit lines declare; the file ends inside this line, without a newline: cut short?"},
