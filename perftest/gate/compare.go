@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -178,10 +179,23 @@ const MDEPower = 0.8
 // a verdict. Compare does not check that the files describe the same setup (see
 // resultfile.Diff).
 func Compare(base, cur *resultfile.File, opt Options) *Report {
+	rep, _ := CompareContext(context.Background(), base, cur, opt)
+	return rep
+}
+
+// CompareContext is Compare that stops when ctx is done, returning no report and ctx's
+// cause (context.Cause: with signal.NotifyContext, the signal). It checks ctx before each
+// metric's tests and before each metric's minimum detectable effect, the steps whose cost
+// grows with the repetitions (O(n log n) each), so an interrupt ends even a comparison of
+// files of 100,000s of repetitions within one metric's work.
+func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
 	alpha := cmpOr(opt.Alpha, DefaultOptions.Alpha)
 	rep := &Report{Base: base, Cur: cur, Alpha: alpha, Sequential: opt.Sequential}
 	var figures []Delta
 	for _, u := range base.Units {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		figure := opt.Figure != nil && opt.Figure(u)
 		switch {
 		case !slices.Contains(cur.Units, u) && !figure:
@@ -199,6 +213,9 @@ func Compare(base, cur *resultfile.File, opt Options) *Report {
 	}
 	if opt.Sequential != nil {
 		opt.Sequential.pvalues(rep.Deltas, base, cur)
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 	}
 	rep.adjust()
 	// The MDE is for a metric regressing alone: its one-sided p-value must be below
@@ -209,6 +226,9 @@ func Compare(base, cur *resultfile.File, opt Options) *Report {
 		lone = 2 * opt.Sequential.nominal(lone/2, len(cur.Reps), len(base.Reps))
 	}
 	for i := range rep.Deltas {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		d := &rep.Deltas[i]
 		d.MDE = MDE(d.NBase, d.NCur, lone, d.Threshold, robust.Sigma(base.Values(d.Unit), cur.Values(d.Unit))/math.Abs(d.Base.Center))
 		if d.Base.Center == 0 {
@@ -221,7 +241,7 @@ func Compare(base, cur *resultfile.File, opt Options) *Report {
 		rep.judgeNoise(opt.Noise(base, cur))
 	}
 	rep.Deltas = append(rep.Deltas, figures...)
-	return rep
+	return rep, nil
 }
 
 // compareUnit summarizes and tests one unit; PAdj, MDE and Verdict are set later.

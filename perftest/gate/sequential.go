@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -381,12 +382,21 @@ func (s *Sequential) Decide(r *Report, n int) bool {
 // the sequential design cur records (ReadSequential), when it records one, its Stopped
 // saying what the rule concludes at cur's repetition count; else as Compare does.
 func CompareAsRecorded(base, cur *resultfile.File, opt Options) (*Report, error) {
+	return CompareAsRecordedContext(context.Background(), base, cur, opt)
+}
+
+// CompareAsRecordedContext is CompareAsRecorded that stops when ctx is done, as
+// CompareContext does, returning ctx's cause.
+func CompareAsRecordedContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
 	seq, err := ReadSequential(cur)
 	if err != nil {
 		return nil, err
 	}
 	opt.Sequential = seq
-	rep := Compare(base, cur, opt)
+	rep, err := CompareContext(ctx, base, cur, opt)
+	if err != nil {
+		return nil, err
+	}
 	if seq != nil {
 		seq.Decide(rep, len(cur.Reps))
 	}
