@@ -40,8 +40,9 @@ type Case struct {
 	Warmup int
 	// SLO, when set, adds a goodput metric: requests per second meeting every objective.
 	SLO SLO
-	// Timeout bounds one request (0: 5 minutes). StallTimeout bounds the gap between two
-	// streamed events (0: 60 seconds).
+	// Timeout bounds one request (0: 5 minutes), and the calls around the workload (model
+	// list, cache reset, metrics) when shorter than their 30 seconds. StallTimeout bounds
+	// the gap between two streamed events (0: 60 seconds).
 	Timeout, StallTimeout time.Duration
 	// MaxScheduleLag is the largest p99 schedule lag (send time minus due time) an open-loop
 	// or trace-time run may show before the case fails as untrustworthy (0: 10 ms).
@@ -115,6 +116,15 @@ func (c Case) warmup() int {
 		return max(c.Load.Concurrency, 1)
 	}
 	return c.Warmup
+}
+
+// controlTimeout bounds the calls around the workload (listing models, resetting the
+// cache, scraping metrics): 30 seconds, or Case.Timeout when that is shorter.
+func (c Case) controlTimeout() time.Duration {
+	if c.Timeout > 0 && c.Timeout < 30*time.Second {
+		return c.Timeout
+	}
+	return 30 * time.Second
 }
 
 // maxErrorRate is the error rate above which a repetition fails the case; negative: never.

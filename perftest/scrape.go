@@ -64,6 +64,7 @@ type serverWindow struct {
 	before, after map[string]float64
 	mu            sync.Mutex
 	peak          map[string]float64 // maxima of sampled gauges
+	backwards     []string           // counters that went backwards (set by metrics)
 }
 
 // watch scrapes before, samples gauges every interval until stop is called, and scrapes
@@ -155,6 +156,12 @@ func (w *serverWindow) metrics() []resultfile.Metric {
 	delta := func(k string) (float64, bool) {
 		a, ok1 := w.after[k]
 		b, ok2 := w.before[k]
+		if ok1 && ok2 && a < b {
+			// A counter that went backwards: the server restarted during the repetition,
+			// and the difference means nothing.
+			w.backwards = append(w.backwards, k)
+			return 0, false
+		}
 		return a - b, ok1 && ok2
 	}
 	var m []resultfile.Metric

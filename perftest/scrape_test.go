@@ -71,3 +71,13 @@ func TestScraperNameAlternativesAndLabels(t *testing.T) {
 	got := sc.pick(map[string]float64{"old_kv": 0.5, "cached_total": 30, `cached_total{source="total"}`: 10})
 	assert.Equal(t, map[string]float64{"kv-usage": 0.5, "prefix-hits": 10}, got)
 }
+
+// A counter that went backwards (a server restarted mid-repetition) gives no figure, and
+// says so, rather than a negative one a result file would refuse.
+func TestCounterGoingBackwards(t *testing.T) {
+	w := &serverWindow{before: map[string]float64{keyPreemptions: 12}, after: map[string]float64{keyPreemptions: 3}, peak: map[string]float64{}}
+	for _, m := range w.metrics() {
+		assert.NotEqual(t, "server-preemptions", m.Unit)
+	}
+	assert.Equal(t, []string{keyPreemptions}, w.backwards)
+}

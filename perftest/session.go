@@ -99,7 +99,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	}
 	setting := cmp.Or(opt.ModelSetting, "Case.Model")
 	model := cmp.Or(c.Model, desc["model"])
-	served, err := listModels(ctx, base, setting)
+	served, err := listModels(ctx, base, setting, c.controlTimeout())
 	switch {
 	case err != nil && model == "":
 		return nil, err
@@ -367,7 +367,7 @@ func (s *Session) resetCache(parent context.Context) {
 	if s.reset == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	ctx, cancel := context.WithTimeout(parent, s.c.controlTimeout())
 	defer cancel()
 	err := s.reset.ResetPrefixCache(ctx)
 	if err == nil || parent.Err() != nil {
@@ -443,16 +443,19 @@ func (s *Session) progress() (stop func()) {
 	return func() { close(quit); <-exited }
 }
 
-// listModels asks the server for the ids of the models it serves, within a timeout and a
-// size limit. setting names where the user sets the model, for the error messages.
-func listModels(ctx context.Context, base, setting string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// listModels asks the server for the ids of the models it serves, within timeout and a
+// 1 MiB size limit. setting names where the user sets the model, for the error messages.
+func listModels(ctx context.Context, base, setting string, timeout time.Duration) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("list models at %s: no answer within %v (set %s to skip this)", base, timeout, setting)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list models at %s: %w (is the server up? set %s to skip this)", base, err, setting)
 	}
@@ -465,7 +468,15 @@ func listModels(ctx context.Context, base, setting string) ([]string, error) {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+	const limit = 1 << 20
+	lr := &io.LimitedReader{R: resp.Body, N: limit}
+	if err := json.NewDecoder(lr).Decode(&body); err != nil {
+		switch {
+		case lr.N == 0:
+			return nil, fmt.Errorf("list models at %s: the answer is over 1 MiB, not a model list (set %s)", base, setting)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, fmt.Errorf("list models at %s: the answer did not end within %v (set %s)", base, timeout, setting)
+		}
 		return nil, fmt.Errorf("list models at %s: not a model list: %v (set %s)", base, err, setting)
 	}
 	var ids []string

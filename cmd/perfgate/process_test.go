@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/perfgate/perfgate/internal/fakeserver"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -177,4 +178,39 @@ func largeResults(seed uint64, n int) *resultfile.File {
 		f.Reps = append(f.Reps, resultfile.Rep{Iters: src.Iters, Metrics: ms})
 	}
 	return f
+}
+
+// BenchmarkRunStreamForever runs perfgate run, as a process, against a server whose
+// streams never end (8 of them at once, each as fast as the server can write), with
+// --timeout 10s: every request ends at its timeout, and the benchmark reports the run's
+// peak resident memory (peak-MB) and the size of the records file it wrote (records-MB).
+// Run it with
+//
+//	go test ./cmd/perfgate -run '^$' -bench RunStreamForever -benchtime 1x
+func BenchmarkRunStreamForever(b *testing.B) {
+	if raceEnabled {
+		b.Skip("the race detector multiplies time and memory: measure without -race")
+	}
+	srv := fakeserver.Start(b, fakeserver.Config{Fault: fakeserver.StreamForever})
+	out := b.TempDir()
+	var peak, records int64
+	for b.Loop() {
+		cmd := perfgateCmd("run", "--endpoint", srv.BaseURL(), "--isl", "8", "--osl", "16", "--requests", "8",
+			"--concurrency", "8", "--count", "1", "--warmup", "-1", "--timeout", "10s", "--out", out, "--name", "Forever")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+			b.Fatalf("perfgate run: %v\n%s", err, stderr.String())
+		}
+		peak = max(peak, maxRSSBytes(cmd.ProcessState.SysUsage().(*syscall.Rusage)))
+		st, err := os.Stat(filepath.Join(out, "Forever.records.jsonl"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		records = max(records, st.Size())
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
+	b.ReportMetric(float64(records)/(1<<20), "records-MB")
 }

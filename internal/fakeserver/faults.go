@@ -23,6 +23,7 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, promptLen, tokens
 	events := func(frame func(data string) string, done string, completion int) {
 		sse()
 		for i := range tokens {
+			time.Sleep(s.cfg.ITL)
 			fmt.Fprint(w, frame(token(i)))
 			fl.Flush()
 		}
@@ -112,7 +113,7 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, promptLen, tokens
 	case ErrorHuge:
 		sse()
 		fmt.Fprint(w, plain(token(0)))
-		fmt.Fprint(w, plain(`{"error":{"message":"`+strings.Repeat("e", 1<<20)+`"}}`))
+		fmt.Fprint(w, plain(`{"error":{"message":"`+strings.Repeat("e", 512<<10)+`"}}`))
 		fl.Flush()
 	default:
 		return false
