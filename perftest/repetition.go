@@ -29,7 +29,7 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	} else {
 		recs, err = s.openLoop(ctx, l.Requests, pac)
 	}
-	window := stopScrape()
+	window, scrapeErr := stopScrape()
 	load := probe.Stop()
 	var gpuStats machine.GPUStats
 	if gpu != nil {
@@ -58,6 +58,12 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 		Wall:          sum.wall,
 		TokenMismatch: sum.tokenMismatch,
 		Diag:          diagnose(recs, l, pac),
+	}
+	switch {
+	case scrapeErr != nil:
+		s.note("scrape", "perftest: server metrics: %v: the repetitions it happens in have no server-* figures", scrapeErr)
+	case window != nil && len(window.dropped) > 0:
+		s.note("nonfinite", "perftest: server metrics: %s had non-finite values (NaN or Inf), left out", strings.Join(window.dropped, ", "))
 	}
 	if window != nil && len(window.backwards) > 0 {
 		s.logf("perftest: repetition %d: server counters %s went backwards (did the server restart?): their server-* figures are left out of this repetition", len(s.result.Reps)+1, strings.Join(window.backwards, ", "))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,27 +37,32 @@ type scraper struct {
 	client *http.Client
 }
 
-func (s *scraper) scrape(ctx context.Context) (prom.Scrape, error) {
+// scrape reads the server's metrics once. dropped names series with non-finite values.
+func (s *scraper) scrape(ctx context.Context) (sc prom.Scrape, dropped []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
+		return nil, nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		return nil, fmt.Errorf("scrape %s: HTTP %d", s.url, resp.StatusCode)
+		return nil, nil, fmt.Errorf("scrape %s: HTTP %d", s.url, resp.StatusCode)
 	}
-	sc, err := prom.Parse(io.LimitReader(resp.Body, maxScrapeBytes))
+	lr := &io.LimitedReader{R: resp.Body, N: maxScrapeBytes + 1}
+	sc, dropped, err = prom.Parse(lr)
+	if lr.N == 0 {
+		return nil, nil, fmt.Errorf("scrape %s: the exposition is over %d MiB (an engine's is tens of kilobytes)", s.url, maxScrapeBytes>>20)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
+		return nil, nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
-	return sc, nil
+	return sc, dropped, nil
 }
 
 // serverWindow holds what was scraped around one repetition, keyed by perfgate's names.
@@ -65,21 +71,22 @@ type serverWindow struct {
 	mu            sync.Mutex
 	peak          map[string]float64 // maxima of sampled gauges
 	backwards     []string           // counters that went backwards (set by metrics)
+	dropped       []string           // series with non-finite values
 }
 
 // watch scrapes before, samples gauges every interval until stop is called, and scrapes
-// after. stop returns nil when the server's metrics could not be read. A nil scraper
-// watches nothing.
-func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func() *serverWindow) {
+// after. stop returns nil and the error when the server's metrics could not be read. A nil
+// scraper watches nothing.
+func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func() (*serverWindow, error)) {
 	if s == nil {
-		return func() *serverWindow { return nil }
+		return func() (*serverWindow, error) { return nil, nil }
 	}
 	w := &serverWindow{peak: map[string]float64{}}
-	before, err := s.scrape(ctx)
+	before, dropped, err := s.scrape(ctx)
 	if err != nil {
-		return func() *serverWindow { return nil }
+		return func() (*serverWindow, error) { return nil, err }
 	}
-	w.before = s.pick(before)
+	w.before, w.dropped = s.pick(before), dropped
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -92,22 +99,27 @@ func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func(
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if sc, err := s.scrape(ctx); err == nil {
+				if sc, _, err := s.scrape(ctx); err == nil {
 					w.sample(s.pick(sc))
 				}
 			}
 		}
 	})
-	return func() *serverWindow {
+	return func() (*serverWindow, error) {
 		close(quit)
 		wg.Wait()
-		after, err := s.scrape(ctx)
+		after, dropped, err := s.scrape(ctx)
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		w.after = s.pick(after)
 		w.sample(w.after)
-		return w
+		for _, d := range dropped {
+			if !slices.Contains(w.dropped, d) {
+				w.dropped = append(w.dropped, d)
+			}
+		}
+		return w, nil
 	}
 }
 

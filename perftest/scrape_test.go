@@ -42,7 +42,8 @@ func TestServerWindowMetrics(t *testing.T) {
 	sc := &scraper{url: srv.URL, names: engineNames, client: srv.Client()}
 	stop := sc.watch(t.Context(), 20*time.Millisecond)
 	time.Sleep(60 * time.Millisecond)
-	w := stop()
+	w, err := stop()
+	require.NoError(t, err)
 	require.NotNil(t, w)
 	got := map[string]float64{}
 	for _, m := range w.metrics() {
@@ -58,9 +59,13 @@ func TestServerWindowMetrics(t *testing.T) {
 func TestScraperWithoutMetrics(t *testing.T) {
 	srv := newFakeServer(t, time.Millisecond, nil) // serves no /metrics
 	stop := (&scraper{url: srv.URL + "/metrics", names: engineNames, client: srv.Client()}).watch(t.Context(), time.Second)
-	assert.Nil(t, stop().metrics())
+	w, err := stop()
+	assert.ErrorContains(t, err, "HTTP 404")
+	assert.Nil(t, w.metrics())
 	var none *scraper
-	assert.Nil(t, none.watch(t.Context(), time.Second)().metrics(), "no scraper, no metrics")
+	w, err = none.watch(t.Context(), time.Second)()
+	assert.NoError(t, err)
+	assert.Nil(t, w.metrics(), "no scraper, no metrics")
 }
 
 func TestScraperNameAlternativesAndLabels(t *testing.T) {
