@@ -22,6 +22,7 @@ type Container struct {
 	testcontainers.Container
 
 	backend string
+	engine  Engine
 	ident   map[string]string
 	port    string
 	baseURL string
@@ -39,8 +40,23 @@ type Container struct {
 // BaseURL is the server's root, e.g. "http://localhost:32768", without "/v1".
 func (c *Container) BaseURL() string { return c.baseURL }
 
-// MetricsURL is the server's Prometheus endpoint.
-func (c *Container) MetricsURL() string { return c.baseURL + "/metrics" }
+// MetricsURL is the server's Prometheus endpoint (perftest.MetricsSource).
+func (c *Container) MetricsURL() string { return c.engine.metricsURL(c.baseURL) }
+
+// MetricNames maps perftest's server metrics to the engine's series (perftest.MetricsSource).
+func (c *Container) MetricNames() map[string]string { return c.engine.MetricNames }
+
+// ResetPrefixCache empties the engine's prefix cache (perftest.CacheResetter); it wraps
+// errors.ErrUnsupported for an engine that has no way.
+func (c *Container) ResetPrefixCache(ctx context.Context) error {
+	return c.engine.resetPrefixCache(ctx, c.baseURL)
+}
+
+// VocabularySize is the server's vocabulary size (perftest.Vocabulary), for engines that
+// report it.
+func (c *Container) VocabularySize(ctx context.Context) (int, error) {
+	return c.engine.vocabularySize(ctx, c.baseURL)
+}
 
 // Describe returns the keys that identify the system under test: backend, model, image and
 // gpus. It never holds tunables or secrets.

@@ -3,33 +3,124 @@ package backends
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
-// engineHTTP is the client engine modules use for their control routes (cache resets): its
+// Engine is what perfgate knows of an engine's HTTP surface beyond the OpenAI API: how to
+// empty its prefix cache, where its Prometheus metrics are and what they are called, how
+// it reports its vocabulary. Each engine module declares its own; a [Container] started
+// from a [Spec] with an Engine, and a [Server] from [Endpoint], answer perftest's optional
+// interfaces (CacheResetter, MetricsSource, Vocabulary) with it.
+type Engine struct {
+	// Name is the engine's name, the Describe "backend" of an endpoint.
+	Name string
+	// MetricsPath is where the Prometheus text is served ("": "/metrics").
+	MetricsPath string
+	// MetricNames maps perftest's server metrics to the engine's series (see
+	// perftest.MetricsSource; "a|b" lists alternatives, name{label="value"} selects).
+	MetricNames map[string]string
+	// Reset empties the prefix cache of the server at base; nil when the engine has no way.
+	Reset func(ctx context.Context, base string) error
+	// Vocabulary asks the server at base for its vocabulary size; nil when it does not say.
+	Vocabulary func(ctx context.Context, base string) (int, error)
+}
+
+// ErrNoReset is wrapped by ResetPrefixCache when the engine has no cache reset. It is
+// errors.ErrUnsupported, which perftest records as "cache-reset: unavailable".
+var ErrNoReset = fmt.Errorf("the engine has no prefix-cache reset: %w", errors.ErrUnsupported)
+
+func (e Engine) resetPrefixCache(ctx context.Context, base string) error {
+	if e.Reset == nil {
+		return fmt.Errorf("%s: %w", e.Name, ErrNoReset)
+	}
+	return e.Reset(ctx, base)
+}
+
+func (e Engine) vocabularySize(ctx context.Context, base string) (int, error) {
+	if e.Vocabulary == nil {
+		return 0, fmt.Errorf("%s does not report its vocabulary size: %w", e.Name, errors.ErrUnsupported)
+	}
+	return e.Vocabulary(ctx, base)
+}
+
+func (e Engine) metricsURL(base string) string {
+	if e.MetricsPath == "" {
+		return base + "/metrics"
+	}
+	return base + e.MetricsPath
+}
+
+// Server is an engine's server that is already running, for a perf case pointed at it:
+// a perftest.Target with the engine's knowledge, as a started container has it.
+type Server struct {
+	url    string
+	engine Engine
+}
+
+// Endpoint is the server of engine e at url (its root, with or without "/v1"). Engine
+// modules offer it as their own Endpoint, such as vllm.Endpoint.
+func Endpoint(url string, e Engine) *Server {
+	return &Server{url: strings.TrimSuffix(strings.TrimSuffix(url, "/"), "/v1"), engine: e}
+}
+
+// BaseURL is the server's root (perftest.Target).
+func (s *Server) BaseURL() string { return s.url }
+
+// Describe names the backend (perftest.Describer): all that is known of a server one did
+// not start.
+func (s *Server) Describe() map[string]string { return map[string]string{"backend": s.engine.Name} }
+
+// MetricsURL is where the server's Prometheus metrics are (perftest.MetricsSource).
+func (s *Server) MetricsURL() string { return s.engine.metricsURL(s.url) }
+
+// MetricNames maps perftest's server metrics to the engine's series (perftest.MetricsSource).
+func (s *Server) MetricNames() map[string]string { return s.engine.MetricNames }
+
+// ResetPrefixCache empties the server's prefix cache (perftest.CacheResetter); it wraps
+// errors.ErrUnsupported for an engine that has no way.
+func (s *Server) ResetPrefixCache(ctx context.Context) error {
+	return s.engine.resetPrefixCache(ctx, s.url)
+}
+
+// VocabularySize is the server's vocabulary size (perftest.Vocabulary), for engines that
+// report it.
+func (s *Server) VocabularySize(ctx context.Context) (int, error) {
+	return s.engine.vocabularySize(ctx, s.url)
+}
+
+// engineHTTP is the client of the engines' control routes (cache resets, vocabulary): its
 // own timeout bounds every call, whatever the caller's context says.
 var engineHTTP = &http.Client{Timeout: 30 * time.Second}
 
-// Post sends POST url with no body and returns nil when the engine answered 2xx, else an
-// error naming the route, the status and the start of the engine's answer. It is the
-// transport of the engine modules' control routes, such as vLLM's /reset_prefix_cache; the
-// call is bounded by ctx and by 30 seconds, and at most 64 KiB of the answer is read.
-func Post(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+// Call sends method url with no body and returns the answer's start (at most 1 MiB) when
+// the engine answered 2xx, else an error naming the route, the status and the engine's
+// message, wrapping errors.ErrUnsupported when the server has no such route (404, 405,
+// 501). It is the transport of the engine modules' control routes; the call is bounded by
+// ctx and by 30 seconds.
+func Call(ctx context.Context, method, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", url, err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	resp, err := engineHTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", url, err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, bytes.TrimSpace(body[:min(len(body), 512)]))
+		err := fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(body[:min(len(body), 512)]))
+		switch resp.StatusCode {
+		case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+			// This server (this version, these flags) has no such route.
+			err = fmt.Errorf("%w (%w)", err, errors.ErrUnsupported)
+		}
+		return body, err
 	}
-	return nil
+	return body, nil
 }

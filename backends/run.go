@@ -34,7 +34,11 @@ func Run(ctx context.Context, s Spec, o Options, opts ...testcontainers.Containe
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.Backend, err)
 	}
-	return run(ctx, s.Backend, req, ident, o)
+	c, err := run(ctx, s.Backend, req, ident, o)
+	if c != nil {
+		c.engine = s.Engine
+	}
+	return c, err
 }
 
 // run starts a built request; backend names the engine in errors, ident is the Describe map.
@@ -97,6 +101,9 @@ func Start(tb testing.TB, s Spec, o Options, opts ...testcontainers.ContainerCus
 	ctx, cancel := StartContext(tb)
 	defer cancel()
 	c, err := run(ctx, s.Backend, req, ident, o)
+	if c != nil {
+		c.engine = s.Engine
+	}
 	Track(tb, c)
 	if errors.Is(err, ErrNoGPU) {
 		tb.Skipf("skipping %s: %v", s.Backend, err)

@@ -1,12 +1,14 @@
 package backends
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +40,17 @@ type Spec struct {
 	HealthPath string             // readiness path on Port; "/health" when empty
 	HealthOnly bool               // readiness is HealthPath alone, not /v1/models listing Model
 	NoHFToken  bool               // a service that loads no model: HF_TOKEN is not passed to it
+	// Files are copied into the container before it starts: path in the container to
+	// content (such as an engine's options file).
+	Files map[string][]byte
+	// Volumes are Docker volumes to mount: volume name to path in the container (created by
+	// Docker when missing; the module that names one removes it).
+	Volumes map[string]string
 	// Describe is the started container's Describe map; IdentityOf's (backend, model, image
 	// as started, gpus) when nil.
 	Describe map[string]string
+	// Engine is what perfgate knows of the engine (cache reset, metrics, vocabulary).
+	Engine Engine
 }
 
 // Request builds the testcontainers request for s: image, entrypoint, command, environment,
@@ -86,6 +96,13 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 	default:
 		hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: s.CacheDir, Target: HFCachePath}}
 	}
+	for _, name := range slices.Sorted(maps.Keys(s.Volumes)) {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: name, Target: s.Volumes[name]})
+	}
+	var files []testcontainers.ContainerFile
+	for _, p := range slices.Sorted(maps.Keys(s.Files)) {
+		files = append(files, testcontainers.ContainerFile{Reader: bytes.NewReader(s.Files[p]), ContainerFilePath: p, FileMode: 0o644})
+	}
 	ready := &Ready{
 		Port:           s.Port,
 		Path:           s.HealthPath,
@@ -107,6 +124,7 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 			Networks:           s.Networks,
 			NetworkAliases:     aliases,
 			HostConfigModifier: hc.apply,
+			Files:              files,
 			WaitingFor:         ready,
 		},
 		Started: true,

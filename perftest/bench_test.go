@@ -107,7 +107,7 @@ func BenchmarkPacer(b *testing.B) {
 //	go test -run '^$' -bench BenchmarkSourcePull -benchmem ./perftest
 func BenchmarkSourcePull(b *testing.B) {
 	w := fixtures.Synthetic{ISL: 1, OSL: 1, Prompts: 1 << 30, Seed: 1}
-	src := newSource(w, 0, time.Time{})
+	src := newSource(w, 0, time.Time{}, 0)
 	defer src.stop()
 	ctx := context.Background()
 	b.ReportAllocs()

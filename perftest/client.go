@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,21 @@ type client struct {
 	extra        map[string]any // Case.Extra
 	timeout      time.Duration
 	stallTimeout time.Duration
-	readers      sync.Pool // *sse.Reader
+	streams      sync.Pool // *stream
+	key          string    // prefix of the requests' Idempotency-Key
+	n            atomic.Int64
 }
+
+// stream is the per-request state the client reuses: the SSE reader and the last usage
+// object seen, kept until the stream ends.
+type stream struct {
+	rd    *sse.Reader
+	usage []byte
+}
+
+// maxTokenStamps bounds the token arrival times one record keeps; a stream that goes on
+// past it is still counted (Record.Chunks) and timed to its end.
+const maxTokenStamps = 1 << 16
 
 // newClient returns the client of a case.
 func newClient(base, model string, c Case) *client {
@@ -47,22 +61,28 @@ func newClient(base, model string, c Case) *client {
 		ForceAttemptHTTP2:   false,
 	}
 	cl := &client{
-		http:         &http.Client{Transport: tr},
+		http: &http.Client{Transport: tr,
+			// A redirect would turn the POST into a GET without its body, maybe to another
+			// host: an API request is never redirected, and the 3xx is its outcome.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		url:          base + c.API.path(),
 		model:        model,
 		api:          c.API,
 		extra:        c.Extra,
 		timeout:      cmp.Or(c.Timeout, 5*time.Minute),
 		stallTimeout: cmp.Or(c.StallTimeout, 60*time.Second),
+		key:          "perfgate-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-",
 	}
-	cl.readers.New = func() any { return sse.NewReader(nil) }
+	cl.streams.New = func() any { return &stream{rd: sse.NewReader(nil)} }
 	return cl
 }
 
 func (c *client) close() { c.http.CloseIdleConnections() }
 
 // body builds the request body. Token-id prompts are written directly; other fields go
-// through encoding/json. It allocates once per request, never per token.
+// through encoding/json. It allocates once per request, never per token. For chat, a prompt
+// of token ids becomes text, one word per id (fixtures.Text), so the input has the
+// requested length in words.
 func (c *client) body(req *fixtures.Request) ([]byte, error) {
 	fields := map[string]any{
 		"model":          c.model,
@@ -76,6 +96,8 @@ func (c *client) body(req *fixtures.Request) ([]byte, error) {
 	switch {
 	case c.api == Chat && len(req.Messages) > 0:
 		fields["messages"] = req.Messages
+	case c.api == Chat && req.Text == "" && len(req.Tokens) > 0:
+		fields["messages"] = []fixtures.Message{{Role: "user", Content: fixtures.Text(req.Tokens)}}
 	case c.api == Chat:
 		fields["messages"] = []fixtures.Message{{Role: "user", Content: req.Text}}
 	case len(req.Tokens) == 0:
@@ -111,11 +133,16 @@ func (c *client) body(req *fixtures.Request) ([]byte, error) {
 // do sends one request that was due at start and fills rec; body is the request body built
 // in advance (nil: build it now; open-loop pacing builds it while it waits for the send
 // time, so that the work is not part of the schedule lag). It never returns an error: every
-// failure is an Outcome.
+// failure is an Outcome, with the server's own message where it sent one.
+//
+// The request carries an Idempotency-Key, so that net/http resends it when a kept-alive
+// connection turns out to be closed before any of the request reached the server (servers
+// such as llama.cpp close the connection after a streamed response while advertising
+// Keep-Alive); such resends are counted in Record.Retries, not as failures.
 func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, start time.Time, rec *Record) {
 	rec.Index, rec.Session, rec.Turn = req.Index, req.Session, req.Turn
 	rec.WantInput, rec.WantOutput = req.InputTokens, req.OutputTokens
-	rec.Tokens = make([]time.Duration, 0, req.OutputTokens+1)
+	rec.Tokens = make([]time.Duration, 0, min(max(req.OutputTokens, 0)+1, 4096))
 	fail := func(o Outcome, err error) {
 		rec.Outcome, rec.Error = o, err.Error()
 		rec.Done = time.Since(start)
@@ -146,6 +173,8 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 		return ""
 	}
 
+	var conns atomic.Int32
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		fail(ConnError, fmt.Errorf("request %d: %w", req.Index, err))
@@ -153,8 +182,10 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "text/event-stream")
+	hreq.Header.Set("Idempotency-Key", c.key+strconv.FormatInt(c.n.Add(1), 10))
 	rec.Sent = time.Since(start)
 	resp, err := c.http.Do(hreq)
+	rec.Retries = max(int(conns.Load())-1, 0)
 	if err != nil {
 		o := classify()
 		if o == "" {
@@ -167,51 +198,105 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		rec.Status = resp.StatusCode
-		fail(HTTPError, fmt.Errorf("request %d: HTTP %d: %s", req.Index, resp.StatusCode, sse.ErrorMessage(bytes.TrimSpace(msg))))
+		what := sse.ErrorMessage(bytes.TrimSpace(msg))
+		if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 {
+			what = fmt.Sprintf("redirect to %q not followed (an API request is never redirected)", loc)
+		}
+		fail(HTTPError, fmt.Errorf("request %d: HTTP %d: %s", req.Index, resp.StatusCode, what))
 		return
 	}
-
-	rd := c.readers.Get().(*sse.Reader)
-	rd.Reset(resp.Body)
-	defer func() { rd.Reset(nil); c.readers.Put(rd) }()
+	st := c.streams.Get().(*stream)
+	st.rd.Reset(resp.Body)
+	st.usage = st.usage[:0]
+	defer func() { st.rd.Reset(nil); c.streams.Put(st) }()
+	usageTokens := 0 // completion_tokens of the last usage seen on a text chunk
 	for {
-		data, at, err := rd.Next()
+		ev, err := st.rd.Next()
 		if err != nil {
 			o := classify()
-			if o == "" {
+			switch {
+			case o != "":
+			case errors.Is(err, sse.ErrLineTooLong):
+				o = Malformed
+				err = fmt.Errorf("server-sent event line longer than %d bytes after %d chunks", sse.MaxLine, rec.Chunks)
+			default:
 				o = Disconnect
-				err = fmt.Errorf("stream ended before [DONE] after %d chunks: %w", rec.Chunks, err)
+				err = fmt.Errorf("stream ended before [DONE] after %d chunks%s: %w", rec.Chunks, bodyKind(resp, rec.Chunks), err)
 			}
 			fail(o, fmt.Errorf("request %d: %w", req.Index, err))
 			return
 		}
 		stall.Reset(c.stallTimeout)
-		switch sse.Classify(data) {
+		if ev.Error {
+			fail(ServerError, fmt.Errorf("request %d: error in stream: %s", req.Index, sse.ErrorMessage(ev.Data)))
+			return
+		}
+		ch := sse.Parse(ev.Data)
+		if ch.Usage != nil {
+			st.usage = append(st.usage[:0], ch.Usage...)
+		}
+		switch ch.Kind {
 		case sse.TokenChunk:
-			off := at.Sub(start)
+			off := ev.At.Sub(start)
 			if rec.Chunks == 0 {
 				rec.FirstToken = off
 			}
 			rec.Chunks++
-			rec.Tokens = append(rec.Tokens, off)
-		case sse.EmptyChunk:
-		case sse.UsageChunk:
-			if u, ok := sse.ParseUsage(data); ok {
+			if len(rec.Tokens) < maxTokenStamps {
+				rec.Tokens = append(rec.Tokens, off)
+				// Usage on every chunk (continuous usage stats) says how many tokens
+				// this chunk carried.
+				n := 1
+				if u, ok := sse.CompletionTokens(ch.Usage); ok && u > usageTokens {
+					n, usageTokens = u-usageTokens, u
+				}
+				rec.noteChunkTokens(n)
+			}
+		case sse.EmptyChunk, sse.UsageChunk:
+		case sse.DoneChunk:
+			rec.Done = ev.At.Sub(start)
+			rec.Outcome = OK
+			if u, ok := sse.ParseUsage(st.usage); ok {
 				rec.InputTokens, rec.OutputTokens, rec.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
 			}
-		case sse.DoneChunk:
-			rec.Done = at.Sub(start)
-			rec.Outcome = OK
 			if rec.Chunks == 0 {
 				rec.Outcome, rec.Error = Malformed, fmt.Sprintf("request %d: stream finished without any text chunk", req.Index)
 			}
 			return
 		case sse.ErrorChunk:
-			fail(ServerError, fmt.Errorf("request %d: error in stream: %s", req.Index, sse.ErrorMessage(data)))
+			fail(ServerError, fmt.Errorf("request %d: error in stream: %s", req.Index, sse.ErrorMessage(ev.Data)))
 			return
 		case sse.MalformedChunk:
-			fail(Malformed, fmt.Errorf("request %d: malformed chunk %.200q", req.Index, data))
+			fail(Malformed, fmt.Errorf("request %d: malformed chunk %.200q", req.Index, ev.Data))
 			return
 		}
 	}
+}
+
+// noteChunkTokens records that the latest chunk of Tokens carried n tokens, keeping
+// ChunkTokens only once a chunk with more than one appears.
+func (r *Record) noteChunkTokens(n int) {
+	if r.ChunkTokens == nil {
+		if n == 1 {
+			return
+		}
+		r.ChunkTokens = make([]int32, len(r.Tokens)-1, cap(r.Tokens))
+		for i := range r.ChunkTokens {
+			r.ChunkTokens[i] = 1
+		}
+	}
+	r.ChunkTokens = append(r.ChunkTokens, int32(n))
+}
+
+// bodyKind says what a body without events was, when it is not an event stream.
+func bodyKind(resp *http.Response, chunks int) string {
+	ct, ce := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
+	if chunks > 0 || (ce == "" && (ct == "" || bytes.HasPrefix([]byte(ct), []byte("text/event-stream")))) {
+		return ""
+	}
+	s := fmt.Sprintf(" (the answer's Content-Type is %q", ct)
+	if ce != "" {
+		s += fmt.Sprintf(", Content-Encoding %q", ce)
+	}
+	return s + ", not an event stream)"
 }

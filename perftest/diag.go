@@ -22,6 +22,19 @@ type Diagnostics struct {
 	// over wall time); PeakConcurrency the most at once.
 	MeanConcurrency float64 `json:"mean_concurrency"`
 	PeakConcurrency int     `json:"peak_concurrency"`
+	// Retries counts requests resent on a fresh connection because a kept-alive one had
+	// been closed by the server (not failures).
+	Retries int `json:"retries,omitempty"`
+	// ShortOutputs counts successful requests that generated fewer tokens than asked for
+	// (a server that ignores ignore_eos and stops early looks faster than it is).
+	ShortOutputs int `json:"short_outputs,omitempty"`
+	// InputMismatch counts requests whose prompt the server counted more than 32 tokens and
+	// 10% away from the intended length.
+	InputMismatch int `json:"input_mismatch,omitempty"`
+	// PerChunkITL counts requests whose chunks carried several tokens without the server
+	// saying how many: their inter-token latencies are per chunk, as vLLM's benchmark
+	// counts them, not per token.
+	PerChunkITL int `json:"per_chunk_itl,omitempty"`
 }
 
 func diagnose(recs []Record, l Load, pac *pacing) Diagnostics {

@@ -41,6 +41,11 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		tb.Fatalf("perftest: %s: no repetitions to gate", r.Name)
 	}
 	cur := r.File()
+	if err := cur.Healthy(); err != nil {
+		// Run has failed the test with the problems already.
+		tb.Errorf("perftest: %s: not gated, and no baseline or history written: %v; its numbers do not describe the requested load", r.Name, err)
+		return nil
+	}
 	if *flagHistory != "" {
 		hp := history.Path(*flagHistory, hardware(), fileName(r.Name))
 		if err := history.Append(hp, historyEntry(cur)); err != nil {
@@ -50,6 +55,16 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		}
 	}
 	if *flagUpdate {
+		if looks := r.looks(); looks != nil && len(r.Reps) < looks[len(looks)-1] {
+			// Every later comparison gains from a larger baseline: record it at the most
+			// repetitions a comparison may take.
+			tb.Logf("perftest: %s: recording the baseline with %d repetitions (Case.MaxCount, -perf.max-count): running %d more", r.Name, looks[len(looks)-1], looks[len(looks)-1]-len(r.Reps))
+			r.extend(tb, looks[len(looks)-1]-len(r.Reps))
+			if cur = r.File(); cur.Healthy() != nil {
+				tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, cur.Healthy())
+				return nil
+			}
+		}
 		if err := updateBaseline(tb, path, cur); err != nil {
 			tb.Fatalf("perftest: %v", err)
 		}
@@ -63,19 +78,23 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	if err != nil {
 		tb.Fatalf("perftest: bad baseline: %v (fix the file, or re-record it with -perf.update)", err)
 	}
+	if err := base.Healthy(); err != nil {
+		tb.Fatalf("perftest: refusing to gate on baseline %v: re-record it from a healthy run with -perf.update", err)
+	}
 	if diff := resultfile.Diff(base, cur, "baseline", "current"); diff != "" {
 		if cur.ConfigValue("race") == "on" && base.ConfigValue("race") != "on" {
 			tb.Skipf("perftest: not gated: this test binary was built with -race, and timings under the race detector are another setup than baseline %s records; run perf cases without -race to gate them (ci/check does)", path)
 		}
-		if *flagEndpoint != "" {
-			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s", path, diff)
+		if *flagEndpoint != "" && !*flagRequire {
+			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s"+
+				"To gate runs against this server, record a baseline from it at another path (res.Gate(t, perftest.BaselinePath(...)) per hardware class, or your own path) with -perf.endpoint URL -perf.update, and commit it; -perf.require-baseline makes this a failure instead of a skip.", path, diff)
 		}
 		if bh, ch := base.ConfigValue(resultfile.HardwareKey), cur.ConfigValue(resultfile.HardwareKey); bh != "" && bh != ch {
 			tb.Fatalf("perftest: baseline %s was recorded on hardware class %q, this run is on %q; refusing to compare unlike runs:\n%s\nKeep one baseline per class: res.Gate(t, perftest.BaselinePath(root, %q)), recorded on each class with -perf.update.", path, bh, ch, diff, r.Name)
 		}
 		tb.Fatalf("perftest: baseline %s was recorded for another setup; refusing to compare unlike runs:\n%s\nIf the change is intended, re-record the baseline with -perf.update.", path, diff)
 	}
-	rep := gate.Compare(base, cur, GateOptions(*flagAlpha, *flagThreshold))
+	rep := r.compareSequentially(tb, base, GateOptions(*flagAlpha, *flagThreshold))
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
 	tb.Logf("perftest: %s against baseline %s:\n%s", r.Name, path, sb.String())
@@ -84,10 +103,42 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 			tb.Errorf("perftest: %v", err)
 		}
 	}
-	if regs := rep.RegressionList(); regs != "" {
+	regs, inc := rep.RegressionList(), rep.InconclusiveList()
+	switch {
+	case regs != "":
 		tb.Errorf("perftest: %s regressed against %s: %s", r.Name, path, regs)
+	case inc != "" && *flagStrict:
+		tb.Errorf("perftest: %s is INCONCLUSIVE against %s (-perf.strict fails it): %s; %s", r.Name, path, inc, machineText(rep.Noise))
+	case inc != "":
+		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", r.Name, path, inc, machineText(rep.Noise))
 	}
 	return rep
+}
+
+// compareSequentially compares the result with the baseline and, while the comparison is
+// undecided and the case allows more repetitions (Case.MaxCount), runs the next batch and
+// looks again, with the p-values of a group-sequential design.
+func (r *Result) compareSequentially(tb testing.TB, base *resultfile.File, opt gate.Options) *gate.Report {
+	tb.Helper()
+	var seq *gate.Sequential
+	if looks := r.looks(); looks != nil {
+		seq = &gate.Sequential{Looks: looks}
+		opt.Sequential = seq
+		r.session.seq = seq
+		r.session.Result() // records the design in the config lines
+	}
+	for {
+		rep := gate.Compare(base, r.File(), opt)
+		if seq == nil {
+			return rep
+		}
+		if seq.Decide(rep, len(r.Reps)) {
+			return rep
+		}
+		next := seq.Next(len(r.Reps))
+		tb.Logf("perftest: %s: undecided after %d repetitions (%s): running %d more", r.Name, len(r.Reps), strings.Join(rep.Undecided(), "; "), next-len(r.Reps))
+		r.extend(tb, next-len(r.Reps))
+	}
 }
 
 // BaselinePath is the conventional place of a case's baseline under root:
@@ -148,3 +199,14 @@ var commit = sync.OnceValue(func() string {
 	}
 	return os.Getenv("GITHUB_SHA")
 })
+
+// machineText says what made a machine busier, with both sides' figures when there are.
+func machineText(n *gate.Noise) string {
+	if n == nil {
+		return "no machine figures"
+	}
+	if n.Summary == "" {
+		return n.Why
+	}
+	return n.Why + "; " + n.Summary
+}

@@ -229,3 +229,25 @@ func TestGateOptions(t *testing.T) {
 	assert.True(t, opt.Units["ttft-p50-sec"].LowerBetter)
 	assert.Equal(t, 0.03, GateOptions(0, 0.03).Units["error-rate"].Threshold, "-perf.threshold sets every metric's")
 }
+
+func TestGateRefusesUnhealthyRuns(t *testing.T) {
+	path := writeBaseline(t, synthResult(1, 10, nil))
+	sick := synthResult(2, 10, nil)
+	sick.Config = append(append([]resultfile.KV(nil), testConfig...), resultfile.KV{Key: "health", Value: "error-rate"})
+	setFlag(t, flagUpdate, true)
+	c := capture(t, nil, func(tb testing.TB) { sick.Gate(tb, path) })
+	assert.Contains(t, c.errors(), "not gated, and no baseline or history written")
+	rf, err := resultfile.Read(path)
+	require.NoError(t, err)
+	assert.NoError(t, rf.Healthy(), "an unhealthy run never replaces the baseline")
+
+	// A baseline recorded from an unhealthy run is refused.
+	*flagUpdate = false
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(b), "load: concurrency=4\n", "load: concurrency=4\nhealth: short-outputs\n", 1)), 0o644))
+	c = capture(t, nil, func(tb testing.TB) { synthResult(3, 10, nil).Gate(tb, path) })
+	assert.True(t, c.fatal)
+	assert.Contains(t, c.errors(), "refusing to gate on baseline")
+	assert.Contains(t, c.errors(), "health: short-outputs")
+}

@@ -33,9 +33,12 @@ type Record struct {
 	FirstToken time.Duration `json:"first_token_ns,omitempty"`
 	// Done is when the stream ended (end-to-end latency).
 	Done time.Duration `json:"done_ns"`
-	// Tokens holds the arrival time of every chunk carrying text, in order. Their gaps are
-	// the inter-token latencies.
+	// Tokens holds the arrival time of every chunk carrying text, in order (the first 65,536;
+	// Chunks counts them all). Their gaps are the inter-token latencies.
 	Tokens []time.Duration `json:"token_ns,omitempty"`
+	// ChunkTokens holds how many tokens each chunk of Tokens carried, when the server said so
+	// (usage on every chunk) and some chunk carried more than one; nil otherwise.
+	ChunkTokens []int32 `json:"chunk_tokens,omitempty"`
 
 	// InputTokens, OutputTokens and CachedTokens are the server's usage report (0 if it sent
 	// none). Chunks counts text-carrying chunks received.
@@ -50,6 +53,9 @@ type Record struct {
 	Outcome Outcome `json:"outcome"`
 	Status  int     `json:"status,omitempty"`
 	Error   string  `json:"error,omitempty"`
+	// Retries counts resends of the request on a fresh connection after a kept-alive one
+	// was found closed before the request reached the server: not failures.
+	Retries int `json:"retries,omitempty"`
 }
 
 // TTFT is the time to first token, from the scheduled send time.
@@ -58,13 +64,22 @@ func (r *Record) TTFT() time.Duration { return r.FirstToken }
 // E2E is the end-to-end latency, from the scheduled send time.
 func (r *Record) E2E() time.Duration { return r.Done }
 
-// Generated is the number of output tokens: the server's count when it reported usage,
-// else the number of text chunks received.
+// Generated is the number of output tokens: the server's count when it reported one that
+// the stream makes possible (at least one token per text chunk, and no more than were asked
+// for when there were more chunks), else the number of text chunks received. A server's
+// claim never produces an impossible rate.
 func (r *Record) Generated() int {
-	if r.OutputTokens > 0 {
+	if r.usageAgrees() {
 		return r.OutputTokens
 	}
 	return r.Chunks
+}
+
+// usageAgrees reports whether the server's output count is possible for the stream: no
+// fewer tokens than text chunks, and no more than requested (or than the chunks, when
+// more chunks than requested came).
+func (r *Record) usageAgrees() bool {
+	return r.OutputTokens > 0 && r.OutputTokens >= r.Chunks && (r.WantOutput <= 0 || r.OutputTokens <= max(r.WantOutput, r.Chunks))
 }
 
 // TPOT is the mean time per output token after the first: (e2e - TTFT) / (tokens - 1).
@@ -76,11 +91,46 @@ func (r *Record) TPOT() (time.Duration, bool) {
 	return (r.Done - r.FirstToken) / time.Duration(n-1), true
 }
 
-// MaxITL is the largest gap between two consecutive text chunks.
+// ITLs calls fn with every inter-token latency of the request, in order: the gap between
+// two text chunks, divided evenly among the tokens of a chunk that carried several when
+// the server said how many (ChunkTokens), as SGLang's benchmark attributes them.
+func (r *Record) ITLs(fn func(time.Duration)) {
+	for i := 1; i < len(r.Tokens); i++ {
+		gap := r.Tokens[i] - r.Tokens[i-1]
+		n := 1
+		if r.ChunkTokens != nil && i < len(r.ChunkTokens) {
+			n = max(int(r.ChunkTokens[i]), 1)
+		}
+		for range n {
+			fn(gap / time.Duration(n))
+		}
+	}
+}
+
+// MaxITL is the largest inter-token latency (see ITLs).
 func (r *Record) MaxITL() time.Duration {
 	var m time.Duration
-	for i := 1; i < len(r.Tokens); i++ {
-		m = max(m, r.Tokens[i]-r.Tokens[i-1])
-	}
+	r.ITLs(func(d time.Duration) { m = max(m, d) })
 	return m
+}
+
+// coalesced reports whether chunks carried several tokens that the server did not count
+// per chunk: its inter-token latencies are then per chunk.
+func (r *Record) coalesced() bool {
+	return r.ChunkTokens == nil && r.usageAgrees() && r.OutputTokens > r.Chunks
+}
+
+// short reports whether a successful request generated fewer tokens than it asked for.
+func (r *Record) short() bool {
+	return r.Outcome == OK && r.WantOutput > 0 && r.Generated() < r.WantOutput
+}
+
+// inputOff reports whether the server counted a prompt length far from the intended one:
+// more than 32 tokens and 10% apart (a chat template adds a few dozen tokens at most).
+func (r *Record) inputOff() bool {
+	if r.Outcome != OK || r.InputTokens <= 0 || r.WantInput <= 0 {
+		return false
+	}
+	d := r.InputTokens - r.WantInput
+	return max(d, -d) > max(32, r.WantInput/10)
 }

@@ -27,11 +27,24 @@ type Result struct {
 	// Partial is set when the run stopped before all repetitions finished.
 	Partial bool
 	// Problems says what makes the finished run untrustworthy or failed: each wraps
-	// ErrErrorRate, ErrRateShort or ErrScheduleLag. Run fails the test on them; perfgate run
-	// exits 1.
+	// ErrErrorRate, ErrRateShort, ErrScheduleLag or ErrShortOutputs, and the result file's
+	// "health" config line names them. Run fails the test on them; perfgate run exits 1;
+	// perfgate compare and the gate refuse to judge such a result, and -perf.update to keep
+	// it as a baseline.
 	Problems []error
 
-	count int // repetitions asked for
+	count   int      // repetitions asked for
+	session *Session // the session that runs more repetitions (Run's results only)
+	// unfinished holds the finished requests of the repetition a stop cut short.
+	unfinished []Record
+}
+
+// looks are the counts at which a sequential comparison of the result looks (nil: fixed).
+func (r *Result) looks() []int {
+	if r.session == nil {
+		return nil
+	}
+	return r.session.c.looks()
 }
 
 // Repetition is one replay of the workload.
@@ -52,10 +65,33 @@ type Repetition struct {
 
 // Problems of a finished run.
 var (
-	ErrErrorRate   = errors.New("error rate over Case.MaxErrorRate")
-	ErrRateShort   = errors.New("requested rate not delivered")
-	ErrScheduleLag = errors.New("schedule lag over Case.MaxScheduleLag")
+	ErrErrorRate    = errors.New("error rate over Case.MaxErrorRate")
+	ErrRateShort    = errors.New("requested rate not delivered")
+	ErrScheduleLag  = errors.New("schedule lag over Case.MaxScheduleLag")
+	ErrShortOutputs = errors.New("outputs shorter than requested")
 )
+
+// problemNames are the problems' names in the "health" config line.
+var problemNames = []struct {
+	err  error
+	name string
+}{{ErrErrorRate, "error-rate"}, {ErrRateShort, "rate-short"}, {ErrScheduleLag, "schedule-lag"}, {ErrShortOutputs, "short-outputs"}}
+
+// health is the "health" config value: "ok", or the problems' names joined by "+".
+func (r *Result) health() string {
+	var names []string
+	for _, p := range r.Problems {
+		for _, n := range problemNames {
+			if errors.Is(p, n.err) && !slices.Contains(names, n.name) {
+				names = append(names, n.name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "ok"
+	}
+	return strings.Join(names, "+")
+}
 
 // problem is a sentence about a run, wrapping the sentinel error it is an instance of.
 type problem struct {
@@ -76,6 +112,9 @@ func (r *Result) ConfigValue(key string) string { return r.File().ConfigValue(ke
 // every unit, and one line per repetition.
 func (r *Result) File() *resultfile.File {
 	f := &resultfile.File{Path: r.Name, Name: r.Name, Config: r.Config, LowerBetter: map[string]bool{}}
+	if r.Partial {
+		f.Config = append(slices.Clone(r.Config), resultfile.KV{Key: "partial", Value: "yes"})
+	}
 	for _, rep := range r.Reps {
 		for _, m := range rep.Metrics {
 			if !slices.Contains(f.Units, m.Unit) {
@@ -89,28 +128,52 @@ func (r *Result) File() *resultfile.File {
 }
 
 // WriteFiles writes NAME.txt (benchmark format) and NAME.records.jsonl (one line per
-// request) into dir, each atomically, and returns the result file's path.
+// request, "rep" numbering repetitions from 1 as the messages do) into dir, each
+// atomically, and returns the result file's path. A partial result (a run cut short) says
+// so in a "partial: yes" config line, and its records file also holds the requests that
+// finished in the repetition the stop cut short, marked "partial": true. A result with no
+// finished repetition writes neither file, so that it never replaces a complete result:
+// the finished requests go to NAME.partial.records.jsonl instead, and the error says so.
 func (r *Result) WriteFiles(dir string) (string, error) {
 	base := filepath.Join(dir, fileName(r.Name))
+	if len(r.Reps) == 0 {
+		if len(r.unfinished) > 0 {
+			if err := r.writeRecords(base + ".partial.records.jsonl"); err != nil {
+				return "", err
+			}
+			return "", fmt.Errorf("no repetition finished: %s not written (a previous result there is kept); the %d requests that finished are in %s", base+".txt", len(r.unfinished), base+".partial.records.jsonl")
+		}
+		return "", fmt.Errorf("no repetition finished: %s not written (a previous result there is kept)", base+".txt")
+	}
 	if err := r.File().WriteFile(base + ".txt"); err != nil {
 		return "", err
 	}
-	err := atomicfile.Write(base+".records.jsonl", func(w io.Writer) error {
+	return base + ".txt", r.writeRecords(base + ".records.jsonl")
+}
+
+// writeRecords writes every record, the unfinished repetition's last, to path.
+func (r *Result) writeRecords(path string) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
+		type line struct {
+			Rep     int  `json:"rep"`
+			Partial bool `json:"partial,omitempty"`
+			*Record
+		}
 		for i, rep := range r.Reps {
 			for j := range rep.Records {
-				line := struct {
-					Rep int `json:"rep"`
-					*Record
-				}{i, &rep.Records[j]}
-				if err := enc.Encode(line); err != nil {
+				if err := enc.Encode(line{i + 1, false, &rep.Records[j]}); err != nil {
 					return err
 				}
 			}
 		}
+		for j := range r.unfinished {
+			if err := enc.Encode(line{len(r.Reps) + 1, true, &r.unfinished[j]}); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
-	return base + ".txt", err
 }
 
 // fileName makes a case name safe as a file name.
@@ -135,7 +198,13 @@ func (r *Result) checkHealth(c Case) {
 	maxLag := c.maxScheduleLag()
 	for i, rep := range r.Reps {
 		d := rep.Diag
-		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate {
+		// A short run's rate moves with its last request's lag: the client fell short only
+		// when the sends took longer than the schedule by more than the lag allowed.
+		behind := time.Duration(0)
+		if d.RequestedRate > 0 && d.AchievedRate > 0 {
+			behind = time.Duration(float64(d.Sent-1) * (1/d.AchievedRate - 1/d.RequestedRate) * float64(time.Second))
+		}
+		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate && behind > maxLag {
 			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: the client sent %.1f req/s of the %.1f requested: the numbers do not describe the requested load (see perfgate calibrate)",
 				i+1, d.AchievedRate, d.RequestedRate), ErrRateShort})
 			break
@@ -143,6 +212,16 @@ func (r *Result) checkHealth(c Case) {
 		if !c.Load.closed() && d.LagP99 > maxLag {
 			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: schedule lag p99 %v is over MaxScheduleLag %v: requests went out late (client overloaded?)", i+1, d.LagP99, maxLag), ErrScheduleLag})
 			break
+		}
+	}
+	if !c.AllowShortOutputs {
+		for i, rep := range r.Reps {
+			ok := rep.Outcomes[OK]
+			if short := rep.Diag.ShortOutputs; ok > 0 && float64(short)/float64(ok) > 0.01 {
+				r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: %d of %d requests generated fewer tokens than they asked for (the server ignores ignore_eos and min_tokens?): a server that stops early looks faster than it is; set Case.AllowShortOutputs if the workload lets the model stop",
+					i+1, short, ok), ErrShortOutputs})
+				break
+			}
 		}
 	}
 }
@@ -181,8 +260,27 @@ func (r *Result) Summary() string {
 	if len(r.Reps) > 0 && r.Reps[0].Diag.RequestedRate > 0 {
 		s += fmt.Sprintf(", rate %.2f of %.2f req/s requested (first repetition)", r.Reps[0].Diag.AchievedRate, r.Reps[0].Diag.RequestedRate)
 	}
+	var d Diagnostics
+	for _, rep := range r.Reps {
+		d.Retries += rep.Diag.Retries
+		d.ShortOutputs += rep.Diag.ShortOutputs
+		d.InputMismatch += rep.Diag.InputMismatch
+		d.PerChunkITL += rep.Diag.PerChunkITL
+	}
+	if d.Retries > 0 {
+		s += fmt.Sprintf("; %d requests resent after the server closed a kept-alive connection (not failures)", d.Retries)
+	}
 	if mismatch > 0 {
 		s += fmt.Sprintf("; WARNING: %d requests streamed a different number of text chunks than the server's usage reports", mismatch)
+	}
+	if d.PerChunkITL > 0 {
+		s += fmt.Sprintf("; WARNING: %d requests had chunks of several tokens the server did not count: their ITL is per chunk", d.PerChunkITL)
+	}
+	if d.ShortOutputs > 0 {
+		s += fmt.Sprintf("; WARNING: %d requests generated fewer tokens than asked for", d.ShortOutputs)
+	}
+	if d.InputMismatch > 0 {
+		s += fmt.Sprintf("; WARNING: for %d requests the server counted a prompt length more than 32 tokens and 10%% from the intended one (see the records' input_tokens and want_input)", d.InputMismatch)
 	}
 	return s
 }

@@ -5,46 +5,12 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
 )
-
-// repetition replays the workload once under the case's load, with the server's metrics
-// scraped around it.
-func (s *Session) repetition(ctx context.Context) (Repetition, error) {
-	l := s.c.Load
-	stopScrape := s.scraper.watch(ctx, 250*time.Millisecond)
-	pac := &pacing{}
-	var (
-		recs []Record
-		err  error
-	)
-	if l.closed() {
-		recs, err = s.closedLoop(ctx, l.Concurrency, l.Requests, pac)
-	} else {
-		recs, err = s.openLoop(ctx, l.Requests, pac)
-	}
-	window := stopScrape()
-	if err != nil {
-		return Repetition{}, err
-	}
-	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
-	sum := summarize(recs, s.c.SLO)
-	return Repetition{
-		Metrics:       append(sum.metrics(s.c.SLO), window.metrics()...),
-		Records:       recs,
-		Requests:      sum.requests,
-		Outcomes:      sum.outcomes,
-		Start:         pac.start,
-		Wall:          sum.wall,
-		TokenMismatch: sum.tokenMismatch,
-		Diag:          diagnose(recs, l, pac),
-	}, nil
-}
 
 // pacing carries what the schedulers know about the load they delivered.
 type pacing struct {
@@ -77,11 +43,12 @@ type source struct {
 	taken    int
 	err      error
 	sessions map[string]chan struct{}
+	vocab    int // the server's vocabulary size, when known: every prompt id must be below it
 }
 
-func newSource(w fixtures.Workload, limit int, deadline time.Time) *source {
+func newSource(w fixtures.Workload, limit int, deadline time.Time, vocab int) *source {
 	next, stop := iter.Pull2(w.Requests())
-	return &source{next: next, stop: stop, limit: limit, deadline: deadline, sessions: map[string]chan struct{}{}}
+	return &source{next: next, stop: stop, limit: limit, deadline: deadline, sessions: map[string]chan struct{}{}, vocab: vocab}
 }
 
 // pull returns the next request, the channel closed when the previous turn of its session
@@ -100,6 +67,15 @@ func (s *source) pull(ctx context.Context, name string) (req fixtures.Request, p
 	if err != nil {
 		s.err = fmt.Errorf("workload %s: %w", name, err)
 		return req, nil, nil, false
+	}
+	if s.vocab > 0 {
+		for _, id := range req.Tokens {
+			if id < 0 || id >= s.vocab {
+				s.err = fmt.Errorf("workload %s: request %d holds token id %d, outside the server's vocabulary of %d tokens: a server given it rejects the batch or crashes (set the workload's Vocab to %d, or --vocab-size)",
+					name, req.Index, id, s.vocab, s.vocab)
+				return req, nil, nil, false
+			}
+		}
 	}
 	s.taken++
 	if req.Session != "" {
@@ -159,7 +135,7 @@ func (s *Session) deadline() time.Time {
 // closedLoop keeps conc requests in flight; a request is due when its worker is free.
 // limit > 0 stops after that many requests.
 func (s *Session) closedLoop(ctx context.Context, conc, limit int, pac *pacing) ([]Record, error) {
-	src := newSource(s.c.Workload, limit, s.deadline())
+	src := newSource(s.c.Workload, limit, s.deadline(), s.vocab)
 	defer src.stop()
 	if pac == nil {
 		pac = &pacing{}
@@ -201,7 +177,7 @@ func (s *Session) closedLoop(ctx context.Context, conc, limit int, pac *pacing) 
 // turn finished plus its think time.
 func (s *Session) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record, error) {
 	l := s.c.Load
-	src := newSource(s.c.Workload, limit, s.deadline())
+	src := newSource(s.c.Workload, limit, s.deadline(), s.vocab)
 	defer src.stop()
 	col := &collector{s: s}
 	p := newPacer(l, int(s.rep.Load()))

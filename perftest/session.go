@@ -4,17 +4,22 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -22,14 +27,25 @@ import (
 type ExecOptions struct {
 	// Name names the case when Case.Name is empty (Run passes the test's name).
 	Name string
-	// Logf receives progress lines every ProgressEvery and notes about what the runner could
-	// not do (reset a cache, read metrics), each said once (nil: none).
+	// Logf receives notes about what the runner could not do (reset a cache, read metrics),
+	// each said once, and, when Progress is nil, one progress line per finished repetition
+	// (nil: none).
 	Logf func(format string, args ...any)
-	// ProgressEvery is the interval of progress lines (0: 5 seconds).
+	// Progress, when set, receives the run's progress (see package progress) every
+	// ProgressEvery while a repetition runs and once when each repetition ends
+	// (State.Finished), from one goroutine at a time.
+	Progress func(progress.State)
+	// ProgressEvery is the interval of progress updates (0: 5 seconds).
 	ProgressEvery time.Duration
 	// Hardware is the hardware class recorded with the results ("": the one
 	// machine.HardwareClass detects).
 	Hardware string
+	// ModelSetting names, in messages, where the user sets the model ("": "Case.Model";
+	// perfgate run says "--model").
+	ModelSetting string
+	// Compare is how RunAB judges B against A at each look of a sequential run (nil:
+	// GateOptions(0, 0)).
+	Compare *gate.Options
 }
 
 // A Session runs one case against one target: it resolves the model and the config lines
@@ -45,52 +61,76 @@ type Session struct {
 	logf    func(string, ...any)
 	every   time.Duration
 
-	resetState string // "yes", "unavailable" or "failed"
+	seq        *gate.Sequential // the design of the comparison running the session, if sequential
+	resetState string           // "yes", "unavailable", "failed" or "ineffective"
+	vocab      int              // the server's vocabulary size, 0 when unknown
+	served     map[string]bool
+	said       map[string]bool // notes already logged
 	// Progress counters over the whole session, and the repetition in flight.
-	done, failed atomic.Int64
-	rep          atomic.Int64
+	done, failed     atomic.Int64
+	rep              atomic.Int64
+	progressFn       func(progress.State)
+	meterMu          sync.Mutex
+	meter            *progress.Meter // from the first repetition on
+	base, baseFailed int64           // the counters then: warm-up requests are not progress
 }
 
 // NewSession validates the case and prepares a session: the model comes from Case.Model,
-// the target's Describe "model" key or its /v1/models, and the config lines from the
-// target, the workload and the load. Close it when done.
+// the target's Describe "model" key or the first of its /v1/models, and must be one the
+// server lists; the config lines come from the target, the workload and the load. Close it
+// when done.
 func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("bad Case:\n%w", err)
+	}
+	s := &Session{progressFn: opt.Progress, c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
+	if s.logf == nil {
+		s.logf = func(string, ...any) {}
+	}
+	// The workload first: a bad trace row fails before the server is asked anything.
+	fp, err := c.Workload.Fingerprint()
+	if err != nil {
+		return nil, fmt.Errorf("workload fingerprint: %w", err)
 	}
 	base := strings.TrimSuffix(c.Target.BaseURL(), "/")
 	desc := map[string]string{"backend": "unknown"}
 	if d, ok := c.Target.(Describer); ok {
 		maps.Copy(desc, d.Describe())
 	}
+	setting := cmp.Or(opt.ModelSetting, "Case.Model")
 	model := cmp.Or(c.Model, desc["model"])
-	if model == "" {
-		m, err := listModel(ctx, base)
-		if err != nil {
-			return nil, err
+	served, err := listModels(ctx, base, setting, c.controlTimeout())
+	switch {
+	case err != nil && model == "":
+		return nil, err
+	case err != nil:
+		s.note("models", "perftest: could not check model %q against the server's list: %v", model, err)
+	case model == "":
+		model = served[0]
+	case !slices.Contains(served, model):
+		return nil, fmt.Errorf("model %q is not served by %s: it lists %q (set %s to one of them)", model, base, served, setting)
+	}
+	desc["model"] = modelName(model)
+	if v, ok := c.Target.(Vocabulary); ok {
+		switch n, err := v.VocabularySize(ctx); {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
+			s.note("vocab", "perftest: the server's vocabulary size is unknown (%v): token ids are not checked against it", err)
+		default:
+			s.vocab = n
 		}
-		model = m
-	}
-	desc["model"] = model
-	fp, err := c.Workload.Fingerprint()
-	if err != nil {
-		return nil, fmt.Errorf("workload fingerprint: %w", err)
-	}
-	s := &Session{c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes"}
-	if s.logf == nil {
-		s.logf = func(string, ...any) {}
 	}
 	s.client = newClient(base, model, c)
 	if m, ok := c.Target.(MetricsSource); ok && m.MetricsURL() != "" && len(m.MetricNames()) > 0 {
 		s.scraper = &scraper{url: m.MetricsURL(), names: m.MetricNames(), client: s.client.http}
 	} else {
-		s.logf("perftest: server metrics: the target exports none perfgate knows (it does not implement perftest.MetricsSource); results have no server-* metrics")
+		s.note("metrics", "perftest: server metrics: the target exports none perfgate knows (it does not implement perftest.MetricsSource; use the engine module's target, such as vllm.Endpoint): results have no server-* metrics")
 	}
 	if r, ok := c.Target.(CacheResetter); ok {
 		s.reset = r
 	} else {
 		s.resetState = "unavailable"
-		s.logf("perftest: cache reset: the target cannot empty its prefix cache (it does not implement perftest.CacheResetter): every repetition after the first may replay a warm cache and look faster")
+		s.note("reset", "perftest: cache reset: the target cannot empty its prefix cache (it does not implement perftest.CacheResetter; use the engine module's target, such as vllm.Endpoint): every repetition after the first may replay a warm cache and look faster")
 	}
 	name := configValue(cmp.Or(c.Name, strings.TrimPrefix(opt.Name, "Test")))
 	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH},
@@ -120,18 +160,119 @@ func configValue(v string) string {
 	return strings.Join(strings.Fields(v), "_")
 }
 
-// Result is what the session has measured so far. The "cache-reset" config line says
-// whether every repetition started from an emptied prefix cache: "yes", "unavailable"
-// (the target cannot) or "failed".
+// Result is what the session has measured so far, with its Problems and the config lines
+// that say how far the numbers can be trusted (recorded, not compared):
+//
+//	health          "ok", or the problems: error-rate, rate-short, schedule-lag, short-outputs
+//	cache-reset     whether every repetition started from an emptied prefix cache: "yes",
+//	                "unavailable" (the target cannot), "failed" or "ineffective" (the server
+//	                reported cached tokens right after a reset)
+//	server-metrics  the server-* metrics read, "none", or "unavailable"
+//	itl             "per-token", or "per-chunk" when chunks carried several tokens the server
+//	                did not count
 func (s *Session) Result() *Result {
 	r := s.result
-	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return kv.Key == "cache-reset" })
+	r.checkHealth(s.c)
+	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
+	if s.seq != nil {
+		cfg = append(cfg, resultfile.KV{Key: gate.LooksKey, Value: s.seq.ConfigValue()})
+	}
 	if len(r.Reps) > 0 {
-		cfg = append(cfg, resultfile.KV{Key: "cache-reset", Value: s.resetState})
+		cfg = append(cfg,
+			resultfile.KV{Key: "health", Value: r.health()},
+			resultfile.KV{Key: "cache-reset", Value: s.resetState},
+			resultfile.KV{Key: "server-metrics", Value: s.serverMetrics()},
+			resultfile.KV{Key: "itl", Value: s.itlAttribution()})
 	}
 	r.Config = cfg
-	r.checkHealth(s.c)
 	return r
+}
+
+// sessionNotes are the config lines Result adds.
+var sessionNotes = []string{"health", "cache-reset", "server-metrics", "itl", gate.LooksKey}
+
+// note logs a line once per key.
+func (s *Session) note(key, format string, args ...any) {
+	if !s.said[key] {
+		s.said[key] = true
+		s.logf(format, args...)
+	}
+}
+
+// serverMetrics lists the server-* metrics the repetitions have.
+func (s *Session) serverMetrics() string {
+	if s.scraper == nil {
+		return "unavailable"
+	}
+	var got []string
+	for _, rep := range s.result.Reps {
+		for _, m := range rep.Metrics {
+			if u, ok := strings.CutPrefix(m.Unit, "server-"); ok && !slices.Contains(got, u) {
+				got = append(got, u)
+			}
+		}
+	}
+	if len(got) == 0 {
+		return "none"
+	}
+	return strings.Join(got, ",")
+}
+
+func (s *Session) itlAttribution() string {
+	for _, rep := range s.result.Reps {
+		if rep.Diag.PerChunkITL > 0 {
+			return "per-chunk"
+		}
+	}
+	return "per-token"
+}
+
+// checkRepetition says once what a finished repetition shows about the measurement: server
+// metrics the engine does not export, and a prefix cache that was not empty after a reset.
+func (s *Session) checkRepetition(rep *Repetition) {
+	if s.scraper != nil {
+		have := map[string]bool{}
+		for _, m := range rep.Metrics {
+			have[m.Unit] = true
+		}
+		var absent []string
+		for _, u := range []string{"server-prefix-hit-ratio", "server-preemptions", "server-queue-mean-sec", "server-kv-peak"} {
+			if !have[u] {
+				absent = append(absent, u)
+			}
+		}
+		if len(absent) > 0 {
+			s.note("absent", "perftest: server metrics: %s absent: the engine does not export them, or not under the names its module gives (%s)", strings.Join(absent, ", "), s.scraper.url)
+		}
+	}
+	if s.resetState != "yes" || len(rep.Records) == 0 {
+		return
+	}
+	// Requests sent before any answer began cannot hit entries made in this repetition (a
+	// prompt is cached once its prefill is done, which precedes its first token); they share
+	// prefixes with each other, though, so one of them finding nothing cached is enough. If
+	// every one of them found cached tokens, the cache was warm before the repetition began.
+	firstAnswer := time.Duration(-1)
+	for _, r := range rep.Records {
+		if r.FirstToken > 0 && (firstAnswer < 0 || r.Scheduled+r.FirstToken < firstAnswer) {
+			firstAnswer = r.Scheduled + r.FirstToken
+		}
+	}
+	early, least := 0, 0
+	for _, r := range rep.Records {
+		if firstAnswer >= 0 && r.Scheduled+r.Sent >= firstAnswer {
+			continue
+		}
+		if early == 0 || r.CachedTokens < least {
+			least = r.CachedTokens
+		}
+		early++
+	}
+	if early > 0 && least > 0 {
+		s.resetState = "ineffective"
+		s.note("ineffective", "perftest: cache reset: all %d requests of repetition %d sent before any answer began found cached prompt tokens (at least %d each), right after the reset: the reset did not empty the cache, and repetitions may start warm",
+			early, len(s.result.Reps)+1, least)
+	}
 }
 
 // Close releases the session's connections.
@@ -144,7 +285,11 @@ func (s *Session) Warmup(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	if _, err := s.closedLoop(ctx, cmp.Or(s.c.Load.Concurrency, min(n, 64)), n, nil); err != nil {
+	_, err := s.closedLoop(ctx, cmp.Or(s.c.Load.Concurrency, min(n, 64)), n, nil)
+	s.meterMu.Lock()
+	s.base, s.baseFailed = s.done.Load(), s.failed.Load() // warm-up requests are not progress
+	s.meterMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	return nil
@@ -152,22 +297,69 @@ func (s *Session) Warmup(ctx context.Context) error {
 
 // Repeat empties the server's prefix cache where the target can, replays the workload once
 // under the case's load with the server's metrics scraped around it, and appends the
-// repetition to the result. A cancelled ctx stops it early and discards the repetition.
+// repetition to the result. A cancelled ctx stops it early: the repetition is not counted,
+// and the requests that finished before the stop go to the records file only (see
+// Result.WriteFiles).
 func (s *Session) Repeat(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stopped: %w", context.Cause(ctx))
 	}
 	s.resetCache(ctx)
 	s.rep.Store(int64(len(s.result.Reps) + 1))
+	s.stepStarted()
 	rep, err := s.repetition(ctx)
 	if ctx.Err() != nil {
+		// The requests that finished before the stop are kept, apart from the repetitions,
+		// for the records file.
+		s.result.unfinished = slices.DeleteFunc(rep.Records, func(r Record) bool { return r.Outcome == Canceled })
 		return fmt.Errorf("stopped during repetition %d: %w", len(s.result.Reps)+1, context.Cause(ctx))
 	}
 	if err != nil {
 		return err
 	}
+	s.checkRepetition(&rep)
 	s.result.Reps = append(s.result.Reps, rep)
+	s.stepFinished(int64(rep.Requests))
 	return nil
+}
+
+// stepStarted starts the progress meter's next step (and the meter, at the first).
+func (s *Session) stepStarted() {
+	s.meterMu.Lock()
+	defer s.meterMu.Unlock()
+	if s.meter == nil {
+		s.meter = progress.NewMeter(s.result.Name+": repetition", s.result.count, time.Now())
+	}
+	s.meter.SetSteps(s.result.count)
+	s.meter.StartStep(s.done.Load() - s.base)
+}
+
+// counters are the requests done and failed since the first repetition began.
+func (s *Session) counters() (done, failed int64) {
+	return s.done.Load() - s.base, s.failed.Load() - s.baseFailed
+}
+
+// stepFinished reports a finished repetition; the first one's size is the estimate of the
+// others'.
+func (s *Session) stepFinished(requests int64) {
+	s.meterMu.Lock()
+	defer s.meterMu.Unlock()
+	if len(s.result.Reps) == 1 {
+		s.meter.ExpectPerStep(requests)
+	}
+	done, failed := s.counters()
+	s.emit(s.meter.State(time.Now(), done, failed, true))
+}
+
+// emit hands a state to ExecOptions.Progress, or logs a finished step's line; the caller
+// holds meterMu, so that states go out one at a time.
+func (s *Session) emit(st progress.State) {
+	switch {
+	case s.progressFn != nil:
+		s.progressFn(st)
+	case st.Finished:
+		s.logf("perftest: %s", st)
+	}
 }
 
 // resetCache asks the target to drop its prefix cache, saying once when that failed.
@@ -175,10 +367,15 @@ func (s *Session) resetCache(parent context.Context) {
 	if s.reset == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	ctx, cancel := context.WithTimeout(parent, s.c.controlTimeout())
 	defer cancel()
 	err := s.reset.ResetPrefixCache(ctx)
 	if err == nil || parent.Err() != nil {
+		return
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		s.resetState = "unavailable"
+		s.note("reset", "perftest: cache reset: %v: every repetition after the first may replay a warm cache and look faster", err)
 		return
 	}
 	if s.resetState != "failed" {
@@ -197,11 +394,22 @@ func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
 		return nil, err
 	}
 	defer s.Close()
-	if opt.Logf != nil {
+	return s.run(ctx, c.count(), true)
+}
+
+// run warms the server up when warm is set and runs n more repetitions, with progress
+// states every ProgressEvery when ExecOptions.Progress is set; it returns the result,
+// marked partial, with the error when cut short.
+func (s *Session) run(ctx context.Context, n int, warm bool) (*Result, error) {
+	s.result.count = len(s.result.Reps) + n
+	if s.progressFn != nil {
 		defer s.progress()()
 	}
-	err = s.Warmup(ctx)
-	for i := 0; err == nil && i < s.result.count; i++ {
+	var err error
+	if warm {
+		err = s.Warmup(ctx)
+	}
+	for i := 0; err == nil && i < n; i++ {
 		err = s.Repeat(ctx)
 	}
 	res := s.Result()
@@ -209,7 +417,8 @@ func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
 	return res, err
 }
 
-// progress logs the session's progress every interval until the returned stop is called.
+// progress hands ExecOptions.Progress the session's progress every interval while a
+// repetition runs, until the returned stop is called.
 func (s *Session) progress() (stop func()) {
 	quit := make(chan struct{})
 	exited := make(chan struct{})
@@ -217,45 +426,78 @@ func (s *Session) progress() (stop func()) {
 		defer close(exited)
 		t := time.NewTicker(s.every)
 		defer t.Stop()
-		last, lastAt := int64(0), time.Now()
 		for {
 			select {
 			case <-quit:
 				return
 			case now := <-t.C:
-				d := s.done.Load()
-				rate := float64(d-last) / now.Sub(lastAt).Seconds()
-				last, lastAt = d, now
-				s.logf("perftest: repetition %d/%d: %d requests done (%d failed), %.1f req/s", s.rep.Load(), s.result.count, d, s.failed.Load(), rate)
+				s.meterMu.Lock()
+				if s.meter != nil {
+					done, failed := s.counters()
+					s.emit(s.meter.State(now, done, failed, false))
+				}
+				s.meterMu.Unlock()
 			}
 		}
 	}()
 	return func() { close(quit); <-exited }
 }
 
-// listModel asks the server for its first model, within a timeout and a size limit.
-func listModel(ctx context.Context, base string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// listModels asks the server for the ids of the models it serves, within timeout and a
+// 1 MiB size limit. setting names where the user sets the model, for the error messages.
+func listModels(ctx context.Context, base, setting string, timeout time.Duration) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
 	if err != nil {
-		return "", fmt.Errorf("list models: %w", err)
+		return nil, fmt.Errorf("list models: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("list models at %s: no answer within %v (set %s to skip this)", base, timeout, setting)
+	}
 	if err != nil {
-		return "", fmt.Errorf("list models at %s: %w (is the server up? set Case.Model to skip this)", base, err)
+		return nil, fmt.Errorf("list models at %s: %w (is the server up? set %s to skip this)", base, err, setting)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list models at %s: HTTP %d (set %s)", base, resp.StatusCode, setting)
+	}
 	var body struct {
 		Data []struct {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("list models at %s: HTTP %d (set Case.Model)", base, resp.StatusCode)
+	const limit = 1 << 20
+	lr := &io.LimitedReader{R: resp.Body, N: limit}
+	if err := json.NewDecoder(lr).Decode(&body); err != nil {
+		switch {
+		case lr.N == 0:
+			return nil, fmt.Errorf("list models at %s: the answer is over 1 MiB, not a model list (set %s)", base, setting)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, fmt.Errorf("list models at %s: the answer did not end within %v (set %s)", base, timeout, setting)
+		}
+		return nil, fmt.Errorf("list models at %s: not a model list: %v (set %s)", base, err, setting)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || len(body.Data) == 0 {
-		return "", fmt.Errorf("list models at %s: no model in the answer (set Case.Model)", base)
+	var ids []string
+	for _, m := range body.Data {
+		if m.ID == "" {
+			return nil, fmt.Errorf("list models at %s: a model with an empty id (set %s)", base, setting)
+		}
+		ids = append(ids, m.ID)
 	}
-	return body.Data[0].ID, nil
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("list models at %s: no model in the answer (set %s)", base, setting)
+	}
+	return ids, nil
+}
+
+// modelName is the config value of a model: a model named by a file path (llama.cpp
+// serves the file it loaded) is recorded by its base name, so that two runs of the same
+// model compare after the file moved.
+func modelName(id string) string {
+	if strings.HasPrefix(id, "/") || strings.HasSuffix(strings.ToLower(id), ".gguf") || len(id) > 2 && id[1] == ':' && (id[2] == '\\' || id[2] == '/') {
+		return filepath.Base(filepath.FromSlash(strings.ReplaceAll(id, "\\", "/")))
+	}
+	return id
 }

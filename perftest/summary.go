@@ -6,6 +6,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/machine"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -48,8 +49,9 @@ func lowerBetter(unit string) bool {
 // GateOptions are the gate's options for perftest's metrics: each metric's direction and
 // default threshold (5% for medians and rates, 8% for p90, 12% for p99, 0 for the error
 // rate, 10% for the server's figures), every threshold replaced by threshold when it is
-// above 0, at family-wise significance alpha (0: 0.05). The gate and `perfgate compare`
-// use them.
+// above 0, at family-wise significance alpha (0: 0.05), with the machine figures shown and
+// not tested and a regression that a measurably busier machine explains INCONCLUSIVE (see
+// machine.Compare). The gate and `perfgate compare` use them.
 func GateOptions(alpha, threshold float64) gate.Options {
 	opt := gate.Options{Alpha: alpha, Threshold: threshold, Units: map[string]gate.Unit{}}
 	for _, d := range metricDefs {
@@ -58,6 +60,11 @@ func GateOptions(alpha, threshold float64) gate.Options {
 			u.Threshold = threshold
 		}
 		opt.Units[d.unit] = u
+	}
+	opt.Figure = machine.IsFigure
+	opt.Noise = func(base, cur *resultfile.File) gate.Noise {
+		c := machine.Compare(base, cur)
+		return gate.Noise{Busier: c.Busier, Why: c.Why, Summary: c.String(), Explain: c.Explain, Missing: c.Missing}
 	}
 	return opt
 }
@@ -72,6 +79,10 @@ type summary struct {
 	good             int           // requests meeting every SLO
 	wall             time.Duration // first scheduled send to last completion
 	tokenMismatch    int           // requests whose chunk count differs from the server's usage
+	perChunk         int           // requests whose ITL is per chunk: uncounted tokens per chunk
+	short            int           // requests that generated fewer tokens than asked for
+	inputOff         int           // requests whose prompt the server counted far from intended
+	retries          int           // resends after a closed kept-alive connection
 }
 
 // Latencies are recorded in microseconds, 1 µs to 1 hour, with 3 significant digits.
@@ -91,6 +102,7 @@ func summarize(recs []Record, slo SLO) *summary {
 		r := &recs[i]
 		s.requests++
 		s.outcomes[r.Outcome]++
+		s.retries += r.Retries
 		if first < 0 || r.Scheduled < first {
 			first = r.Scheduled
 		}
@@ -105,12 +117,19 @@ func summarize(recs []Record, slo SLO) *summary {
 		if hasTPOT {
 			record(s.tpot, tpot)
 		}
-		for j := 1; j < len(r.Tokens); j++ {
-			record(s.itl, r.Tokens[j]-r.Tokens[j-1])
-		}
+		r.ITLs(func(d time.Duration) { record(s.itl, d) })
 		s.outputTokens += r.Generated()
 		if r.OutputTokens > 0 && r.Chunks != r.OutputTokens {
 			s.tokenMismatch++
+		}
+		if r.coalesced() {
+			s.perChunk++
+		}
+		if r.short() {
+			s.short++
+		}
+		if r.inputOff() {
+			s.inputOff++
 		}
 		if slo.set() && meets(r, slo, tpot) {
 			s.good++

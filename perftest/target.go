@@ -48,6 +48,13 @@ type MetricsSource interface {
 	MetricNames() map[string]string
 }
 
+// Vocabulary is implemented by targets whose server says how many tokens its vocabulary
+// holds (llama.cpp does, in /v1/models). Token-id prompts are checked against it before they
+// are sent: an id outside the vocabulary makes some servers reject the batch or crash.
+type Vocabulary interface {
+	VocabularySize(ctx context.Context) (int, error)
+}
+
 // Endpoint is a Target for a server that is already running. It knows nothing of the
 // engine behind the URL: to reset its cache and read its metrics, use the engine module's
 // endpoint instead (such as vllm.Endpoint).

@@ -5,28 +5,41 @@
 //	srv := dynamo.Start(t, dynamo.Config{Model: "Qwen/Qwen3-0.6B", Workers: 2, Router: dynamo.RouterKV})
 //	res := perftest.Run(t, perftest.Case{Target: srv, ...})
 //
-// The processes are the ones Dynamo's docs start by hand:
+// The processes are the ones Dynamo's docs start by hand, checked against Dynamo 1.2's
+// components/src/dynamo/frontend/frontend_args.py and lib/runtime/src/config/
+// environment_names.rs:
 //
 //	python -m dynamo.frontend --http-port 8000 --router-mode kv
 //	DYN_SYSTEM_PORT=8081 python -m dynamo.vllm --model Qwen/Qwen3-0.6B
 //
-// with ETCD_ENDPOINTS and NATS_SERVER pointing at the etcd and NATS containers (Dynamo
-// versions that need neither can set NoControlPlane). Each worker gets its own GPUs and its
+// with ETCD_ENDPOINTS and NATS_SERVER pointing at the etcd and NATS containers. With
+// NoControlPlane there is neither: every process discovers the others through files
+// (DYN_DISCOVERY_BACKEND=file) in a Docker volume they share (DYN_FILE_KV), and KV events
+// go over ZMQ, which Dynamo picks for file discovery. Each worker gets its own GPUs and its
 // system status server; the workers start first and are ready when their /health answers,
 // then the frontend is ready when /health answers and /v1/models lists the model.
+//
+// What perfgate knows of Dynamo ([Engine]): the frontend's metrics are dynamo_frontend_*
+// (its queue, and the cached and input tokens of every request, from which the prefix hit
+// ratio follows; the engines' own metrics are on each worker's system port, not read). The
+// cache reset POST /clear_kv_blocks existed from mid-2025 and is gone from current
+// releases: where it answers 404 the result records the reset as unavailable.
 package dynamo
 
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/network"
@@ -35,8 +48,8 @@ import (
 )
 
 const (
-	// Version is the Dynamo release of the default images.
-	Version = "0.7.0"
+	// Version is the Dynamo release of the default images (NGC tags carry no "v").
+	Version = "1.2.1"
 	// DefaultModel is the model served when Config.Model is empty.
 	DefaultModel = "Qwen/Qwen3-0.6B"
 	// DefaultEtcdImage and DefaultNATSImage run Dynamo's control plane.
@@ -78,7 +91,8 @@ type Config struct {
 	Router string
 	// WorkerArgs and FrontendArgs are appended to the worker's and the frontend's flags.
 	WorkerArgs, FrontendArgs []string
-	// NoControlPlane starts no etcd and NATS, for Dynamo versions that need neither.
+	// NoControlPlane starts no etcd and NATS: discovery goes through files in a Docker volume
+	// the frontend and the workers share, and KV events over ZMQ.
 	NoControlPlane bool
 	// EtcdImage and NATSImage replace DefaultEtcdImage and DefaultNATSImage.
 	EtcdImage, NATSImage string
@@ -159,7 +173,15 @@ type deployment struct {
 	etcd, nats *backends.Spec // nil with NoControlPlane
 	workers    []backends.Spec
 	frontend   backends.Spec
+	volume     map[string]string // the discovery volume with NoControlPlane
 }
+
+// discoveryPath is where the processes of a deployment without a control plane share
+// their discovery files.
+const discoveryPath = "/var/lib/dynamo-discovery"
+
+// discoveryVolume names the discovery volume of the deployment on network netName.
+func discoveryVolume(netName string) string { return "perfgate-dynamo-discovery-" + netName }
 
 func specs(cfg Config, netName string) (deployment, error) {
 	if err := cfg.Validate(); err != nil {
@@ -169,12 +191,17 @@ func specs(cfg Config, netName string) (deployment, error) {
 	image := cmp.Or(cfg.Image, eng.image)
 	model := cmp.Or(cfg.Model, DefaultModel)
 	env := map[string]string{}
-	if !cfg.NoControlPlane {
+	var volumes map[string]string
+	if cfg.NoControlPlane {
+		env["DYN_DISCOVERY_BACKEND"] = "file"
+		env["DYN_FILE_KV"] = discoveryPath
+		volumes = map[string]string{discoveryVolume(netName): discoveryPath}
+	} else {
 		env["ETCD_ENDPOINTS"] = "http://etcd:2379"
 		env["NATS_SERVER"] = "nats://nats:4222"
 	}
 	maps.Copy(env, cfg.Env)
-	var d deployment
+	d := deployment{volume: volumes}
 	if !cfg.NoControlPlane {
 		etcdImage := cmp.Or(cfg.EtcdImage, DefaultEtcdImage)
 		d.etcd = &backends.Spec{
@@ -235,6 +262,7 @@ func specs(cfg Config, netName string) (deployment, error) {
 			Networks:   []string{netName},
 			Aliases:    []string{"worker-" + strconv.Itoa(i)},
 			HealthOnly: true,
+			Volumes:    d.volume,
 		})
 	}
 	d.frontend = backends.Spec{
@@ -252,58 +280,52 @@ func specs(cfg Config, netName string) (deployment, error) {
 		Timeout:  10 * time.Minute,
 		Networks: []string{netName},
 		Aliases:  []string{"frontend"},
+		Volumes:  d.volume,
+		Engine:   Engine,
 	}
 	return d, nil
 }
 
-// Container is a started Dynamo deployment. Its embedded backends.Container is the
-// frontend: BaseURL and MetricsURL refer to it; Describe names backend "dynamo", the image,
-// the model and the GPUs of all workers.
-type Container struct {
-	*backends.Container
-	Workers    []*backends.Container
-	Etcd, NATS *backends.Container
-	Network    *testcontainers.DockerNetwork
-}
-
-// Check returns nil while every container of the deployment runs, or the first exit found,
-// with its exit code and log tail.
-func (c *Container) Check(ctx context.Context) error {
-	for _, x := range c.all() {
-		if err := x.Check(ctx); err != nil {
-			return err
+// Engine is what perfgate knows of the Dynamo frontend (see the package doc).
+var Engine = backends.Engine{
+	Name: "dynamo",
+	MetricNames: map[string]string{
+		"prefix-hits":    "dynamo_frontend_cached_tokens_sum",
+		"prefix-queries": "dynamo_frontend_input_sequence_tokens_sum",
+		"waiting":        "dynamo_frontend_queued_requests",
+	},
+	Reset: func(ctx context.Context, base string) error {
+		body, err := backends.Call(ctx, http.MethodPost, base+"/clear_kv_blocks")
+		if err != nil {
+			return fmt.Errorf("clear Dynamo KV blocks: %w", err)
 		}
-	}
-	return nil
+		var ans struct {
+			Failed []any `json:"failed_workers"`
+		}
+		if json.Unmarshal(body, &ans) == nil && len(ans.Failed) > 0 {
+			return fmt.Errorf("clear Dynamo KV blocks: %d workers failed: %s", len(ans.Failed), body)
+		}
+		return nil
+	},
 }
 
-// Terminate removes the frontend, the workers, etcd and NATS, and the network.
-func (c *Container) Terminate(ctx context.Context, opts ...testcontainers.TerminateOption) error {
-	if c == nil {
+// Endpoint is a Dynamo frontend you run, at url.
+func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }
+
+// removeVolume removes a deployment's discovery volume ("": none).
+func removeVolume(ctx context.Context, name string) error {
+	if name == "" {
 		return nil
 	}
-	var errs []error
-	for _, x := range c.all() {
-		if err := testcontainers.TerminateContainer(x, opts...); err != nil {
-			errs = append(errs, err)
-		}
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return err
 	}
-	if c.Network != nil {
-		if err := c.Network.Remove(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	defer cli.Close()
+	if _, err := cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true}); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
-	return errors.Join(errs...)
-}
-
-func (c *Container) all() []*backends.Container {
-	var out []*backends.Container
-	for _, x := range append([]*backends.Container{c.Container}, append(c.Workers, c.Etcd, c.NATS)...) {
-		if x != nil {
-			out = append(out, x)
-		}
-	}
-	return out
+	return nil
 }
 
 // identity describes the deployment by the frontend's image, the model and the GPUs of all
@@ -371,6 +393,9 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 		return nil, fmt.Errorf("start dynamo: network: %w", err)
 	}
 	c := &Container{Network: nw}
+	if cfg.NoControlPlane {
+		c.Volume = discoveryVolume(nw.Name)
+	}
 	o := backends.Options{LogDir: cfg.LogDir}
 	err = deploy(cfg, nw.Name, func(s backends.Spec, opts ...testcontainers.ContainerCustomizer) (*backends.Container, error) {
 		return backends.Run(ctx, s, o, opts...)
@@ -401,6 +426,15 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 		tb.Fatalf("start dynamo: network: %v", err)
 	}
 	c := &Container{Network: nw}
+	if cfg.NoControlPlane {
+		// Registered before the containers' removal, so it runs after it.
+		c.Volume = discoveryVolume(nw.Name)
+		tb.Cleanup(func() {
+			if err := removeVolume(context.Background(), c.Volume); err != nil {
+				tb.Errorf("start dynamo: %v", err)
+			}
+		})
+	}
 	o := backends.Options{LogDir: cfg.LogDir}
 	ctx, cancel := backends.StartContext(tb)
 	defer cancel()

@@ -1,6 +1,7 @@
 package dynamo_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -145,6 +146,16 @@ func TestRequestNoControlPlaneSGLang(t *testing.T) {
 	}
 	if _, ok := w.Env["ETCD_ENDPOINTS"]; ok {
 		t.Errorf("worker env has ETCD_ENDPOINTS without a control plane: %v", w.Env)
+	}
+	// Discovery through files in a volume the frontend and every worker mount.
+	for _, r := range []testcontainers.GenericContainerRequest{w, got.Frontend} {
+		if r.Env["DYN_DISCOVERY_BACKEND"] != "file" || r.Env["DYN_FILE_KV"] != "/var/lib/dynamo-discovery" {
+			t.Errorf("%v: env %v, want file discovery in /var/lib/dynamo-discovery", r.Cmd, r.Env)
+		}
+		want := mount.Mount{Type: mount.TypeVolume, Source: "perfgate-dynamo-discovery-n", Target: "/var/lib/dynamo-discovery"}
+		if !slices.Contains(backends.HostConfig(r).Mounts, want) {
+			t.Errorf("%v mounts %v, want %v", r.Cmd, backends.HostConfig(r).Mounts, want)
+		}
 	}
 	if n := len(backends.HostConfig(w).DeviceRequests); n != 0 {
 		t.Errorf("worker has %d device requests with GPUsPerWorker=NoGPU", n)

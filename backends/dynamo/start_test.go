@@ -113,4 +113,7 @@ func TestStartWithStandInImage(t *testing.T) {
 	if _, err := cli.NetworkInspect(context.Background(), netName, client.NetworkInspectOptions{}); err == nil {
 		t.Errorf("network %s still exists", netName)
 	}
+	if _, err := cli.VolumeInspect(context.Background(), "perfgate-dynamo-discovery-"+netName, client.VolumeInspectOptions{}); err == nil {
+		t.Errorf("discovery volume of %s still exists", netName)
+	}
 }

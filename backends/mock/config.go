@@ -6,15 +6,21 @@ import (
 	"time"
 )
 
-// Defaults of [Config] fields left at zero.
+// Defaults of [Config] fields left at zero. The scheduler's limits are vLLM V1's for an
+// OpenAI API server on a GPU of 70 GiB or more that is not an A100 (vllm/engine/arg_utils.py:
+// max_num_seqs 1024, max_num_batched_tokens 8192; smaller GPUs get 256 and 2048), the class
+// of the H100 that the default step-time profile describes.
 const (
 	DefaultModel               = "sim-llama-8b"
-	DefaultMaxNumSeqs          = 256   // vLLM's default
-	DefaultMaxNumBatchedTokens = 8192  // vLLM's default with chunked prefill
-	DefaultBlockSize           = 16    // vLLM's default
-	DefaultNumGPUBlocks        = 16384 // Dynamo mocker's default: 262,144 tokens of KV cache
-	DefaultMaxModelLen         = 131072
-	DefaultMaxBodyBytes        = 16 << 20
+	DefaultMaxNumSeqs          = 1024
+	DefaultMaxNumBatchedTokens = 8192
+	DefaultBlockSize           = 16 // vLLM's default
+	// DefaultNumGPUBlocks is the number of blocks in Dynamo's mocker default (16,384): with
+	// vLLM's block size of 16 here, 262,144 tokens of KV cache. (The mocker's own blocks
+	// are 64 tokens, so its cache holds 1,048,576.)
+	DefaultNumGPUBlocks = 16384
+	DefaultMaxModelLen  = 131072
+	DefaultMaxBodyBytes = 16 << 20
 )
 
 // Config configures a simulated server. The zero Config is valid: every zero field takes
@@ -58,6 +64,8 @@ type Config struct {
 	StartupDelay time.Duration
 	// Faults injects failures for reliability tests.
 	Faults Faults
+	// Dialect makes the stream look like another engine's.
+	Dialect Dialect
 	// MaxBodyBytes bounds a request body (DefaultMaxBodyBytes); a larger one gets 413.
 	MaxBodyBytes int64
 }
@@ -83,6 +91,22 @@ type Faults struct {
 	SlowStart time.Duration
 	// SlowStartFactor is the step-time factor at the start of SlowStart (default 3).
 	SlowStartFactor float64
+}
+
+// Dialect makes the simulator's stream look like another engine's, so that a client can be
+// tested against each engine's habits without the engine.
+type Dialect struct {
+	// Coalesce merges up to this many tokens into one chunk (0 or 1: a chunk per token), as
+	// vLLM's output collector does when the client reads slower than the engine produces,
+	// and llama.cpp when it holds back partial UTF-8.
+	Coalesce int
+	// UsageEveryChunk puts usage, with the completion tokens so far, on every chunk, as
+	// TensorRT-LLM and SGLang do with continuous usage stats: a client can tell how many
+	// tokens each chunk carried.
+	UsageEveryChunk bool
+	// UsageWithLastChoice sends the final usage beside a last choice with empty text and the
+	// finish reason, as llama.cpp does, instead of a separate "choices": [] chunk.
+	UsageWithLastChoice bool
 }
 
 func (c Config) withDefaults() Config {
@@ -164,6 +188,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		bad("MaxBodyBytes must be > 0, got %d", c.MaxBodyBytes)
+	}
+	if c.Dialect.Coalesce < 0 {
+		bad("Dialect.Coalesce must be >= 0, got %d", c.Dialect.Coalesce)
 	}
 	f := c.Faults
 	for _, r := range []struct {

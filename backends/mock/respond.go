@@ -24,12 +24,15 @@ type responder struct {
 	plan    faultPlan
 	faultAt int
 	stall   time.Duration
+	dialect Dialect
+	pending int // tokens generated but not yet written (Dialect.Coalesce)
 
+	head             string // a chunk's JSON up to its choice
 	mid, first, last []byte // chunk for a middle token, the first token, the last token
 }
 
-func newResponder(w http.ResponseWriter, req apiRequest, id uint64, created int64, plan faultPlan, stall time.Duration) *responder {
-	rw := &responder{w: w, req: req, created: created, plan: plan, faultAt: req.maxTokens / 2, stall: stall}
+func newResponder(w http.ResponseWriter, req apiRequest, id uint64, created int64, plan faultPlan, stall time.Duration, d Dialect) *responder {
+	rw := &responder{w: w, req: req, created: created, plan: plan, faultAt: req.maxTokens / 2, stall: stall, dialect: d}
 	rw.fl, _ = w.(http.Flusher)
 	if req.chat {
 		rw.id = "chatcmpl-" + strconv.FormatUint(id, 10)
@@ -50,30 +53,39 @@ func newResponder(w http.ResponseWriter, req apiRequest, id uint64, created int6
 		head += `text_completion`
 	}
 	head += `","created":` + strconv.FormatInt(created, 10) + `,"model":` + strconv.Quote(req.model) + `,"choices":[{"index":0,`
-	chunk := func(role bool, finish string) []byte {
-		var b strings.Builder
-		b.WriteString(head)
-		if req.chat {
-			b.WriteString(`"delta":{`)
-			if role {
-				b.WriteString(`"role":"assistant",`)
-			}
-			b.WriteString(`"content":"` + tokenText + `"},"logprobs":null,"finish_reason":`)
-		} else {
-			b.WriteString(`"text":"` + tokenText + `","logprobs":null,"finish_reason":`)
-		}
-		b.WriteString(finish)
-		b.WriteString(`,"stop_reason":null}]}` + "\n\n")
-		return []byte(b.String())
-	}
-	rw.mid = chunk(false, "null")
-	rw.first = chunk(true, "null")
-	rw.last = chunk(false, `"length"`)
+	rw.head = head
+	rw.mid = rw.chunk(1, false, "null", "")
+	rw.first = rw.chunk(1, true, "null", "")
+	rw.last = rw.chunk(1, false, `"length"`, "")
 	if req.maxTokens == 1 {
-		rw.last = chunk(true, `"length"`)
+		rw.last = rw.chunk(1, true, `"length"`, "")
 	}
 	w.WriteHeader(http.StatusOK)
 	return rw
+}
+
+// chunk builds the SSE event of a chunk carrying n tokens (0: an empty text), the role when
+// role is set, the finish reason (JSON), and usage (JSON, "" for none) beside the choice.
+func (rw *responder) chunk(n int, role bool, finish, usage string) []byte {
+	var b strings.Builder
+	b.WriteString(rw.head)
+	text := strings.Repeat(tokenText, n)
+	if rw.req.chat {
+		b.WriteString(`"delta":{`)
+		if role {
+			b.WriteString(`"role":"assistant",`)
+		}
+		b.WriteString(`"content":"` + text + `"},"logprobs":null,"finish_reason":`)
+	} else {
+		b.WriteString(`"text":"` + text + `","logprobs":null,"finish_reason":`)
+	}
+	b.WriteString(finish)
+	b.WriteString(`,"stop_reason":null}]`)
+	if usage != "" {
+		b.WriteString(`,"usage":` + usage)
+	}
+	b.WriteString("}\n\n")
+	return []byte(b.String())
 }
 
 func (rw *responder) flush() {
@@ -108,9 +120,27 @@ func (rw *responder) token(i int, q *seq, ctx context.Context, quit <-chan struc
 	if !rw.req.stream {
 		return true
 	}
+	last := i == rw.req.maxTokens-1
+	if d := rw.dialect; d.Coalesce > 1 || d.UsageEveryChunk {
+		rw.pending++
+		if rw.pending < d.Coalesce && !last {
+			return true
+		}
+		n := rw.pending
+		rw.pending = 0
+		finish, usage := "null", ""
+		if last {
+			finish = `"length"`
+		}
+		if d.UsageEveryChunk {
+			usage = rw.usageJSON(q, i+1)
+		}
+		_, err := rw.w.Write(rw.chunk(n, rw.req.chat && i+1 == n, finish, usage))
+		return err == nil
+	}
 	var b []byte
 	switch {
-	case i == rw.req.maxTokens-1:
+	case last:
 		b = rw.last
 	case i == 0 && rw.req.chat:
 		b = rw.first
@@ -119,6 +149,14 @@ func (rw *responder) token(i int, q *seq, ctx context.Context, quit <-chan struc
 	}
 	_, err := rw.w.Write(b)
 	return err == nil
+}
+
+// usageJSON is the usage object after completion tokens have been generated.
+func (rw *responder) usageJSON(q *seq, completion int) string {
+	u := rw.usage(q)
+	u.CompletionTokens, u.TotalTokens = completion, u.PromptTokens+completion
+	b, _ := json.Marshal(u)
+	return string(b)
 }
 
 type usage struct {
@@ -139,7 +177,10 @@ func (rw *responder) usage(q *seq) usage {
 // finish ends the response after the last token.
 func (rw *responder) finish(q *seq) {
 	if rw.req.stream {
-		if rw.req.includeUsage {
+		switch {
+		case rw.req.includeUsage && rw.dialect.UsageWithLastChoice:
+			rw.w.Write(rw.chunk(0, false, `"length"`, rw.usageJSON(q, q.maxTokens)))
+		case rw.req.includeUsage:
 			obj := "text_completion"
 			if rw.req.chat {
 				obj = "chat.completion.chunk"

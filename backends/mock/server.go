@@ -360,7 +360,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req apiRequest, q
 			s.mu.Unlock()
 		}
 	}()
-	rw := newResponder(w, req, id, s.created.Unix(), plan, s.cfg.Faults.Stall)
+	rw := newResponder(w, req, id, s.created.Unix(), plan, s.cfg.Faults.Stall, s.cfg.Dialect)
 	sent := 0
 	for {
 		select {

@@ -88,7 +88,7 @@ func (d *discardWriter) Flush()                      {}
 func TestStreamTokenDoesNotAllocate(t *testing.T) {
 	for _, chat := range []bool{false, true} {
 		req := apiRequest{chat: chat, model: DefaultModel, maxTokens: 1 << 20, stream: true}
-		rw := newResponder(&discardWriter{h: http.Header{}}, req, 1, 0, faultPlan{}, 0)
+		rw := newResponder(&discardWriter{h: http.Header{}}, req, 1, 0, faultPlan{}, 0, Dialect{})
 		q := &seq{}
 		i := 1
 		allocs := testing.AllocsPerRun(1000, func() {

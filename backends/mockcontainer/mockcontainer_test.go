@@ -36,7 +36,7 @@ func TestRequest(t *testing.T) {
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image: "perfgate/mock:abc",
 			Cmd: []string{
-				"--model", "sim-llama-8b", "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "1",
+				"sim-llama-8b", "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "1",
 				"--max-num-seqs", "8", "--enable-prefix-caching", "--enable-prompt-tokens-details", "--speedup-ratio", "10",
 			},
 			Env:          map[string]string{"VLLM_SERVER_DEV_MODE": "1"}, // the vllm module's; the simulator serves the route anyway

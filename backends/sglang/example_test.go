@@ -13,7 +13,7 @@ func ExampleConfig_Cmd() {
 	cfg := sglang.Config{Model: "Qwen/Qwen3-8B", TensorParallelSize: 2}
 	fmt.Println(strings.Join(cfg.Cmd(), " "))
 	// Output:
-	// python3 -m sglang.launch_server --model-path Qwen/Qwen3-8B --host 0.0.0.0 --port 30000 --tp-size 2 --enable-cache-report
+	// python3 -m sglang.launch_server --model-path Qwen/Qwen3-8B --host 0.0.0.0 --port 30000 --tp-size 2 --enable-cache-report --enable-metrics
 }
 
 // Every started backend is a perftest.Target and perftest.Describer (stated structurally:

@@ -6,13 +6,16 @@
 // The container runs `python3 -m sglang.launch_server --model-path M --host 0.0.0.0 --port
 // 30000` as SGLang's docker/compose.yaml does (Hugging Face cache mounted, HF_TOKEN set,
 // ulimits memlock=-1 and stack=67108864, shared memory), with --enable-cache-report always on
-// so streamed usage reports cached prompt tokens (prompt_tokens_details.cached_tokens).
+// so streamed usage reports cached prompt tokens (prompt_tokens_details.cached_tokens, left
+// out when 0) and --enable-metrics so that /metrics exists. [Engine] says what perfgate knows
+// of SGLang; [Endpoint] is a server you run.
 package sglang
 
 import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -23,8 +26,9 @@ import (
 )
 
 const (
-	// DefaultImage is the SGLang image used when Config.Image is empty.
-	DefaultImage = "lmsysorg/sglang:v0.5.5"
+	// DefaultImage is the SGLang image used when Config.Image is empty (the release the
+	// install guide names; its images are built for CUDA 13, v0.5.19-cu129 was the last for 12).
+	DefaultImage = "lmsysorg/sglang:v0.5.21"
 	// DefaultModel is the model served when Config.Model is empty.
 	DefaultModel = "Qwen/Qwen3-0.6B"
 	// Port is the container port SGLang listens on (its default, 30000).
@@ -72,7 +76,7 @@ func (c Config) Cmd() []string {
 	if c.DisableRadixCache {
 		cmd = append(cmd, "--disable-radix-cache")
 	}
-	cmd = append(cmd, "--enable-cache-report")
+	cmd = append(cmd, "--enable-cache-report", "--enable-metrics")
 	return append(cmd, c.ExtraArgs...)
 }
 
@@ -90,6 +94,7 @@ func (c Config) Spec() backends.Spec {
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
 		Env:      c.Env,
 		Timeout:  c.StartupTimeout,
+		Engine:   Engine,
 	}
 }
 
@@ -126,11 +131,52 @@ func wrapContainer(c *backends.Container) *Container {
 	return &Container{c}
 }
 
-// ResetPrefixCache empties SGLang's radix (prefix) cache with POST /flush_cache, which
-// perftest calls before every repetition (perftest.CacheResetter).
-func (c *Container) ResetPrefixCache(ctx context.Context) error {
-	if err := backends.Post(ctx, c.BaseURL()+"/flush_cache"); err != nil {
-		return fmt.Errorf("flush SGLang cache: %w", err)
-	}
-	return nil
+// Engine is what perfgate knows of SGLang beyond the OpenAI API (checked against
+// python/sglang/srt/entrypoints/http_server.py and srt/observability/metrics_collector.py,
+// v0.5.x):
+//
+//   - the cache reset is /flush_cache (GET or POST). It answers 400 while requests are
+//     running or waiting; ?timeout=S (newer releases) waits up to S seconds for the engine to
+//     go idle, older ones ignore it, so the reset asks with a timeout and retries on 400;
+//   - metrics need --enable-metrics (Config turns it on). sglang:cache_hit_rate holds only
+//     the last batch's ratio, so the hit ratio comes from the counters:
+//     sglang:cached_tokens_total{cache_source="total"} over sglang:prompt_tokens_total; there
+//     is no preemption counter but sglang:num_retracted_requests_total.
+var Engine = backends.Engine{
+	Name: "sglang",
+	MetricNames: map[string]string{
+		"prefix-hits":    `sglang:cached_tokens_total{cache_source="total"}|sglang:cached_tokens_total`,
+		"prefix-queries": "sglang:prompt_tokens_total",
+		"preemptions":    "sglang:num_retracted_requests_total",
+		"queue-time":     "sglang:queue_time_seconds",
+		"kv-usage":       "sglang:token_usage",
+		"waiting":        "sglang:num_queue_reqs",
+	},
+	Reset: flushCache,
 }
+
+// flushCache asks SGLang to flush its radix cache, retrying while it answers 400 because
+// requests are still in the engine (the last stream's request can linger a moment after
+// its [DONE]).
+func flushCache(ctx context.Context, base string) error {
+	var err error
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		if _, err = backends.Call(ctx, http.MethodPost, base+"/flush_cache?timeout=30"); err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("flush SGLang cache: %w (gave up: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+		if wait > 5*time.Second {
+			return fmt.Errorf("flush SGLang cache: %w", err)
+		}
+	}
+}
+
+// Endpoint is an SGLang server you run, at url: a perf case's target that flushes its cache
+// and reads its metrics (when it runs with --enable-metrics).
+func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }

@@ -45,7 +45,8 @@ func host(shm int64, m mount.Mount, gpus int) func(*container.HostConfig) {
 //	healthcheck: curl -f http://localhost:30000/health
 //	deploy.resources.reservations.devices: driver nvidia, count 1, capabilities [gpu]
 //
-// plus --enable-cache-report, which perfgate needs for cached-token counts.
+// plus --enable-cache-report, which perfgate needs for cached-token counts, and
+// --enable-metrics, without which SGLang serves no /metrics.
 func TestRequest(t *testing.T) {
 	labels := map[string]string{backends.LabelBackend: "sglang", backends.LabelSession: backends.SessionID}
 	cache := mount.Mount{Type: mount.TypeVolume, Source: backends.DefaultCacheVolume, Target: backends.HFCachePath}
@@ -58,10 +59,10 @@ func TestRequest(t *testing.T) {
 		name: "zero config",
 		want: testcontainers.GenericContainerRequest{
 			ContainerRequest: testcontainers.ContainerRequest{
-				Image: "lmsysorg/sglang:v0.5.5",
+				Image: "lmsysorg/sglang:v0.5.21",
 				Cmd: []string{
 					"python3", "-m", "sglang.launch_server", "--model-path", "Qwen/Qwen3-0.6B",
-					"--host", "0.0.0.0", "--port", "30000", "--tp-size", "1", "--enable-cache-report",
+					"--host", "0.0.0.0", "--port", "30000", "--tp-size", "1", "--enable-cache-report", "--enable-metrics",
 				},
 				ExposedPorts:       []string{"30000/tcp"},
 				Labels:             labels,
@@ -90,7 +91,7 @@ func TestRequest(t *testing.T) {
 				Cmd: []string{
 					"python3", "-m", "sglang.launch_server", "--model-path", "meta-llama/Llama-3.1-8B-Instruct",
 					"--host", "0.0.0.0", "--port", "30000", "--tp-size", "4", "--max-running-requests", "256",
-					"--disable-radix-cache", "--enable-cache-report", "--mem-fraction-static", "0.8",
+					"--disable-radix-cache", "--enable-cache-report", "--enable-metrics", "--mem-fraction-static", "0.8",
 				},
 				Env:                map[string]string{"HF_TOKEN": "hf_secret_for_test"},
 				ExposedPorts:       []string{"30000/tcp"},

@@ -13,7 +13,7 @@ func ExampleConfig_Cmd() {
 	cfg := trtllm.Config{Model: "TinyLlama/TinyLlama-1.1B-Chat-v1.0", MaxBatchSize: 64}
 	fmt.Println(strings.Join(cfg.Cmd(), " "))
 	// Output:
-	// trtllm-serve TinyLlama/TinyLlama-1.1B-Chat-v1.0 --host 0.0.0.0 --port 8000 --backend pytorch --tp_size 1 --max_batch_size 64
+	// trtllm-serve TinyLlama/TinyLlama-1.1B-Chat-v1.0 --host 0.0.0.0 --port 8000 --backend pytorch --tp_size 1 --max_batch_size 64 --extra_llm_api_options /etc/perfgate/extra-llm-api-options.yaml
 }
 
 // Every started backend is a perftest.Target and perftest.Describer (stated structurally:

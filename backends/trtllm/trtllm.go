@@ -5,7 +5,14 @@
 //
 // The container runs `trtllm-serve MODEL --host 0.0.0.0 --port 8000 --backend pytorch` with
 // the options of TensorRT-LLM's quick start guide (--ipc host or shared memory, --ulimit
-// memlock=-1 --ulimit stack=67108864, -p 8000:8000).
+// memlock=-1 --ulimit stack=67108864, -p 8000:8000), checked against
+// tensorrt_llm/commands/serve.py and serve/openai_server.py of the 1.2/1.3 releases. It
+// adds an options file (--extra_llm_api_options) with return_perf_metrics and
+// enable_iter_perf_stats, without which trtllm-serve serves no Prometheus metrics: its
+// /metrics is JSON iteration stats, drained as read; Prometheus text is at
+// /prometheus/metrics. A Config whose ExtraArgs pass their own --extra_llm_api_options or
+// --config replaces that file: put both settings in yours. trtllm-serve has no prefix-cache
+// reset: repetitions after the first may start warm, and results say so.
 //
 // trtllm-serve rejects request fields its OpenAI protocol models do not declare (pydantic
 // extra="forbid", answered with HTTP 400 and {"error": ...}). The fields perftest sends
@@ -17,7 +24,9 @@ package trtllm
 import (
 	"cmp"
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,8 +36,9 @@ import (
 )
 
 const (
-	// DefaultImage is the TensorRT-LLM image used when Config.Image is empty.
-	DefaultImage = "nvcr.io/nvidia/tensorrt-llm/release:1.0.0"
+	// DefaultImage is the TensorRT-LLM image used when Config.Image is empty: the stable
+	// release of the 1.2 line (1.3 release candidates are published beside it).
+	DefaultImage = "nvcr.io/nvidia/tensorrt-llm/release:1.2.1"
 	// DefaultModel is the model served when Config.Model is empty.
 	DefaultModel = "Qwen/Qwen3-0.6B"
 	// Port is the container port trtllm-serve listens on.
@@ -77,8 +87,43 @@ func (c Config) Cmd() []string {
 	if c.MaxNumTokens > 0 {
 		cmd = append(cmd, "--max_num_tokens", strconv.Itoa(c.MaxNumTokens))
 	}
+	if !c.ownOptions() {
+		cmd = append(cmd, "--extra_llm_api_options", optionsPath)
+	}
 	return append(cmd, c.ExtraArgs...)
 }
+
+// optionsPath is where the module's LLM API options file goes in the container.
+const optionsPath = "/etc/perfgate/extra-llm-api-options.yaml"
+
+// options turns on the Prometheus metrics perftest reads.
+const options = "return_perf_metrics: true\nenable_iter_perf_stats: true\n"
+
+// ownOptions reports whether ExtraArgs bring their own options file.
+func (c Config) ownOptions() bool {
+	return slices.ContainsFunc(c.ExtraArgs, func(a string) bool {
+		return a == "--extra_llm_api_options" || a == "--config" || strings.HasPrefix(a, "--extra_llm_api_options=") || strings.HasPrefix(a, "--config=")
+	})
+}
+
+// Engine is what perfgate knows of trtllm-serve beyond the OpenAI API: metrics at
+// /prometheus/metrics with trtllm_* names (tensorrt_llm/metrics/collector.py; which of them
+// a release exports varies, and the ones it lacks are reported absent), and no cache reset.
+var Engine = backends.Engine{
+	Name:        "trtllm",
+	MetricsPath: "/prometheus/metrics",
+	MetricNames: map[string]string{
+		"prefix-hits":    "trtllm_prompt_cached_tokens_total",
+		"prefix-queries": "trtllm_prompt_tokens_total",
+		"queue-time":     "trtllm_request_queue_time_seconds",
+		"kv-usage":       "trtllm_kv_cache_utilization",
+		"waiting":        "trtllm_num_requests_waiting",
+	},
+}
+
+// Endpoint is a trtllm-serve you run, at url (started with return_perf_metrics for its
+// metrics).
+func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }
 
 // Spec is the container spec Run starts for c, before options.
 func (c Config) Spec() backends.Spec {
@@ -94,7 +139,16 @@ func (c Config) Spec() backends.Spec {
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
 		Env:      c.Env,
 		Timeout:  c.StartupTimeout,
+		Files:    c.files(),
+		Engine:   Engine,
 	}
+}
+
+func (c Config) files() map[string][]byte {
+	if c.ownOptions() {
+		return nil
+	}
+	return map[string][]byte{optionsPath: []byte(options)}
 }
 
 // Request returns the container request Run would send for cfg, with opts applied after the

@@ -1,6 +1,10 @@
 package trtllm_test
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,7 +16,8 @@ import (
 	"github.com/perfgate/perfgate/backends/trtllm"
 )
 
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
+// requestOpts compares requests whose HostConfigModifier is a function by what it sets,
+// and files by their content.
 var requestOpts = cmp.Options{
 	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
 		var hc container.HostConfig
@@ -21,6 +26,19 @@ var requestOpts = cmp.Options{
 		}
 		return hc
 	}),
+	cmp.Transformer("File", func(r io.Reader) string {
+		br, ok := r.(*bytes.Reader)
+		if !ok {
+			return fmt.Sprintf("%T", r)
+		}
+		b := make([]byte, br.Size())
+		_, _ = br.ReadAt(b, 0)
+		return string(b)
+	}),
+}
+
+func optionsFile(content string) []testcontainers.ContainerFile {
+	return []testcontainers.ContainerFile{{Reader: bytes.NewReader([]byte(content)), ContainerFilePath: "/etc/perfgate/extra-llm-api-options.yaml", FileMode: 0o644}}
 }
 
 // TestRequest checks the exact container requests against TensorRT-LLM's quick start guide
@@ -44,10 +62,13 @@ func TestRequest(t *testing.T) {
 		name: "zero config",
 		want: testcontainers.GenericContainerRequest{
 			ContainerRequest: testcontainers.ContainerRequest{
-				Image:        "nvcr.io/nvidia/tensorrt-llm/release:1.0.0",
-				Cmd:          []string{"trtllm-serve", "Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000", "--backend", "pytorch", "--tp_size", "1"},
+				Image: "nvcr.io/nvidia/tensorrt-llm/release:1.2.1",
+				Cmd: []string{"trtllm-serve", "Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000", "--backend", "pytorch", "--tp_size", "1",
+					"--extra_llm_api_options", "/etc/perfgate/extra-llm-api-options.yaml"},
 				ExposedPorts: []string{"8000/tcp"},
 				Labels:       labels,
+				// Without them trtllm-serve serves no Prometheus metrics.
+				Files: optionsFile("return_perf_metrics: true\nenable_iter_perf_stats: true\n"),
 				HostConfigModifier: func(hc *container.HostConfig) {
 					hc.ShmSize = backends.DefaultShmSize
 					hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: backends.DefaultCacheVolume, Target: backends.HFCachePath}}
@@ -63,15 +84,16 @@ func TestRequest(t *testing.T) {
 		cfg: trtllm.Config{
 			Model: "/engines/llama-70b", Backend: "tensorrt", TensorParallelSize: 8,
 			MaxBatchSize: 256, MaxNumTokens: 8192, CacheDir: backends.NoCache, ShmSize: -1,
-			ExtraArgs: []string{"--kv_cache_free_gpu_memory_fraction", "0.9"},
+			ExtraArgs: []string{"--kv_cache_free_gpu_memory_fraction", "0.9", "--extra_llm_api_options", "/mine.yaml"},
 		},
 		want: testcontainers.GenericContainerRequest{
 			ContainerRequest: testcontainers.ContainerRequest{
-				Image: "nvcr.io/nvidia/tensorrt-llm/release:1.0.0",
+				Image: "nvcr.io/nvidia/tensorrt-llm/release:1.2.1",
+				// The user's own options file replaces the module's.
 				Cmd: []string{
 					"trtllm-serve", "/engines/llama-70b", "--host", "0.0.0.0", "--port", "8000", "--backend", "tensorrt",
 					"--tp_size", "8", "--max_batch_size", "256", "--max_num_tokens", "8192",
-					"--kv_cache_free_gpu_memory_fraction", "0.9",
+					"--kv_cache_free_gpu_memory_fraction", "0.9", "--extra_llm_api_options", "/mine.yaml",
 				},
 				ExposedPorts: []string{"8000/tcp"},
 				Labels:       labels,
@@ -94,5 +116,15 @@ func TestRequest(t *testing.T) {
 				t.Errorf("Request mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestEngine(t *testing.T) {
+	e := trtllm.Endpoint("http://h:8000/v1")
+	if got := e.MetricsURL(); got != "http://h:8000/prometheus/metrics" {
+		t.Errorf("MetricsURL = %q: trtllm-serve's Prometheus text is at /prometheus/metrics", got)
+	}
+	if err := e.ResetPrefixCache(t.Context()); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("ResetPrefixCache = %v, want errors.ErrUnsupported: trtllm-serve has no reset", err)
 	}
 }

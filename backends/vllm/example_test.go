@@ -16,7 +16,7 @@ func ExampleConfig_Args() {
 	cfg := vllm.Config{Model: "meta-llama/Llama-3.1-8B-Instruct", TensorParallelSize: 2, MaxNumSeqs: 64}
 	fmt.Println(strings.Join(cfg.Args(), " "))
 	// Output:
-	// --model meta-llama/Llama-3.1-8B-Instruct --host 0.0.0.0 --port 8000 --tensor-parallel-size 2 --max-num-seqs 64 --enable-prefix-caching --enable-prompt-tokens-details
+	// meta-llama/Llama-3.1-8B-Instruct --host 0.0.0.0 --port 8000 --tensor-parallel-size 2 --max-num-seqs 64 --enable-prefix-caching --enable-prompt-tokens-details
 }
 
 // Run outside a test (needs Docker and an NVIDIA GPU). In a test, vllm.Start(t, cfg) does

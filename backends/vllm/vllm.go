@@ -6,13 +6,15 @@
 //
 // The container is launched the way vLLM's Docker guide shows (docker run --gpus ...
 // -v ~/.cache/huggingface:/root/.cache/huggingface --env HF_TOKEN -p 8000:8000 --ipc=host or
-// --shm-size, vllm/vllm-openai --model M): the arguments follow the image's entrypoint,
+// --shm-size, vllm/vllm-openai M): the arguments follow the image's entrypoint, `vllm serve`
+// (checked against the v0.32 image and docs.vllm.ai/en/v0.32.0/cli; --model is still accepted
+// there but warns, so the model goes first, positionally),
 // with --enable-prompt-tokens-details always on so streamed usage reports cached tokens, and
 // VLLM_SERVER_DEV_MODE=1 so that POST /reset_prefix_cache exists: perf cases empty the
 // prefix cache before every repetition ([Container.ResetPrefixCache]).
 //
-// What perftest needs to know of vLLM lives here: [Container] and [Server] (a vLLM server
-// you already run, from [Endpoint]) reset the prefix cache and name vLLM's metrics.
+// What perftest needs to know of vLLM lives here, in [Engine]: a [Container] and a server
+// you already run ([Endpoint]) reset the prefix cache and name vLLM's metrics with it.
 //
 // Any image whose entrypoint takes vLLM's launch flags works through the same code path,
 // such as the perfgate simulator image (see backends/mockcontainer):
@@ -23,10 +25,12 @@ package vllm
 import (
 	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +41,7 @@ import (
 
 const (
 	// DefaultImage is the vLLM image used when Config.Image is empty.
-	DefaultImage = "vllm/vllm-openai:v0.11.0"
+	DefaultImage = "vllm/vllm-openai:v0.32.0"
 	// DefaultModel is the model served when Config.Model is empty.
 	DefaultModel = "Qwen/Qwen3-0.6B"
 	// Port is the container port vLLM listens on.
@@ -50,11 +54,10 @@ type Config struct {
 	Image string // image reference; DefaultImage when empty
 	Model string // --model; DefaultModel when empty
 
-	// PositionalModel passes the model as the first argument instead of --model, for images
-	// whose entrypoint is `vllm serve` in versions that reject --model there (the official
-	// image's entrypoint was python3 -m vllm.entrypoints.openai.api_server, which needs
-	// --model, as vLLM's Docker guide shows).
-	PositionalModel bool
+	// ModelFlag passes the model as --model M instead of first and positionally, for images
+	// whose entrypoint is python3 -m vllm.entrypoints.openai.api_server (vLLM's images before
+	// the entrypoint became `vllm serve`), which needs --model.
+	ModelFlag bool
 
 	TensorParallelSize int      // --tensor-parallel-size; 1 when 0
 	MaxNumSeqs         int      // --max-num-seqs; vLLM's default when 0
@@ -81,7 +84,7 @@ type Config struct {
 // Args returns the vLLM launch flags for c, as passed to the image's entrypoint.
 func (c Config) Args() []string {
 	args := []string{"--model", cmp.Or(c.Model, DefaultModel)}
-	if c.PositionalModel {
+	if !c.ModelFlag {
 		args = args[1:]
 	}
 	args = append(args,
@@ -116,6 +119,7 @@ func (c Config) Spec() backends.Spec {
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
 		Env:      env,
 		Timeout:  c.StartupTimeout,
+		Engine:   Engine,
 	}
 }
 
@@ -157,56 +161,47 @@ func wrapContainer(c *backends.Container) *Container {
 // devModeEnv enables vLLM's development routes, /reset_prefix_cache among them.
 const devModeEnv = "VLLM_SERVER_DEV_MODE"
 
-// ResetPrefixCache empties the server's prefix cache (POST /reset_prefix_cache), which
-// perftest calls before every repetition (perftest.CacheResetter).
-func (c *Container) ResetPrefixCache(ctx context.Context) error {
-	return resetPrefixCache(ctx, c.BaseURL())
+// Engine is what perfgate knows of vLLM beyond the OpenAI API:
+//
+//   - the prefix-cache reset is POST /reset_prefix_cache, served only with
+//     VLLM_SERVER_DEV_MODE=1 (vllm/entrypoints/serve/cache/api_router.py, v0.14; inline in
+//     api_server.py in older releases). It answers 200 even when vLLM refused to reset
+//     because blocks were still in use, so perftest also checks the first request after a
+//     reset for cached tokens;
+//   - the metrics are V1's (vllm/v1/metrics/loggers.py), with the names older releases and
+//     llm-d-inference-sim used as alternatives: vllm:gpu_cache_usage_perc before
+//     vllm:kv_cache_usage_perc, prefix-cache counters without "_total" (inference-sim
+//     v0.8.0 to v0.10.2).
+var Engine = backends.Engine{
+	Name: "vllm",
+	MetricNames: map[string]string{
+		"prefix-hits":    "vllm:prefix_cache_hits_total|vllm:prefix_cache_hits",
+		"prefix-queries": "vllm:prefix_cache_queries_total|vllm:prefix_cache_queries",
+		"preemptions":    "vllm:num_preemptions_total|vllm:num_preemptions",
+		"queue-time":     "vllm:request_queue_time_seconds",
+		"kv-usage":       "vllm:kv_cache_usage_perc|vllm:gpu_cache_usage_perc",
+		"waiting":        "vllm:num_requests_waiting",
+	},
+	Reset: resetPrefixCache,
 }
 
-// MetricNames maps perftest's server metrics to vLLM's Prometheus names
-// (perftest.MetricsSource).
-func (c *Container) MetricNames() map[string]string { return metricNames() }
-
-// Server is a vLLM server that is already running: a perf case's target with vLLM's cache
-// reset and metric names, as a container has them.
-type Server struct{ url string }
-
-// Endpoint is a vLLM server at url (its root, with or without "/v1"). The cache reset
-// needs the server started with VLLM_SERVER_DEV_MODE=1.
-func Endpoint(url string) *Server {
-	return &Server{url: strings.TrimSuffix(strings.TrimSuffix(url, "/"), "/v1")}
-}
-
-// BaseURL is the server's root (perftest.Target).
-func (s *Server) BaseURL() string { return s.url }
-
-// Describe names the backend (perftest.Describer).
-func (s *Server) Describe() map[string]string { return map[string]string{"backend": "vllm"} }
-
-// MetricsURL is the server's Prometheus endpoint.
-func (s *Server) MetricsURL() string { return s.url + "/metrics" }
-
-// MetricNames maps perftest's server metrics to vLLM's Prometheus names.
-func (s *Server) MetricNames() map[string]string { return metricNames() }
-
-// ResetPrefixCache empties the server's prefix cache (POST /reset_prefix_cache).
-func (s *Server) ResetPrefixCache(ctx context.Context) error { return resetPrefixCache(ctx, s.url) }
-
+// resetPrefixCache calls POST /reset_prefix_cache. Releases up to v0.14 answer 200 with an
+// empty body whatever happened; later ones {"success": bool}, false when blocks were still
+// in use.
 func resetPrefixCache(ctx context.Context, base string) error {
-	if err := backends.Post(ctx, base+"/reset_prefix_cache"); err != nil {
+	body, err := backends.Call(ctx, http.MethodPost, base+"/reset_prefix_cache")
+	if err != nil {
 		return fmt.Errorf("reset vLLM prefix cache (the route needs %s=1): %w", devModeEnv, err)
+	}
+	var ans struct {
+		Success *bool `json:"success"`
+	}
+	if json.Unmarshal(body, &ans) == nil && ans.Success != nil && !*ans.Success {
+		return errors.New("reset vLLM prefix cache: vLLM answered success false (requests still held KV blocks)")
 	}
 	return nil
 }
 
-// metricNames are vLLM V1's names (vllm/v1/metrics/loggers.py).
-func metricNames() map[string]string {
-	return map[string]string{
-		"prefix-hits":    "vllm:prefix_cache_hits_total",
-		"prefix-queries": "vllm:prefix_cache_queries_total",
-		"preemptions":    "vllm:num_preemptions_total",
-		"queue-time":     "vllm:request_queue_time_seconds",
-		"kv-usage":       "vllm:kv_cache_usage_perc",
-		"waiting":        "vllm:num_requests_waiting",
-	}
-}
+// Endpoint is a vLLM server you run, at url: a perf case's target that resets its cache
+// (when the server runs with VLLM_SERVER_DEV_MODE=1) and reads its metrics.
+func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }

@@ -42,13 +42,14 @@ func gpuHost(n int) func(*container.HostConfig) {
 //	docker run --runtime nvidia --gpus all \
 //	    -v ~/.cache/huggingface:/root/.cache/huggingface \
 //	    --env "HF_TOKEN=$HF_TOKEN" -p 8000:8000 --ipc=host \
-//	    vllm/vllm-openai:latest --model Qwen/Qwen3-0.6B
+//	    vllm/vllm-openai:latest Qwen/Qwen3-0.6B
 //
 // "You can add any other engine-args you need after the image tag" and "You can either use
 // the ipc=host flag or --shm-size flag": the module sets --shm-size, mounts the cache as a
 // named volume, passes HF_TOKEN, and hands the launch flags to the image's entrypoint as
-// arguments (no entrypoint override). Images whose entrypoint is `vllm serve` take the
-// model positionally (PositionalModel). VLLM_SERVER_DEV_MODE=1 serves POST
+// arguments (no entrypoint override). The image's entrypoint is `vllm serve`, which takes
+// the model positionally; ModelFlag passes --model for older images whose entrypoint was the
+// api_server module. VLLM_SERVER_DEV_MODE=1 serves POST
 // /reset_prefix_cache, which perf cases call between repetitions.
 func TestRequest(t *testing.T) {
 	tests := []struct {
@@ -61,9 +62,9 @@ func TestRequest(t *testing.T) {
 		name: "zero config",
 		want: testcontainers.GenericContainerRequest{
 			ContainerRequest: testcontainers.ContainerRequest{
-				Image: "vllm/vllm-openai:v0.11.0",
+				Image: "vllm/vllm-openai:v0.32.0",
 				Cmd: []string{
-					"--model", "Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000",
+					"Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000",
 					"--tensor-parallel-size", "1", "--enable-prefix-caching", "--enable-prompt-tokens-details",
 				},
 				Env:                map[string]string{"VLLM_SERVER_DEV_MODE": "1"},
@@ -78,6 +79,7 @@ func TestRequest(t *testing.T) {
 		name: "tensor parallel with every knob",
 		cfg: vllm.Config{
 			Image:              "vllm/vllm-openai:v0.10.2",
+			ModelFlag:          true,
 			Model:              "meta-llama/Llama-3.1-8B-Instruct",
 			TensorParallelSize: 2,
 			MaxNumSeqs:         128,
@@ -110,8 +112,8 @@ func TestRequest(t *testing.T) {
 			Started: true,
 		},
 	}, {
-		name: "simulator image, positional model, no GPU, no cache, user options win",
-		cfg:  vllm.Config{Image: "perfgate-mock:dev", Model: "sim-llama-8b", PositionalModel: true, MaxNumSeqs: 16, GPUs: backends.NoGPU, CacheDir: backends.NoCache},
+		name: "simulator image, no GPU, no cache, user options win",
+		cfg:  vllm.Config{Image: "perfgate-mock:dev", Model: "sim-llama-8b", MaxNumSeqs: 16, GPUs: backends.NoGPU, CacheDir: backends.NoCache},
 		opts: []testcontainers.ContainerCustomizer{
 			testcontainers.WithImage("perfgate-mock:other"),
 			testcontainers.WithEnv(map[string]string{"X": "1"}),
@@ -154,7 +156,7 @@ func TestIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := backends.IdentityOf("vllm", vllm.DefaultModel, req)
-	want := map[string]string{"backend": "vllm", "model": "Qwen/Qwen3-0.6B", "image": "vllm/vllm-openai:v0.11.0", "gpus": "4"}
+	want := map[string]string{"backend": "vllm", "model": "Qwen/Qwen3-0.6B", "image": "vllm/vllm-openai:v0.32.0", "gpus": "4"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("identity mismatch (-want +got):\n%s", diff)
 	}

@@ -1,73 +1,144 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/dynamo"
+	"github.com/perfgate/perfgate/backends/llamacpp"
+	"github.com/perfgate/perfgate/backends/sglang"
+	"github.com/perfgate/perfgate/backends/trtllm"
+	"github.com/perfgate/perfgate/backends/vllm"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
 )
 
+// engines are the --engine values: each engine module's endpoint, which knows how to reset
+// that engine's cache and what its metrics are called.
+var engines = map[string]func(url string) *backends.Server{
+	"vllm":     vllm.Endpoint,
+	"sglang":   sglang.Endpoint,
+	"trtllm":   trtllm.Endpoint,
+	"dynamo":   dynamo.Endpoint,
+	"llamacpp": llamacpp.Endpoint,
+	"mock":     vllm.Endpoint, // the simulator serves vLLM's routes and metrics
+}
+
+func engineNames() string {
+	names := []string{}
+	for n := range engines {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
 // caseFlags are the workload and load flags that perfgate run and perfgate ab share.
 type caseFlags struct {
-	model, api, name       *string
-	tracePath, traceFmt    *string
-	lenient                *bool
-	isl, osl, requests     *int
-	islSD, oslSD           *float64
-	seed                   *uint64
-	conc, maxFlight, limit *int
-	rate, burst, speedup   *float64
-	arrival                *string
-	traceTime              *bool
-	duration, timeout      *time.Duration
-	count, warmup          *int
+	model, api, name, engine *string
+	tracePath, traceFmt      *string
+	lenient                  *bool
+	workload                 *string
+	isl, osl, requests       *int
+	islSD, oslSD             *float64
+	prefixRatio              *float64
+	numPrefixes, groupSize   *int
+	sessions, turns          *int
+	think                    *time.Duration
+	vocab                    *int
+	seed                     *uint64
+	conc, maxFlight, limit   *int
+	rate, burst, speedup     *float64
+	arrival                  *string
+	traceTime                *bool
+	duration, timeout, stall *time.Duration
+	count, warmup            *int
+	extra                    *string
+	allowShort               *bool
 }
 
 func addCaseFlags(fs *flag.FlagSet, name string) *caseFlags {
 	return &caseFlags{
-		model:     fs.String("model", "", "model name (default: the server's first from /v1/models)"),
-		api:       fs.String("api", "completions", "completions (token-id prompts) or chat"),
-		name:      fs.String("name", name, "case name used in the result files"),
-		tracePath: fs.String("trace", "", "trace file to replay (Mooncake, Azure, BurstGPT, ShareGPT)"),
-		traceFmt:  fs.String("format-trace", "", "trace format (default: detected)"),
-		lenient:   fs.Bool("lenient", false, "skip bad trace rows instead of failing"),
-		isl:       fs.Int("isl", 512, "synthetic: mean input length in tokens"),
-		islSD:     fs.Float64("isl-stddev", 0, "synthetic: input length standard deviation"),
-		osl:       fs.Int("osl", 128, "synthetic: output length in tokens"),
-		oslSD:     fs.Float64("osl-stddev", 0, "synthetic: output length standard deviation"),
-		requests:  fs.Int("requests", 100, "synthetic: requests per repetition"),
-		seed:      fs.Uint64("seed", 1, "seed of synthetic prompts and random arrivals"),
-		conc:      fs.Int("concurrency", 0, "closed loop: requests in flight (default 8 when no other load is set)"),
-		rate:      fs.Float64("rate", 0, "open loop: requests per second"),
-		arrival:   fs.String("arrival", "constant", "open loop: constant, poisson or gamma"),
-		burst:     fs.Float64("burstiness", 1, "open loop, gamma: shape (below 1 is burstier)"),
-		traceTime: fs.Bool("trace-time", false, "replay the trace's own arrival times"),
-		speedup:   fs.Float64("speedup", 1, "trace time: divide offsets by this"),
-		maxFlight: fs.Int("max-in-flight", 0, "open loop: drop arrivals beyond this many in flight (0: no cap)"),
-		limit:     fs.Int("limit", 0, "stop each repetition after this many requests (0: all)"),
-		duration:  fs.Duration("duration", 0, "stop sending new requests after this long (0: no limit)"),
-		count:     fs.Int("count", 10, "repetitions"),
-		warmup:    fs.Int("warmup", 0, "warm-up requests left out of the results (0: one per stream, -1: none)"),
-		timeout:   fs.Duration("timeout", 5*time.Minute, "per-request timeout"),
+		model:       fs.String("model", "", "model name (default: the server's first from /v1/models; must be one it lists)"),
+		api:         fs.String("api", "completions", "completions (token-id prompts) or chat"),
+		name:        fs.String("name", name, "case name used in the result files"),
+		engine:      fs.String("engine", "", "the server's engine, so that perfgate resets its prefix cache and reads its metrics: "+engineNames()+" (default: none, a plain OpenAI-compatible endpoint)"),
+		tracePath:   fs.String("trace", "", "trace file to replay (Mooncake, Azure, BurstGPT, ShareGPT)"),
+		traceFmt:    fs.String("format-trace", "", "trace format (default: detected)"),
+		lenient:     fs.Bool("lenient", false, "skip bad trace rows instead of failing"),
+		workload:    fs.String("workload", "synthetic", "without --trace: synthetic, shared-prefix or multi-turn"),
+		isl:         fs.Int("isl", 512, "mean input length in tokens (multi-turn: new tokens per turn)"),
+		islSD:       fs.Float64("isl-stddev", 0, "synthetic: input length standard deviation"),
+		osl:         fs.Int("osl", 128, "output length in tokens"),
+		oslSD:       fs.Float64("osl-stddev", 0, "synthetic: output length standard deviation"),
+		requests:    fs.Int("requests", 100, "synthetic, shared-prefix: requests per repetition"),
+		prefixRatio: fs.Float64("prefix-ratio", 0.5, "shared-prefix: share of each prompt taken by a shared prefix"),
+		numPrefixes: fs.Int("num-prefixes", 4, "shared-prefix: number of distinct prefixes"),
+		groupSize:   fs.Int("group-size", 0, "shared-prefix: give the prefixes out in groups of this many prompts"),
+		sessions:    fs.Int("sessions", 16, "multi-turn: conversations"),
+		turns:       fs.Int("turns", 4, "multi-turn: turns per conversation"),
+		think:       fs.Duration("think", 0, "multi-turn: pause between a turn's end and the next turn"),
+		vocab:       fs.Int("vocab-size", 0, "the model's vocabulary size: prompt token ids stay below it (default 32000)"),
+		seed:        fs.Uint64("seed", 1, "seed of synthetic prompts and random arrivals"),
+		conc:        fs.Int("concurrency", 0, "closed loop: requests in flight (default 8 when no other load is set)"),
+		rate:        fs.Float64("rate", 0, "open loop: requests per second"),
+		arrival:     fs.String("arrival", "constant", "open loop: constant, poisson or gamma"),
+		burst:       fs.Float64("burstiness", 1, "open loop, gamma: shape (below 1 is burstier)"),
+		traceTime:   fs.Bool("trace-time", false, "replay the trace's own arrival times"),
+		speedup:     fs.Float64("speedup", 1, "trace time: divide offsets by this"),
+		maxFlight:   fs.Int("max-in-flight", 0, "open loop: drop arrivals beyond this many in flight (0: no cap)"),
+		limit:       fs.Int("limit", 0, "stop each repetition after this many requests (0: all)"),
+		duration:    fs.Duration("duration", 0, "stop sending new requests after this long (0: no limit)"),
+		count:       fs.Int("count", 10, "repetitions"),
+		warmup:      fs.Int("warmup", 0, "warm-up requests left out of the results (0: one per stream, -1: none)"),
+		timeout:     fs.Duration("timeout", 5*time.Minute, "per-request timeout (also bounds the model list, cache reset and metrics calls when under 30s)"),
+		stall:       fs.Duration("stall-timeout", time.Minute, "longest wait for the next streamed event before a request counts as stalled"),
+		extra:       fs.String("extra", "", `more request-body fields as a JSON object, e.g. '{"cache_prompt":false,"top_k":1}' (null removes a default field)`),
+		allowShort:  fs.Bool("allow-short-outputs", false, "accept outputs shorter than requested (the workload lets the model stop)"),
 	}
 }
 
-// build returns the case the flags describe, without a target. Skipped trace rows are
-// reported on stderr.
-func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
-	var wl fixtures.Workload
+// target is the server at url as the --engine flag describes it.
+func (f *caseFlags) target(url string) (perftest.Target, error) {
+	if *f.engine == "" {
+		return perftest.Endpoint(url), nil
+	}
+	e, ok := engines[*f.engine]
+	if !ok {
+		return nil, fmt.Errorf("--engine %q: want one of %s", *f.engine, engineNames())
+	}
+	return e(url), nil
+}
+
+// workloadOf is the workload the flags describe. Skipped trace rows are reported on stderr.
+func (f *caseFlags) workloadOf(stderr io.Writer) (fixtures.Workload, error) {
 	if *f.tracePath != "" {
-		tr, err := fixtures.OpenTrace(*f.tracePath, fixtures.TraceOptions{Format: *f.traceFmt, Lenient: *f.lenient,
+		return fixtures.OpenTrace(*f.tracePath, fixtures.TraceOptions{Format: *f.traceFmt, Lenient: *f.lenient, Vocab: *f.vocab,
 			OnSkip: func(err error) { fmt.Fprintf(stderr, "skipped: %v\n", err) }})
-		if err != nil {
-			return perftest.Case{}, err
-		}
-		wl = tr
-	} else {
-		wl = fixtures.Synthetic{ISL: *f.isl, ISLStdDev: *f.islSD, OSL: *f.osl, OSLStdDev: *f.oslSD, Prompts: *f.requests, Seed: *f.seed}
+	}
+	switch *f.workload {
+	case "synthetic":
+		return fixtures.Synthetic{ISL: *f.isl, ISLStdDev: *f.islSD, OSL: *f.osl, OSLStdDev: *f.oslSD, Prompts: *f.requests, Seed: *f.seed, Vocab: *f.vocab}, nil
+	case "shared-prefix":
+		return fixtures.SharedPrefix{ISL: *f.isl, OSL: *f.osl, PrefixRatio: *f.prefixRatio, NumPrefixes: *f.numPrefixes, GroupSize: *f.groupSize,
+			Prompts: *f.requests, Seed: *f.seed, Vocab: *f.vocab}, nil
+	case "multi-turn":
+		return fixtures.MultiTurn{Sessions: *f.sessions, Turns: *f.turns, ISL: *f.isl, OSL: *f.osl, Think: *f.think, Seed: *f.seed, Vocab: *f.vocab}, nil
+	}
+	return nil, fmt.Errorf("--workload %q: want synthetic, shared-prefix or multi-turn", *f.workload)
+}
+
+// build returns the case the flags describe, without a target.
+func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
+	wl, err := f.workloadOf(stderr)
+	if err != nil {
+		return perftest.Case{}, err
 	}
 	load := perftest.Load{Concurrency: *f.conc, Rate: *f.rate, TraceTime: *f.traceTime, MaxInFlight: *f.maxFlight,
 		Requests: *f.limit, Duration: *f.duration, Seed: *f.seed}
@@ -86,7 +157,8 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	if load.Concurrency == 0 && load.Rate == 0 && !load.TraceTime {
 		load.Concurrency = 8
 	}
-	c := perftest.Case{Name: *f.name, Model: *f.model, Workload: wl, Load: load, Count: *f.count, Warmup: *f.warmup, Timeout: *f.timeout}
+	c := perftest.Case{Name: *f.name, Model: *f.model, Workload: wl, Load: load, Count: *f.count, Warmup: *f.warmup, Timeout: *f.timeout, StallTimeout: *f.stall,
+		AllowShortOutputs: *f.allowShort}
 	switch *f.api {
 	case "completions":
 	case "chat":
@@ -94,5 +166,15 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	default:
 		return perftest.Case{}, fmt.Errorf("--api %q: want completions or chat", *f.api)
 	}
+	if *f.extra != "" {
+		if err := json.Unmarshal([]byte(*f.extra), &c.Extra); err != nil || c.Extra == nil {
+			return perftest.Case{}, fmt.Errorf("--extra %q: want a JSON object of request fields: %v", *f.extra, err)
+		}
+	}
 	return c, nil
+}
+
+// execOptions are the session options of a command's run: the model is set with --model.
+func (f *caseFlags) execOptions() perftest.ExecOptions {
+	return perftest.ExecOptions{Name: *f.name, ModelSetting: "--model"}
 }

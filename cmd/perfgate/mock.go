@@ -116,7 +116,7 @@ var mockFlags = []mockFlag{
 	{name: "host", arg: "ADDR", usage: "address to listen on (default all interfaces)",
 		set: func(o *mockOptions, v string) error { o.host = v; return nil }},
 	{name: "port", arg: "N", usage: "port to listen on (default 8000; 0 picks a free one)", set: intFlag(func(o *mockOptions) *int { return &o.port })},
-	{name: "max-num-seqs", arg: "N", usage: "maximum running sequences (default 256)", set: intFlag(func(o *mockOptions) *int { return &o.cfg.MaxNumSeqs })},
+	{name: "max-num-seqs", arg: "N", usage: "maximum running sequences (default 1024)", set: intFlag(func(o *mockOptions) *int { return &o.cfg.MaxNumSeqs })},
 	{name: "max-num-batched-tokens", arg: "N", usage: "token budget of one step (default 8192)", set: intFlag(func(o *mockOptions) *int { return &o.cfg.MaxNumBatchedTokens })},
 	{name: "block-size", arg: "N", usage: "KV block size in tokens (default 16)", set: intFlag(func(o *mockOptions) *int { return &o.cfg.BlockSize })},
 	{name: "num-gpu-blocks-override", arg: "N", usage: "KV cache size in blocks (default 16384)", set: intFlag(func(o *mockOptions) *int { return &o.cfg.NumGPUBlocks })},
@@ -148,6 +148,9 @@ var mockFlags = []mockFlag{
 			}
 			return nil
 		}},
+	{name: "coalesce", arg: "N", usage: "stream dialect: merge up to N tokens into one chunk, as vLLM does when the client falls behind", set: intFlag(func(o *mockOptions) *int { return &o.cfg.Dialect.Coalesce })},
+	{name: "usage-every-chunk", usage: "stream dialect: usage on every chunk, as TensorRT-LLM's continuous usage stats", set: boolFlag(func(o *mockOptions) *bool { return &o.cfg.Dialect.UsageEveryChunk }, true)},
+	{name: "usage-with-last-choice", usage: "stream dialect: the final usage beside an empty last choice, as llama.cpp sends it", set: boolFlag(func(o *mockOptions) *bool { return &o.cfg.Dialect.UsageWithLastChoice }, true)},
 	{name: "noise", arg: "SD", usage: "log-normal step-time noise, standard deviation (default 0)", set: floatFlag(func(o *mockOptions) *float64 { return &o.cfg.Noise })},
 	{name: "unlimited-kv-cache", usage: "a KV cache without a size limit (ignores --num-gpu-blocks-override)", set: boolFlag(func(o *mockOptions) *bool { return &o.cfg.UnlimitedKVCache }, true)},
 	{name: "startup-delay", arg: "DUR", usage: "answer 503 on /health and the API for this long after start", set: durationFlag(func(o *mockOptions) *time.Duration { return &o.cfg.StartupDelay })},

@@ -88,9 +88,8 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return 2, fmt.Errorf("--decode-isls: %w", err)
 	}
-	prog := newProgress(stderr)
 	opt := profile.Options{MaxISL: *maxISL, OSL: *osl, PrefillRequests: *prefillReqs, DecodeISLs: dISLs, KVCapacity: *kvCap,
-		MaxConcurrency: *maxConc, Logf: prog.logf}
+		MaxConcurrency: *maxConc, Logf: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }}
 	cfg := mock.Config{NumGPUBlocks: *blocks}
 	if *profPath != "" {
 		if cfg.Profile, err = mock.LoadProfile(*profPath); err != nil {
@@ -123,7 +122,6 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		p, opt.Name = profile.Endpoint(url, ""), "profiled simulator over HTTP"
 	}
 	res, err := profile.Run(ctx, p, opt)
-	prog.done()
 	if err != nil {
 		return 1, err
 	}

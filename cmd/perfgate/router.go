@@ -320,7 +320,7 @@ func routerPanels(pts []routerPoint) []plot.Panel {
 	panel := func(title, y string, logY bool, v func(routerPoint) float64) plot.Panel {
 		pn := plot.Panel{Title: title, X: "shared-prefix ratio", Y: y, LogY: logY}
 		for _, k := range keys {
-			l := plot.Line{Name: k.policy}
+			l := plot.Curve{Name: k.policy}
 			if multi {
 				l.Name += " @" + strconv.Itoa(k.conc)
 			}
@@ -329,7 +329,7 @@ func routerPanels(pts []routerPoint) []plot.Panel {
 					l.X, l.Y = append(l.X, p.ratio), append(l.Y, v(p))
 				}
 			}
-			pn.Lines = append(pn.Lines, l)
+			pn.Curves = append(pn.Curves, l)
 		}
 		return pn
 	}

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -30,9 +28,13 @@ Runs the perf-case runner against an OpenAI-compatible server you already run, a
 the files a perf case writes (-perf.out): NAME.txt in Go benchmark format (compare two runs
 with 'perfgate compare' or 'go tool benchstat') and NAME.records.jsonl, one line per request.
 
-Workload: --trace FILE (Mooncake, Azure, BurstGPT, ShareGPT; format detected), or synthetic
---isl N --osl N --requests N. Load: --concurrency N (default 8), --rate R [--arrival
-poisson|gamma], or --trace-time [--speedup S].
+Workload: --trace FILE (Mooncake, Azure, BurstGPT, ShareGPT; format detected), or
+--workload synthetic|shared-prefix|multi-turn with --isl N --osl N --requests N (and
+--prefix-ratio, --num-prefixes; --sessions, --turns, --think). Load: --concurrency N
+(default 8), --rate R [--arrival poisson|gamma], or --trace-time [--speedup S]. --engine
+names the server's engine (vllm, sglang, trtllm, dynamo, llamacpp, mock) so that perfgate
+resets its prefix cache before every repetition and reads its metrics; without it, results
+say it could do neither.
 
 Exit status: 0 when the run finished cleanly, 1 when it finished with problems (error rate,
 undelivered rate), 2 on bad input or when it could not run.
@@ -46,6 +48,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	out := fs.String("out", "out", "folder for the result files")
 	maxErrRate := fs.Float64("max-error-rate", 0.01, "error rate above which the run is a failure (negative: never)")
 	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which the run is untrustworthy")
+	quiet := quietFlag(fs)
 	cf := addCaseFlags(fs, "PerfRun")
 	pos, code, done := parseArgs(fs, args, stdout)
 	if done {
@@ -63,25 +66,35 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return 2, err
 	}
-	c.Target, c.MaxErrorRate, c.MaxScheduleLag = perftest.Endpoint(*endpoint), *maxErrRate, *maxLag
+	if c.Target, err = cf.target(*endpoint); err != nil {
+		return 2, err
+	}
+	c.MaxErrorRate, c.MaxScheduleLag = *maxErrRate, *maxLag
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
 
-	prog := newProgress(stderr)
-	res, runErr := perftest.Execute(ctx, c, perftest.ExecOptions{Name: *cf.name, Logf: prog.logf, ProgressEvery: time.Second})
-	prog.done()
+	prog := newProgress(stderr, *quiet)
+	opt := cf.execOptions()
+	opt.ProgressEvery = time.Second
+	prog.wire(&opt)
+	res, runErr := perftest.Execute(ctx, c, opt)
+	prog.Done()
 	if res == nil {
 		return 2, runErr
 	}
-	path, err := res.WriteFiles(*out)
-	if err != nil {
-		return 2, err
-	}
+	path, werr := res.WriteFiles(*out)
 	printSummary(stdout, res)
-	fmt.Fprintf(stdout, "\nresults: %s\n", path)
-	if runErr != nil {
-		return 1, fmt.Errorf("%w (partial results written)", runErr)
+	if werr == nil {
+		fmt.Fprintf(stdout, "\nresults: %s\n", path)
+	}
+	switch {
+	case runErr != nil && werr != nil:
+		return 1, fmt.Errorf("%w; %v", runErr, werr)
+	case runErr != nil:
+		return 1, fmt.Errorf("%w (partial results written to %s, marked partial)", runErr, path)
+	case werr != nil:
+		return 2, werr
 	}
 	if len(res.Problems) > 0 {
 		return 1, errors.Join(res.Problems...)
@@ -112,39 +125,4 @@ func printSummary(w io.Writer, res *perftest.Result) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, res.Summary())
-}
-
-// progress shows the runner's progress lines: rewritten in place on a terminal, one per
-// line otherwise (CI logs).
-type progress struct {
-	w    io.Writer
-	tty  bool
-	last int
-}
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-func (p *progress) logf(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	if !p.tty {
-		fmt.Fprintln(p.w, line)
-		return
-	}
-	pad := max(0, p.last-len(line))
-	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
-	p.last = len(line)
-}
-
-func (p *progress) done() {
-	if p.tty && p.last > 0 {
-		fmt.Fprintln(p.w)
-	}
 }

@@ -57,3 +57,39 @@ func TestRunCommandBadInput(t *testing.T) {
 		assert.Contains(t, stderr.String(), tc.want, strings.Join(tc.args, " "))
 	}
 }
+
+func TestRunCommandEngineWorkloadsAndFields(t *testing.T) {
+	srv := mock.Start(t, mock.Config{SpeedupRatio: 20})
+	out := t.TempDir()
+	code, stdout, errs := runCmd(t, "run", "--endpoint", srv.BaseURL(), "--engine", "mock", "--workload", "shared-prefix",
+		"--isl", "256", "--osl", "4", "--requests", "8", "--prefix-ratio", "0.5", "--num-prefixes", "2", "--concurrency", "2",
+		"--count", "2", "--extra", `{"top_k":1}`, "--out", out, "--name", "Shared")
+	require.Equal(t, 0, code, "stderr: %s", errs)
+	assert.Contains(t, stdout, "Shared: 2 repetitions, 16 requests: ok=16", "outcome totals printed")
+	rf, err := resultfile.Read(filepath.Join(out, "Shared.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "yes", rf.ConfigValue("cache-reset"), "--engine mock resets the simulator's cache")
+	assert.Equal(t, "shared-prefix", rf.ConfigValue("workload"))
+	assert.NotEqual(t, "unavailable", rf.ConfigValue("server-metrics"))
+	assert.NotEmpty(t, rf.Values("server-prefix-hit-ratio"), "and reads its metrics")
+	recs, err := os.ReadFile(filepath.Join(out, "Shared.records.jsonl"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(recs), `{"rep":1,`), "repetitions numbered from 1, as the messages say")
+
+	code, _, errs = runCmd(t, "run", "--endpoint", srv.BaseURL(), "--workload", "multi-turn", "--sessions", "2", "--turns", "2",
+		"--isl", "16", "--osl", "2", "--count", "1", "--out", t.TempDir())
+	assert.Equal(t, 0, code, errs)
+	assert.Contains(t, errs, "cache reset: the target cannot empty its prefix cache", "a plain endpoint says what it cannot do")
+
+	for _, tc := range []struct{ args, want string }{
+		{"--engine nope", `--engine "nope": want one of dynamo, llamacpp, mock, sglang, trtllm, vllm`},
+		{"--workload zipf", `--workload "zipf"`},
+		{"--extra [1]", `--extra "[1]": want a JSON object`},
+		{"--model does-not-exist", `model "does-not-exist" is not served by`},
+	} {
+		args := append([]string{"run", "--endpoint", srv.BaseURL(), "--count", "1"}, strings.Fields(tc.args)...)
+		code, _, errs := runCmd(t, args...)
+		assert.Equal(t, 2, code, tc.args)
+		assert.Contains(t, errs, tc.want, tc.args)
+	}
+}

@@ -24,12 +24,12 @@ type Panel struct {
 	// LogX and LogY draw an axis on a log scale (its values must be > 0). A linear Y axis
 	// starts at 0 when no value is negative.
 	LogX, LogY bool
-	// Lines are drawn in order, each in its own colour.
-	Lines []Line
+	// Curves are drawn in order, each in its own colour.
+	Curves []Curve
 }
 
-// Line is one named series of a panel.
-type Line struct {
+// Curve is one named series of a panel.
+type Curve struct {
 	// Name is the legend entry.
 	Name string
 	// X and Y are the points, of equal length; a NaN Y leaves its point out.
@@ -52,7 +52,7 @@ func Panels(path string, panels ...Panel) error {
 		p.Title.Text, p.X.Label.Text, p.Y.Label.Text = pn.Title, pn.X, pn.Y
 		p.Legend.Left = true
 		n := 0
-		for j, l := range pn.Lines {
+		for j, l := range pn.Curves {
 			if len(l.X) != len(l.Y) {
 				return fmt.Errorf("plot panels: panel %d line %q: %d x values, %d y values", i, l.Name, len(l.X), len(l.Y))
 			}
@@ -117,7 +117,7 @@ func Panels(path string, panels ...Panel) error {
 	return nil
 }
 
-func addLine(p *plot.Plot, l Line, xys plotter.XYs, c color.Color, j int) error {
+func addLine(p *plot.Plot, l Curve, xys plotter.XYs, c color.Color, j int) error {
 	switch {
 	case l.Points:
 		s, err := plotter.NewScatter(xys)

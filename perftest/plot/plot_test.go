@@ -42,17 +42,17 @@ func TestPanels(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.png")
 	x := []float64{0.1, 0.5, 0.9}
 	require.NoError(t, Panels(path,
-		Panel{Title: "TTFT", X: "prefix ratio", Y: "ms", LogY: true, Lines: []Line{
+		Panel{Title: "TTFT", X: "prefix ratio", Y: "ms", LogY: true, Curves: []Curve{
 			{Name: "kv", X: x, Y: []float64{100, 60, 20}}, {Name: "round-robin", X: x, Y: []float64{101, 90, math.NaN()}}}},
-		Panel{Title: "fit", X: "ISL", Y: "ms", Lines: []Line{
+		Panel{Title: "fit", X: "ISL", Y: "ms", Curves: []Curve{
 			{Name: "measured", X: x, Y: []float64{1, 2, 3}, Points: true}, {Name: "fit", X: x, Y: []float64{1.1, 2, 2.9}, Smooth: true}}}))
 	png, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, "\x89PNG", string(png[:4]))
 	assert.Greater(t, len(png), 10000)
 	assert.ErrorContains(t, Panels(path), "no panels")
-	assert.ErrorContains(t, Panels(path, Panel{Lines: []Line{{X: x, Y: x[:1]}}}), "3 x values, 1 y values")
-	assert.ErrorContains(t, Panels(path, Panel{Title: "empty", LogY: true, Lines: []Line{{X: x, Y: []float64{0, 0, 0}}}}), "no points")
+	assert.ErrorContains(t, Panels(path, Panel{Curves: []Curve{{X: x, Y: x[:1]}}}), "3 x values, 1 y values")
+	assert.ErrorContains(t, Panels(path, Panel{Title: "empty", LogY: true, Curves: []Curve{{X: x, Y: []float64{0, 0, 0}}}}), "no points")
 }
 
 func TestProfilePlot(t *testing.T) {

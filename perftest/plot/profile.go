@@ -26,14 +26,14 @@ func Profile(path string, r *profile.Result) error {
 		fitX, fitY = append(fitX, x), append(fitY, r.PrefillFit.At(x))
 	}
 	panels := []Panel{
-		{Title: "prefill (concurrency 1)", X: "prompt tokens", Y: "TTFT ms", Lines: []Line{
+		{Title: "prefill (concurrency 1)", X: "prompt tokens", Y: "TTFT ms", Curves: []Curve{
 			{Name: "median TTFT", X: isl, Y: ttft, Points: true},
 			{Name: fmt.Sprintf("fit (R² %.4f)", r.PrefillFit.R2), X: fitX, Y: fitY, Smooth: true}}},
-		{Title: "prefill throughput", X: "prompt tokens", Y: "tokens/s", Lines: []Line{{Name: "ISL / TTFT", X: isl, Y: tput}}},
+		{Title: "prefill throughput", X: "prompt tokens", Y: "tokens/s", Curves: []Curve{{Name: "ISL / TTFT", X: isl, Y: tput}}},
 	}
 	if len(r.Decode) > 0 {
 		var us, gs, ux, uy []float64
-		byISL := map[int]*Line{}
+		byISL := map[int]*Curve{}
 		var order []int
 		for _, p := range r.Decode {
 			if p.Saturated {
@@ -42,7 +42,7 @@ func Profile(path string, r *profile.Result) error {
 			us, gs = append(us, p.KVFraction), append(gs, p.ITLms)
 			l, ok := byISL[p.ISL]
 			if !ok {
-				l = &Line{Name: "ISL " + strconv.Itoa(p.ISL)}
+				l = &Curve{Name: "ISL " + strconv.Itoa(p.ISL)}
 				byISL[p.ISL] = l
 				order = append(order, p.ISL)
 			}
@@ -56,7 +56,7 @@ func Profile(path string, r *profile.Result) error {
 			u := umax * float64(i) / 49
 			ux, uy = append(ux, u), append(uy, math.Max(r.Profile.DecodeMinMS, r.DecodeFit.At(u)))
 		}
-		panels = append(panels, Panel{Title: "decode steps", X: "KV cache fraction", Y: "step ms", Lines: []Line{
+		panels = append(panels, Panel{Title: "decode steps", X: "KV cache fraction", Y: "step ms", Curves: []Curve{
 			{Name: "measured (median of a burst)", X: us, Y: gs, Points: true},
 			{Name: fmt.Sprintf("fit (R² %.4f)", r.DecodeFit.R2), X: ux, Y: uy, Smooth: true}}})
 		dec := Panel{Title: "decode throughput", X: "concurrency", Y: "output tokens/s"}
@@ -69,9 +69,9 @@ func Profile(path string, r *profile.Result) error {
 					l.Y[j], l.Y[j-1] = l.Y[j-1], l.Y[j]
 				}
 			}
-			dec.Lines = append(dec.Lines, *l)
+			dec.Curves = append(dec.Curves, *l)
 		}
-		if len(dec.Lines) > 0 {
+		if len(dec.Curves) > 0 {
 			panels = append(panels, dec)
 		}
 	}

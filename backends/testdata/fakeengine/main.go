@@ -6,7 +6,9 @@
 // Given Dynamo's command lines (python3 -m dynamo.frontend|dynamo.vllm ...) it stands in for
 // those processes: a worker serves /health on $DYN_SYSTEM_PORT; the frontend serves on
 // --http-port and is healthy, and lists $FAKE_MODEL, only while it reaches the /health of
-// $FAKE_WORKERS workers at worker-<i>:8081 over the Docker network.
+// $FAKE_WORKERS workers at worker-<i>:8081 over the Docker network. With
+// DYN_DISCOVERY_BACKEND=file, workers register a file in $DYN_FILE_KV and the frontend also
+// needs to find all of them there: the folder must be shared.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -85,6 +88,13 @@ func dynamo(module string, args []string) {
 		model := os.Getenv("FAKE_MODEL")
 		workers, _ := strconv.Atoi(os.Getenv("FAKE_WORKERS"))
 		healthy := func() error {
+			if os.Getenv("DYN_DISCOVERY_BACKEND") == "file" {
+				// File discovery: the workers registered in the shared folder.
+				found, _ := filepath.Glob(filepath.Join(os.Getenv("DYN_FILE_KV"), "worker-*"))
+				if len(found) < workers {
+					return fmt.Errorf("%d of %d workers registered in %s", len(found), workers, os.Getenv("DYN_FILE_KV"))
+				}
+			}
 			for i := range workers {
 				resp, err := http.Get(fmt.Sprintf("http://worker-%d:8081/health", i))
 				if err != nil {
@@ -109,6 +119,13 @@ func dynamo(module string, args []string) {
 		fmt.Printf("fakeengine: dynamo frontend (router %s) on %s, %d workers\n", flagValue(args, "--router-mode"), addr, workers)
 	} else {
 		addr = ":" + os.Getenv("DYN_SYSTEM_PORT")
+		if os.Getenv("DYN_DISCOVERY_BACKEND") == "file" {
+			host, _ := os.Hostname()
+			if err := os.WriteFile(filepath.Join(os.Getenv("DYN_FILE_KV"), "worker-"+host), []byte(module), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "register:", err)
+				os.Exit(1)
+			}
+		}
 		mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {})
 		fmt.Printf("fakeengine: %s worker for %s, status on %s\n", module, flagValue(args, "--model", "--model-path"), addr)
 	}

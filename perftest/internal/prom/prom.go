@@ -6,6 +6,10 @@ package prom
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -13,34 +17,53 @@ import (
 )
 
 // Scrape is one reading of a server's metrics: every series summed over its labels,
-// histograms and summaries as NAME_sum and NAME_count.
+// histograms and summaries as NAME_sum and NAME_count, and the same sums restricted to one
+// label value as NAME{label="value"} (NAME_sum{label="value"}, ...), for series such as
+// SGLang's cached_tokens_total whose labels split one figure several ways.
 type Scrape map[string]float64
 
 // Parse parses Prometheus text exposition.
-func Parse(r io.Reader) (Scrape, error) {
+//
+// Non-finite samples (NaN, ±Inf) are left out, and their series named in dropped.
+func Parse(r io.Reader) (s Scrape, dropped []string, err error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
-		return nil, fmt.Errorf("parse metrics: %w", err)
+		return nil, nil, fmt.Errorf("parse metrics: %w", err)
 	}
-	s := Scrape{}
+	s = Scrape{}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
+			add := func(key string, v float64) {
+				s[key] += v
+				for _, l := range m.GetLabel() {
+					s[key+"{"+l.GetName()+"="+strconv.Quote(l.GetValue())+"}"] += v
+				}
+			}
 			switch f.GetType() {
 			case dto.MetricType_COUNTER:
-				s[name] += m.GetCounter().GetValue()
+				add(name, m.GetCounter().GetValue())
 			case dto.MetricType_GAUGE:
-				s[name] += m.GetGauge().GetValue()
+				add(name, m.GetGauge().GetValue())
 			case dto.MetricType_UNTYPED:
-				s[name] += m.GetUntyped().GetValue()
+				add(name, m.GetUntyped().GetValue())
 			case dto.MetricType_HISTOGRAM:
-				s[name+"_sum"] += m.GetHistogram().GetSampleSum()
-				s[name+"_count"] += float64(m.GetHistogram().GetSampleCount())
+				add(name+"_sum", m.GetHistogram().GetSampleSum())
+				add(name+"_count", float64(m.GetHistogram().GetSampleCount()))
 			case dto.MetricType_SUMMARY:
-				s[name+"_sum"] += m.GetSummary().GetSampleSum()
-				s[name+"_count"] += float64(m.GetSummary().GetSampleCount())
+				add(name+"_sum", m.GetSummary().GetSampleSum())
+				add(name+"_count", float64(m.GetSummary().GetSampleCount()))
 			}
 		}
 	}
-	return s, nil
+	for k, v := range s {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(s, k) // a non-finite value describes nothing a result can hold
+			if !strings.Contains(k, "{") {
+				dropped = append(dropped, k)
+			}
+		}
+	}
+	slices.Sort(dropped)
+	return s, dropped, nil
 }

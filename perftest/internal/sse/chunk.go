@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Kind classifies one streamed chunk.
@@ -13,62 +14,113 @@ type Kind uint8
 const (
 	TokenChunk     Kind = iota // carries generated text
 	EmptyChunk                 // a choice without text (role-only delta, held-back bytes)
-	UsageChunk                 // "choices": [] with usage: the include_usage summary
+	UsageChunk                 // no choice, or "choices": []: the include_usage summary
 	DoneChunk                  // data: [DONE]
 	ErrorChunk                 // an error object sent inside the stream
 	MalformedChunk             // not a JSON object, or not shaped like a completion chunk
 )
 
-var doneMarker = []byte("[DONE]")
+// Chunk is what the client needs of one streamed chunk.
+type Chunk struct {
+	Kind Kind
+	// Usage is the raw "usage" object when the chunk carries one that is not null, beside
+	// choices or not (llama.cpp puts it beside the last text, TensorRT-LLM on every chunk).
+	// It is a view into the data passed to Parse.
+	Usage []byte
+}
 
-// Classify looks at a chunk without decoding it into Go values, so that it does not
-// allocate for the token chunks that make up almost all of a stream. It checks the chunk is
-// valid JSON, then reads the top-level keys it needs in one pass.
-func Classify(data []byte) Kind {
+var (
+	doneMarker = []byte("[DONE]")
+	nullValue  = []byte("null")
+)
+
+// Parse classifies a chunk's data and finds its usage in one pass over the bytes, which it
+// validates as JSON on the way, without allocating: the cost of the token chunks that make
+// up almost all of a stream. Whitespace around the data is ignored ("[DONE] " is [DONE]).
+func Parse(data []byte) Chunk {
+	data = bytes.TrimSpace(data)
 	if bytes.Equal(data, doneMarker) {
-		return DoneChunk
+		return Chunk{Kind: DoneChunk}
 	}
-	if !json.Valid(data) {
-		return MalformedChunk
+	if len(data) == 0 || data[0] != '{' {
+		return Chunk{Kind: MalformedChunk}
 	}
-	var choices []byte
-	var hasUsage bool
-	for k, v := range topLevel(data) {
-		switch string(k) {
-		case "error":
-			return ErrorChunk
-		case "object":
-			if bytes.Equal(v, []byte(`"error"`)) {
-				return ErrorChunk
-			}
+	var choices, usage field
+	isError := false
+	it := newObjectIter(data, 0, 1)
+	for {
+		f, ok := it.next()
+		if !ok {
+			break
+		}
+		v := data[f.start:f.end]
+		switch string(f.key) {
 		case "choices":
-			choices = v
+			choices = f
 		case "usage":
-			hasUsage = true
+			if !bytes.Equal(v, nullValue) {
+				usage = f
+			}
+		case "error":
+			isError = isError || !bytes.Equal(v, nullValue) // "error": null is no error
+		case "object":
+			isError = isError || string(v) == `"error"`
 		}
 	}
-	if len(choices) == 0 || choices[0] != '[' {
-		if hasUsage {
-			return UsageChunk
-		}
-		return MalformedChunk
+	if it.bad || it.i != len(data) {
+		return Chunk{Kind: MalformedChunk}
 	}
-	first, ok := firstElement(choices)
-	if !ok {
+	c := Chunk{Kind: MalformedChunk}
+	if usage.end > 0 {
+		c.Usage = data[usage.start:usage.end]
+	}
+	switch {
+	case isError:
+		c.Kind = ErrorChunk
+	case choices.end == 0 || data[choices.start] != '[':
+		if c.Usage != nil {
+			c.Kind = UsageChunk
+		}
+	default:
+		c.Kind = choiceKind(data, choices.start)
+	}
+	return c
+}
+
+// choiceKind reads the first element of a (valid) choices array.
+func choiceKind(data []byte, start int) Kind {
+	i := skipSpace(data, start+1)
+	if data[i] == ']' {
 		return UsageChunk // "choices": []
 	}
-	for k, v := range topLevel(first) {
-		switch string(k) {
+	if data[i] != '{' {
+		return MalformedChunk
+	}
+	it := newObjectIter(data, i, 2)
+	for {
+		f, ok := it.next()
+		if !ok {
+			return MalformedChunk
+		}
+		switch string(f.key) {
 		case "text":
-			return textKind(v)
+			return textKind(data[f.start:f.end])
 		case "delta":
-			if content, ok := Field(v, "content"); ok {
-				return textKind(content)
+			if data[f.start] != '{' {
+				return EmptyChunk
 			}
-			return EmptyChunk
+			d := newObjectIter(data, f.start, 3)
+			for {
+				g, ok := d.next()
+				if !ok {
+					return EmptyChunk
+				}
+				if string(g.key) == "content" {
+					return textKind(data[g.start:g.end])
+				}
+			}
 		}
 	}
-	return MalformedChunk
 }
 
 // textKind says whether a raw JSON value is a non-empty string.
@@ -79,164 +131,112 @@ func textKind(v []byte) Kind {
 	return EmptyChunk
 }
 
+// Field returns the raw value of a top-level member of a JSON object: the last one of that
+// name, as encoding/json reads duplicates.
+func Field(obj []byte, key string) (v []byte, ok bool) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, false
+	}
+	it := newObjectIter(obj, i, 1)
+	for {
+		f, more := it.next()
+		if !more {
+			return v, ok
+		}
+		if string(f.key) == key {
+			v, ok = obj[f.start:f.end], true
+		}
+	}
+}
+
 // Usage is the token counts of a chunk's "usage" object.
 type Usage struct {
 	PromptTokens, CompletionTokens, CachedTokens int
 }
 
-// ParseUsage decodes the "usage" object of a chunk (decoded once per request, not per
-// token). ok is false when the chunk carries none.
-func ParseUsage(data []byte) (u Usage, ok bool) {
-	var c struct {
-		Usage *struct {
-			PromptTokens        int `json:"prompt_tokens"`
-			CompletionTokens    int `json:"completion_tokens"`
-			PromptTokensDetails *struct {
-				CachedTokens int `json:"cached_tokens"`
-			} `json:"prompt_tokens_details"`
-		} `json:"usage"`
+// ParseUsage decodes a raw "usage" object (Chunk.Usage), once per request rather than per
+// token. ok is false when it is not one.
+func ParseUsage(raw []byte) (u Usage, ok bool) {
+	var w struct {
+		PromptTokens        *int `json:"prompt_tokens"`
+		CompletionTokens    *int `json:"completion_tokens"`
+		PromptTokensDetails *struct {
+			CachedTokens int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
 	}
-	if err := json.Unmarshal(data, &c); err != nil || c.Usage == nil {
+	if err := json.Unmarshal(raw, &w); err != nil || w.PromptTokens == nil && w.CompletionTokens == nil {
 		return Usage{}, false
 	}
-	u = Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens}
-	if d := c.Usage.PromptTokensDetails; d != nil {
+	if w.PromptTokens != nil {
+		u.PromptTokens = *w.PromptTokens
+	}
+	if w.CompletionTokens != nil {
+		u.CompletionTokens = *w.CompletionTokens
+	}
+	if d := w.PromptTokensDetails; d != nil {
 		u.CachedTokens = d.CachedTokens
 	}
 	return u, true
 }
 
-// errorChunk covers both OpenAI's {"error": {...}} and vLLM's {"object": "error", ...}.
-type errorChunk struct {
-	Message string          `json:"message"`
-	Error   json.RawMessage `json:"error"`
+// CompletionTokens reads completion_tokens from a raw usage object without allocating, for
+// servers that send usage on every chunk (continuous usage stats): the count tells how many
+// tokens a chunk carried. ok is false when it has none.
+func CompletionTokens(raw []byte) (n int, ok bool) {
+	v, ok := Field(raw, "completion_tokens")
+	if !ok || len(v) == 0 {
+		return 0, false
+	}
+	for _, c := range v {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+		if n > 1<<40 {
+			return 0, false
+		}
+	}
+	return n, true
 }
 
-// ErrorMessage is the server's message in an error body or chunk, or the data itself.
+// maxMessage bounds the server messages kept from an error body or chunk.
+const maxMessage = 4 << 10
+
+// ErrorMessage is the server's message in an error body or chunk (OpenAI's
+// {"error": {"message": ...}}, vLLM's {"object": "error", "message": ...}, llama.cpp's
+// {"code": ..., "message": ...}), or the data itself, cut to 4 KiB.
 func ErrorMessage(data []byte) string {
-	var e errorChunk
+	var e struct {
+		Message string          `json:"message"`
+		Error   json.RawMessage `json:"error"`
+	}
 	if err := json.Unmarshal(data, &e); err != nil {
-		return string(data)
+		return clip(string(data))
 	}
 	if e.Message != "" {
-		return e.Message
+		return clip(e.Message)
 	}
 	var inner struct {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(e.Error, &inner) == nil && inner.Message != "" {
-		return inner.Message
+		return clip(inner.Message)
 	}
 	if len(e.Error) > 0 {
-		return string(e.Error)
+		return clip(string(e.Error))
 	}
-	return fmt.Sprintf("error chunk: %s", data)
+	return clip(fmt.Sprintf("error chunk: %s", data))
 }
 
-// topLevel iterates over the keys and raw values of a JSON object's top level. The input
-// must be valid JSON (checked by the caller); keys are not unescaped.
-func topLevel(obj []byte) func(yield func(key, val []byte) bool) {
-	return func(yield func(key, val []byte) bool) {
-		i := skipSpace(obj, 0)
-		if i >= len(obj) || obj[i] != '{' {
-			return
-		}
-		i++
-		for {
-			i = skipSpace(obj, i)
-			if i >= len(obj) || obj[i] != '"' {
-				return // '}' or malformed
-			}
-			kEnd := skipString(obj, i)
-			k := obj[i+1 : kEnd-1]
-			i = skipSpace(obj, kEnd)
-			if i >= len(obj) || obj[i] != ':' {
-				return
-			}
-			i = skipSpace(obj, i+1)
-			vEnd := skipValue(obj, i)
-			if !yield(k, obj[i:vEnd]) {
-				return
-			}
-			i = skipSpace(obj, vEnd)
-			if i >= len(obj) || obj[i] != ',' {
-				return
-			}
-			i++
-		}
+// clip cuts s to maxMessage bytes, at a rune boundary, saying how much was left out.
+func clip(s string) string {
+	if len(s) <= maxMessage {
+		return s
 	}
-}
-
-// Field returns the raw value of a top-level key of a JSON object.
-func Field(obj []byte, key string) ([]byte, bool) {
-	for k, v := range topLevel(obj) {
-		if string(k) == key {
-			return v, true
-		}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
 	}
-	return nil, false
-}
-
-// firstElement returns the first element of a JSON array.
-func firstElement(arr []byte) ([]byte, bool) {
-	i := skipSpace(arr, 1)
-	if i >= len(arr) || arr[i] == ']' {
-		return nil, false
-	}
-	return arr[i:skipValue(arr, i)], true
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index just past the JSON value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return len(b)
-	default:
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
-			}
-		}
-		return len(b)
-	}
+	return fmt.Sprintf("%s... (%d more bytes)", s[:cut], len(s)-cut)
 }

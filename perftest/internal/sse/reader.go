@@ -4,87 +4,177 @@
 package sse
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"time"
 )
 
-// stampReader records when each Read of the response body returned. bufio asks for more
-// bytes only when its buffer holds no full line, so when a line is returned, the latest Read
-// is the one that delivered its last byte: that time is the event's arrival time, taken
-// before any decoding.
-type stampReader struct {
-	r    io.Reader
-	last time.Time
+// Event is one server-sent event.
+type Event struct {
+	// Data is the event's data (its "data:" lines joined by "\n"), a view into the reader's
+	// buffer valid until the next call of Next.
+	Data []byte
+	// At is when the Read that completed the event returned: its arrival, taken before
+	// any decoding.
+	At time.Time
+	// Error is set for an event of type "error" or one carried by an "error:" line, which
+	// llama.cpp sends for failures inside a stream.
+	Error bool
 }
 
-func (s *stampReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.last = time.Now()
-	return n, err
-}
-
-// Reader reads server-sent events of an OpenAI-compatible stream. It does not allocate
-// per event: Next returns a view into its buffer that is valid until the next call.
+// Reader reads server-sent events as the HTML standard defines them: lines end with CRLF,
+// LF or CR; an event is its "data:" lines up to a blank line; comments and the id and retry
+// fields are skipped; a byte-order mark at the start is ignored. It does not allocate per
+// event once its buffers have grown to the stream's event size.
 type Reader struct {
-	src  stampReader
-	br   *bufio.Reader
-	long []byte // assembles lines longer than br's buffer (rare)
+	src   io.Reader
+	buf   []byte
+	r, w  int       // unread bytes are buf[r:w]
+	last  time.Time // when the latest Read returned
+	eof   error     // the error that ended the stream (io.EOF or another), once seen
+	data  []byte    // the event being assembled
+	any   bool      // the event has a data line
+	isErr bool
+	start bool // at the start of the stream: a BOM may come
+	cut   bool // the stream ended inside a line
 }
 
 const bufSize = 8 << 10
 
+// ErrLineTooLong is returned for a line over MaxLine bytes.
+var ErrLineTooLong = errors.New("sse: line longer than 1 MiB")
+
+// MaxLine bounds one line, and one event's data.
+const MaxLine = 1 << 20
+
+// NewReader returns a Reader of r.
 func NewReader(r io.Reader) *Reader {
-	s := &Reader{src: stampReader{r: r}}
-	s.br = bufio.NewReaderSize(&s.src, bufSize)
+	s := &Reader{buf: make([]byte, bufSize)}
+	s.Reset(r)
 	return s
 }
 
-// reset makes s read from r, reusing its buffers.
+// Reset makes s read from r, reusing its buffers.
 func (s *Reader) Reset(r io.Reader) {
-	s.src = stampReader{r: r}
-	s.br.Reset(&s.src)
-	s.long = s.long[:0]
+	s.src, s.r, s.w, s.eof, s.last = r, 0, 0, nil, time.Time{}
+	s.data, s.any, s.isErr, s.start, s.cut = s.data[:0], false, false, true, false
 }
 
-// ErrLineTooLong is returned for an SSE line over MaxLine bytes.
-var ErrLineTooLong = errors.New("sse: line longer than 1 MiB")
+// fill reads more bytes, making room first. It returns false when the stream has ended.
+func (s *Reader) fill() bool {
+	if s.eof != nil {
+		return false
+	}
+	if s.r > 0 {
+		s.w = copy(s.buf, s.buf[s.r:s.w])
+		s.r = 0
+	}
+	if s.w == len(s.buf) {
+		if len(s.buf) >= MaxLine+2 {
+			s.eof = ErrLineTooLong
+			return false
+		}
+		nb := make([]byte, min(2*len(s.buf), MaxLine+2))
+		copy(nb, s.buf[:s.w])
+		s.buf = nb
+	}
+	n, err := s.src.Read(s.buf[s.w:])
+	s.last = time.Now()
+	s.w += n
+	if err != nil {
+		s.eof = err
+	}
+	return n > 0 || err == nil
+}
 
-const MaxLine = 1 << 20
-
-// Next returns the payload of the next "data:" line and the time its bytes arrived.
-// Comments, event/id/retry fields and blank lines are skipped. At the end of the stream it
-// returns io.EOF; a stream cut inside a line returns io.ErrUnexpectedEOF.
-func (s *Reader) Next() (data []byte, at time.Time, err error) {
+// line returns the next line without its end, or ok false at the end of the stream. The
+// view is valid until the next call.
+func (s *Reader) line() (line []byte, ok bool) {
 	for {
-		line, err := s.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			s.long = append(s.long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = s.br.ReadSlice('\n')
-				s.long = append(s.long, line...)
-				if len(s.long) > MaxLine {
-					return nil, s.src.last, ErrLineTooLong
-				}
+		seg := s.buf[s.r:s.w]
+		if i := bytes.IndexByte(seg, '\n'); i >= 0 {
+			if j := bytes.IndexByte(seg[:i], '\r'); j >= 0 && j < i-1 {
+				s.r += j + 1 // a lone CR ends the line
+				return seg[:j], true
 			}
-			line = s.long
+			s.r += i + 1
+			return bytes.TrimSuffix(seg[:i], []byte{'\r'}), true
 		}
-		if err != nil {
-			if err == io.EOF && len(line) > 0 {
-				err = io.ErrUnexpectedEOF
+		if j := bytes.IndexByte(seg, '\r'); j >= 0 && j < len(seg)-1 {
+			s.r += j + 1 // CR-only line ends
+			return seg[:j], true
+		}
+		if len(seg) > MaxLine {
+			s.eof = ErrLineTooLong
+			return nil, false
+		}
+		if !s.fill() {
+			if s.eof == ErrLineTooLong {
+				return nil, false
 			}
-			return nil, s.src.last, err
+			seg = s.buf[s.r:s.w]
+			if len(seg) == 0 {
+				return nil, false
+			}
+			s.r = s.w // the last line, without an end
+			s.cut = seg[len(seg)-1] != '\r'
+			return bytes.TrimSuffix(seg, []byte{'\r'}), true
 		}
-		line = bytes.TrimRight(line, "\r\n")
-		payload, ok := bytes.CutPrefix(line, []byte("data:"))
+	}
+}
+
+// Next returns the next event. At the end of the stream it returns io.EOF; a stream cut
+// inside an event returns io.ErrUnexpectedEOF, a line over MaxLine ErrLineTooLong, and a
+// failed read that read's error.
+func (s *Reader) Next() (Event, error) {
+	for {
+		line, ok := s.line()
 		if !ok {
-			continue // blank line, comment (":..."), or a field perfgate does not use
+			switch {
+			case s.eof == ErrLineTooLong:
+				return Event{At: s.last}, ErrLineTooLong
+			case s.cut:
+				return Event{At: s.last}, io.ErrUnexpectedEOF
+			case s.any:
+				// Data without the blank line that ends its event: give it, then EOF.
+				s.any = false
+				return Event{Data: s.data, At: s.last, Error: s.isErr}, nil
+			case s.eof == nil || s.eof == io.EOF:
+				return Event{At: s.last}, io.EOF
+			}
+			return Event{At: s.last}, s.eof
 		}
-		if len(payload) > 0 && payload[0] == ' ' {
-			payload = payload[1:]
+		if s.start {
+			s.start = false
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 		}
-		return payload, s.src.last, nil
+		if len(line) == 0 {
+			if !s.any {
+				continue
+			}
+			ev := Event{Data: s.data, At: s.last, Error: s.isErr}
+			s.data, s.any, s.isErr = s.data[:0], false, false
+			return ev, nil
+		}
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		switch string(name) {
+		case "data", "error":
+			if s.any {
+				s.data = append(s.data, '\n')
+			}
+			if len(s.data)+len(value) > MaxLine {
+				return Event{At: s.last}, ErrLineTooLong
+			}
+			s.data = append(s.data, value...)
+			s.any = true
+			s.isErr = s.isErr || string(name) == "error"
+		case "event":
+			s.isErr = s.isErr || string(value) == "error"
+		}
+		// Comments (":..."), id, retry and unknown fields are ignored.
 	}
 }

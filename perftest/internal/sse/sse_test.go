@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -22,39 +23,65 @@ const (
 	openaiError  = `{"error":{"message":"boom","type":"server_error","code":500}}`
 	trickyToken  = `{"choices":[{"index":0,"text":"\"error\": {\"usage\"} choices [] "}]}`
 	escapedEmpty = `{"choices":[{"text":""}]}`
+	// llama.cpp's last chunk: usage beside a choice with empty text.
+	llamaLast = `{"choices":[{"text":"","index":0,"logprobs":null,"finish_reason":"length"}],"created":1,"model":"m","object":"text_completion","usage":{"completion_tokens":32,"prompt_tokens":8,"total_tokens":40}}`
+	// TensorRT-LLM with continuous usage stats: usage on every chunk.
+	trtToken = `{"id":"cmpl-9","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" a","token_ids":null,"finish_reason":null}],"usage":{"prompt_tokens":8,"total_tokens":11,"completion_tokens":3}}`
+	// A chunk whose "error" member is null is no error.
+	nullError = `{"choices":[{"text":" x"}],"error":null}`
 )
 
-func TestClassifyChunk(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tc := range []struct {
-		data string
-		want Kind
+		data  string
+		want  Kind
+		usage bool
 	}{
-		{vllmToken, TokenChunk},
-		{vllmLast, TokenChunk},
-		{vllmUsage, UsageChunk},
-		{`{"choices": [ ], "usage": {"prompt_tokens": 1}}`, UsageChunk},
-		{chatRole, EmptyChunk},
-		{chatToken, TokenChunk},
-		{chatNull, EmptyChunk},
-		{vllmError, ErrorChunk},
-		{openaiError, ErrorChunk},
-		{trickyToken, TokenChunk},
-		{escapedEmpty, EmptyChunk},
-		{"[DONE]", DoneChunk},
-		{`{"choices":[{"text":" a"}`, MalformedChunk},
-		{`not json`, MalformedChunk},
-		{`{"id":"x"}`, MalformedChunk},
-		{`{"choices":"nope"}`, MalformedChunk},
-		{`[1,2]`, MalformedChunk},
+		{vllmToken, TokenChunk, false},
+		{vllmLast, TokenChunk, false},
+		{vllmUsage, UsageChunk, true},
+		{`{"choices": [ ], "usage": {"prompt_tokens": 1}}`, UsageChunk, true},
+		{chatRole, EmptyChunk, false},
+		{chatToken, TokenChunk, false},
+		{chatNull, EmptyChunk, false},
+		{vllmError, ErrorChunk, false},
+		{openaiError, ErrorChunk, false},
+		{trickyToken, TokenChunk, false},
+		{escapedEmpty, EmptyChunk, false},
+		{llamaLast, EmptyChunk, true},
+		{trtToken, TokenChunk, true},
+		{nullError, TokenChunk, false},
+		{"[DONE]", DoneChunk, false},
+		{"[DONE] ", DoneChunk, false},
+		{`{"choices":[{"text":" a"}`, MalformedChunk, false},
+		{`{"choices":[{"text":" a"}]} trailing`, MalformedChunk, false},
+		{`not json`, MalformedChunk, false},
+		{`{"id":"x"}`, MalformedChunk, false},
+		{`{"choices":"nope"}`, MalformedChunk, false},
+		{`[1,2]`, MalformedChunk, false},
+		{`{"choices":[{"text":"\x01"}]}`, MalformedChunk, false},
+		{`{"choices":[{"text":"a"}],"n":01}`, MalformedChunk, false},
 	} {
-		assert.Equal(t, tc.want, Classify([]byte(tc.data)), tc.data)
+		c := Parse([]byte(tc.data))
+		assert.Equal(t, tc.want, c.Kind, tc.data)
+		assert.Equal(t, tc.usage, c.Usage != nil, "usage of %s", tc.data)
 	}
+	u, ok := ParseUsage(Parse([]byte(vllmUsage)).Usage)
+	require.True(t, ok)
+	assert.Equal(t, Usage{PromptTokens: 512, CompletionTokens: 128, CachedTokens: 496}, u)
+	n, ok := CompletionTokens(Parse([]byte(trtToken)).Usage)
+	assert.True(t, ok)
+	assert.Equal(t, 3, n)
 }
 
 func TestErrorMessage(t *testing.T) {
 	assert.Equal(t, "out of memory", ErrorMessage([]byte(vllmError)))
 	assert.Equal(t, "boom", ErrorMessage([]byte(openaiError)))
 	assert.Equal(t, "plain text", ErrorMessage([]byte("plain text")))
+	assert.Equal(t, "Input prompt is too big compared to KV size", ErrorMessage([]byte(`{"code":500,"message":"Input prompt is too big compared to KV size","type":"server_error"}`)))
+	long := ErrorMessage([]byte(`{"message":"` + strings.Repeat("x", 1<<20) + `"}`))
+	assert.Less(t, len(long), 5<<10, "a megabyte of message is cut")
+	assert.Contains(t, long, "more bytes)")
 }
 
 func stream(events ...string) string {
@@ -70,23 +97,47 @@ func readAll(t *testing.T, r io.Reader) ([]string, error) {
 	s := NewReader(r)
 	var out []string
 	for {
-		d, at, err := s.Next()
+		ev, err := s.Next()
 		if err != nil {
 			return out, err
 		}
-		require.False(t, at.IsZero(), "event without arrival stamp")
-		out = append(out, string(d))
+		require.False(t, ev.At.IsZero(), "event without arrival stamp")
+		p := string(ev.Data)
+		if ev.Error {
+			p = "error:" + p
+		}
+		out = append(out, p)
 	}
 }
 
-func TestSSEReader(t *testing.T) {
+func TestReader(t *testing.T) {
 	in := ": keep-alive comment\r\nevent: message\r\ndata: " + vllmToken + "\r\n\r\ndata:" + vllmLast + "\n\n" + "id: 7\nretry: 10\n" + stream(vllmUsage, "[DONE]")
 	got, err := readAll(t, strings.NewReader(in))
 	assert.ErrorIs(t, err, io.EOF)
 	assert.Equal(t, []string{vllmToken, vllmLast, vllmUsage, "[DONE]"}, got)
 }
 
-func TestSSEReaderLongLine(t *testing.T) {
+func TestReaderFraming(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"byte-order mark", "\xef\xbb\xbf" + stream(vllmToken, "[DONE]"), []string{vllmToken, "[DONE]"}},
+		{"CR line ends", "data: " + vllmToken + "\r\rdata: [DONE]\r\r", []string{vllmToken, "[DONE]"}},
+		{"multi-line data", "data: {\"choices\":\ndata: [{\"text\":\"x\"}]}\n\n", []string{"{\"choices\":\n[{\"text\":\"x\"}]}"}},
+		{"llama.cpp error line", "error: {\"code\":500,\"message\":\"too big\"}\n\ndata: [DONE]\n\n", []string{`error:{"code":500,"message":"too big"}`, "[DONE]"}},
+		{"event: error", "event: error\ndata: {\"message\":\"x\"}\n\n", []string{`error:{"message":"x"}`}},
+		{"no blank line before the end", "data: [DONE]\n", []string{"[DONE]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readAll(t, strings.NewReader(tc.in))
+			assert.ErrorIs(t, err, io.EOF)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestReaderLongLine(t *testing.T) {
 	long := `{"choices":[{"text":"` + strings.Repeat("x", 3*bufSize) + `"}]}`
 	got, err := readAll(t, strings.NewReader(stream(long, vllmToken)))
 	assert.ErrorIs(t, err, io.EOF)
@@ -95,12 +146,14 @@ func TestSSEReaderLongLine(t *testing.T) {
 	assert.Equal(t, vllmToken, got[1])
 }
 
-func TestSSEReaderTooLong(t *testing.T) {
+func TestReaderTooLong(t *testing.T) {
 	_, err := readAll(t, strings.NewReader("data: "+strings.Repeat("x", MaxLine+10)))
 	assert.ErrorIs(t, err, ErrLineTooLong)
+	_, err = readAll(t, strings.NewReader(strings.Repeat("data: "+strings.Repeat("x", 1000)+"\n", 2000)))
+	assert.ErrorIs(t, err, ErrLineTooLong, "an event's data lines are bounded together")
 }
 
-func TestSSEReaderCutMidLine(t *testing.T) {
+func TestReaderCutMidLine(t *testing.T) {
 	got, err := readAll(t, strings.NewReader(stream(vllmToken)+"data: {\"choi"))
 	assert.Equal(t, []string{vllmToken}, got)
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
@@ -121,80 +174,120 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// TestSSENoAllocPerToken checks the hot path: reading and classifying a token event
-// allocates nothing.
-func TestSSENoAllocPerToken(t *testing.T) {
+// TestNoAllocPerToken checks the hot path: reading and classifying a token event allocates
+// nothing.
+func TestNoAllocPerToken(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race; go test without -race checks them")
 	}
-	ev := []byte("data: " + vllmToken + "\n\n")
-	events := make([][]byte, 1000)
-	for i := range events {
-		events[i] = ev
-	}
-	src := &chunkedReader{events: events}
-	s := NewReader(src)
-	allocs := testing.AllocsPerRun(500, func() {
-		d, _, err := s.Next()
-		if err != nil || Classify(d) != TokenChunk {
-			t.Fatalf("unexpected event %q %v", d, err)
+	for _, tok := range []string{vllmToken, trtToken} {
+		ev := []byte("data: " + tok + "\n\n")
+		events := make([][]byte, 1000)
+		for i := range events {
+			events[i] = ev
 		}
-	})
-	assert.Zero(t, allocs, "allocations per token event")
-}
-
-func BenchmarkSSEToken(b *testing.B) {
-	ev := []byte("data: " + vllmToken + "\n\n")
-	var buf bytes.Buffer
-	for range 4096 {
-		buf.Write(ev)
-	}
-	data := buf.Bytes()
-	r := bytes.NewReader(data)
-	s := NewReader(r)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(ev)))
-	b.ResetTimer()
-	for range b.N {
-		d, _, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			r.Reset(data)
-			s.Reset(r)
-			d, _, err = s.Next()
-		}
-		if err != nil || Classify(d) != TokenChunk {
-			b.Fatal(err)
-		}
+		s := NewReader(&chunkedReader{events: events})
+		allocs := testing.AllocsPerRun(500, func() {
+			e, err := s.Next()
+			if err != nil || Parse(e.Data).Kind != TokenChunk {
+				t.Fatalf("unexpected event %q %v", e.Data, err)
+			}
+			if c := Parse(e.Data); c.Usage != nil {
+				if _, ok := CompletionTokens(c.Usage); !ok {
+					t.Fatal("no completion_tokens")
+				}
+			}
+		})
+		assert.Zero(t, allocs, "allocations per token event")
 	}
 }
 
-// FuzzSSE feeds arbitrary bytes to the reader and classifier: they must never panic or
-// loop, and every payload comes from a "data:" line.
+func BenchmarkToken(b *testing.B) {
+	for _, tc := range []struct{ name, tok string }{{"vllm", vllmToken}, {"chat", chatToken}, {"usage-every-chunk", trtToken}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ev := []byte("data: " + tc.tok + "\n\n")
+			var buf bytes.Buffer
+			for range 4096 {
+				buf.Write(ev)
+			}
+			data := buf.Bytes()
+			r := bytes.NewReader(data)
+			s := NewReader(r)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(ev)))
+			for b.Loop() {
+				e, err := s.Next()
+				if errors.Is(err, io.EOF) {
+					r.Reset(data)
+					s.Reset(r)
+					e, err = s.Next()
+				}
+				if err != nil || Parse(e.Data).Kind != TokenChunk {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzSSE feeds arbitrary bytes to the reader and the parser: they must never panic or
+// loop, every data byte comes from the input, and the one-pass parser agrees with
+// encoding/json on what is valid.
 func FuzzSSE(f *testing.F) {
 	f.Add([]byte(stream(vllmToken, vllmUsage, "[DONE]")))
 	f.Add([]byte(stream(chatRole, chatToken, chatNull, "[DONE]")))
-	f.Add([]byte(stream(vllmError)))
+	f.Add([]byte(stream(vllmError, llamaLast, trtToken, nullError)))
 	f.Add([]byte(": c\r\ndata:{\"choices\":[{\"text\":\"\\\"\"}]}\r\n\r\n"))
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]"))
+	f.Add([]byte("\xef\xbb\xbfdata: [DONE] \r\rerror: {\"message\":1}\n\ndata: a\ndata: b\n\n"))
+	f.Add([]byte("data: {\"choices\":[{\"text\":\"\\ud83d\\ude00\"}],\"usage\":{\"completion_tokens\":-1e5}}\n\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := NewReader(bytes.NewReader(in))
-		for range len(in) + 1 {
-			d, _, err := s.Next()
+		for range len(in) + 2 {
+			ev, err := s.Next()
 			if err != nil {
 				return
 			}
-			if !bytes.Contains(in, d) {
-				t.Fatalf("payload %q not in input", d)
+			for _, part := range bytes.Split(ev.Data, []byte{'\n'}) {
+				if !bytes.Contains(in, part) {
+					t.Fatalf("data %q not in input", part)
+				}
 			}
-			k := Classify(d)
-			if k == UsageChunk || k == TokenChunk || k == EmptyChunk {
-				if _, ok := Field(d, "choices"); !ok {
-					if _, ok := Field(d, "usage"); !ok {
-						t.Fatalf("kind %d without choices or usage: %q", k, d)
+			c := Parse(ev.Data)
+			trimmed := bytes.TrimSpace(ev.Data)
+			valid := json.Valid(trimmed) && len(trimmed) > 0 && trimmed[0] == '{'
+			if c.Kind != MalformedChunk && c.Kind != DoneChunk && !valid {
+				t.Fatalf("kind %d for invalid JSON %q", c.Kind, ev.Data)
+			}
+			if valid && c.Kind == MalformedChunk {
+				if _, ok := Field(trimmed, "choices"); ok {
+					if v, _ := Field(trimmed, "choices"); len(v) > 0 && v[0] == '[' {
+						if fe, ok := firstElem(v); ok && len(fe) > 0 && fe[0] == '{' {
+							if _, ok := Field(fe, "text"); ok {
+								t.Fatalf("valid completion chunk called malformed: %q", ev.Data)
+							}
+						}
 					}
 				}
+			}
+			if c.Usage != nil {
+				_, _ = ParseUsage(c.Usage)
+				_, _ = CompletionTokens(c.Usage)
 			}
 		}
 		t.Fatal("reader did not finish")
 	})
+}
+
+// firstElem returns the first element of a JSON array (test helper).
+func firstElem(arr []byte) ([]byte, bool) {
+	i := skipSpace(arr, 1)
+	if i >= len(arr) || arr[i] == ']' {
+		return nil, false
+	}
+	end := scanValue(arr, i, 1)
+	if end < 0 {
+		return nil, false
+	}
+	return arr[i:end], true
 }

@@ -1,0 +1,49 @@
+package vllm_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/perfgate/perfgate/backends/vllm"
+)
+
+// TestReset covers the answers vLLM's POST /reset_prefix_cache gives: 200 and an empty body
+// (up to v0.14), 200 and {"success": bool} (later), 404 without VLLM_SERVER_DEV_MODE.
+func TestReset(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		want       string // "" for success
+	}{
+		{"v0.14", "", 200, ""},
+		{"v0.26 success", `{"success":true}`, 200, ""},
+		{"v0.26 refused", `{"success":false}`, 200, "success false"},
+		{"no dev mode", `{"detail":"Not Found"}`, 404, "the route needs VLLM_SERVER_DEV_MODE=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost || r.URL.Path != "/reset_prefix_cache" {
+					http.NotFound(w, r)
+					return
+				}
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			err := vllm.Endpoint(srv.URL + "/v1").ResetPrefixCache(t.Context())
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatal(err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if tc.status == 404 && !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("a server without the route: %v should wrap errors.ErrUnsupported, so results say unavailable", err)
+			}
+		})
+	}
+}
