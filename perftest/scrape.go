@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -54,11 +55,16 @@ func (s *scraper) scrape(ctx context.Context) (sc prom.Scrape, dropped []string,
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil, nil, fmt.Errorf("scrape %s: HTTP %d", s.url, resp.StatusCode)
 	}
-	lr := &io.LimitedReader{R: resp.Body, N: maxScrapeBytes + 1}
-	sc, dropped, err = prom.Parse(lr)
-	if lr.N == 0 {
+	// Read first, parse after: an oversized answer is refused as soon as it passes the
+	// limit, however slow its parsing would be.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxScrapeBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("scrape %s: %w", s.url, err)
+	}
+	if len(body) > maxScrapeBytes {
 		return nil, nil, fmt.Errorf("scrape %s: the exposition is over %d MiB (an engine's is tens of kilobytes)", s.url, maxScrapeBytes>>20)
 	}
+	sc, dropped, err = prom.Parse(bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}

@@ -8,6 +8,7 @@ package fakeserver
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -213,8 +214,9 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	switch s.cfg.Fault {
 	case MetricsHuge:
 		line := []byte("vllm:num_requests_waiting{model_name=\"fake-model\",engine=\"0\"} 0\n")
-		for written := 0; written < 64<<20; written += len(line) {
-			if _, err := w.Write(line); err != nil {
+		block := bytes.Repeat(line, (1<<20)/len(line)) // about 1 MiB a write, so that 64 MiB go out fast
+		for written := 0; written < 64<<20; written += len(block) {
+			if _, err := w.Write(block); err != nil {
 				return
 			}
 		}
