@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 // rate delivered, the dispatcher thread's CPU as a share of one core (pacing, request
 // building included) and the process's CPU per request. The closed sub-benchmark sends
 // the same requests closed loop, for the CPU per request without pacing. busy-neighbour
-// runs a busy-loop process beside it, taking one core.
+// runs a busy-loop process beside it, taking one core. The floor sub-benchmarks time the
+// dispatcher's waiter alone, how late it wakes with nothing else to do: the lag cannot be
+// lower.
 //
 //	go test -run '^$' -bench BenchmarkPacing -count 5 ./perftest
 //
@@ -54,6 +57,31 @@ func BenchmarkPacing(b *testing.B) {
 					b.ReportMetric(100*pac.dispatchCPU.Seconds()/wall.Seconds(), "pacer-cpu-%")
 				}
 				b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/req")
+			}
+		})
+	}
+	// The floor: how late the dispatcher's waiter itself wakes, with nothing else to do.
+	for _, rate := range []float64{2000, 5000} {
+		b.Run(fmt.Sprintf("floor/rate=%g", rate), func(b *testing.B) {
+			n := int(2 * rate)
+			gap := time.Duration(float64(time.Second) / rate)
+			for b.Loop() {
+				late := make([]time.Duration, 0, n)
+				finished := make(chan struct{})
+				go func() {
+					defer close(finished)
+					w := newWaiter()
+					t0 := time.Now()
+					for i := range n {
+						due := t0.Add(time.Duration(i) * gap)
+						w.until(context.Background(), due)
+						late = append(late, time.Since(due))
+					}
+				}()
+				<-finished
+				slices.Sort(late)
+				b.ReportMetric(float64(late[(n-1)/2].Microseconds()), "wake-late-p50-µs")
+				b.ReportMetric(float64(late[n*99/100].Microseconds()), "wake-late-p99-µs")
 			}
 		})
 	}
