@@ -21,6 +21,7 @@ func floorMeasure(ctx context.Context, url string, n, tokens, requests int) (mea
 	addr := strings.TrimPrefix(url, "http://")
 	body := fmt.Sprintf(`{"max_tokens":%d}`, tokens)
 	req := []byte(fmt.Sprintf("POST /v1/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body))
+	mark := []byte(`"text":" the"`)
 	var next atomic.Int64
 	var got atomic.Int64
 	var wg sync.WaitGroup
@@ -40,7 +41,7 @@ func floorMeasure(ctx context.Context, url string, n, tokens, requests int) (mea
 	for _, c := range conns {
 		wg.Go(func() {
 			buf := make([]byte, 8<<10)
-			var tail []byte
+			var tail, carry, seam []byte
 			for next.Add(1) <= int64(requests) {
 				if _, err := c.Write(req); err != nil {
 					errs <- err
@@ -54,7 +55,12 @@ func floorMeasure(ctx context.Context, url string, n, tokens, requests int) (mea
 						return
 					}
 					seg := buf[:k]
-					got.Add(int64(bytes.Count(seg, []byte(`"text":" the"`))))
+					// Count the token marks, also one cut between two reads: carry holds the
+					// previous read's last bytes, too few for a whole mark.
+					seam = append(append(seam[:0], carry...), seg[:min(len(seg), len(mark)-1)]...)
+					got.Add(int64(bytes.Count(seam, mark) + bytes.Count(seg, mark)))
+					carry = append(carry, seg[max(0, len(seg)-(len(mark)-1)):]...)
+					carry = carry[max(0, len(carry)-(len(mark)-1)):]
 					tail = append(tail, seg[max(0, len(seg)-16):]...)
 					tail = tail[max(0, len(tail)-16):]
 					sawDone = sawDone || bytes.Contains(seg, []byte("[DONE]"))

@@ -8,8 +8,13 @@
 // and prints the client's heap and stack per in-flight stream (ci/streams10k uses it).
 //
 //	go run ./ci/clientbench                       # 1, 64 and 512 streams of 512 tokens
-//	go run ./ci/clientbench -streams 64 -cpuprofile /tmp/client.pprof
+//	go run ./ci/clientbench -server flood -streams 64 -cpuprofile /tmp/client.pprof
 //	go run ./ci/clientbench -hold 10000
+//
+// Two servers: steps writes one token to every stream per step from one loop, as an engine
+// does, so that each token is a read of its own for the client; flood writes each stream's
+// tokens back to back, so that one read carries many. Beside perfgate, bare-go is the least
+// a Go client can spend on the same streams (read into a buffer, count, parse nothing).
 package main
 
 import (
@@ -42,23 +47,25 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("clientbench", flag.ContinueOnError)
-	serve := fs.Bool("serve", false, "be the SSE server (the benchmark starts itself with it)")
-	step := fs.Duration("step", 0, "the server's step: every stream gets one token per step (0: steps back to back)")
-	flood := fs.Bool("flood", false, "the server writes each stream's tokens back to back instead of in steps")
+	serve := fs.String("serve", "", "be the SSE server of this kind (the benchmark starts itself with it)")
+	servers := fs.String("server", "steps,flood", "comma-separated server kinds to measure against: steps (one step loop writes one "+
+		"token to every stream per step, as an engine does: one read per token) or flood (each stream's tokens back to back: "+
+		"reads carry many)")
+	step := fs.Duration("step", 0, "the steps server's step (0: steps back to back)")
 	streams := fs.String("streams", "1,64,512", "comma-separated concurrent stream counts")
 	tokens := fs.Int("tokens", 512, "tokens per request")
 	perStream := fs.Int("requests-per-stream", 4, "requests each stream sends")
 	minRequests := fs.Int("min-requests", 64, "requests at least, at any stream count")
 	repeat := fs.Int("repeat", 1, "runs at each stream count")
+	floor := fs.Bool("floor", true, "also measure a bare Go reader that parses nothing, the floor of the cost")
 	hold := fs.Int("hold", 0, "hold this many streams open and report memory per stream instead")
-	floor := fs.Bool("floor", false, "also measure a bare Go reader that parses nothing, the floor of the cost")
 	memprofile := fs.String("memprofile", "", "with -hold: write the client's heap profile while the streams are held here")
 	cpuprofile := fs.String("cpuprofile", "", "write the client's CPU profile of the measured runs here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *serve {
-		return serveSSE(ctx, os.Stdout, *step, *flood)
+	if *serve != "" {
+		return serveSSE(ctx, os.Stdout, *step, *serve == "flood")
 	}
 	var counts []int
 	for _, f := range strings.Split(*streams, ",") {
@@ -68,13 +75,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		counts = append(counts, n)
 	}
-	srv, err := startServer(ctx, *step, *flood)
-	if err != nil {
-		return err
+	kinds := strings.Split(*servers, ",")
+	for _, k := range kinds {
+		if k != "steps" && k != "flood" {
+			return fmt.Errorf("-server: %q is neither steps nor flood", k)
+		}
 	}
-	defer srv.stop()
 	header(stdout)
 	if *hold > 0 {
+		srv, err := startServer(ctx, "steps", *step)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
 		return holdStreams(ctx, stdout, srv.url, *hold, *memprofile)
 	}
 	if *cpuprofile != "" {
@@ -88,7 +101,29 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return cpuTable(ctx, stdout, srv.url, counts, *tokens, *perStream, *minRequests, *repeat, *floor)
+	for _, k := range kinds {
+		srv, err := startServer(ctx, k, *step)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nserver: %s, %d tokens a request\n", describe(k, *step), *tokens)
+		err = cpuTable(ctx, stdout, srv.url, counts, *tokens, *perStream, *minRequests, *repeat, *floor)
+		srv.stop()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func describe(kind string, step time.Duration) string {
+	if kind == "flood" {
+		return "flood (each stream's tokens written back to back, one write each)"
+	}
+	if step == 0 {
+		return "steps (one loop writes one token to every stream per step, steps back to back)"
+	}
+	return fmt.Sprintf("steps (one loop writes one token to every stream per step, a step every %v)", step)
 }
 
 // header prints when and where the figures were taken.
@@ -108,12 +143,12 @@ type server struct {
 }
 
 // startServer runs this program with -serve and reads the address it listens on.
-func startServer(ctx context.Context, step time.Duration, flood bool) (*server, error) {
+func startServer(ctx context.Context, kind string, step time.Duration) (*server, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, exe, "-serve", "-step", step.String(), "-flood="+strconv.FormatBool(flood))
+	cmd := exec.CommandContext(ctx, exe, "-serve", kind, "-step", step.String())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
