@@ -1,6 +1,9 @@
 package sse
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // A validating JSON scanner that reports where each value ends, so that a chunk is checked
 // and read in the same pass: no separate json.Valid over the bytes, no allocation. It
@@ -63,18 +66,7 @@ func scanLiteral(b []byte, i int, lit string) int {
 func scanString(b []byte, i int) int {
 	i++
 	for {
-		// Short strings (most keys and values) end within a few bytes; longer ones go
-		// eight bytes at a time while none of them needs a look.
-		for n := min(i+8, len(b)); i < n && plain[b[i]]; {
-			i++
-		}
-		for i+8 <= len(b) && plain[b[i]] && !special(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
-		}
-		for i < len(b) && plain[b[i]] {
-			i++
-		}
-		if i >= len(b) {
+		if i = nextSpecial(b, i); i >= len(b) {
 			return -1
 		}
 		switch b[i] {
@@ -101,12 +93,28 @@ func scanString(b []byte, i int) int {
 	}
 }
 
-// special reports whether any byte of x is a quote, a backslash or a control character
-// (the zero-byte and less-than tests of "Bit Twiddling Hacks", exact for "any").
-func special(x uint64) bool {
+// nextSpecial returns the index of the first quote, backslash or control character at or
+// after b[i], or len(b): eight bytes at a time, then byte by byte for the last few.
+func nextSpecial(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(b) && plain[b[i]] {
+		i++
+	}
+	return i
+}
+
+// special marks, in the high bit of each byte, the bytes of x that are a quote, a
+// backslash or a control character: the zero-byte and less-than tests of "Bit Twiddling
+// Hacks". A borrow can mark bytes above a marked one, so only the lowest mark is exact,
+// which is the one nextSpecial reads.
+func special(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	quote, backslash := x^(ones*'"'), x^(ones*'\\')
-	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

@@ -418,3 +418,27 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// TestNextSpecial puts every byte value at every position of a 20-byte run of plain bytes
+// (with plain bytes of every kind before it): the first quote, backslash or control
+// character is found exactly, eight bytes at a time or one by one.
+func TestNextSpecial(t *testing.T) {
+	for _, fill := range []byte{'a', 0x20, 0x7f, 0x80, 0xff, '#', ']', 0x21, 0x5b, 0x5d} {
+		for pos := range 20 {
+			for c := range 256 {
+				b := bytes.Repeat([]byte{fill}, 20)
+				b[pos] = byte(c)
+				want := 20
+				for i, x := range b {
+					if !plain[x] {
+						want = i
+						break
+					}
+				}
+				if got := nextSpecial(b, 0); got != want {
+					t.Fatalf("nextSpecial(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
