@@ -1,14 +1,17 @@
 package perftest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -31,18 +34,29 @@ func abOrder(count int) string {
 // ...), Case.Count a side: the way to measure a small difference between two builds on one
 // machine, because drift of the machine over the run cancels instead of landing on one side.
 // Each side is warmed up first, as Execute does, and each repetition starts with a
-// prefix-cache reset where the target can. opt.Logf receives one line per finished
-// repetition. It returns both results (partial ones with the error when the run was cut
-// short); compare them with gate.Compare(ra.File(), rb.File(), GateOptions(...)).
+// prefix-cache reset where the target can. With Case.MaxCount above Count the run is
+// sequential: after Count a side it compares B with A (opt.Compare, else GateOptions(0, 0))
+// and, while that is undecided, runs Count/2 more a side and looks again, up to MaxCount
+// (see gate.Sequential); both results then record the design (gate.ReadSequential reads
+// it back). opt.Progress (else opt.Logf) receives one progress line per finished
+// repetition, counting both sides, and opt.Logf a line per look. It returns both results
+// (partial ones with the error when the run was cut short); compare them with
+// gate.CompareAsRecorded(ra.File(), rb.File(), opt).
 func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *Result, err error) {
 	if a == nil || b == nil {
 		return nil, nil, errors.New("A/B needs two targets, got nil")
 	}
+	logf := opt.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
 	var sessions [2]*Session
+	sideOpt := opt
+	sideOpt.Progress = func(progress.State) {} // the run's progress is both sides', below
 	for i, t := range []Target{a, b} {
 		side := c
 		side.Target = t
-		s, err := NewSession(ctx, side, opt)
+		s, err := NewSession(ctx, side, sideOpt)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%c: %w", 'A'+i, err)
 		}
@@ -56,20 +70,62 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 			return ra, rb, fmt.Errorf("%c: %w", 'A'+i, err)
 		}
 	}
-	order := abOrder(c.count())
-	for i, side := range order {
-		s := sessions[side-'A']
-		if err := s.Repeat(ctx); err != nil {
-			ra, rb = results()
-			ra.Partial, rb.Partial = true, true
-			return ra, rb, fmt.Errorf("%c: %w", side, err)
-		}
-		if opt.Logf != nil {
-			opt.Logf("perftest: A/B: %d/%d: %c repetition %d done (%d requests)", i+1, len(order), side, len(s.result.Reps), s.result.Reps[len(s.result.Reps)-1].Requests)
-		}
+	var seq *gate.Sequential
+	if looks := c.looks(); looks != nil {
+		seq = &gate.Sequential{Looks: looks, Paired: true}
+		sessions[0].seq, sessions[1].seq = seq, seq
 	}
-	ra, rb = results()
-	return ra, rb, nil
+	cmpOpt := GateOptions(0, 0)
+	if opt.Compare != nil {
+		cmpOpt = *opt.Compare
+	}
+	cmpOpt.Sequential = seq
+	meter := progress.NewMeter(sessions[0].result.Name+": A/B repetition", 2*c.count(), time.Now())
+	counters := func() (done, failed int64) { // both sides', warm-ups left out
+		for _, s := range sessions {
+			d, f := s.counters()
+			done, failed = done+d, failed+f
+		}
+		return done, failed
+	}
+	for done, target := 0, c.count(); ; {
+		order := abOrder(target)
+		meter.SetSteps(len(order))
+		for _, side := range order[2*done:] {
+			s := sessions[side-'A']
+			n, _ := counters()
+			meter.StartStep(n)
+			if err := s.Repeat(ctx); err != nil {
+				ra, rb = results()
+				ra.Partial, rb.Partial = true, true
+				return ra, rb, fmt.Errorf("%c: %w", side, err)
+			}
+			if len(s.result.Reps) == 1 && side == 'A' {
+				meter.ExpectPerStep(int64(s.result.Reps[0].Requests))
+			}
+			n, failed := counters()
+			st := meter.State(time.Now(), n, failed, true)
+			st.Detail = fmt.Sprintf("%c %d", side, len(s.result.Reps))
+			switch {
+			case opt.Progress != nil:
+				opt.Progress(st)
+			case opt.Logf != nil:
+				opt.Logf("perftest: %s", st)
+			}
+		}
+		done = target
+		ra, rb = results()
+		if seq == nil || len(ra.Problems)+len(rb.Problems) > 0 {
+			return ra, rb, nil
+		}
+		rep := gate.Compare(ra.File(), rb.File(), cmpOpt)
+		if seq.Decide(rep, done) {
+			logf("perftest: A/B: %s", seq)
+			return ra, rb, nil
+		}
+		target = seq.Next(done)
+		logf("perftest: A/B: undecided after %d repetitions a side (%s): running %d more a side", done, strings.Join(rep.Undecided(), "; "), target-done)
+	}
 }
 
 // AB runs case c against targets a and b in interleaved repetitions (see RunAB) and
@@ -88,7 +144,13 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	if c.Count == 0 {
 		c.Count = *flagCount
 	}
-	ra, rb, err := RunAB(tb.Context(), c, a, b, execOptions(tb.Name(), tb.Logf))
+	if c.MaxCount == 0 {
+		c.MaxCount = cmp.Or(*flagMaxCount, 3*c.count())
+	}
+	opt := execOptions(tb.Name(), tb.Logf)
+	gopt := GateOptions(*flagAlpha, *flagThreshold)
+	opt.Compare = &gopt
+	ra, rb, err := RunAB(tb.Context(), c, a, b, opt)
 	if ra != nil && *flagOut != "" {
 		for side, r := range map[string]*Result{"A": ra, "B": rb} {
 			path := filepath.Join(*flagOut, fileName(r.Name)+"."+side+".txt")
@@ -115,12 +177,21 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {
 		tb.Logf("perftest: A/B: the two targets describe themselves differently:\n%s", diff)
 	}
-	rep := gate.Compare(fa, fb, GateOptions(*flagAlpha, *flagThreshold))
+	rep, err := gate.CompareAsRecorded(fa, fb, gopt)
+	if err != nil {
+		tb.Fatalf("perftest: A/B: %v", err)
+	}
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
 	tb.Logf("perftest: A/B %s, B against A, order %s:\n%s", ra.Name, abOrder(len(ra.Reps)), sb.String())
-	if regs := rep.RegressionList(); regs != "" {
+	regs, inc := rep.RegressionList(), rep.InconclusiveList()
+	switch {
+	case regs != "":
 		tb.Errorf("perftest: A/B %s: B regressed against A: %s", ra.Name, regs)
+	case inc != "" && *flagStrict:
+		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; %s", ra.Name, inc, machineText(rep.Noise))
+	case inc != "":
+		tb.Skipf("perftest: A/B %s: INCONCLUSIVE, not failed: %s. One side's machine was measurably busier (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", ra.Name, inc, machineText(rep.Noise))
 	}
 	return rep
 }

@@ -53,7 +53,7 @@ func TestABInterleaves(t *testing.T) {
 	setFlag(t, flagOut, out)
 	w := fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 3, Seed: 1}
 	c := capture(t, nil, func(tb testing.TB) {
-		rep := AB(tb, Case{Name: "PerfAB", Workload: w, Load: Concurrency(1), Count: 3, Warmup: 2}, a, b)
+		rep := AB(tb, Case{Name: "PerfAB", Workload: w, Load: Concurrency(1), Count: 3, MaxCount: 3, Warmup: 2}, a, b)
 		require.NotNil(t, rep)
 		assert.Len(t, rep.Deltas, len(rep.Base.Units))
 		assert.Empty(t, rep.Regressions(), "3 a side can never be significant")
@@ -67,6 +67,25 @@ func TestABInterleaves(t *testing.T) {
 		require.NoError(t, err, "benchmark-format results of each side")
 		assert.Len(t, rf.Values("e2e-p50-sec"), 3)
 	}
+}
+
+// An undecided A/B comparison runs more repetitions a side, keeping the ABBA order, up to
+// MaxCount, and says why it stopped.
+func TestABSequential(t *testing.T) {
+	a, b, log := abServers(t, 100*time.Microsecond, 100*time.Microsecond)
+	w := fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 3, Seed: 1}
+	c := capture(t, nil, func(tb testing.TB) {
+		rep := AB(tb, Case{Name: "PerfAB", Workload: w, Load: Concurrency(1), Count: 3, MaxCount: 5, Warmup: -1}, a, b)
+		require.NotNil(t, rep)
+		require.NotNil(t, rep.Sequential)
+		assert.Equal(t, []int{3, 4, 5}, rep.Sequential.Looks)
+		assert.True(t, rep.Sequential.Paired)
+		assert.Contains(t, rep.Sequential.Stopped, "after 5 repetitions, the most allowed, still undecided")
+	})
+	assert.Empty(t, c.errors())
+	assert.Equal(t, []string{"A3", "B6", "A6", "B6", "A6", "B3"}, runs(log()), "ABBAABBAAB")
+	assert.Contains(t, c.logged(), "undecided after 3 repetitions a side")
+	assert.Contains(t, c.logged(), "sequential: looks at 3, 4, 5 repetitions a side; stopped: after 5 repetitions")
 }
 
 func TestABFindsSlowerB(t *testing.T) {

@@ -27,14 +27,22 @@ type Case struct {
 	// Count is the number of repetitions (0: the -perf.count flag in Run, 10 elsewhere).
 	// The gate's rank test cannot reach significance below 4 repetitions a side.
 	Count int
+	// MaxCount is the most repetitions a comparison may take (Result.Gate, AB, RunAB): while
+	// it is undecided after Count (a change beyond its threshold but not yet significant),
+	// more run in batches of Count/2, each batch a look of a group-sequential design that
+	// keeps the false-alarm rate at alpha (see gate.Sequential). At most Count: exactly
+	// Count. 0: in the go test entry points -perf.max-count, which is 3 x Count by default;
+	// in RunAB, exactly Count.
+	MaxCount int
 	// Warmup is the number of requests sent before the first repetition and left out of the
 	// results (0: one per concurrent stream; negative: none). They open connections and warm
 	// the server.
 	Warmup int
 	// SLO, when set, adds a goodput metric: requests per second meeting every objective.
 	SLO SLO
-	// Timeout bounds one request (0: 5 minutes). StallTimeout bounds the gap between two
-	// streamed events (0: 60 seconds).
+	// Timeout bounds one request (0: 5 minutes), and the calls around the workload (model
+	// list, cache reset, metrics) when shorter than their 30 seconds. StallTimeout bounds
+	// the gap between two streamed events (0: 60 seconds).
 	Timeout, StallTimeout time.Duration
 	// MaxScheduleLag is the largest p99 schedule lag (send time minus due time) an open-loop
 	// or trace-time run may show before the case fails as untrustworthy (0: 10 ms).
@@ -84,6 +92,20 @@ const defaultCount = 10
 // count is the number of repetitions the case asks for.
 func (c Case) count() int { return max(cmp.Or(c.Count, defaultCount), 1) }
 
+// looks are the repetition counts at which a comparison of the case is looked at: Count,
+// then every Count/2 more up to MaxCount; nil for a fixed count.
+func (c Case) looks() []int {
+	n, most := c.count(), c.MaxCount
+	if most <= n {
+		return nil
+	}
+	looks := []int{n}
+	for step := max(1, n/2); looks[len(looks)-1] < most; {
+		looks = append(looks, min(most, looks[len(looks)-1]+step))
+	}
+	return looks
+}
+
 // warmup is the number of warm-up requests: one per concurrent stream by default, none
 // when Warmup is negative.
 func (c Case) warmup() int {
@@ -94,6 +116,15 @@ func (c Case) warmup() int {
 		return max(c.Load.Concurrency, 1)
 	}
 	return c.Warmup
+}
+
+// controlTimeout bounds the calls around the workload (listing models, resetting the
+// cache, scraping metrics): 30 seconds, or Case.Timeout when that is shorter.
+func (c Case) controlTimeout() time.Duration {
+	if c.Timeout > 0 && c.Timeout < 30*time.Second {
+		return c.Timeout
+	}
+	return 30 * time.Second
 }
 
 // maxErrorRate is the error rate above which a repetition fails the case; negative: never.
@@ -114,8 +145,8 @@ func (c Case) Validate() error {
 	if err := c.Load.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Count < 0 {
-		errs = append(errs, fmt.Errorf("Count must be >= 0, got %d", c.Count))
+	if c.Count < 0 || c.MaxCount < 0 {
+		errs = append(errs, fmt.Errorf("Count and MaxCount must be >= 0, got %d and %d", c.Count, c.MaxCount))
 	}
 	if c.Timeout < 0 || c.StallTimeout < 0 {
 		errs = append(errs, errors.New("Timeout and StallTimeout must be >= 0"))

@@ -13,7 +13,9 @@ import (
 // down as plain values; Execute, RunAB and the subpackages read none.
 var (
 	flagUpdate    = flag.Bool("perf.update", envBool("PERFGATE_UPDATE"), "rewrite baselines with this run's results (env PERFGATE_UPDATE)")
-	flagCount     = flag.Int("perf.count", envInt("PERFGATE_COUNT", defaultCount), "repetitions per perf case (env PERFGATE_COUNT)")
+	flagCount     = flag.Int("perf.count", envInt("PERFGATE_COUNT", defaultCount), "repetitions per perf case, the least a comparison takes (env PERFGATE_COUNT)")
+	flagMaxCount  = flag.Int("perf.max-count", envInt("PERFGATE_MAX_COUNT", 0), "most repetitions per perf case while its comparison is undecided; 0: 3 x -perf.count; -perf.count or less: a fixed count (env PERFGATE_MAX_COUNT)")
+	flagStrict    = flag.Bool("perf.strict", envBool("PERFGATE_STRICT"), "fail a case whose comparison is INCONCLUSIVE (a busier machine can explain its changes) instead of skipping it (env PERFGATE_STRICT)")
 	flagOut       = flag.String("perf.out", os.Getenv("PERFGATE_OUT"), "folder for result files and per-request records (env PERFGATE_OUT)")
 	flagEndpoint  = flag.String("perf.endpoint", os.Getenv("PERFGATE_ENDPOINT"), "send every perf case to this running OpenAI-compatible server (env PERFGATE_ENDPOINT)")
 	flagAlpha     = flag.Float64("perf.alpha", envFloat("PERFGATE_ALPHA", 0.05), "significance level of the gate, after Holm correction across a case's metrics (env PERFGATE_ALPHA)")

@@ -55,6 +55,16 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		}
 	}
 	if *flagUpdate {
+		if looks := r.looks(); looks != nil && len(r.Reps) < looks[len(looks)-1] {
+			// Every later comparison gains from a larger baseline: record it at the most
+			// repetitions a comparison may take.
+			tb.Logf("perftest: %s: recording the baseline with %d repetitions (Case.MaxCount, -perf.max-count): running %d more", r.Name, looks[len(looks)-1], looks[len(looks)-1]-len(r.Reps))
+			r.extend(tb, looks[len(looks)-1]-len(r.Reps))
+			if cur = r.File(); cur.Healthy() != nil {
+				tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, cur.Healthy())
+				return nil
+			}
+		}
 		if err := updateBaseline(tb, path, cur); err != nil {
 			tb.Fatalf("perftest: %v", err)
 		}
@@ -84,7 +94,7 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		}
 		tb.Fatalf("perftest: baseline %s was recorded for another setup; refusing to compare unlike runs:\n%s\nIf the change is intended, re-record the baseline with -perf.update.", path, diff)
 	}
-	rep := gate.Compare(base, cur, GateOptions(*flagAlpha, *flagThreshold))
+	rep := r.compareSequentially(tb, base, GateOptions(*flagAlpha, *flagThreshold))
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
 	tb.Logf("perftest: %s against baseline %s:\n%s", r.Name, path, sb.String())
@@ -93,10 +103,42 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 			tb.Errorf("perftest: %v", err)
 		}
 	}
-	if regs := rep.RegressionList(); regs != "" {
+	regs, inc := rep.RegressionList(), rep.InconclusiveList()
+	switch {
+	case regs != "":
 		tb.Errorf("perftest: %s regressed against %s: %s", r.Name, path, regs)
+	case inc != "" && *flagStrict:
+		tb.Errorf("perftest: %s is INCONCLUSIVE against %s (-perf.strict fails it): %s; %s", r.Name, path, inc, machineText(rep.Noise))
+	case inc != "":
+		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", r.Name, path, inc, machineText(rep.Noise))
 	}
 	return rep
+}
+
+// compareSequentially compares the result with the baseline and, while the comparison is
+// undecided and the case allows more repetitions (Case.MaxCount), runs the next batch and
+// looks again, with the p-values of a group-sequential design.
+func (r *Result) compareSequentially(tb testing.TB, base *resultfile.File, opt gate.Options) *gate.Report {
+	tb.Helper()
+	var seq *gate.Sequential
+	if looks := r.looks(); looks != nil {
+		seq = &gate.Sequential{Looks: looks}
+		opt.Sequential = seq
+		r.session.seq = seq
+		r.session.Result() // records the design in the config lines
+	}
+	for {
+		rep := gate.Compare(base, r.File(), opt)
+		if seq == nil {
+			return rep
+		}
+		if seq.Decide(rep, len(r.Reps)) {
+			return rep
+		}
+		next := seq.Next(len(r.Reps))
+		tb.Logf("perftest: %s: undecided after %d repetitions (%s): running %d more", r.Name, len(r.Reps), strings.Join(rep.Undecided(), "; "), next-len(r.Reps))
+		r.extend(tb, next-len(r.Reps))
+	}
 }
 
 // BaselinePath is the conventional place of a case's baseline under root:
@@ -157,3 +199,14 @@ var commit = sync.OnceValue(func() string {
 	}
 	return os.Getenv("GITHUB_SHA")
 })
+
+// machineText says what made a machine busier, with both sides' figures when there are.
+func machineText(n *gate.Noise) string {
+	if n == nil {
+		return "no machine figures"
+	}
+	if n.Summary == "" {
+		return n.Why
+	}
+	return n.Why + "; " + n.Summary
+}

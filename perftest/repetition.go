@@ -3,13 +3,21 @@ package perftest
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/perfgate/perfgate/perftest/machine"
 )
 
 // repetition replays the workload once under the case's load, with the server's metrics
-// scraped around it.
+// scraped around it. Cut short, it returns the records so far with the error.
 func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	l := s.c.Load
+	probe := machine.StartProbe()
+	var gpu *machine.GPUSampler
+	if machine.HardwareClass() != "cpu" { // nvidia-smi found a GPU
+		gpu = machine.StartGPUSampler(ctx, "", time.Second)
+	}
 	stopScrape := s.scraper.watch(ctx, 250*time.Millisecond)
 	pac := &pacing{}
 	var (
@@ -21,14 +29,28 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	} else {
 		recs, err = s.openLoop(ctx, l.Requests, pac)
 	}
-	window := stopScrape()
+	window, scrapeErr := stopScrape()
+	load := probe.Stop()
+	var gpuStats machine.GPUStats
+	if gpu != nil {
+		gpuStats = gpu.Stop()
+		switch {
+		case !gpuStats.Sampled:
+			s.note("gpu", "perftest: GPU telemetry: %s: results have no gpu-* figures, so a throttled GPU cannot be told from slower code", gpuStats.Note)
+		case gpuStats.Throttled():
+			s.logf("perftest: repetition %d: %s", len(s.result.Reps)+1, gpuStats)
+		}
+	}
 	if err != nil {
-		return Repetition{}, err
+		return Repetition{Records: recs}, err
+	}
+	if len(load.Missing) > 0 {
+		s.note("machine", "perftest: machine: %s: not recorded, so a busier machine on one side cannot be told from slower code for them", strings.Join(load.Missing, "; "))
 	}
 	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
 	sum := summarize(recs, s.c.SLO)
 	rep := Repetition{
-		Metrics:       append(sum.metrics(s.c.SLO), window.metrics()...),
+		Metrics:       slices.Concat(sum.metrics(s.c.SLO), window.metrics(), load.Metrics(), gpuStats.Metrics()),
 		Records:       recs,
 		Requests:      sum.requests,
 		Outcomes:      sum.outcomes,
@@ -36,6 +58,15 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 		Wall:          sum.wall,
 		TokenMismatch: sum.tokenMismatch,
 		Diag:          diagnose(recs, l, pac),
+	}
+	switch {
+	case scrapeErr != nil:
+		s.note("scrape", "perftest: server metrics: %v: the repetitions it happens in have no server-* figures", scrapeErr)
+	case window != nil && len(window.dropped) > 0:
+		s.note("nonfinite", "perftest: server metrics: %s had non-finite values (NaN or Inf), left out", strings.Join(window.dropped, ", "))
+	}
+	if window != nil && len(window.backwards) > 0 {
+		s.logf("perftest: repetition %d: server counters %s went backwards (did the server restart?): their server-* figures are left out of this repetition", len(s.result.Reps)+1, strings.Join(window.backwards, ", "))
 	}
 	rep.Diag.Retries, rep.Diag.ShortOutputs, rep.Diag.InputMismatch, rep.Diag.PerChunkITL = sum.retries, sum.short, sum.inputOff, sum.perChunk
 	return rep, nil

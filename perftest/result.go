@@ -33,7 +33,18 @@ type Result struct {
 	// it as a baseline.
 	Problems []error
 
-	count int // repetitions asked for
+	count   int      // repetitions asked for
+	session *Session // the session that runs more repetitions (Run's results only)
+	// unfinished holds the finished requests of the repetition a stop cut short.
+	unfinished []Record
+}
+
+// looks are the counts at which a sequential comparison of the result looks (nil: fixed).
+func (r *Result) looks() []int {
+	if r.session == nil {
+		return nil
+	}
+	return r.session.c.looks()
 }
 
 // Repetition is one replay of the workload.
@@ -101,6 +112,9 @@ func (r *Result) ConfigValue(key string) string { return r.File().ConfigValue(ke
 // every unit, and one line per repetition.
 func (r *Result) File() *resultfile.File {
 	f := &resultfile.File{Path: r.Name, Name: r.Name, Config: r.Config, LowerBetter: map[string]bool{}}
+	if r.Partial {
+		f.Config = append(slices.Clone(r.Config), resultfile.KV{Key: "partial", Value: "yes"})
+	}
 	for _, rep := range r.Reps {
 		for _, m := range rep.Metrics {
 			if !slices.Contains(f.Units, m.Unit) {
@@ -115,28 +129,51 @@ func (r *Result) File() *resultfile.File {
 
 // WriteFiles writes NAME.txt (benchmark format) and NAME.records.jsonl (one line per
 // request, "rep" numbering repetitions from 1 as the messages do) into dir, each
-// atomically, and returns the result file's path.
+// atomically, and returns the result file's path. A partial result (a run cut short) says
+// so in a "partial: yes" config line, and its records file also holds the requests that
+// finished in the repetition the stop cut short, marked "partial": true. A result with no
+// finished repetition writes neither file, so that it never replaces a complete result:
+// the finished requests go to NAME.partial.records.jsonl instead, and the error says so.
 func (r *Result) WriteFiles(dir string) (string, error) {
 	base := filepath.Join(dir, fileName(r.Name))
+	if len(r.Reps) == 0 {
+		if len(r.unfinished) > 0 {
+			if err := r.writeRecords(base + ".partial.records.jsonl"); err != nil {
+				return "", err
+			}
+			return "", fmt.Errorf("no repetition finished: %s not written (a previous result there is kept); the %d requests that finished are in %s", base+".txt", len(r.unfinished), base+".partial.records.jsonl")
+		}
+		return "", fmt.Errorf("no repetition finished: %s not written (a previous result there is kept)", base+".txt")
+	}
 	if err := r.File().WriteFile(base + ".txt"); err != nil {
 		return "", err
 	}
-	err := atomicfile.Write(base+".records.jsonl", func(w io.Writer) error {
+	return base + ".txt", r.writeRecords(base + ".records.jsonl")
+}
+
+// writeRecords writes every record, the unfinished repetition's last, to path.
+func (r *Result) writeRecords(path string) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
+		type line struct {
+			Rep     int  `json:"rep"`
+			Partial bool `json:"partial,omitempty"`
+			*Record
+		}
 		for i, rep := range r.Reps {
 			for j := range rep.Records {
-				line := struct {
-					Rep int `json:"rep"`
-					*Record
-				}{i + 1, &rep.Records[j]}
-				if err := enc.Encode(line); err != nil {
+				if err := enc.Encode(line{i + 1, false, &rep.Records[j]}); err != nil {
 					return err
 				}
 			}
 		}
+		for j := range r.unfinished {
+			if err := enc.Encode(line{len(r.Reps) + 1, true, &r.unfinished[j]}); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
-	return base + ".txt", err
 }
 
 // fileName makes a case name safe as a file name.
@@ -161,7 +198,13 @@ func (r *Result) checkHealth(c Case) {
 	maxLag := c.maxScheduleLag()
 	for i, rep := range r.Reps {
 		d := rep.Diag
-		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate {
+		// A short run's rate moves with its last request's lag: the client fell short only
+		// when the sends took longer than the schedule by more than the lag allowed.
+		behind := time.Duration(0)
+		if d.RequestedRate > 0 && d.AchievedRate > 0 {
+			behind = time.Duration(float64(d.Sent-1) * (1/d.AchievedRate - 1/d.RequestedRate) * float64(time.Second))
+		}
+		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate && behind > maxLag {
 			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: the client sent %.1f req/s of the %.1f requested: the numbers do not describe the requested load (see perfgate calibrate)",
 				i+1, d.AchievedRate, d.RequestedRate), ErrRateShort})
 			break

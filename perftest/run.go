@@ -1,6 +1,7 @@
 package perftest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -26,13 +27,36 @@ func Run(tb testing.TB, c Case) *Result {
 		tb.Fatalf("perftest: bad Case:\n%v", err)
 	}
 	ctx, stop := runContext(tb)
-	res, runErr := Execute(ctx, c, execOptions(tb.Name(), tb.Logf))
-	interrupted := stop()
-	if res == nil {
-		tb.Fatalf("perftest: %v", runErr)
+	s, err := NewSession(ctx, c, execOptions(tb.Name(), tb.Logf))
+	if err != nil {
+		stop()
+		tb.Fatalf("perftest: %v", err)
 	}
+	tb.Cleanup(s.Close)
+	res, runErr := s.run(ctx, c.count(), true)
+	res.session = s
+	res.finish(tb, stop, runErr, 0)
+	return res
+}
+
+// extend runs n more repetitions of a result Run returned, for a sequential comparison,
+// and reports as Run does; problems already reported are not repeated.
+func (r *Result) extend(tb testing.TB, n int) {
+	tb.Helper()
+	known := len(r.Problems)
+	ctx, stop := runContext(tb)
+	_, err := r.session.run(ctx, n, false)
+	r.finish(tb, stop, err, known)
+}
+
+// finish ends a run of repetitions: it writes the files to -perf.out (also after an
+// interrupt, which it then lets end the test binary), fails the test when the run could
+// not finish, logs the summary and fails the test on the problems from the skip-th on.
+func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int) {
+	tb.Helper()
+	interrupted := stop()
 	if *flagOut != "" {
-		path, err := res.WriteFiles(*flagOut)
+		path, err := r.WriteFiles(*flagOut)
 		if err != nil {
 			tb.Errorf("perftest: %v", err)
 		} else {
@@ -41,27 +65,29 @@ func Run(tb testing.TB, c Case) *Result {
 	}
 	if interrupted {
 		// The results are written: now let the interrupt end the test binary as it would have.
-		tb.Logf("perftest: %s: interrupted after %d of %d repetitions; results written", res.Name, len(res.Reps), res.count)
+		tb.Logf("perftest: %s: interrupted after %d of %d repetitions; results written", r.Name, len(r.Reps), r.count)
 		reraiseInterrupt()
 	}
 	if runErr != nil {
-		tb.Fatalf("perftest: %s: %v (%d of %d repetitions finished)", res.Name, runErr, len(res.Reps), res.count)
+		tb.Fatalf("perftest: %s: %v (%d of %d repetitions finished)", r.Name, runErr, len(r.Reps), r.count)
 	}
-	tb.Logf("%s", res.Summary())
-	for _, p := range res.Problems {
-		tb.Errorf("perftest: %s: %v", res.Name, p)
+	tb.Logf("%s", r.Summary())
+	for _, p := range r.Problems[min(skip, len(r.Problems)):] {
+		tb.Errorf("perftest: %s: %v", r.Name, p)
 	}
-	return res
 }
 
 // withFlags applies the flags of the test binary to a case: -perf.endpoint replaces the
-// target, -perf.count gives the count when the case sets none.
+// target, -perf.count and -perf.max-count give the counts the case does not set.
 func withFlags(c Case) Case {
 	if *flagEndpoint != "" {
 		c.Target = Endpoint(*flagEndpoint)
 	}
 	if c.Count == 0 {
 		c.Count = *flagCount
+	}
+	if c.MaxCount == 0 {
+		c.MaxCount = cmp.Or(*flagMaxCount, 3*c.count())
 	}
 	return c
 }

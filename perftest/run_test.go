@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,11 +69,17 @@ func TestRunToleratesErrorsWhenAsked(t *testing.T) {
 }
 
 func TestRunStopsOnCancel(t *testing.T) {
-	srv := newFakeServer(t, 5*time.Millisecond, nil)
+	// Cancelled in the middle of the third repetition (12 requests each), however fast
+	// the machine runs it.
+	ctx, cancel := context.WithCancel(t.Context())
+	srv := newFakeServer(t, 5*time.Millisecond, func(n int64) string {
+		if n == 30 {
+			cancel()
+		}
+		return ""
+	})
 	out := t.TempDir()
 	setFlag(t, flagOut, out)
-	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(300*time.Millisecond, cancel)
 	c := capture(t, ctx, func(tb testing.TB) {
 		Run(tb, Case{Target: srv, Workload: small, Load: Concurrency(4), Count: 1000, Warmup: -1})
 	})
@@ -80,8 +87,41 @@ func TestRunStopsOnCancel(t *testing.T) {
 	assert.Contains(t, c.errors(), "stopped")
 	res, err := resultfile.Read(filepath.Join(out, "RunStopsOnCancel.txt"))
 	require.NoError(t, err, "a stopped run still writes what it measured")
-	assert.NotEmpty(t, res.Values("ttft-p50-sec"))
-	assert.Less(t, len(res.Values("ttft-p50-sec")), 1000)
+	assert.Len(t, res.Values("ttft-p50-sec"), 2, "the two finished repetitions")
+	assert.Equal(t, "yes", res.ConfigValue("partial"))
+	recs, err := os.ReadFile(filepath.Join(out, "RunStopsOnCancel.records.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, 24, strings.Count(string(recs), `"rep":1`)+strings.Count(string(recs), `"rep":2`))
+	assert.Positive(t, strings.Count(string(recs), `{"rep":3,"partial":true`), "the cut repetition's finished requests are kept")
+}
+
+// A run stopped before its first repetition finished never replaces a complete result:
+// its finished requests go to a file of their own.
+func TestRunStoppedEarlyKeepsTheLastResult(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	srv := newFakeServer(t, 5*time.Millisecond, func(n int64) string {
+		if n == 5 {
+			cancel()
+		}
+		return ""
+	})
+	out := t.TempDir()
+	setFlag(t, flagOut, out)
+	prev := filepath.Join(out, "RunStoppedEarlyKeepsTheLastResult.txt")
+	require.NoError(t, synthResult(1, 10, nil).File().WriteFile(prev))
+	before, err := os.ReadFile(prev)
+	require.NoError(t, err)
+	c := capture(t, ctx, func(tb testing.TB) {
+		Run(tb, Case{Target: srv, Workload: small, Load: Concurrency(1), Count: 3, Warmup: -1})
+	})
+	require.True(t, c.fatal)
+	assert.Contains(t, c.errors(), "no repetition finished")
+	after, err := os.ReadFile(prev)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the previous complete result is kept")
+	partial, err := os.ReadFile(filepath.Join(out, "RunStoppedEarlyKeepsTheLastResult.partial.records.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, 4, strings.Count(string(partial), `"partial":true`), "the 4 requests finished before the stop")
 }
 
 func TestBadCase(t *testing.T) {

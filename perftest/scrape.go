@@ -1,11 +1,13 @@
 package perftest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,27 +38,37 @@ type scraper struct {
 	client *http.Client
 }
 
-func (s *scraper) scrape(ctx context.Context) (prom.Scrape, error) {
+// scrape reads the server's metrics once. dropped names series with non-finite values.
+func (s *scraper) scrape(ctx context.Context) (sc prom.Scrape, dropped []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
+		return nil, nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		return nil, fmt.Errorf("scrape %s: HTTP %d", s.url, resp.StatusCode)
+		return nil, nil, fmt.Errorf("scrape %s: HTTP %d", s.url, resp.StatusCode)
 	}
-	sc, err := prom.Parse(io.LimitReader(resp.Body, maxScrapeBytes))
+	// Read first, parse after: an oversized answer is refused as soon as it passes the
+	// limit, however slow its parsing would be.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxScrapeBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
+		return nil, nil, fmt.Errorf("scrape %s: %w", s.url, err)
 	}
-	return sc, nil
+	if len(body) > maxScrapeBytes {
+		return nil, nil, fmt.Errorf("scrape %s: the exposition is over %d MiB (an engine's is tens of kilobytes)", s.url, maxScrapeBytes>>20)
+	}
+	sc, dropped, err = prom.Parse(bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("scrape %s: %w", s.url, err)
+	}
+	return sc, dropped, nil
 }
 
 // serverWindow holds what was scraped around one repetition, keyed by perfgate's names.
@@ -64,21 +76,23 @@ type serverWindow struct {
 	before, after map[string]float64
 	mu            sync.Mutex
 	peak          map[string]float64 // maxima of sampled gauges
+	backwards     []string           // counters that went backwards (set by metrics)
+	dropped       []string           // series with non-finite values
 }
 
 // watch scrapes before, samples gauges every interval until stop is called, and scrapes
-// after. stop returns nil when the server's metrics could not be read. A nil scraper
-// watches nothing.
-func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func() *serverWindow) {
+// after. stop returns nil and the error when the server's metrics could not be read. A nil
+// scraper watches nothing.
+func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func() (*serverWindow, error)) {
 	if s == nil {
-		return func() *serverWindow { return nil }
+		return func() (*serverWindow, error) { return nil, nil }
 	}
 	w := &serverWindow{peak: map[string]float64{}}
-	before, err := s.scrape(ctx)
+	before, dropped, err := s.scrape(ctx)
 	if err != nil {
-		return func() *serverWindow { return nil }
+		return func() (*serverWindow, error) { return nil, err }
 	}
-	w.before = s.pick(before)
+	w.before, w.dropped = s.pick(before), dropped
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -91,22 +105,27 @@ func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func(
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if sc, err := s.scrape(ctx); err == nil {
+				if sc, _, err := s.scrape(ctx); err == nil {
 					w.sample(s.pick(sc))
 				}
 			}
 		}
 	})
-	return func() *serverWindow {
+	return func() (*serverWindow, error) {
 		close(quit)
 		wg.Wait()
-		after, err := s.scrape(ctx)
+		after, dropped, err := s.scrape(ctx)
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		w.after = s.pick(after)
 		w.sample(w.after)
-		return w
+		for _, d := range dropped {
+			if !slices.Contains(w.dropped, d) {
+				w.dropped = append(w.dropped, d)
+			}
+		}
+		return w, nil
 	}
 }
 
@@ -155,6 +174,12 @@ func (w *serverWindow) metrics() []resultfile.Metric {
 	delta := func(k string) (float64, bool) {
 		a, ok1 := w.after[k]
 		b, ok2 := w.before[k]
+		if ok1 && ok2 && a < b {
+			// A counter that went backwards: the server restarted during the repetition,
+			// and the difference means nothing.
+			w.backwards = append(w.backwards, k)
+			return 0, false
+		}
 		return a - b, ok1 && ok2
 	}
 	var m []resultfile.Metric

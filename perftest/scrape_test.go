@@ -42,7 +42,8 @@ func TestServerWindowMetrics(t *testing.T) {
 	sc := &scraper{url: srv.URL, names: engineNames, client: srv.Client()}
 	stop := sc.watch(t.Context(), 20*time.Millisecond)
 	time.Sleep(60 * time.Millisecond)
-	w := stop()
+	w, err := stop()
+	require.NoError(t, err)
 	require.NotNil(t, w)
 	got := map[string]float64{}
 	for _, m := range w.metrics() {
@@ -58,9 +59,13 @@ func TestServerWindowMetrics(t *testing.T) {
 func TestScraperWithoutMetrics(t *testing.T) {
 	srv := newFakeServer(t, time.Millisecond, nil) // serves no /metrics
 	stop := (&scraper{url: srv.URL + "/metrics", names: engineNames, client: srv.Client()}).watch(t.Context(), time.Second)
-	assert.Nil(t, stop().metrics())
+	w, err := stop()
+	assert.ErrorContains(t, err, "HTTP 404")
+	assert.Nil(t, w.metrics())
 	var none *scraper
-	assert.Nil(t, none.watch(t.Context(), time.Second)().metrics(), "no scraper, no metrics")
+	w, err = none.watch(t.Context(), time.Second)()
+	assert.NoError(t, err)
+	assert.Nil(t, w.metrics(), "no scraper, no metrics")
 }
 
 func TestScraperNameAlternativesAndLabels(t *testing.T) {
@@ -70,4 +75,14 @@ func TestScraperNameAlternativesAndLabels(t *testing.T) {
 	}}
 	got := sc.pick(map[string]float64{"old_kv": 0.5, "cached_total": 30, `cached_total{source="total"}`: 10})
 	assert.Equal(t, map[string]float64{"kv-usage": 0.5, "prefix-hits": 10}, got)
+}
+
+// A counter that went backwards (a server restarted mid-repetition) gives no figure, and
+// says so, rather than a negative one a result file would refuse.
+func TestCounterGoingBackwards(t *testing.T) {
+	w := &serverWindow{before: map[string]float64{keyPreemptions: 12}, after: map[string]float64{keyPreemptions: 3}, peak: map[string]float64{}}
+	for _, m := range w.metrics() {
+		assert.NotEqual(t, "server-preemptions", m.Unit)
+	}
+	assert.Equal(t, []string{keyPreemptions}, w.backwards)
 }

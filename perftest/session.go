@@ -3,20 +3,19 @@ package perftest
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net/http"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -24,10 +23,15 @@ import (
 type ExecOptions struct {
 	// Name names the case when Case.Name is empty (Run passes the test's name).
 	Name string
-	// Logf receives progress lines every ProgressEvery and notes about what the runner could
-	// not do (reset a cache, read metrics), each said once (nil: none).
+	// Logf receives notes about what the runner could not do (reset a cache, read metrics),
+	// each said once, and, when Progress is nil, one progress line per finished repetition
+	// (nil: none).
 	Logf func(format string, args ...any)
-	// ProgressEvery is the interval of progress lines (0: 5 seconds).
+	// Progress, when set, receives the run's progress (see package progress) every
+	// ProgressEvery while a repetition runs and once when each repetition ends
+	// (State.Finished), from one goroutine at a time.
+	Progress func(progress.State)
+	// ProgressEvery is the interval of progress updates (0: 5 seconds).
 	ProgressEvery time.Duration
 	// Hardware is the hardware class recorded with the results ("": the one
 	// machine.HardwareClass detects).
@@ -35,6 +39,9 @@ type ExecOptions struct {
 	// ModelSetting names, in messages, where the user sets the model ("": "Case.Model";
 	// perfgate run says "--model").
 	ModelSetting string
+	// Compare is how RunAB judges B against A at each look of a sequential run (nil:
+	// GateOptions(0, 0)).
+	Compare *gate.Options
 }
 
 // A Session runs one case against one target: it resolves the model and the config lines
@@ -50,13 +57,18 @@ type Session struct {
 	logf    func(string, ...any)
 	every   time.Duration
 
-	resetState string // "yes", "unavailable", "failed" or "ineffective"
-	vocab      int    // the server's vocabulary size, 0 when unknown
+	seq        *gate.Sequential // the design of the comparison running the session, if sequential
+	resetState string           // "yes", "unavailable", "failed" or "ineffective"
+	vocab      int              // the server's vocabulary size, 0 when unknown
 	served     map[string]bool
 	said       map[string]bool // notes already logged
 	// Progress counters over the whole session, and the repetition in flight.
-	done, failed atomic.Int64
-	rep          atomic.Int64
+	done, failed     atomic.Int64
+	rep              atomic.Int64
+	progressFn       func(progress.State)
+	meterMu          sync.Mutex
+	meter            *progress.Meter // from the first repetition on
+	base, baseFailed int64           // the counters then: warm-up requests are not progress
 }
 
 // NewSession validates the case and prepares a session: the model comes from Case.Model,
@@ -67,9 +79,14 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("bad Case:\n%w", err)
 	}
-	s := &Session{c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
+	s := &Session{progressFn: opt.Progress, c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
+	}
+	// The workload first: a bad trace row fails before the server is asked anything.
+	fp, err := c.Workload.Fingerprint()
+	if err != nil {
+		return nil, fmt.Errorf("workload fingerprint: %w", err)
 	}
 	base := strings.TrimSuffix(c.Target.BaseURL(), "/")
 	desc := map[string]string{"backend": "unknown"}
@@ -78,7 +95,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	}
 	setting := cmp.Or(opt.ModelSetting, "Case.Model")
 	model := cmp.Or(c.Model, desc["model"])
-	served, err := listModels(ctx, base, setting)
+	served, err := listModels(ctx, base, setting, c.controlTimeout())
 	switch {
 	case err != nil && model == "":
 		return nil, err
@@ -98,10 +115,6 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 		default:
 			s.vocab = n
 		}
-	}
-	fp, err := c.Workload.Fingerprint()
-	if err != nil {
-		return nil, fmt.Errorf("workload fingerprint: %w", err)
 	}
 	s.client = newClient(base, model, c)
 	if m, ok := c.Target.(MetricsSource); ok && m.MetricsURL() != "" && len(m.MetricNames()) > 0 {
@@ -157,6 +170,9 @@ func (s *Session) Result() *Result {
 	r := s.result
 	r.checkHealth(s.c)
 	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
+	if s.seq != nil {
+		cfg = append(cfg, resultfile.KV{Key: gate.LooksKey, Value: s.seq.ConfigValue()})
+	}
 	if len(r.Reps) > 0 {
 		cfg = append(cfg,
 			resultfile.KV{Key: "health", Value: r.health()},
@@ -169,7 +185,7 @@ func (s *Session) Result() *Result {
 }
 
 // sessionNotes are the config lines Result adds.
-var sessionNotes = []string{"health", "cache-reset", "server-metrics", "itl"}
+var sessionNotes = []string{"health", "cache-reset", "server-metrics", "itl", gate.LooksKey}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {
@@ -265,7 +281,11 @@ func (s *Session) Warmup(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	if _, err := s.closedLoop(ctx, cmp.Or(s.c.Load.Concurrency, min(n, 64)), n, nil); err != nil {
+	_, err := s.closedLoop(ctx, cmp.Or(s.c.Load.Concurrency, min(n, 64)), n, nil)
+	s.meterMu.Lock()
+	s.base, s.baseFailed = s.done.Load(), s.failed.Load() // warm-up requests are not progress
+	s.meterMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	return nil
@@ -273,15 +293,21 @@ func (s *Session) Warmup(ctx context.Context) error {
 
 // Repeat empties the server's prefix cache where the target can, replays the workload once
 // under the case's load with the server's metrics scraped around it, and appends the
-// repetition to the result. A cancelled ctx stops it early and discards the repetition.
+// repetition to the result. A cancelled ctx stops it early: the repetition is not counted,
+// and the requests that finished before the stop go to the records file only (see
+// Result.WriteFiles).
 func (s *Session) Repeat(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stopped: %w", context.Cause(ctx))
 	}
 	s.resetCache(ctx)
 	s.rep.Store(int64(len(s.result.Reps) + 1))
+	s.stepStarted()
 	rep, err := s.repetition(ctx)
 	if ctx.Err() != nil {
+		// The requests that finished before the stop are kept, apart from the repetitions,
+		// for the records file.
+		s.result.unfinished = slices.DeleteFunc(rep.Records, func(r Record) bool { return r.Outcome == Canceled })
 		return fmt.Errorf("stopped during repetition %d: %w", len(s.result.Reps)+1, context.Cause(ctx))
 	}
 	if err != nil {
@@ -289,7 +315,47 @@ func (s *Session) Repeat(ctx context.Context) error {
 	}
 	s.checkRepetition(&rep)
 	s.result.Reps = append(s.result.Reps, rep)
+	s.stepFinished(int64(rep.Requests))
 	return nil
+}
+
+// stepStarted starts the progress meter's next step (and the meter, at the first).
+func (s *Session) stepStarted() {
+	s.meterMu.Lock()
+	defer s.meterMu.Unlock()
+	if s.meter == nil {
+		s.meter = progress.NewMeter(s.result.Name+": repetition", s.result.count, time.Now())
+	}
+	s.meter.SetSteps(s.result.count)
+	s.meter.StartStep(s.done.Load() - s.base)
+}
+
+// counters are the requests done and failed since the first repetition began.
+func (s *Session) counters() (done, failed int64) {
+	return s.done.Load() - s.base, s.failed.Load() - s.baseFailed
+}
+
+// stepFinished reports a finished repetition; the first one's size is the estimate of the
+// others'.
+func (s *Session) stepFinished(requests int64) {
+	s.meterMu.Lock()
+	defer s.meterMu.Unlock()
+	if len(s.result.Reps) == 1 {
+		s.meter.ExpectPerStep(requests)
+	}
+	done, failed := s.counters()
+	s.emit(s.meter.State(time.Now(), done, failed, true))
+}
+
+// emit hands a state to ExecOptions.Progress, or logs a finished step's line; the caller
+// holds meterMu, so that states go out one at a time.
+func (s *Session) emit(st progress.State) {
+	switch {
+	case s.progressFn != nil:
+		s.progressFn(st)
+	case st.Finished:
+		s.logf("perftest: %s", st)
+	}
 }
 
 // resetCache asks the target to drop its prefix cache, saying once when that failed.
@@ -297,7 +363,7 @@ func (s *Session) resetCache(parent context.Context) {
 	if s.reset == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	ctx, cancel := context.WithTimeout(parent, s.c.controlTimeout())
 	defer cancel()
 	err := s.reset.ResetPrefixCache(ctx)
 	if err == nil || parent.Err() != nil {
@@ -324,11 +390,22 @@ func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
 		return nil, err
 	}
 	defer s.Close()
-	if opt.Logf != nil {
+	return s.run(ctx, c.count(), true)
+}
+
+// run warms the server up when warm is set and runs n more repetitions, with progress
+// states every ProgressEvery when ExecOptions.Progress is set; it returns the result,
+// marked partial, with the error when cut short.
+func (s *Session) run(ctx context.Context, n int, warm bool) (*Result, error) {
+	s.result.count = len(s.result.Reps) + n
+	if s.progressFn != nil {
 		defer s.progress()()
 	}
-	err = s.Warmup(ctx)
-	for i := 0; err == nil && i < s.result.count; i++ {
+	var err error
+	if warm {
+		err = s.Warmup(ctx)
+	}
+	for i := 0; err == nil && i < n; i++ {
 		err = s.Repeat(ctx)
 	}
 	res := s.Result()
@@ -336,7 +413,8 @@ func Execute(ctx context.Context, c Case, opt ExecOptions) (*Result, error) {
 	return res, err
 }
 
-// progress logs the session's progress every interval until the returned stop is called.
+// progress hands ExecOptions.Progress the session's progress every interval while a
+// repetition runs, until the returned stop is called.
 func (s *Session) progress() (stop func()) {
 	quit := make(chan struct{})
 	exited := make(chan struct{})
@@ -344,66 +422,19 @@ func (s *Session) progress() (stop func()) {
 		defer close(exited)
 		t := time.NewTicker(s.every)
 		defer t.Stop()
-		last, lastAt := int64(0), time.Now()
 		for {
 			select {
 			case <-quit:
 				return
 			case now := <-t.C:
-				d := s.done.Load()
-				rate := float64(d-last) / now.Sub(lastAt).Seconds()
-				last, lastAt = d, now
-				s.logf("perftest: repetition %d/%d: %d requests done (%d failed), %.1f req/s", s.rep.Load(), s.result.count, d, s.failed.Load(), rate)
+				s.meterMu.Lock()
+				if s.meter != nil {
+					done, failed := s.counters()
+					s.emit(s.meter.State(now, done, failed, false))
+				}
+				s.meterMu.Unlock()
 			}
 		}
 	}()
 	return func() { close(quit); <-exited }
-}
-
-// listModels asks the server for the ids of the models it serves, within a timeout and a
-// size limit. setting names where the user sets the model, for the error messages.
-func listModels(ctx context.Context, base, setting string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/models", nil)
-	if err != nil {
-		return nil, fmt.Errorf("list models: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("list models at %s: %w (is the server up? set %s to skip this)", base, err, setting)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("list models at %s: HTTP %d (set %s)", base, resp.StatusCode, setting)
-	}
-	var body struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		return nil, fmt.Errorf("list models at %s: not a model list: %v (set %s)", base, err, setting)
-	}
-	var ids []string
-	for _, m := range body.Data {
-		if m.ID == "" {
-			return nil, fmt.Errorf("list models at %s: a model with an empty id (set %s)", base, setting)
-		}
-		ids = append(ids, m.ID)
-	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("list models at %s: no model in the answer (set %s)", base, setting)
-	}
-	return ids, nil
-}
-
-// modelName is the config value of a model: a model named by a file path (llama.cpp
-// serves the file it loaded) is recorded by its base name, so that two runs of the same
-// model compare after the file moved.
-func modelName(id string) string {
-	if strings.HasPrefix(id, "/") || strings.HasSuffix(strings.ToLower(id), ".gguf") || len(id) > 2 && id[1] == ':' && (id[2] == '\\' || id[2] == '/') {
-		return filepath.Base(filepath.FromSlash(strings.ReplaceAll(id, "\\", "/")))
-	}
-	return id
 }

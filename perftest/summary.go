@@ -6,6 +6,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/machine"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -48,8 +49,9 @@ func lowerBetter(unit string) bool {
 // GateOptions are the gate's options for perftest's metrics: each metric's direction and
 // default threshold (5% for medians and rates, 8% for p90, 12% for p99, 0 for the error
 // rate, 10% for the server's figures), every threshold replaced by threshold when it is
-// above 0, at family-wise significance alpha (0: 0.05). The gate and `perfgate compare`
-// use them.
+// above 0, at family-wise significance alpha (0: 0.05), with the machine figures shown and
+// not tested and a regression that a measurably busier machine explains INCONCLUSIVE (see
+// machine.Compare). The gate and `perfgate compare` use them.
 func GateOptions(alpha, threshold float64) gate.Options {
 	opt := gate.Options{Alpha: alpha, Threshold: threshold, Units: map[string]gate.Unit{}}
 	for _, d := range metricDefs {
@@ -58,6 +60,11 @@ func GateOptions(alpha, threshold float64) gate.Options {
 			u.Threshold = threshold
 		}
 		opt.Units[d.unit] = u
+	}
+	opt.Figure = machine.IsFigure
+	opt.Noise = func(base, cur *resultfile.File) gate.Noise {
+		c := machine.Compare(base, cur)
+		return gate.Noise{Busier: c.Busier, Why: c.Why, Summary: c.String(), Explain: c.Explain, Missing: c.Missing}
 	}
 	return opt
 }

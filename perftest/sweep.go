@@ -3,6 +3,9 @@ package perftest
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/perfgate/perfgate/perftest/progress"
 )
 
 // DefaultConcurrencies is the concurrency list of Dynamo's benchmark sweeps.
@@ -44,13 +47,25 @@ func Sweep(t *testing.T, c Case, loads ...Load) []*Result {
 		base = strings.TrimPrefix(t.Name(), "Test")
 	}
 	results := make([]*Result, len(loads))
+	meter := progress.NewMeter(base+": sweep point", len(loads), time.Now())
+	var requests, failed int64
 	for i, l := range loads {
+		meter.StartStep(requests)
 		t.Run(configValue(l.String()), func(t *testing.T) {
 			p := c
 			p.Load = l
 			p.Name = base + "/" + l.String()
 			results[i] = Run(t, p)
 		})
+		if r := results[i]; r != nil {
+			for _, rep := range r.Reps {
+				requests += int64(rep.Requests)
+				failed += int64(rep.Requests - rep.Outcomes[OK])
+			}
+		}
+		st := meter.State(time.Now(), requests, failed, true)
+		st.Detail = l.String()
+		t.Logf("perftest: %s", st)
 	}
 	return results
 }

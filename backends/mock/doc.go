@@ -79,6 +79,23 @@
 // [Faults] inject HTTP 500s, connections cut mid-stream, stalled streams, malformed events
 // and a slow start, each drawn per request from Config.Seed.
 //
+// # Cluster
+//
+// [StartCluster] (in tests) and [NewCluster] serve Workers engines behind one router on
+// one URL, as Dynamo's frontend does: each worker is the engine above with its own KV
+// cache, queue and metrics; the router picks a worker per request by a [RouterPolicy]
+// (round robin, random, least loaded, or KV-aware with Dynamo's cost: prefill blocks after
+// the worker's cached prefix, weighted against the blocks its requests in flight hold, with
+// a softmax temperature; see [RouterConfig]). The KV router never looks into a worker's
+// memory: each worker publishes a KV event when a prompt block enters its prefix cache and
+// when one leaves it, and the router builds its index of who caches what from those
+// events alone. /metrics serves every worker's series labelled worker="i" and the router's
+// (perfgate_router_requests_total, perfgate_router_overlap_blocks_total,
+// perfgate_router_active_blocks, perfgate_router_kv_events_total, ...).
+// [ReplayCluster] runs a cluster on the virtual clock, open or closed loop; `perfgate mock
+// --workers N --router kv` serves one and `perfgate mock replay --workers N --router
+// kv,round-robin` compares policies on a trace.
+//
 // # Benchmarks
 //
 // Measured on the 2-core development box (AMD EPYC, shared with other jobs: figures vary

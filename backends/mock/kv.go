@@ -30,6 +30,12 @@ type kvCache struct {
 	freeLen    int
 	table      map[uint64]int32
 	caching    bool
+
+	// onEvent, when set, is told every change of the table: a block hash stored (it became
+	// findable) or removed (evicted or reset). A cluster's workers publish these to the
+	// router, as engines publish KV events to Dynamo's KV router. It runs with the engine
+	// lock held and must not block.
+	onEvent func(stored bool, hash uint64)
 }
 
 func newKVCache(limit int, caching bool, prealloc bool) *kvCache {
@@ -99,6 +105,9 @@ func (c *kvCache) alloc() int32 {
 	if b.cached {
 		delete(c.table, b.hash)
 		b.cached = false
+		if c.onEvent != nil {
+			c.onEvent(false, b.hash)
+		}
 	}
 	b.ref = 1
 	return id
@@ -137,6 +146,9 @@ func (c *kvCache) register(id int32, h uint64) {
 	}
 	c.table[h] = id
 	b.hash, b.cached = h, true
+	if c.onEvent != nil {
+		c.onEvent(true, h)
+	}
 }
 
 // release drops one reference from each block of a sequence, last block first, so that a
@@ -171,6 +183,9 @@ func (c *kvCache) resetPrefix() int {
 		delete(c.table, h)
 		b.cached = false
 		n++
+		if c.onEvent != nil {
+			c.onEvent(false, h)
+		}
 	}
 	return n
 }

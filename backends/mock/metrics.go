@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,20 @@ func newMetrics(model string, gauges func() (running, waiting int, kvUsage float
 	gauge(seriesWaiting, "Number of requests waiting to be processed.", func() float64 { _, w, _ := gauges(); return float64(w) })
 	gauge(seriesKVUsage, "KV-cache usage. 1 means 100 percent usage.", func() float64 { _, _, u := gauges(); return u })
 	return m
+}
+
+// cacheConfig exports vLLM's vllm:cache_config_info: a gauge of 1 whose labels describe
+// the KV cache (block_size, num_gpu_blocks), which profilers read to know the capacity.
+func (m *metrics) cacheConfig(model string, cfg Config) {
+	blocks := strconv.Itoa(cfg.NumGPUBlocks)
+	if cfg.UnlimitedKVCache {
+		blocks = "0"
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vllm:cache_config_info", Help: "Information of the LLMEngine CacheConfig",
+		ConstLabels: prometheus.Labels{"model_name": model, "block_size": strconv.Itoa(cfg.BlockSize), "num_gpu_blocks": blocks,
+			"enable_prefix_caching": strconv.FormatBool(!cfg.DisablePrefixCaching)}})
+	g.Set(1)
+	m.reg.MustRegister(g)
 }
 
 // metrics implements hooks.

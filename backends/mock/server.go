@@ -58,6 +58,7 @@ func New(cfg Config) (*Server, error) {
 		defer s.mu.Unlock()
 		return len(s.eng.running), s.eng.nWaiting, s.eng.kvUsage()
 	})
+	s.m.cacheConfig(cfg.Model, cfg)
 	s.eng = newEngine(cfg, serverHooks{s.m})
 	s.eng.ready = cfg.StartupDelay
 	mux := http.NewServeMux()
@@ -326,18 +327,23 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 		writeError(w, aerr)
 		return
 	}
+	s.serve(w, r, req, s.eng.newSeq(req.tokens, req.maxTokens))
+}
+
+// serve runs a decoded request, whose sequence q is built but not queued, on this server's
+// engine and writes the response. A cluster calls it on the worker its router picked.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, req apiRequest, q *seq) {
 	plan := s.drawFaults()
 	if plan.fail {
 		writeError(w, &apiError{http.StatusInternalServerError, "InternalServerError", "injected fault"})
 		return
 	}
-	q := s.eng.newSeq(req.tokens, req.maxTokens)
 	q.notify = make(chan struct{}, 1)
 	q.quiet = !req.stream && !plan.stall && !plan.disconnect
 	s.mu.Lock()
 	s.reqID++
 	id := s.reqID
-	err = s.eng.add(q, time.Since(s.created))
+	err := s.eng.add(q, time.Since(s.created))
 	if err == nil {
 		s.wake.Signal()
 	}

@@ -22,19 +22,22 @@ func init() {
 
 const abUsage = `Usage:
 
-	perfgate ab --a URL --b URL [workload] [load] [--count N] [--format text|markdown|json] [--out DIR]
+	perfgate ab --a URL --b URL [workload] [load] [--count N] [--max-count M] [--format text|markdown|json] [--out DIR]
 
 Runs the same workload against two OpenAI-compatible servers, alternating repetitions in
 ABBA blocks (A B B A A B ...) so that drift of the machine lands on both sides, then
 compares B against A with the gate's statistics. The way to reproduce a regression
-locally: serve the old build on one port and the new one on another.
+locally: serve the old build on one port and the new one on another. While the
+comparison is undecided after --count repetitions a side, it runs --count/2 more a side
+and looks again, up to --max-count, with a group-sequential design that keeps the
+false-alarm rate at --alpha; the report says why it stopped.
 
 Workload: synthetic --isl N --osl N --requests N (token-id prompts, exact lengths), or
 --trace FILE. Load: --concurrency N (closed loop, default 8), --rate R [--arrival
 poisson|gamma] (open loop), or --trace-time.
 
-Exit status: 0 B did not regress, 1 B regressed against A, 2 bad input or the run could
-not finish.
+Exit status: 0 B did not regress (INCONCLUSIVE included, unless --strict), 1 B regressed
+against A, 2 bad input or the run could not finish.
 
 Flags:
 `
@@ -45,7 +48,8 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		urlA  = fs.String("a", "", "base URL of server A, the reference (required)")
 		urlB  = fs.String("b", "", "base URL of server B, the candidate (required)")
 		out   = fs.String("out", "", "also write NAME.A.txt and NAME.B.txt (Go benchmark format) to this folder")
-		quiet = fs.Bool("quiet", false, "no progress lines on stderr")
+		quiet = quietFlag(fs)
+		most  = fs.Int("max-count", 0, "most repetitions a side while the comparison is undecided (0: 3 x --count; --count: exactly --count)")
 		rf    = addReportFlags(fs)
 		cf    = addCaseFlags(fs, "PerfAB")
 		name  = cf.name
@@ -77,13 +81,19 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		return 2, err
 	}
 	c.Target = ta // for Validate; RunAB sets each side's
+	c.MaxCount = *most
+	if c.MaxCount == 0 {
+		c.MaxCount = 3 * c.Count
+	}
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
 	opt := cf.execOptions()
-	if !*quiet {
-		opt.Logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
-	}
+	gopt := perftest.GateOptions(*rf.alpha, *rf.threshold)
+	opt.Compare = &gopt
+	prog := newProgress(stderr, *quiet)
+	prog.wire(&opt)
+	defer prog.Done()
 	ra, rb, runErr := perftest.RunAB(ctx, c, ta, tb, opt)
 	if ra != nil && *out != "" {
 		for _, s := range []struct {
@@ -110,5 +120,9 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {
 		fmt.Fprintf(stderr, "note: the servers describe themselves differently:\n%s\n", diff)
 	}
-	return rf.report(stdout, gate.Compare(fa, fb, perftest.GateOptions(*rf.alpha, *rf.threshold)))
+	rep, err := gate.CompareAsRecorded(fa, fb, gopt)
+	if err != nil {
+		return 2, err
+	}
+	return rf.report(stdout, rep)
 }

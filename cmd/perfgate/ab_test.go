@@ -22,7 +22,7 @@ func TestABFindsSlowerDecode(t *testing.T) {
 	if !strings.Contains(stdout, "regressed") || !strings.Contains(stdout, "itl-p50-sec") {
 		t.Errorf("report:\n%s", stdout)
 	}
-	if !strings.Contains(errs, "12/12: A repetition 6 done") {
+	if !strings.Contains(errs, "A/B repetition 12/12 (A 6) done") {
 		t.Errorf("progress lines, ABBA order ending in A:\n%s", errs)
 	}
 	for _, side := range []string{"A", "B"} {

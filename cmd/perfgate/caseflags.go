@@ -57,7 +57,7 @@ type caseFlags struct {
 	rate, burst, speedup     *float64
 	arrival                  *string
 	traceTime                *bool
-	duration, timeout        *time.Duration
+	duration, timeout, stall *time.Duration
 	count, warmup            *int
 	extra                    *string
 	allowShort               *bool
@@ -97,7 +97,8 @@ func addCaseFlags(fs *flag.FlagSet, name string) *caseFlags {
 		duration:    fs.Duration("duration", 0, "stop sending new requests after this long (0: no limit)"),
 		count:       fs.Int("count", 10, "repetitions"),
 		warmup:      fs.Int("warmup", 0, "warm-up requests left out of the results (0: one per stream, -1: none)"),
-		timeout:     fs.Duration("timeout", 5*time.Minute, "per-request timeout"),
+		timeout:     fs.Duration("timeout", 5*time.Minute, "per-request timeout (also bounds the model list, cache reset and metrics calls when under 30s)"),
+		stall:       fs.Duration("stall-timeout", time.Minute, "longest wait for the next streamed event before a request counts as stalled"),
 		extra:       fs.String("extra", "", `more request-body fields as a JSON object, e.g. '{"cache_prompt":false,"top_k":1}' (null removes a default field)`),
 		allowShort:  fs.Bool("allow-short-outputs", false, "accept outputs shorter than requested (the workload lets the model stop)"),
 	}
@@ -156,7 +157,7 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	if load.Concurrency == 0 && load.Rate == 0 && !load.TraceTime {
 		load.Concurrency = 8
 	}
-	c := perftest.Case{Name: *f.name, Model: *f.model, Workload: wl, Load: load, Count: *f.count, Warmup: *f.warmup, Timeout: *f.timeout,
+	c := perftest.Case{Name: *f.name, Model: *f.model, Workload: wl, Load: load, Count: *f.count, Warmup: *f.warmup, Timeout: *f.timeout, StallTimeout: *f.stall,
 		AllowShortOutputs: *f.allowShort}
 	switch *f.api {
 	case "completions":

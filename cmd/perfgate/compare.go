@@ -30,18 +30,27 @@ Compares two result files (Go benchmark format, as perftest writes them with -pe
 as baselines) metric by metric: Mann-Whitney U test, Holm correction across the metrics,
 a regression only when significant, in the worse direction and above the metric's
 threshold (never below the baseline's noise floor). Every metric gets its minimum
-detectable effect (MDE).
+detectable effect (MDE). Machine figures (machine-*: how busy the machine was) are shown
+and not tested; a regression that a measurably busier machine on NEW's side can explain is
+INCONCLUSIVE. When NEW records the sequential design it ran with (a "looks" line), the
+p-values account for its looks, as the gate's did.
 
 When $GITHUB_STEP_SUMMARY is set, the markdown report is also appended to that file.
 
-Exit status: 0 no regression, 1 regression, 2 bad input (unreadable or malformed file,
+A file is malformed, and refused with its name, line and field, when it was cut short,
+holds lines that are not results, config or Unit lines, names a unit perfgate does not
+write without a "Unit <unit> better=lower|higher" line, reverses the direction of a unit
+perfgate writes, or holds an impossible value (a negative latency or rate, an error rate
+outside [0, 1], NaN or Inf). Two files that share no unit are different setups.
+
+Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input (unreadable or malformed file,
 files recorded for different setups: the difference is printed, a run whose file records
-problems, or bad flags).
+problems, or bad flags), 130 interrupted (SIGINT or SIGTERM).
 
 Flags:
 `
 
-func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlagSet("compare", compareUsage, stderr)
 	rf := addReportFlags(fs)
 	unhealthy := fs.Bool("allow-unhealthy", false, "compare runs whose result files record problems (error rate, short outputs, an undelivered rate)")
@@ -56,29 +65,94 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) (int
 	if err := rf.validate(); err != nil {
 		return 2, err
 	}
-	base, err := resultfile.Read(pos[0])
-	if err != nil {
-		return 2, err
+	// The work runs beside the wait for an interrupt: it checks ctx itself, but a read that
+	// blocks (a FIFO, a hung network file system) must not keep Ctrl-C from ending it.
+	type outcome struct {
+		rep  *gate.Report
+		code int
+		err  error
 	}
-	cur, err := resultfile.Read(pos[1])
+	res := make(chan outcome, 1)
+	go func() {
+		rep, code, err := compareFiles(ctx, pos[0], pos[1], *unhealthy, perftest.GateOptions(*rf.alpha, *rf.threshold))
+		res <- outcome{rep, code, err}
+	}()
+	select {
+	case o := <-res:
+		if ctx.Err() != nil {
+			return interrupted(ctx)
+		}
+		if o.err != nil {
+			return o.code, o.err
+		}
+		return rf.report(stdout, o.rep)
+	case <-ctx.Done():
+		return interrupted(ctx)
+	}
+}
+
+// interrupted is the exit of a command stopped by SIGINT or SIGTERM.
+func interrupted(ctx context.Context) (int, error) {
+	return 130, fmt.Errorf("interrupted (%v): nothing compared", context.Cause(ctx))
+}
+
+// compareFiles reads and checks both files and compares them: a report, or an exit
+// status and its error.
+func compareFiles(ctx context.Context, oldPath, newPath string, unhealthy bool, opt gate.Options) (*gate.Report, int, error) {
+	base, err := readResults(ctx, oldPath)
 	if err != nil {
-		return 2, err
+		return nil, 2, err
+	}
+	cur, err := readResults(ctx, newPath)
+	if err != nil {
+		return nil, 2, err
 	}
 	if diff := resultfile.Diff(base, cur, "OLD", "NEW"); diff != "" {
-		return 2, fmt.Errorf("%s (OLD) and %s (NEW) were recorded for different setups; refusing to compare unlike runs:\n%s", pos[0], pos[1], diff)
+		return nil, 2, fmt.Errorf("%s (OLD) and %s (NEW) were recorded for different setups; refusing to compare unlike runs:\n%s", oldPath, newPath, diff)
 	}
 	for _, f := range []*resultfile.File{base, cur} {
-		if err := f.Healthy(); err != nil && !*unhealthy {
-			return 2, fmt.Errorf("refusing to compare: %w: its numbers do not describe the requested load (--allow-unhealthy compares anyway)", err)
+		if err := f.Healthy(); err != nil && !unhealthy {
+			return nil, 2, fmt.Errorf("refusing to compare: %w: its numbers do not describe the requested load (--allow-unhealthy compares anyway)", err)
 		}
 	}
-	return rf.report(stdout, gate.Compare(base, cur, perftest.GateOptions(*rf.alpha, *rf.threshold)))
+	rep, err := gate.CompareAsRecordedContext(ctx, base, cur, opt)
+	if ctx.Err() != nil {
+		return nil, 130, err
+	}
+	if err != nil {
+		return nil, 2, err
+	}
+	return rep, 0, nil
+}
+
+// readResults is resultfile.Read, stopping at ctx's end between reads.
+func readResults(ctx context.Context, path string) (*resultfile.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	defer f.Close()
+	return resultfile.Parse(ctxReader{ctx, f}, path)
+}
+
+// ctxReader is r that fails with ctx's cause once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.Read(p)
 }
 
 // reportFlags are the comparison flags perfgate compare and perfgate ab share.
 type reportFlags struct {
 	format           *string
 	alpha, threshold *float64
+	strict           *bool
 }
 
 func addReportFlags(fs *flag.FlagSet) *reportFlags {
@@ -86,6 +160,7 @@ func addReportFlags(fs *flag.FlagSet) *reportFlags {
 		format:    fs.String("format", "text", "output format: text, markdown or json"),
 		alpha:     fs.Float64("alpha", 0.05, "family-wise significance level across the case's metrics"),
 		threshold: fs.Float64("threshold", 0, "smallest relative change acted on, for every metric (0: each metric's default)"),
+		strict:    fs.Bool("strict", false, "exit 1 also when the comparison is INCONCLUSIVE (a busier machine can explain the changes)"),
 	}
 }
 
@@ -110,7 +185,7 @@ func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
 			return 2, fmt.Errorf("write step summary: %w", err)
 		}
 	}
-	if len(rep.Regressions()) > 0 {
+	if len(rep.Regressions()) > 0 || *f.strict && len(rep.Inconclusives()) > 0 {
 		return 1, nil
 	}
 	return 0, nil

@@ -30,7 +30,7 @@ func TestCompareExitCodes(t *testing.T) {
 		{"no shift", []string{td + "base.txt", td + "same.txt"}, 0, "PerfX: no regression"},
 		{"improvements reported", []string{td + "slower.txt", td + "base.txt"}, 1, "improvement"},
 		{"garbage", []string{td + "base.txt", td + "garbage.txt"}, 2, "garbage.txt: no benchmark result lines"},
-		{"truncated baseline", []string{td + "truncated.txt", td + "base.txt"}, 2, "truncated.txt:21: line ends with unit \"itl\""},
+		{"truncated baseline", []string{td + "truncated.txt", td + "base.txt"}, 2, "truncated.txt:21: unit \"itl\" is not one perfgate writes"},
 		{"missing file", []string{td + "base.txt", td + "nope.txt"}, 2, "nope.txt: no such file"},
 		{"other setup", []string{td + "base.txt", td + "other-setup.txt"}, 2, "refusing to compare unlike runs"},
 		{"unhealthy run", []string{td + "base.txt", td + "unhealthy.txt"}, 2, "refusing to compare: ../../perftest/gate/testdata/unhealthy.txt: the run was unhealthy (health: error-rate)"},
@@ -120,7 +120,7 @@ func TestCompareFormats(t *testing.T) {
 
 func TestCompareHelp(t *testing.T) {
 	code, out, _ := runCmd(t, "compare", "-h")
-	if code != 0 || !strings.Contains(out, "Exit status: 0 no regression, 1 regression, 2 bad input") {
+	if code != 0 || !strings.Contains(out, "Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input") {
 		t.Errorf("exit %d, help:\n%s", code, out)
 	}
 }

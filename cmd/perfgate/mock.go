@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"net"
 	"os"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/backends/mock"
-	"github.com/perfgate/perfgate/fixtures"
 )
 
 func init() {
@@ -38,6 +36,8 @@ type mockOptions struct {
 	// replay only
 	trace    string
 	requests string
+
+	cluster clusterOptions
 }
 
 // mockFlag is one flag. Flags with an empty arg are booleans; they also take =true/false.
@@ -160,11 +160,32 @@ var mockFlags = []mockFlag{
 	{name: "fault-stall", arg: "DUR", usage: "length of a stall (default 1s)", set: durationFlag(func(o *mockOptions) *time.Duration { return &o.cfg.Faults.Stall })},
 	{name: "fault-malformed-rate", arg: "P", usage: "fraction of streams with one event that is not JSON", set: floatFlag(func(o *mockOptions) *float64 { return &o.cfg.Faults.MalformedRate })},
 	{name: "fault-slow-start", arg: "DUR", usage: "steps are slow (3x, easing to 1x) for this long after start", set: durationFlag(func(o *mockOptions) *time.Duration { return &o.cfg.Faults.SlowStart })},
+	// A cluster (mockcluster.go).
+	{name: "workers", arg: "N", usage: "simulated workers behind a router, each an engine with its own KV cache (default 1: one engine)",
+		set: intFlag(func(o *mockOptions) *int { return &o.cluster.workers })},
+	{name: "router", arg: "POLICY", usage: "router policy: kv, round-robin (default), random or least-loaded; replay takes a comma-separated list and compares them",
+		set: func(o *mockOptions, v string) error { return o.cluster.setPolicies(v) }},
+	{name: "router-mode", arg: "POLICY", usage: "same as --router (Dynamo's name)",
+		set: func(o *mockOptions, v string) error { return o.cluster.setPolicies(v) }},
+	{name: "kv-overlap-score-weight", arg: "W", usage: "KV router: weight of the prefill blocks against the active blocks (default 1)",
+		set: floatFlag(func(o *mockOptions) *float64 { return &o.cluster.router.OverlapWeight })},
+	{name: "router-temperature", arg: "T", usage: "KV router: softmax temperature over the workers' costs (default 0: the cheapest)",
+		set: floatFlag(func(o *mockOptions) *float64 { return &o.cluster.router.Temperature })},
 	// replay
 	{name: "trace", arg: "FILE", usage: "Mooncake JSONL trace to replay", replay: true,
 		set: func(o *mockOptions, v string) error { o.trace = v; return nil }},
 	{name: "requests", arg: "FILE", usage: "write one JSON line per request (TTFT, e2e, cached tokens) to FILE (- for stdout)", replay: true,
 		set: func(o *mockOptions, v string) error { o.requests = v; return nil }},
+	{name: "trace-speedup", arg: "S", usage: "divide the trace's arrival times by S", replay: true,
+		set: floatFlag(func(o *mockOptions) *float64 { return &o.cluster.synth.Speedup })},
+	{name: "prefix-len-multiplier", arg: "F", usage: "stretch every shared prefix of the trace by F (fixtures.Synthesize)", replay: true,
+		set: floatFlag(func(o *mockOptions) *float64 { return &o.cluster.synth.PrefixLen })},
+	{name: "prefix-root-multiplier", arg: "K", usage: "split the trace over K disjoint copies of its prefix tree", replay: true,
+		set: intFlag(func(o *mockOptions) *int { return &o.cluster.synth.PrefixRoots })},
+	{name: "prompt-len-multiplier", arg: "G", usage: "stretch the unique part of every prompt by G", replay: true,
+		set: floatFlag(func(o *mockOptions) *float64 { return &o.cluster.synth.PromptLen })},
+	{name: "max-isl", arg: "N", usage: "drop requests with more than N prompt tokens (after synthesis)", replay: true,
+		set: intFlag(func(o *mockOptions) *int { return &o.cluster.maxISL })},
 }
 
 // vllmBoolFlags are vLLM flags without a value that the simulator does not model: they are
@@ -296,6 +317,16 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		mockUsage(stderr)
 		return 2, nil
 	}
+	if len(o.cluster.policies) > 1 && !replay {
+		fmt.Fprintln(stderr, "perfgate mock: a server has one --router policy; replay compares several")
+		return 2, nil
+	}
+	if o.cluster.on() {
+		if replay {
+			return clusterReplay(ctx, o, stdout, stderr)
+		}
+		return clusterServe(ctx, o, stderr)
+	}
 	if replay {
 		return mockReplay(ctx, o, stdout, stderr)
 	}
@@ -364,20 +395,10 @@ func mockReplay(ctx context.Context, o mockOptions, stdout, stderr io.Writer) (i
 		}
 		rec = json.NewEncoder(w)
 	}
-	w := fixtures.Mooncake{Path: o.trace}
-	reqs := func(yield func(mock.ReplayRequest, error) bool) {
-		for r, err := range w.Requests() {
-			if err == nil {
-				err = ctx.Err()
-			}
-			if !yield(mock.ReplayRequest{Arrival: r.Arrival, Tokens: r.Tokens, MaxTokens: r.OutputTokens}, err) {
-				return
-			}
-		}
-	}
+	reqs := replayRequests(ctx, o)
 	var ttft, e2e, queue []float64
 	var werr error
-	st, err := mock.Replay(o.cfg, iter.Seq2[mock.ReplayRequest, error](reqs), func(r mock.ReplayResult) {
+	st, err := mock.Replay(o.cfg, reqs, func(r mock.ReplayResult) {
 		if r.Err == nil {
 			ttft = append(ttft, ms(r.TTFT))
 			e2e = append(e2e, ms(r.E2E))

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -50,6 +48,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	out := fs.String("out", "out", "folder for the result files")
 	maxErrRate := fs.Float64("max-error-rate", 0.01, "error rate above which the run is a failure (negative: never)")
 	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which the run is untrustworthy")
+	quiet := quietFlag(fs)
 	cf := addCaseFlags(fs, "PerfRun")
 	pos, code, done := parseArgs(fs, args, stdout)
 	if done {
@@ -75,22 +74,27 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return 2, err
 	}
 
-	prog := newProgress(stderr)
+	prog := newProgress(stderr, *quiet)
 	opt := cf.execOptions()
-	opt.Logf, opt.ProgressEvery = prog.logf, time.Second
+	opt.ProgressEvery = time.Second
+	prog.wire(&opt)
 	res, runErr := perftest.Execute(ctx, c, opt)
-	prog.done()
+	prog.Done()
 	if res == nil {
 		return 2, runErr
 	}
-	path, err := res.WriteFiles(*out)
-	if err != nil {
-		return 2, err
-	}
+	path, werr := res.WriteFiles(*out)
 	printSummary(stdout, res)
-	fmt.Fprintf(stdout, "\nresults: %s\n", path)
-	if runErr != nil {
-		return 1, fmt.Errorf("%w (partial results written)", runErr)
+	if werr == nil {
+		fmt.Fprintf(stdout, "\nresults: %s\n", path)
+	}
+	switch {
+	case runErr != nil && werr != nil:
+		return 1, fmt.Errorf("%w; %v", runErr, werr)
+	case runErr != nil:
+		return 1, fmt.Errorf("%w (partial results written to %s, marked partial)", runErr, path)
+	case werr != nil:
+		return 2, werr
 	}
 	if len(res.Problems) > 0 {
 		return 1, errors.Join(res.Problems...)
@@ -121,39 +125,4 @@ func printSummary(w io.Writer, res *perftest.Result) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, res.Summary())
-}
-
-// progress shows the runner's progress lines: rewritten in place on a terminal, one per
-// line otherwise (CI logs).
-type progress struct {
-	w    io.Writer
-	tty  bool
-	last int
-}
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-func (p *progress) logf(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	if !p.tty {
-		fmt.Fprintln(p.w, line)
-		return
-	}
-	pad := max(0, p.last-len(line))
-	fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
-	p.last = len(line)
-}
-
-func (p *progress) done() {
-	if p.tty && p.last > 0 {
-		fmt.Fprintln(p.w)
-	}
 }

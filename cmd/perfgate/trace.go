@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/internal/atomicfile"
 )
 
 func init() {
@@ -38,6 +40,10 @@ Subcommands:
 	         token prompts
 	synth    reshape a trace (window, filters, sample, limit) and scale it (more prefix
 	         roots, longer prefixes or prompts, a faster clock); write it as Mooncake JSONL
+	         (-o OUT is replaced only when the whole trace was written, and never the input)
+
+FILE may be gzip- or bzip2-compressed; the format is told from the content. A trace with
+no requests (empty, or every row skipped with --lenient) is an error.
 `
 
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
@@ -106,6 +112,16 @@ func traceStats(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return 1, err
 	}
+	if st.Requests == 0 {
+		hint := ""
+		switch {
+		case skipped == 1:
+			hint = " (1 bad row was skipped)"
+		case skipped > 1:
+			hint = fmt.Sprintf(" (%d bad rows were skipped)", skipped)
+		}
+		return 1, fmt.Errorf("trace %s has %w%s", path, fixtures.ErrNoRequests, hint)
+	}
 	st.Skipped = skipped
 	if skipped > 5 {
 		fmt.Fprintf(stderr, "skip: ... %d bad rows in all\n", skipped)
@@ -169,19 +185,36 @@ func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err := tf.Validate(); err != nil {
 		return 2, err
 	}
-	w := stdout
-	var f *os.File
-	if *out != "" {
-		if f, err = os.Create(*out); err != nil {
-			return 1, err
+	n := 0
+	var readErr error // a bad trace, as opposed to a failed write
+	write := func(w io.Writer) error {
+		ew := &errWriter{w: w}
+		var err error
+		if n, err = fixtures.WriteMooncake(ew, withContext(ctx, sy.Rows())); err != nil {
+			if ew.err == nil {
+				readErr = err
+			}
+			return err
 		}
-		w = f
+		if n == 0 {
+			readErr = fmt.Errorf("trace %s has %w left to write (after --start, --end, --limit, --sample and the length filters)", file, fixtures.ErrNoRequests)
+			return readErr
+		}
+		return nil
 	}
-	n, err := fixtures.WriteMooncake(w, withContext(ctx, sy.Rows()))
-	if f != nil {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write %s: %w", *out, cerr)
+	if *out == "" {
+		err = write(stdout)
+	} else {
+		var dst string
+		if dst, err = synthOutput(file, *out); err != nil {
+			return 2, err
 		}
+		// Through a temporary file renamed on success: a failed or interrupted synth
+		// leaves an existing output as it was.
+		err = atomicfile.Write(dst, write)
+	}
+	if readErr != nil {
+		return 1, readErr
 	}
 	if err != nil {
 		return 1, err
@@ -193,6 +226,42 @@ func traceSynth(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		fmt.Fprintf(stderr, "wrote %d rows to %s\n", n, *out)
 	}
 	return 0, nil
+}
+
+// errWriter remembers whether its writer failed.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// synthOutput checks that out is not the input file in (by name, symlink or hard link)
+// and returns the path to write: out, or what it links to.
+func synthOutput(in, out string) (string, error) {
+	ist, err := os.Stat(in)
+	if err != nil {
+		return "", err
+	}
+	ost, err := os.Stat(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return out, nil // nothing there (or a dangling symlink, replaced)
+	case err != nil:
+		return "", fmt.Errorf("-o %s: %w", out, err)
+	case os.SameFile(ist, ost):
+		return "", fmt.Errorf("-o %s is the input trace %s: write to another file", out, in)
+	case !ost.Mode().IsRegular():
+		return "", fmt.Errorf("-o %s is not a regular file", out)
+	}
+	// Write what a symlink points to rather than replacing the link.
+	return filepath.EvalSymlinks(out)
 }
 
 // ctxWorkload stops a workload's requests with the context's error once it is done.

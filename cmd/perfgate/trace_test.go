@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -177,5 +185,210 @@ func TestTraceSynth(t *testing.T) {
 	}
 	if code, _, _ := runTraceCmd(t, "trace", "synth", src, "--prefix-roots", "-1"); code != 2 {
 		t.Errorf("bad flag value: exit %d, want 2", code)
+	}
+}
+
+// TestTraceSynthRefusesItsInput checks that synth never writes over the trace it reads,
+// by name, through a symlink or through a hard link, and leaves it intact.
+func TestTraceSynthRefusesItsInput(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.jsonl")
+	content := `{"timestamp": 0, "input_length": 600, "output_length": 10, "hash_ids": [1, 2]}` + "\n"
+	if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outs := []string{src, filepath.Join(dir, ".", "src.jsonl")}
+	if err := os.Symlink(src, filepath.Join(dir, "sym.jsonl")); err == nil {
+		outs = append(outs, filepath.Join(dir, "sym.jsonl"))
+	} else {
+		t.Logf("no symlink case: %v", err)
+	}
+	if err := os.Link(src, filepath.Join(dir, "hard.jsonl")); err == nil {
+		outs = append(outs, filepath.Join(dir, "hard.jsonl"))
+	} else {
+		t.Logf("no hard link case: %v", err)
+	}
+	for _, out := range outs {
+		code, _, errs := runTraceCmd(t, "trace", "synth", src, "-o", out)
+		want := "perfgate trace: -o " + out + " is the input trace " + src + ": write to another file\n"
+		if code != 2 || errs != want {
+			t.Errorf("-o %s: exit %d, stderr %q; want 2, %q", out, code, errs, want)
+		}
+		if b, err := os.ReadFile(src); err != nil || string(b) != content {
+			t.Fatalf("-o %s: the input is now %q (%v)", out, b, err)
+		}
+	}
+}
+
+// TestTraceSynthKeepsOutputOnFailure checks that a synth that fails (a bad row, nothing left
+// to write) leaves an existing output file as it was, with no temporary file beside it, and
+// that an output symlink is written through.
+func TestTraceSynthKeepsOutputOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	good := filepath.Join(dir, "good.jsonl")
+	row := `{"timestamp": 0, "input_length": 600, "output_length": 10, "hash_ids": [1, 2]}` + "\n"
+	if err := os.WriteFile(bad, []byte(row+`{"timestamp": 1, "input_length": 10, "output_length": 1000000000000000, "hash_ids": [3]}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte(row), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	const precious = "an earlier synth's output\n"
+	if err := os.WriteFile(out, []byte(precious), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trace", "synth", bad, "-o", out},
+			"perfgate trace: read mooncake trace: " + bad + ":2: output_length: must be in [1, 16777216] (fixtures.MaxTokens), got 1000000000000000\n"},
+		{[]string{"trace", "synth", good, "-o", out, "--start", "1h"},
+			"perfgate trace: trace " + good + " has no requests left to write (after --start, --end, --limit, --sample and the length filters)\n"},
+	} {
+		code, _, errs := runTraceCmd(t, tc.args...)
+		if code != 1 || errs != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 1, %q", tc.args, code, errs, tc.want)
+		}
+		if b, err := os.ReadFile(out); err != nil || string(b) != precious {
+			t.Fatalf("%v: the output is now %q (%v)", tc.args, b, err)
+		}
+	}
+	// An interrupted synth (Ctrl-C) leaves it too.
+	long := filepath.Join(dir, "long.jsonl")
+	var sb strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&sb, `{"timestamp": %d, "input_length": 10, "output_length": 1, "hash_ids": [%d]}`+"\n", i, i)
+	}
+	if err := os.WriteFile(long, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"trace", "synth", long, "-o", out}, &stdout, &stderr); code != 1 || stderr.String() != "perfgate trace: context canceled\n" {
+		t.Errorf("interrupted: exit %d, stderr %q", code, stderr.String())
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != precious {
+		t.Fatalf("interrupted: the output is now %q (%v)", b, err)
+	}
+	os.Remove(long)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"bad.jsonl", "good.jsonl", "out.jsonl"}; !slices.Equal(names, want) {
+		t.Errorf("files left: %v, want %v", names, want)
+	}
+	// A symlinked output is written through: the link stays, its target changes.
+	link := filepath.Join(dir, "link.jsonl")
+	if err := os.Symlink(out, link); err != nil {
+		t.Skipf("no symlinks here: %v", err)
+	}
+	if code, _, errs := runTraceCmd(t, "trace", "synth", good, "-o", link); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v, %v", fi, err)
+	}
+	if b, _ := os.ReadFile(out); !strings.HasPrefix(string(b), `{"timestamp": 0, "input_length": 600`) {
+		t.Errorf("the link's target holds %q", b)
+	}
+}
+
+// TestTraceStatsEmpty checks that a trace with no requests is an error, saying why.
+func TestTraceStatsEmpty(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.jsonl")
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(bad, []byte("TIMESTAMP,ContextTokens,GeneratedTokens\nx,1,1\n2023-11-16 18:15:46,0,1\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trace", "stats", empty}, "perfgate trace: trace " + empty + " has no requests (the file is empty)\n"},
+		{[]string{"trace", "stats", "--type", "mooncake", empty}, "perfgate trace: trace " + empty + " has no requests\n"},
+		{[]string{"trace", "stats", "--type", "mooncake", "--block-size", "16", empty}, "perfgate trace: trace " + empty + " has no requests\n"},
+		{[]string{"trace", "stats", "--lenient", bad}, "skip: " + bad + ":2: TIMESTAMP: want a time like 2023-11-16 18:17:03.9799600, got \"x\"\n" +
+			"skip: " + bad + ":3: ContextTokens: must be in [1, 16777216] (fixtures.MaxTokens), got 0\n" +
+			"perfgate trace: trace " + bad + " has no requests (2 bad rows were skipped)\n"},
+	} {
+		code, out, errs := runTraceCmd(t, tc.args...)
+		if code != 1 || out != "" || errs != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1 and %q", tc.args, code, out, errs, tc.want)
+		}
+	}
+}
+
+// TestTraceStatsCompressed checks that a gzip-compressed trace reads as the trace itself.
+func TestTraceStatsCompressed(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "t.jsonl")
+	gz := filepath.Join(dir, "t.jsonl.gz")
+	content := `{"timestamp": 0, "input_length": 600, "output_length": 10, "hash_ids": [1, 2]}
+{"timestamp": 1000, "input_length": 524, "output_length": 20, "hash_ids": [1, 3]}
+`
+	os.WriteFile(plain, []byte(content), 0o644)
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(content))
+	zw.Close()
+	os.WriteFile(gz, b.Bytes(), 0o644)
+	_, want, _ := runTraceCmd(t, "trace", "stats", plain)
+	code, got, errs := runTraceCmd(t, "trace", "stats", gz)
+	if code != 0 || strings.Replace(got, "t.jsonl.gz", "t.jsonl", 1) != want {
+		t.Errorf("exit %d, stderr %q, stats\n%s\nwant\n%s", code, errs, got, want)
+	}
+}
+
+// TestRunRefusesBadWorkloads checks that perfgate run refuses a length no model serves or a
+// trace with no requests before it sends anything, and writes no result.
+func TestRunRefusesBadWorkloads(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" { // the model check may come first
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"object": "list", "data": [{"id": "m", "object": "model"}]}`)
+			return
+		}
+		hits.Add(1)
+		http.Error(w, "not expected", http.StatusTeapot)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.jsonl")
+	os.WriteFile(huge, []byte(`{"timestamp": 0, "input_length": 10, "output_length": 1000000000000000, "hash_ids": [1]}`+"\n"), 0o644)
+	empty := filepath.Join(dir, "empty.jsonl")
+	os.WriteFile(empty, nil, 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--osl", "1000000000000000"}, "perfgate run: workload fingerprint: synthetic: OSL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000000000\n"},
+		{[]string{"--isl", "1000000000"}, "perfgate run: workload fingerprint: synthetic: ISL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000\n"},
+		{[]string{"--trace", huge}, "perfgate run: workload fingerprint: read mooncake trace: " + huge + ":1: output_length: must be in [1, 16777216] (fixtures.MaxTokens), got 1000000000000000\n"},
+		{[]string{"--trace", huge, "--lenient"}, "perfgate run: workload fingerprint: trace " + huge + " has no requests (1 bad row was skipped)\n"},
+		{[]string{"--trace", empty}, "perfgate run: trace " + empty + " has no requests (the file is empty)\n"},
+		{[]string{"--trace", empty, "--format-trace", "mooncake"}, "perfgate run: workload fingerprint: trace " + empty + " has no requests\n"},
+	} {
+		out := filepath.Join(dir, "out")
+		args := append([]string{"run", "--endpoint", srv.URL, "--model", "m", "--count", "1", "--out", out}, tc.args...)
+		code, _, errs := runTraceCmd(t, args...)
+		if code != 2 || errs != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 2, %q", tc.args, code, errs, tc.want)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v: %s exists (%v): nothing should be written", tc.args, out, err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the server got %d requests besides /v1/models", n)
 	}
 }

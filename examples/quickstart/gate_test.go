@@ -1,9 +1,7 @@
 package quickstart
 
 import (
-	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -40,7 +38,9 @@ func regressed(rep *gate.Report) []string {
 }
 
 // TestGateCatchesSlowerDecode slows the simulator's per-token (decode) time by 20% and checks
-// that the gate, reading the committed baseline, names the per-token metrics as regressed.
+// that the gate, reading the committed baseline, names the per-token metrics as regressed:
+// REGRESSION, or INCONCLUSIVE where this machine is measurably busier than the baseline's
+// and the noise can explain the change; never a silent pass.
 func TestGateCatchesSlowerDecode(t *testing.T) {
 	if perftest.RaceEnabled {
 		t.Skip("timings under -race are another setup than the baseline's; ci/check runs this without -race")
@@ -60,9 +60,12 @@ func TestGateCatchesSlowerDecode(t *testing.T) {
 	_ = rep.WriteText(&sb)
 	t.Logf("slowed decode by 20%%:\n%s", sb.String())
 	got := regressed(rep)
+	for _, d := range rep.Inconclusives() {
+		got = append(got, d.Unit)
+	}
 	for _, want := range []string{"itl-p50-sec", "tpot-p50-sec", "e2e-p50-sec", "tok/s"} {
 		if !contains(got, want) {
-			t.Errorf("gate did not flag %s; regressions: %v", want, got)
+			t.Errorf("gate did not flag %s; regressions and inconclusive: %v", want, got)
 		}
 	}
 	if contains(got, "error-rate") {
@@ -79,40 +82,16 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// TestGateFalseAlarmRate runs the unchanged quickstart case PERFGATE_TRIALS times and
-// counts how often the gate trips against the committed baseline. It is a measurement, not
-// part of the normal suite; it skips unless PERFGATE_TRIALS is set:
-//
-//	PERFGATE_TRIALS=30 go test -run TestGateFalseAlarmRate -v -timeout 30m ./examples/quickstart
-//
-// Measured on the 2-core CI machine on 2026-11-27, idle: 0 of 30 unchanged trials tripped
-// the gate (PERFGATE_TRIALS=30, 286 s). With four other test suites loading the same two
-// cores (load average above 5), one unchanged run did trip, on itl-p99 (+34%): tail
-// latencies of a real-clock simulator follow the machine's CPU contention. That is why the
-// p99 thresholds are wider (12%) and why ci/check runs the perf cases on their own.
-func TestGateFalseAlarmRate(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("PERFGATE_TRIALS"))
-	if n <= 0 {
-		t.Skip("measurement only: set PERFGATE_TRIALS=N to run N unchanged trials against the baseline")
+// TestGateTrialSlowDecode is the quickstart case with the simulator's decode 20% slower,
+// gated on the committed baseline as TestPerfQuickstart is (sequential repetitions, the
+// machine judged): a measurement for ci/gate-trials, which counts how often each verdict
+// comes out, on a quiet machine and beside busy loops. It skips unless PERFGATE_TRIALS is
+// set; its name avoids "Perf" so that -run Perf -perf.update never records it.
+func TestGateTrialSlowDecode(t *testing.T) {
+	if os.Getenv("PERFGATE_TRIALS") == "" {
+		t.Skip("measurement only: ci/gate-trials runs it (PERFGATE_TRIALS=1)")
 	}
-	base, err := resultfile.Read(baseline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trips := map[string]int{}
-	tripped := 0
-	for i := range n {
-		var got []string
-		t.Run(fmt.Sprint("trial", i), func(t *testing.T) {
-			got = regressed(gate.Compare(base, runQuickstart(t, engine).File(), perftest.GateOptions(0, 0)))
-		})
-		if len(got) > 0 {
-			tripped++
-		}
-		for _, u := range got {
-			trips[u]++
-		}
-		t.Logf("trial %d: regressions %v", i, got)
-	}
-	t.Logf("false alarms: %d of %d unchanged trials tripped the gate (%.1f%%); per metric: %v", tripped, n, 100*float64(tripped)/float64(n), trips)
+	slow := engine
+	slow.Profile = mock.DefaultProfile().Scaled(1, 1.2)
+	runQuickstart(t, slow).Gate(t, baseline)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/machine"
 	"github.com/perfgate/perfgate/perftest/plot"
 )
 
@@ -23,9 +24,17 @@ func TestSweepConcurrency(t *testing.T) {
 		Count:    2,
 	}, perftest.ConcurrencySweep(1, 4, 16, 64, 128)...)
 	// Past the engine's 64 sequences, more concurrency only queues: throughput stops growing
-	// and TTFT climbs.
+	// and TTFT climbs. Below them it grows, where the machine has the CPU to serve both the
+	// simulator and the client: under the race detector, or beside other work, both run out
+	// of cores first, and the figures say that instead.
 	tok := func(i int) float64 { return results[i].Value("tok/s")[0] }
-	if tok(3) < 2*tok(1) {
+	t.Logf("throughput: %.0f tok/s at concurrency 4, %.0f at 64", tok(1), tok(3))
+	switch busy := busiest(results); {
+	case perftest.RaceEnabled:
+		t.Log("growth not checked: timings under -race describe the detector")
+	case busy > 0.5:
+		t.Logf("growth not checked: other processes used %.1f cores during the sweep", busy)
+	case tok(3) < 2*tok(1):
 		t.Errorf("throughput should grow with concurrency below saturation: %.0f tok/s at 4, %.0f at 64", tok(1), tok(3))
 	}
 	if dir := perftest.OutDir(); dir != "" {
@@ -35,4 +44,15 @@ func TestSweepConcurrency(t *testing.T) {
 		}
 		t.Logf("sweep plot: %s", path)
 	}
+}
+
+// busiest is the most CPU other processes used in any repetition of the sweep, in cores.
+func busiest(results []*perftest.Result) float64 {
+	most := 0.0
+	for _, r := range results {
+		for _, v := range r.Value(machine.UnitOthersCPU) {
+			most = max(most, v)
+		}
+	}
+	return most
 }

@@ -8,6 +8,7 @@ package fakeserver
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,7 +44,41 @@ type Config struct {
 	// "data: [DONE]" (llama.cpp's in-stream errors).
 	StreamError string
 	ErrorAfter  int
+	// Fault, when set, is one of the hostile behaviours of Faults.
+	Fault Fault
 }
+
+// Fault names a hostile behaviour, each one seen to break a client (perfgate's issue 16):
+// servers that hang, stream forever, lie, redirect, or frame their events in ways the SSE
+// specification allows and naive readers do not.
+type Fault string
+
+// Faults.
+const (
+	ModelsHang     Fault = "models-hang"      // /v1/models accepts and never answers
+	ModelsForever  Fault = "models-forever"   // /v1/models streams bytes without end
+	ModelsEmptyID  Fault = "models-empty-id"  // /v1/models lists a model whose id is ""
+	ResetHang      Fault = "reset-hang"       // POST /reset_prefix_cache never answers
+	StreamForever  Fault = "stream-forever"   // a completion streams tokens without end
+	Stall          Fault = "stall"            // a completion sends 3 tokens, then nothing, the connection open
+	Redirect       Fault = "redirect"         // 302 to another host
+	ErrorNull      Fault = "error-null"       // every chunk carries "error": null
+	BOM            Fault = "bom"              // a byte-order mark before the first event
+	CROnly         Fault = "cr"               // lines end in CR only
+	MultiLine      Fault = "multi-line"       // each event's JSON split over several data: lines
+	DoneSpace      Fault = "done-space"       // "data: [DONE] " with a trailing space
+	GzipBody       Fault = "gzip"             // a gzip-encoded JSON body instead of a stream
+	HTMLBody       Fault = "html"             // a 200 text/html page (a proxy's login page)
+	HugeLine       Fault = "huge-line"        // one event line of 2 MiB
+	UsageInflated  Fault = "usage-inflated"   // usage claims 100,000 tokens for the chunks sent
+	UsageDeflated  Fault = "usage-deflated"   // usage claims 1 token
+	MetricsHuge    Fault = "metrics-huge"     // /metrics streams 64 MiB of samples
+	MetricsNaN     Fault = "metrics-nan"      // /metrics holds NaN and +Inf samples
+	HTTP500        Fault = "http-500"         // 500 with a JSON error message
+	CloseAfterHead Fault = "close-after-head" // 200 headers, then the connection closes
+	ErrorChunk     Fault = "error-chunk"      // a data: {"error": {...}} chunk after 2 tokens
+	ErrorHuge      Fault = "error-huge"       // an in-stream error message of 1 MiB
+)
 
 // Server is a started fake server.
 type Server struct {
@@ -69,6 +104,8 @@ func Start(tb testing.TB, cfg Config) *Server {
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("POST /v1/completions", s.complete)
 	mux.HandleFunc("POST /v1/chat/completions", s.complete)
+	mux.HandleFunc("POST /reset_prefix_cache", s.reset)
+	mux.HandleFunc("GET /metrics", s.metrics)
 	s.Server = httptest.NewUnstartedServer(mux)
 	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -94,6 +131,20 @@ func (s *Server) Requests() int64 { return s.n.Load() }
 func (s *Server) Connections() int64 { return s.conns.Load() }
 
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	switch s.cfg.Fault {
+	case ModelsHang:
+		s.hang(r)
+		return
+	case ModelsForever:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"object":"list","data":[`)
+		s.forever(w, r, []byte(`{"id":"m","object":"model"},`))
+		return
+	case ModelsEmptyID:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"object":"list","data":[{"id":"","object":"model"}]}`)
+		return
+	}
 	type model struct {
 		ID   string         `json:"id"`
 		Obj  string         `json:"object"`
@@ -124,6 +175,58 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	fmt.Fprintf(w, `{"error":{"code":%d,"message":%q,"type":"invalid_request_error"}}`, code, msg)
 }
 
+// hang holds a request until the client gives up or the server stops.
+func (s *Server) hang(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.quit:
+	}
+}
+
+// forever writes chunk until the client goes away or the server stops.
+func (s *Server) forever(w http.ResponseWriter, r *http.Request, chunk []byte) {
+	fl := w.(http.Flusher)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.quit:
+			return
+		default:
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+		fl.Flush()
+	}
+}
+
+func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Fault == ResetHang {
+		s.hang(r)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	switch s.cfg.Fault {
+	case MetricsHuge:
+		line := []byte("vllm:num_requests_waiting{model_name=\"fake-model\",engine=\"0\"} 0\n")
+		block := bytes.Repeat(line, (1<<20)/len(line)) // about 1 MiB a write, so that 64 MiB go out fast
+		for written := 0; written < 64<<20; written += len(block) {
+			if _, err := w.Write(block); err != nil {
+				return
+			}
+		}
+	case MetricsNaN:
+		_, _ = io.WriteString(w, "vllm:num_requests_waiting NaN\nvllm:kv_cache_usage_perc +Inf\nvllm:num_preemptions_total 0\n")
+	default:
+		_, _ = io.WriteString(w, "vllm:num_requests_waiting 0\nvllm:kv_cache_usage_perc 0.1\nvllm:num_preemptions_total 0\n")
+	}
+}
+
 func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	n := s.n.Add(1)
 	var req request
@@ -152,6 +255,9 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.CloseAfterStream {
 		s.rawStream(w, promptLen, tokens)
+		return
+	}
+	if s.fault(w, r, promptLen, tokens) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")

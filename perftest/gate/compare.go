@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -24,6 +25,16 @@ type Options struct {
 	// on. A unit's direction comes from the baseline's `Unit ... better=` line when it has
 	// one, else from here, else lower is better.
 	Units map[string]Unit
+	// Figure reports whether a unit is a machine figure (how busy the machine was) rather
+	// than a metric of the system under test: figures are shown beside the metrics and
+	// never tested (nil: every unit is a metric).
+	Figure func(unit string) bool
+	// Noise, when set, compares the machines the two runs measured; a regression or an
+	// improvement the difference can explain is Inconclusive (see Noise).
+	Noise func(base, cur *resultfile.File) Noise
+	// Sequential, when set, says the comparison is a look of a group-sequential design:
+	// the p-values account for the looks taken and planned (see Sequential).
+	Sequential *Sequential
 }
 
 // Unit is what the gate knows of one metric.
@@ -45,6 +56,9 @@ const (
 	Unchanged   Verdict = iota // no significant change larger than the threshold
 	Regression                 // significantly worse by more than the threshold
 	Improvement                // significantly better by more than the threshold
+	// Inconclusive: significantly worse beyond the threshold, but no longer beyond it once
+	// the change the current run's measurably busier machine can explain is taken off.
+	Inconclusive
 )
 
 func (v Verdict) String() string {
@@ -53,6 +67,8 @@ func (v Verdict) String() string {
 		return "REGRESSION"
 	case Improvement:
 		return "improvement"
+	case Inconclusive:
+		return "INCONCLUSIVE"
 	}
 	return "~"
 }
@@ -64,6 +80,8 @@ func (v Verdict) MarshalText() ([]byte, error) {
 		return []byte("regression"), nil
 	case Improvement:
 		return []byte("improvement"), nil
+	case Inconclusive:
+		return []byte("inconclusive"), nil
 	}
 	return []byte("unchanged"), nil
 }
@@ -100,17 +118,31 @@ type Delta struct {
 	// NaN: the baseline median is zero, so a relative effect has no meaning.
 	MDE     float64
 	Verdict Verdict
+	// Explained is the relative change a busier machine can explain (Options.Noise), in
+	// the direction the busier side moves the metric; 0 when the machines compare alike.
+	Explained float64
+	// Figure marks a machine figure (Options.Figure): summarized, never tested.
+	Figure bool
 	// Warnings concern this metric alone.
 	Warnings []error
 
 	dir int // sign of the rank statistic: +1 current larger, -1 smaller
+	// One-sided p-values for "worse" and "better", before Holm's correction: P/2 in the
+	// direction the ranks moved and 1-P/2 in the other (or the sequential p-values, see
+	// Sequential).
+	pWorse, pBetter float64
 }
 
 // Report is the comparison of two runs of a case.
 type Report struct {
 	Base, Cur *resultfile.File
 	Alpha     float64
-	Deltas    []Delta
+	// Deltas are the metrics, tested, then the machine figures (Delta.Figure).
+	Deltas []Delta
+	// Noise is how the two machines compare (nil without Options.Noise).
+	Noise *Noise
+	// Sequential is the design this comparison is a look of (nil: a fixed design).
+	Sequential *Sequential
 	// Warnings concern the comparison as a whole: too few repetitions for any verdict,
 	// metrics present on one side only. Each wraps one of the Err* sentinels.
 	Warnings []error
@@ -118,6 +150,9 @@ type Report struct {
 
 // Regressions returns the metrics judged worse.
 func (r *Report) Regressions() []Delta { return r.with(Regression) }
+
+// Inconclusives returns the metrics whose regression a busier machine can explain.
+func (r *Report) Inconclusives() []Delta { return r.with(Inconclusive) }
 
 // Improvements returns the metrics judged better.
 func (r *Report) Improvements() []Delta { return r.with(Improvement) }
@@ -144,25 +179,56 @@ const MDEPower = 0.8
 // a verdict. Compare does not check that the files describe the same setup (see
 // resultfile.Diff).
 func Compare(base, cur *resultfile.File, opt Options) *Report {
+	rep, _ := CompareContext(context.Background(), base, cur, opt)
+	return rep
+}
+
+// CompareContext is Compare that stops when ctx is done, returning no report and ctx's
+// cause (context.Cause: with signal.NotifyContext, the signal). It checks ctx before each
+// metric's tests and before each metric's minimum detectable effect, the steps whose cost
+// grows with the repetitions (O(n log n) each), so an interrupt ends even a comparison of
+// files of 100,000s of repetitions within one metric's work.
+func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
 	alpha := cmpOr(opt.Alpha, DefaultOptions.Alpha)
-	rep := &Report{Base: base, Cur: cur, Alpha: alpha}
+	rep := &Report{Base: base, Cur: cur, Alpha: alpha, Sequential: opt.Sequential}
+	var figures []Delta
 	for _, u := range base.Units {
-		if !slices.Contains(cur.Units, u) {
-			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the baseline only", u, ErrOneSided))
-			continue
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
 		}
-		rep.Deltas = append(rep.Deltas, compareUnit(u, base, cur, opt))
+		figure := opt.Figure != nil && opt.Figure(u)
+		switch {
+		case !slices.Contains(cur.Units, u) && !figure:
+			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the baseline only", u, ErrOneSided))
+		case figure && slices.Contains(cur.Units, u):
+			figures = append(figures, summarizeFigure(u, base, cur, opt))
+		case !figure:
+			rep.Deltas = append(rep.Deltas, compareUnit(u, base, cur, opt))
+		}
 	}
 	for _, u := range cur.Units {
-		if !slices.Contains(base.Units, u) {
+		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) {
 			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only", u, ErrOneSided))
+		}
+	}
+	if opt.Sequential != nil {
+		opt.Sequential.pvalues(rep.Deltas, base, cur)
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
 		}
 	}
 	rep.adjust()
 	// The MDE is for a metric regressing alone: its one-sided p-value must be below
-	// alpha/m, which is a two-sided level of 2 alpha/m.
+	// alpha/m, which is a two-sided level of 2 alpha/m (under a sequential design, the
+	// nominal level of the current look that corresponds to it).
 	lone := 2 * alpha / float64(max(1, len(rep.Deltas)))
+	if opt.Sequential != nil {
+		lone = 2 * opt.Sequential.nominal(lone/2, len(cur.Reps), len(base.Reps))
+	}
 	for i := range rep.Deltas {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
 		d := &rep.Deltas[i]
 		d.MDE = MDE(d.NBase, d.NCur, lone, d.Threshold, robust.Sigma(base.Values(d.Unit), cur.Values(d.Unit))/math.Abs(d.Base.Center))
 		if d.Base.Center == 0 {
@@ -171,7 +237,11 @@ func Compare(base, cur *resultfile.File, opt Options) *Report {
 		d.Verdict = verdict(d, alpha)
 	}
 	rep.Warnings = append(rep.Warnings, sampleSizeWarnings(rep.Deltas, alpha)...)
-	return rep
+	if opt.Noise != nil {
+		rep.judgeNoise(opt.Noise(base, cur))
+	}
+	rep.Deltas = append(rep.Deltas, figures...)
+	return rep, nil
 }
 
 // compareUnit summarizes and tests one unit; PAdj, MDE and Verdict are set later.
@@ -199,6 +269,15 @@ func compareUnit(u string, base, cur *resultfile.File, opt Options) Delta {
 	}
 	if math.IsNaN(d.P) {
 		d.P = 1
+	}
+	d.pWorse, d.pBetter = 1, 1
+	if d.dir != 0 {
+		half := d.P / 2
+		if d.dir > 0 == d.LowerBetter {
+			d.pWorse, d.pBetter = half, 1-half
+		} else {
+			d.pWorse, d.pBetter = 1-half, half
+		}
 	}
 	d.Change = robust.RelChange(d.Base.Center, d.Cur.Center)
 	d.ConfiguredThreshold = threshold(u, opt)
@@ -249,16 +328,7 @@ func (r *Report) adjust() {
 	worse := make([]float64, len(r.Deltas))
 	better := make([]float64, len(r.Deltas))
 	for i, d := range r.Deltas {
-		worse[i], better[i] = 1, 1
-		if d.dir == 0 {
-			continue
-		}
-		half := d.P / 2
-		if d.dir > 0 == d.LowerBetter {
-			worse[i], better[i] = half, 1-half
-		} else {
-			worse[i], better[i] = 1-half, half
-		}
+		worse[i], better[i] = d.pWorse, d.pBetter
 	}
 	aw, ab := holm(worse), holm(better)
 	for i := range r.Deltas {

@@ -18,10 +18,12 @@ import (
 // Title is a one-line summary: the case and how many metrics regressed or improved.
 func (r *Report) Title() string {
 	name := cmpOrString(r.Cur.Name, r.Base.Name)
-	regs, imps := len(r.Regressions()), len(r.Improvements())
+	regs, imps, inc := len(r.Regressions()), len(r.Improvements()), len(r.Inconclusives())
 	switch {
 	case regs > 0:
 		return fmt.Sprintf("%s: %d %s regressed", name, regs, plural(regs, "metric", "metrics"))
+	case inc > 0:
+		return fmt.Sprintf("%s: no regression, %d %s INCONCLUSIVE (busier machine)", name, inc, plural(inc, "metric", "metrics"))
 	case imps > 0:
 		return fmt.Sprintf("%s: no regression, %d %s improved", name, imps, plural(imps, "metric", "metrics"))
 	}
@@ -38,11 +40,30 @@ func (r *Report) RegressionList() string {
 	return strings.Join(names, "; ")
 }
 
-// WriteText writes a benchstat-style table, then the warnings and how to read it.
+// InconclusiveList names the inconclusive metrics with their change, adjusted p-value and
+// the change the busier machine explains, "; "-separated ("" when none).
+func (r *Report) InconclusiveList() string {
+	var names []string
+	for _, d := range r.Inconclusives() {
+		explained := "up to " + fmtPct(d.Explained)
+		if math.IsInf(d.Explained, 1) {
+			explained = "any change"
+		}
+		names = append(names, fmt.Sprintf("%s %s (p=%.3g; the busier machine explains %s)", d.Unit, fmtChange(d.Change), d.PAdj, explained))
+	}
+	return strings.Join(names, "; ")
+}
+
+// WriteText writes a benchstat-style table (the metrics, then the machine figures, which
+// are not tested), then the warnings and how to read it.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "metric\tbaseline\tcurrent\tchange\tp (holm)\tthreshold\tMDE\tverdict\n")
 	for _, d := range r.Deltas {
+		if d.Figure {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t- (n=%d+%d)\t-\t-\tmachine\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
+			continue
+		}
 		thr := fmtPct(d.Threshold)
 		if d.raised() {
 			thr += "*"
@@ -53,8 +74,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	var b strings.Builder
+	if r.Sequential != nil {
+		fmt.Fprintf(&b, "%s\n", r.Sequential)
+	}
 	if warns := r.allWarnings(); len(warns) > 0 {
 		fmt.Fprintf(&b, "warnings:\n  %s\n", strings.Join(warns, "\n  "))
+	}
+	if l := r.InconclusiveList(); l != "" {
+		fmt.Fprintf(&b, "INCONCLUSIVE: beyond the threshold, but not beyond it once the change the busier machine can explain is taken off: %s\n", l)
 	}
 	fmt.Fprintf(&b, "%s\n", r.legend())
 	if r.floorRaised() {
@@ -74,9 +101,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	b.WriteString("| metric | baseline | current | change | p (holm) | threshold | MDE | verdict |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, d := range r.Deltas {
+		if d.Figure {
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | - (n=%d+%d) | - | - | machine |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
+			continue
+		}
 		change, verdict := fmtChange(d.Change), d.Verdict.String()
-		if d.Verdict == Regression {
+		switch d.Verdict {
+		case Regression:
 			change, verdict = "**"+change+"**", "**"+verdict+"**"
+		case Inconclusive:
+			verdict = "_" + verdict + "_"
 		}
 		thr := fmtPct(d.Threshold)
 		if d.raised() {
@@ -84,11 +118,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f (n=%d+%d) | %s | %s | %s |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), change, d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), verdict)
 	}
+	if r.Sequential != nil {
+		fmt.Fprintf(&b, "\n%s.\n", r.Sequential)
+	}
 	if warns := r.allWarnings(); len(warns) > 0 {
 		b.WriteString("\n**Warnings**\n\n")
 		for _, wn := range warns {
 			fmt.Fprintf(&b, "- %s\n", wn)
 		}
+	}
+	if l := r.InconclusiveList(); l != "" {
+		fmt.Fprintf(&b, "\n_INCONCLUSIVE_: beyond the threshold, but not beyond it once the change the busier machine can explain is taken off: %s.\n", l)
 	}
 	fmt.Fprintf(&b, "\n%s.", r.legend())
 	if r.floorRaised() {
@@ -148,7 +188,18 @@ func (r *Report) floorRaised() bool {
 
 func (r *Report) legend() string {
 	return fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see README, \"Gate statistics and power\")",
-		r.Alpha, len(r.Deltas), 100*MDEPower)
+		r.Alpha, r.tested(), 100*MDEPower)
+}
+
+// tested counts the metrics tested (not the machine figures).
+func (r *Report) tested() int {
+	n := 0
+	for _, d := range r.Deltas {
+		if !d.Figure {
+			n++
+		}
+	}
+	return n
 }
 
 // allWarnings is the report's warnings followed by each metric's, prefixed by its unit.
@@ -174,8 +225,34 @@ type reportJSON struct {
 	Alpha        float64      `json:"alpha"`
 	Regressions  int          `json:"regressions"`
 	Improvements int          `json:"improvements"`
+	Inconclusive int          `json:"inconclusive,omitempty"`
 	Warnings     []string     `json:"warnings"`
 	Metrics      []metricJSON `json:"metrics"`
+	// Machine holds the machine figures (not tested) and how the machines compare.
+	Machine    *machineJSON    `json:"machine,omitempty"`
+	Sequential *sequentialJSON `json:"sequential,omitempty"`
+}
+
+type machineJSON struct {
+	// Busier is "current", "baseline" or "" (neither).
+	Busier  string       `json:"busier"`
+	Why     string       `json:"why,omitempty"`
+	Summary string       `json:"summary,omitempty"`
+	Missing string       `json:"missing,omitempty"`
+	Figures []figureJSON `json:"figures"`
+}
+
+type figureJSON struct {
+	Unit    string      `json:"unit"`
+	Base    summaryJSON `json:"base"`
+	Current summaryJSON `json:"current"`
+	Change  *float64    `json:"change"`
+}
+
+type sequentialJSON struct {
+	Looks   []int  `json:"looks"`
+	Paired  bool   `json:"paired"`
+	Stopped string `json:"stopped"`
 }
 
 type summaryJSON struct {
@@ -199,10 +276,12 @@ type metricJSON struct {
 	NoiseFloor          float64  `json:"noise_floor"`
 	// MDE is null when no regression of the metric alone is detectable or the baseline
 	// median is 0; MDENote then says which ("none", "n/a").
-	MDE      *float64 `json:"mde"`
-	MDENote  string   `json:"mde_note,omitempty"`
-	Verdict  Verdict  `json:"verdict"`
-	Warnings []string `json:"warnings,omitempty"`
+	MDE     *float64 `json:"mde"`
+	MDENote string   `json:"mde_note,omitempty"`
+	Verdict Verdict  `json:"verdict"`
+	// Explained is the relative change a busier machine explains (absent: none).
+	Explained float64  `json:"explained,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 func finite(v float64) *float64 {
@@ -219,17 +298,39 @@ func finite(v float64) *float64 {
 // (0.05 is 5%); values that are infinite or undefined are null.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	out := reportJSON{Case: r.Cur.Name, Base: r.Base.Path, Current: r.Cur.Path, Alpha: r.Alpha,
-		Regressions: len(r.Regressions()), Improvements: len(r.Improvements()), Warnings: []string{}, Metrics: []metricJSON{}}
+		Regressions: len(r.Regressions()), Improvements: len(r.Improvements()), Inconclusive: len(r.Inconclusives()),
+		Warnings: []string{}, Metrics: []metricJSON{}}
 	for _, w := range r.Warnings {
 		out.Warnings = append(out.Warnings, w.Error())
 	}
+	if r.Sequential != nil {
+		out.Sequential = &sequentialJSON{Looks: r.Sequential.Looks, Paired: r.Sequential.Paired, Stopped: r.Sequential.Stopped}
+	}
+	if n := r.Noise; n != nil && (n.Busier != 0 || n.Missing != "" || slices.ContainsFunc(r.Deltas, func(d Delta) bool { return d.Figure })) {
+		out.Machine = &machineJSON{Why: n.Why, Summary: n.Summary, Missing: n.Missing, Figures: []figureJSON{}}
+		switch n.Busier {
+		case 1:
+			out.Machine.Busier = "current"
+		case -1:
+			out.Machine.Busier = "baseline"
+		}
+	}
 	for _, d := range r.Deltas {
+		if d.Figure {
+			if out.Machine == nil {
+				out.Machine = &machineJSON{Figures: []figureJSON{}}
+			}
+			out.Machine.Figures = append(out.Machine.Figures, figureJSON{Unit: d.Unit,
+				Base:    summaryJSON{d.Base.Center, finite(d.Base.Lo), finite(d.Base.Hi), d.NBase},
+				Current: summaryJSON{d.Cur.Center, finite(d.Cur.Lo), finite(d.Cur.Hi), d.NCur}, Change: finite(d.Change)})
+			continue
+		}
 		m := metricJSON{Unit: d.Unit, Better: "higher",
 			Base:    summaryJSON{d.Base.Center, finite(d.Base.Lo), finite(d.Base.Hi), d.NBase},
 			Current: summaryJSON{d.Cur.Center, finite(d.Cur.Lo), finite(d.Cur.Hi), d.NCur},
 			Change:  finite(d.Change), P: d.P, PHolm: d.PAdj, Threshold: d.Threshold,
 			ConfiguredThreshold: d.ConfiguredThreshold, NoiseFloor: d.NoiseFloor,
-			MDE: finite(d.MDE), Verdict: d.Verdict}
+			MDE: finite(d.MDE), Verdict: d.Verdict, Explained: d.Explained}
 		for _, w := range d.Warnings {
 			m.Warnings = append(m.Warnings, w.Error())
 		}

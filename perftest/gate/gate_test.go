@@ -2,7 +2,9 @@ package gate
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -261,15 +263,53 @@ func TestAppendMarkdown(t *testing.T) {
 	assert.Contains(t, string(md), "| `itl-p50-sec` |")
 }
 
+// BenchmarkCompareLarge compares large files: the comparison must stay O(n log n) per
+// metric (it once simulated n1 x n2 values). cmd/perfgate's BenchmarkCompareProcess
+// measures the whole command, with reading the files and its peak memory.
 func BenchmarkCompareLarge(b *testing.B) {
-	// Two 20,000-repetition files: the comparison must stay O(n log n) per metric.
-	big := func(seed uint64) *resultfile.File {
-		f := synth(seed, 20000, nil)
-		return f
+	for _, n := range [][2]int{{20000, 20000}, {10, 400000}} {
+		x, y := synth(1, n[0], nil), synth(2, n[1], nil)
+		b.Run(fmt.Sprintf("%dx%d", n[0], n[1]), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Compare(x, y, testOptions)
+			}
+		})
 	}
-	x, y := big(1), big(2)
-	b.ReportAllocs()
-	for b.Loop() {
-		Compare(x, y, testOptions)
+}
+
+// countdown is a context that is done once its Err has been asked n times.
+type countdown struct {
+	context.Context
+	n int
+}
+
+func (c *countdown) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
 	}
+	return nil
+}
+
+func TestCompareContextStopsBetweenMetrics(t *testing.T) {
+	base, cur := synth(1, 10, nil), synth(2, 10, nil)
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cause := errors.New("interrupt signal received")
+	cancel(cause)
+	rep, err := CompareContext(ctx, base, cur, testOptions)
+	assert.Nil(t, rep)
+	assert.Equal(t, cause, err, "the cause says why")
+	// It asks before each metric's test and each metric's MDE: 5 + 5 times here. Done at
+	// any of them, it stops there.
+	for n := range 10 {
+		rep, err := CompareContext(&countdown{t.Context(), n}, base, cur, testOptions)
+		assert.Nil(t, rep, "done after %d checks", n)
+		assert.ErrorIs(t, err, context.Canceled)
+	}
+	rep, err = CompareContext(&countdown{t.Context(), 10}, base, cur, testOptions)
+	require.NoError(t, err)
+	var want, got bytes.Buffer
+	require.NoError(t, Compare(base, cur, testOptions).WriteJSON(&want))
+	require.NoError(t, rep.WriteJSON(&got))
+	assert.Equal(t, want.String(), got.String())
 }

@@ -1,6 +1,7 @@
 package plot
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,7 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/profile"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -33,4 +36,32 @@ func TestSweep(t *testing.T) {
 
 func TestSweepNeedsPoints(t *testing.T) {
 	assert.ErrorContains(t, Sweep(filepath.Join(t.TempDir(), "x.png"), []*perftest.Result{nil}), "no finished points")
+}
+
+func TestPanels(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.png")
+	x := []float64{0.1, 0.5, 0.9}
+	require.NoError(t, Panels(path,
+		Panel{Title: "TTFT", X: "prefix ratio", Y: "ms", LogY: true, Curves: []Curve{
+			{Name: "kv", X: x, Y: []float64{100, 60, 20}}, {Name: "round-robin", X: x, Y: []float64{101, 90, math.NaN()}}}},
+		Panel{Title: "fit", X: "ISL", Y: "ms", Curves: []Curve{
+			{Name: "measured", X: x, Y: []float64{1, 2, 3}, Points: true}, {Name: "fit", X: x, Y: []float64{1.1, 2, 2.9}, Smooth: true}}}))
+	png, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "\x89PNG", string(png[:4]))
+	assert.Greater(t, len(png), 10000)
+	assert.ErrorContains(t, Panels(path), "no panels")
+	assert.ErrorContains(t, Panels(path, Panel{Curves: []Curve{{X: x, Y: x[:1]}}}), "3 x values, 1 y values")
+	assert.ErrorContains(t, Panels(path, Panel{Title: "empty", LogY: true, Curves: []Curve{{X: x, Y: []float64{0, 0, 0}}}}), "no points")
+}
+
+func TestProfilePlot(t *testing.T) {
+	res, err := profile.Run(t.Context(), profile.Simulated(mock.Config{NumGPUBlocks: 2048}), profile.Options{ISLs: []int{256, 1024, 4096}, DecodeISLs: []int{512, 1024}})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "profile.png")
+	require.NoError(t, Profile(path, res))
+	png, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Greater(t, len(png), 10000)
+	assert.Error(t, Profile(path, &profile.Result{}))
 }

@@ -14,7 +14,7 @@ const HardwareKey = "hardware"
 // but need not match for two runs to be comparable. Every other key (backend, model, image,
 // workload, fingerprint, load, api, ...) must match.
 var infoKeys = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
-	"cache-reset": true, "health": true, "server-metrics": true, "itl": true}
+	"cache-reset": true, "health": true, "server-metrics": true, "itl": true, "looks": true, "partial": true}
 
 // Diff says how the setups of two files differ: "" when they describe the same setup,
 // else one line per differing key, sorted by key, naming both values, as in
@@ -23,7 +23,12 @@ var infoKeys = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg":
 //	image: baseline "vllm:v1", current absent
 //
 // with aName and bName ("baseline", "current") labelling the sides. The case name must
-// match too. Keys that only say where a run happened or how it went (goos, goarch, cpu,
+// match too, and the files must share a unit: two files with no unit in common (renamed
+// units, or another tool's file) measured different things, and the line
+//
+//	(units): baseline "ttft-p50-sec req/s", current "ttft_p50 rps"
+//
+// names each side's units. Keys that only say where a run happened or how it went (goos, goarch, cpu,
 // host, date, commit, pkg, cache-reset, health, server-metrics, itl) are not compared; the hardware class only when both files
 // record it (files from before perfgate recorded it lack the key). The text is the same on
 // every run.
@@ -38,6 +43,9 @@ func Diff(a, b *File, aName, bName string) string {
 		return m
 	}
 	x, y := pick(a), pick(b)
+	if !slices.ContainsFunc(a.Units, func(u string) bool { return slices.Contains(b.Units, u) }) {
+		x["(units)"], y["(units)"] = strings.Join(a.Units, " "), strings.Join(b.Units, " ")
+	}
 	if _, ok := x[HardwareKey]; !ok {
 		delete(y, HardwareKey)
 	}

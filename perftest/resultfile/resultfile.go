@@ -4,8 +4,27 @@
 // repetition. `go tool benchstat` reads the files unchanged; so do baselines, which are
 // result files committed to the repository.
 //
-// A file holds one case (one benchmark name) and one setup (one set of config lines). Errors
-// name the file and line ([SyntaxError]), including lines cut short by a crash or an editor.
+// A file holds one case (one benchmark name) and one setup (one set of config lines).
+// benchfmt is lenient, as a reader of `go test` output must be; a baseline that a crash, an
+// editor or a merge has damaged must not be read as numbers, so [Read] also refuses
+//
+//   - a line benchfmt would skip: anything but a result line, a `Unit` line, a config line
+//     ("key: value") or a blank line, wherever it is, and a benchmark name without values;
+//   - a unit that perfgate does not write ([Known]: its metrics, and the machine figures
+//     "machine-*" and "gpu-*") and that no `Unit <unit> better=` line
+//     (nor benchfmt itself, for ns/op and the like) gives a direction: a unit cut short
+//     ("ttft-p") or renamed;
+//   - a `better=` other than higher or lower, or one that contradicts perfgate's direction
+//     for a unit it writes (ttft-p50-sec better=higher would turn slowdowns into
+//     improvements);
+//   - a value that is not finite, or outside its unit's range (a negative latency or rate,
+//     an error rate outside [0, 1]), and a negative iteration count;
+//   - a result line that ends with another unit than the first one does (a line cut
+//     between fields), and a last line without its newline that lacks units the Unit
+//     lines declare (a file cut inside its only result line).
+//
+// Errors are of type *[SyntaxError], naming the file, the line and the field; the problem
+// on the earliest line is the one reported.
 package resultfile
 
 import (
@@ -13,9 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"slices"
 
 	"golang.org/x/perf/benchfmt"
 
@@ -109,7 +126,7 @@ func (e *SyntaxError) Error() string {
 // Pos returns the file name and line of the error, as benchfmt.SyntaxError does.
 func (e *SyntaxError) Pos() (fileName string, line int) { return e.FileName, e.Line }
 
-// Read reads the result file at path.
+// Read reads the result file at path, checking it as the package documentation says.
 func Read(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -117,94 +134,6 @@ func Read(path string) (*File, error) {
 	}
 	defer f.Close()
 	return Parse(f, path)
-}
-
-// Parse reads results in Go benchmark format. The input must hold one benchmark name with
-// one config. A line cut inside a field is a syntax error naming the file and line; a line
-// cut between fields is found because it does not end with the first line's last unit.
-func Parse(r io.Reader, fileName string) (*File, error) {
-	br := benchfmt.NewReader(r, fileName)
-	f := &File{Path: fileName, LowerBetter: map[string]bool{}}
-	var lastUnit string
-	for br.Scan() {
-		switch rec := br.Result().(type) {
-		case *benchfmt.SyntaxError:
-			return nil, &SyntaxError{fileName, rec.Line, rec.Msg}
-		case *benchfmt.Result:
-			if err := f.add(rec, &lastUnit); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := br.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", fileName, err)
-	}
-	if len(f.Reps) == 0 {
-		return nil, &SyntaxError{fileName, 0, "no benchmark result lines"}
-	}
-	meta := br.Units()
-	for _, u := range f.Units {
-		switch meta.GetBetter(u) {
-		case -1:
-			f.LowerBetter[u] = true
-		case 1:
-			f.LowerBetter[u] = false
-		}
-	}
-	return f, nil
-}
-
-// add appends one result line, checking that it belongs to the file's case and setup.
-func (f *File) add(rec *benchfmt.Result, lastUnit *string) error {
-	fileName, line := rec.Pos()
-	bad := func(format string, args ...any) error {
-		return &SyntaxError{fileName, line, fmt.Sprintf(format, args...)}
-	}
-	var cfg []KV
-	for _, c := range rec.Config {
-		if c.File {
-			cfg = append(cfg, KV{c.Key, string(c.Value)})
-		}
-	}
-	name := rec.Name.String()
-	switch {
-	case len(f.Reps) == 0:
-		f.Name, f.Config = name, cfg
-	case name != f.Name:
-		return bad("benchmark %q differs from %q: one file holds one case", name, f.Name)
-	case !slices.Equal(cfg, f.Config):
-		return bad("config lines change within the file: one file holds one setup")
-	}
-	rep := Rep{Iters: rec.Iters}
-	for _, v := range rec.Values {
-		u, val := v.OrigUnit, v.OrigValue
-		if u == "" {
-			u, val = v.Unit, v.Value
-		}
-		if slices.ContainsFunc(rep.Metrics, func(m Metric) bool { return m.Unit == u }) {
-			return bad("unit %q appears twice", u)
-		}
-		if math.IsNaN(val) || math.IsInf(val, 0) {
-			return bad("unit %q: value is not finite", u)
-		}
-		if !slices.Contains(f.Units, u) {
-			f.Units = append(f.Units, u)
-		}
-		rep.Metrics = append(rep.Metrics, Metric{u, val})
-	}
-	if len(rep.Metrics) == 0 {
-		return bad("result line without values")
-	}
-	// perfgate writes every line with the same last unit; a line cut between two fields
-	// loses it.
-	last := rep.Metrics[len(rep.Metrics)-1].Unit
-	if len(f.Reps) == 0 {
-		*lastUnit = last
-	} else if last != *lastUnit {
-		return bad("line ends with unit %q where the first result ends with %q (truncated or edited line?)", last, *lastUnit)
-	}
-	f.Reps = append(f.Reps, rep)
-	return nil
 }
 
 // WriteTo writes the file in Go benchmark format: config lines, `Unit ... better=` lines for

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -21,13 +23,15 @@ import (
 type Scrape map[string]float64
 
 // Parse parses Prometheus text exposition.
-func Parse(r io.Reader) (Scrape, error) {
+//
+// Non-finite samples (NaN, ±Inf) are left out, and their series named in dropped.
+func Parse(r io.Reader) (s Scrape, dropped []string, err error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
-		return nil, fmt.Errorf("parse metrics: %w", err)
+		return nil, nil, fmt.Errorf("parse metrics: %w", err)
 	}
-	s := Scrape{}
+	s = Scrape{}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
 			add := func(key string, v float64) {
@@ -55,7 +59,11 @@ func Parse(r io.Reader) (Scrape, error) {
 	for k, v := range s {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			delete(s, k) // a non-finite value describes nothing a result can hold
+			if !strings.Contains(k, "{") {
+				dropped = append(dropped, k)
+			}
 		}
 	}
-	return s, nil
+	slices.Sort(dropped)
+	return s, dropped, nil
 }

@@ -28,28 +28,29 @@ vllm:request_queue_time_seconds_count{model_name="m"} %g
 }
 
 func TestParse(t *testing.T) {
-	s, err := Parse(strings.NewReader(exposition(10, 40, 1, 2, 4, 0.25)))
+	s, _, err := Parse(strings.NewReader(exposition(10, 40, 1, 2, 4, 0.25)))
 	require.NoError(t, err)
 	assert.Equal(t, 10.0, s["vllm:prefix_cache_hits_total"])
 	assert.Equal(t, 0.25, s["vllm:kv_cache_usage_perc"])
 	assert.Equal(t, 2.0, s["vllm:request_queue_time_seconds_sum"])
 	assert.Equal(t, 4.0, s["vllm:request_queue_time_seconds_count"])
 	// Labels are summed over.
-	s, err = Parse(strings.NewReader("# TYPE r gauge\nr{a=\"1\"} 2\nr{a=\"2\"} 3\n"))
+	s, _, err = Parse(strings.NewReader("# TYPE r gauge\nr{a=\"1\"} 2\nr{a=\"2\"} 3\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 5.0, s["r"])
 
 	// One label value at a time, as SGLang's cached_tokens_total needs.
-	s, err = Parse(strings.NewReader("# TYPE c counter\nc{src=\"device\"} 2\nc{src=\"total\"} 5\n"))
+	s, _, err = Parse(strings.NewReader("# TYPE c counter\nc{src=\"device\"} 2\nc{src=\"total\"} 5\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 7.0, s["c"])
 	assert.Equal(t, 5.0, s[`c{src="total"}`])
 	// Non-finite values are dropped.
-	s, err = Parse(strings.NewReader("# TYPE g gauge\ng NaN\n# TYPE h gauge\nh +Inf\n# TYPE k gauge\nk 1\n"))
+	s, dropped, err := Parse(strings.NewReader("# TYPE g gauge\ng NaN\n# TYPE h gauge\nh +Inf\n# TYPE k gauge\nk 1\n"))
 	require.NoError(t, err)
 	assert.Equal(t, Scrape{"k": 1}, s)
+	assert.Equal(t, []string{"g", "h"}, dropped)
 
-	_, err = Parse(strings.NewReader("vllm:x{model_name=\"m\" 1\n"))
+	_, _, err = Parse(strings.NewReader("vllm:x{model_name=\"m\" 1\n"))
 	assert.ErrorContains(t, err, "parse metrics")
 }
 
@@ -58,7 +59,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("# TYPE x summary\nx{quantile=\"0.5\"} 1\nx_sum 2\nx_count 3\n")
 	f.Add("x 1 1700000000000\n# EOF\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		s, err := Parse(strings.NewReader(in))
+		s, _, err := Parse(strings.NewReader(in))
 		if err == nil && s == nil {
 			t.Fatal("nil scrape without error")
 		}

@@ -1,0 +1,266 @@
+package capacity
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// BytesPerElement maps the data types the estimate knows to their size in bytes.
+var BytesPerElement = map[string]float64{
+	"fp32": 4, "float32": 4, "bf16": 2, "bfloat16": 2, "fp16": 2, "float16": 2, "half": 2,
+	"fp8": 1, "float8": 1, "float8_e4m3fn": 1, "int8": 1, "int4": 0.5, "fp4": 0.5, "nvfp4": 0.5, "mxfp4": 0.5,
+}
+
+// Options say what hardware and requests to estimate for. The zero value estimates one
+// 80 GiB GPU at 90% utilization, weights and KV cache in the config's dtype (bf16 when it
+// names none), blocks of 16 tokens, no ISL/OSL.
+type Options struct {
+	// GPUMemory is the memory of one GPU in bytes (0: 80 GiB).
+	GPUMemory int64
+	// Utilization is the fraction of GPU memory the engine may use (0: 0.9, vLLM's
+	// --gpu-memory-utilization default).
+	Utilization float64
+	// Reserved is memory per GPU kept for activations and the runtime, in bytes, taken off
+	// before the KV cache (0: none; vLLM profiles its own).
+	Reserved int64
+	// TP is the tensor-parallel degree: weights split over TP GPUs (0: 1).
+	TP int
+	// DType and KVDType are the weights' and the KV cache's data types ("": the config's
+	// quantization or torch_dtype; the KV cache defaults to the weights' type unless they
+	// are quantized below 16 bits, when it stays at the config's torch_dtype).
+	DType, KVDType string
+	// BlockSize is the KV block size in tokens (0: 16); a sequence takes whole blocks.
+	BlockSize int
+	// ISL and OSL, when both are > 0, size the largest batch.
+	ISL, OSL int
+}
+
+// Estimate is the outcome, every figure for the whole model unless it says per GPU.
+type Estimate struct {
+	Model              string  `json:"model"`
+	Attention          string  `json:"attention"` // "MHA", "GQA", "MQA" or "MLA"
+	Parameters         int64   `json:"parameters"`
+	ActiveParameters   int64   `json:"active_parameters"` // per token (the experts used, for MoE)
+	DType              string  `json:"dtype"`
+	KVDType            string  `json:"kv_dtype"`
+	WeightBytes        int64   `json:"weight_bytes"`
+	KVBytesPerToken    int64   `json:"kv_bytes_per_token"`
+	TP                 int     `json:"tp"`
+	GPUMemory          int64   `json:"gpu_memory_bytes"`
+	Utilization        float64 `json:"gpu_utilization"`
+	WeightBytesPerGPU  int64   `json:"weight_bytes_per_gpu"`
+	KVBytesPerTokenGPU int64   `json:"kv_bytes_per_token_per_gpu"`
+	KVBytesPerGPU      int64   `json:"kv_cache_bytes_per_gpu"`
+	BlockSize          int     `json:"block_size"`
+	KVBlocks           int64   `json:"kv_blocks"`
+	KVTokens           int64   `json:"kv_tokens"`
+	ISL                int     `json:"isl,omitempty"`
+	OSL                int     `json:"osl,omitempty"`
+	MaxBatch           int64   `json:"max_batch,omitempty"`
+	MaxKVTokens        int64   `json:"max_kv_tokens,omitempty"`
+	Fits               bool    `json:"fits"` // weights and at least one block fit
+}
+
+// ParseBytes reads a memory size: a number with an optional unit B, KB, MB, GB, TB (powers
+// of 1000), KiB, MiB, GiB, TiB (powers of 1024), or K, M, G, T (taken as binary, as GPU
+// memory is quoted): "80GiB", "141GB", "24G", "8e10".
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	num := strings.TrimRightFunc(t, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' })
+	unit := strings.ToLower(strings.TrimSpace(t[len(num):]))
+	mult, ok := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
+	if !ok {
+		return 0, fmt.Errorf("memory size %q: unknown unit %q", s, unit)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("memory size %q: want a positive number with a unit such as 80GiB", s)
+	}
+	return int64(v * mult), nil
+}
+
+// Params counts the model's parameters and those a token uses (all of them for a dense
+// model; the shared layers and ExpertsPerToken experts for MoE).
+func (c Config) Params() (total, active int64) {
+	t, a := c.params()
+	return int64(t), int64(a)
+}
+
+// maxExact bounds counts kept in float64 so that they stay exact integers.
+const maxExact = 1 << 53
+
+// params counts in float64, exact below maxExact (ParseConfig rejects configs above it).
+func (c Config) params() (total, active float64) {
+	f := func(v int) float64 { return float64(v) }
+	h := f(c.Hidden)
+	var attn float64
+	if c.MLA() {
+		qk, heads := f(c.QKNopeHeadDim+c.QKRopeHeadDim), f(c.Heads)
+		if c.QLoraRank > 0 {
+			q := f(c.QLoraRank)
+			attn += h*q + q + q*heads*qk // q_a_proj, q_a_layernorm, q_b_proj
+		} else {
+			attn += h * heads * qk
+		}
+		kv := f(c.KVLoraRank)
+		attn += h*(kv+f(c.QKRopeHeadDim)) + kv + kv*heads*f(c.QKNopeHeadDim+c.VHeadDim) // kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj
+		attn += heads * f(c.VHeadDim) * h                                               // o_proj
+	} else {
+		hd := f(c.HeadDim)
+		attn = h*f(c.Heads)*hd + 2*h*f(c.KVHeads)*hd + f(c.Heads)*hd*h // q, k, v, o
+	}
+	norms := 2 * h
+	dense := 3 * h * f(c.Intermediate) // gate, up, down
+	layers := f(c.Layers)
+	embed := f(c.Vocab) * h
+	if !c.TieEmbeddings {
+		embed *= 2
+	}
+	total = embed + h + layers*(attn+norms) // + the final norm
+	active = total
+	if !c.MoE() {
+		return total + layers*dense, active + layers*dense
+	}
+	expert := 3 * h * f(c.MoEIntermediate)
+	e := f(c.Experts)
+	shared := f(c.SharedExperts) * expert
+	if c.SharedIntermediate > 0 {
+		shared += 3*h*f(c.SharedIntermediate) + h // Qwen's shared expert and its gate
+	}
+	router := h * e
+	if c.MLA() {
+		router += e // DeepSeek-V3's e_score_correction_bias
+	}
+	dl := f(c.FirstDenseLayers)
+	ml := layers - dl
+	k := f(c.ExpertsPerToken)
+	if k == 0 {
+		k = e
+	}
+	total += dl*dense + ml*(e*expert+shared+router)
+	active += dl*dense + ml*(k*expert+shared+router)
+	return total, active
+}
+
+// KVElementsPerToken is the number of KV-cache elements one token needs over all layers.
+func (c Config) KVElementsPerToken() int64 { return int64(c.kvElements()) }
+
+func (c Config) kvElements() float64 {
+	if c.MLA() {
+		return float64(c.Layers) * float64(c.KVLoraRank+c.QKRopeHeadDim)
+	}
+	return 2 * float64(c.Layers) * float64(c.KVHeads) * float64(c.HeadDim)
+}
+
+func (c Config) attention() string {
+	switch {
+	case c.MLA():
+		return "MLA"
+	case c.KVHeads == c.Heads:
+		return "MHA"
+	case c.KVHeads == 1:
+		return "MQA"
+	}
+	return "GQA"
+}
+
+func dtypeName(s string) string {
+	switch strings.ToLower(s) {
+	case "bfloat16":
+		return "bf16"
+	case "float16", "half":
+		return "fp16"
+	case "float32":
+		return "fp32"
+	case "float8", "float8_e4m3fn":
+		return "fp8"
+	}
+	return strings.ToLower(s)
+}
+
+// Estimate sizes the model on the hardware opt describes.
+func (c Config) Estimate(opt Options) (Estimate, error) {
+	var errs []error
+	if opt.GPUMemory == 0 {
+		opt.GPUMemory = 80 << 30
+	}
+	if opt.Utilization == 0 {
+		opt.Utilization = 0.9
+	}
+	if opt.TP == 0 {
+		opt.TP = 1
+	}
+	if opt.BlockSize == 0 {
+		opt.BlockSize = 16
+	}
+	base := dtypeName(c.DType)
+	if _, ok := BytesPerElement[base]; !ok {
+		base = "bf16"
+	}
+	dt := dtypeName(opt.DType)
+	if dt == "" {
+		dt = base
+		if q := dtypeName(c.QuantMethod); BytesPerElement[q] > 0 {
+			dt = q // e.g. DeepSeek-V3's fp8 checkpoint
+		}
+	}
+	kvdt := dtypeName(opt.KVDType)
+	if kvdt == "" {
+		kvdt = dt
+		if BytesPerElement[dt] < 2 && opt.DType == "" {
+			kvdt = base
+		}
+	}
+	for _, d := range []struct{ flag, v string }{{"dtype", dt}, {"kv-dtype", kvdt}} {
+		if _, ok := BytesPerElement[d.v]; !ok {
+			errs = append(errs, fmt.Errorf("estimate: %s %q is not one of fp32, bf16, fp16, fp8, int8, int4, fp4", d.flag, d.v))
+		}
+	}
+	if opt.GPUMemory < 0 || !(opt.Utilization > 0 && opt.Utilization <= 1) || opt.Reserved < 0 || opt.TP < 0 || opt.BlockSize < 0 || opt.ISL < 0 || opt.OSL < 0 {
+		errs = append(errs, fmt.Errorf("estimate: need GPU memory > 0, utilization in (0, 1], reserved >= 0, tp >= 1, block size >= 1, ISL and OSL >= 0"))
+	}
+	if (opt.ISL > 0) != (opt.OSL > 0) {
+		errs = append(errs, errors.New("estimate: give both ISL and OSL, or neither"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Estimate{}, err
+	}
+	total, active := c.Params()
+	e := Estimate{
+		Model: c.Architecture, Attention: c.attention(), Parameters: total, ActiveParameters: active,
+		DType: dt, KVDType: kvdt, TP: opt.TP, GPUMemory: opt.GPUMemory, Utilization: opt.Utilization, BlockSize: opt.BlockSize,
+		ISL: opt.ISL, OSL: opt.OSL,
+	}
+	if e.Model == "" {
+		e.Model = c.ModelType
+	}
+	e.WeightBytes = int64(math.Ceil(float64(total) * BytesPerElement[dt]))
+	e.KVBytesPerToken = int64(math.Ceil(float64(c.KVElementsPerToken()) * BytesPerElement[kvdt]))
+	e.WeightBytesPerGPU = (e.WeightBytes + int64(opt.TP) - 1) / int64(opt.TP)
+	// Tensor parallelism splits KV heads over the GPUs, each GPU holding at least one (a
+	// head is replicated when TP exceeds them); MLA's latent is not split by head.
+	perGPU := e.KVBytesPerToken
+	if !c.MLA() {
+		headsPerGPU := (int64(c.KVHeads) + int64(opt.TP) - 1) / int64(opt.TP)
+		perGPU = e.KVBytesPerToken / int64(c.KVHeads) * headsPerGPU
+	}
+	e.KVBytesPerTokenGPU = perGPU
+	usable := int64(float64(opt.GPUMemory)*opt.Utilization) - opt.Reserved
+	e.KVBytesPerGPU = max(usable-e.WeightBytesPerGPU, 0)
+	blockBytes := perGPU * int64(opt.BlockSize)
+	if blockBytes > 0 {
+		e.KVBlocks = e.KVBytesPerGPU / blockBytes
+	}
+	e.KVTokens = e.KVBlocks * int64(opt.BlockSize)
+	e.Fits = e.KVBlocks > 0
+	if opt.ISL > 0 && opt.OSL > 0 {
+		perSeq := int64((opt.ISL + opt.OSL + opt.BlockSize - 1) / opt.BlockSize)
+		e.MaxBatch = e.KVBlocks / perSeq
+		e.MaxKVTokens = e.MaxBatch * int64(opt.ISL+opt.OSL)
+	}
+	return e, nil
+}

@@ -1,0 +1,404 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aclements/go-moremath/stats"
+
+	"github.com/perfgate/perfgate/perftest/resultfile"
+)
+
+// Sequential is a group-sequential design. The comparison is looked at when the current
+// run has Looks[0] repetitions, then Looks[1], ..., and the run may stop at any look; the
+// last look is the most repetitions it may take. With Paired, the baseline grows with the
+// current run (an A/B run: a look compares the first Looks[k] repetitions of each side);
+// without, the baseline is fixed.
+//
+// Each metric's p-value then accounts for every look: it is the probability, with no
+// change, that the smallest one-sided p-value over all planned looks is as small as the
+// smallest one seen so far. The U statistics of successive looks are computed on growing
+// samples, so they are correlated like a Brownian motion observed at the looks'
+// information (n1 n2 / (n1 + n2)); that probability comes from its crossing probability,
+// integrated numerically (Armitage, McPherson and Rowe's recursion, as in Jennison and
+// Turnbull's "Group Sequential Methods", chapter 19). This is a Pocock-type design: the
+// same nominal level at every look. Holm's correction across metrics then runs on these
+// p-values, so false regressions stay below alpha per case over all looks together, however
+// the run stops. Looks the run did not take are counted as if taken, which only makes the
+// p-values larger.
+type Sequential struct {
+	Looks  []int
+	Paired bool
+	// Stopped says why the run stopped at this look ("" while it goes on); set by the
+	// caller that runs the repetitions, for the report.
+	Stopped string
+}
+
+// Next returns the repetition count of the first look after n, or 0 when n is at or past
+// the last look.
+func (s *Sequential) Next(n int) int {
+	for _, l := range s.Looks {
+		if l > n {
+			return l
+		}
+	}
+	return 0
+}
+
+// String describes the design: "looks at 10, 15, 20 repetitions (stopped: ...)".
+func (s *Sequential) String() string {
+	var looks []string
+	for _, l := range s.Looks {
+		looks = append(looks, fmt.Sprint(l))
+	}
+	out := "sequential: looks at " + strings.Join(looks, ", ") + " repetitions"
+	if s.Paired {
+		out += " a side"
+	}
+	if s.Stopped != "" {
+		out += "; stopped: " + s.Stopped
+	}
+	return out
+}
+
+// LooksKey is the config key under which a result file records the design it was run
+// with, as ConfigValue writes it: "10,15,20" (fixed baseline) or "paired:10,15,20" (A/B).
+const LooksKey = "looks"
+
+// ConfigValue is the design as the value of a result file's LooksKey line.
+func (s *Sequential) ConfigValue() string {
+	var looks []string
+	for _, l := range s.Looks {
+		looks = append(looks, strconv.Itoa(l))
+	}
+	v := strings.Join(looks, ",")
+	if s.Paired {
+		v = "paired:" + v
+	}
+	return v
+}
+
+// ReadSequential returns the design a result file records in its LooksKey line, nil when
+// it has none, so that a comparison of the files reproduces the gate's p-values.
+func ReadSequential(f *resultfile.File) (*Sequential, error) {
+	v := f.ConfigValue(LooksKey)
+	if v == "" {
+		return nil, nil
+	}
+	s := &Sequential{}
+	list, paired := strings.CutPrefix(v, "paired:")
+	s.Paired = paired
+	for _, part := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %q is not a list of repetition counts: %w", f.Path, LooksKey, v, err)
+		}
+		s.Looks = append(s.Looks, n)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", f.Path, LooksKey, err)
+	}
+	return s, nil
+}
+
+// Validate checks that the looks are positive and ascending.
+func (s *Sequential) Validate() error {
+	if len(s.Looks) == 0 {
+		return errors.New("sequential design: no looks")
+	}
+	for i, l := range s.Looks {
+		if l < 1 || i > 0 && l <= s.Looks[i-1] {
+			return fmt.Errorf("sequential design: looks %v: must be positive and ascending", s.Looks)
+		}
+	}
+	return nil
+}
+
+// info is the information of each look: n1 n2 / (n1 + n2), with the current look (ncur
+// repetitions, a planned look or not) among them.
+func (s *Sequential) info(ncur, nbase int) []float64 {
+	looks := slices.Clone(s.Looks)
+	if !slices.Contains(looks, ncur) && ncur > 0 {
+		looks = append(looks, ncur)
+		slices.Sort(looks)
+	}
+	var out []float64
+	for _, l := range looks {
+		nb := nbase
+		if s.Paired {
+			nb = l
+		}
+		if l > 0 && nb > 0 {
+			out = append(out, float64(l)*float64(nb)/float64(l+nb))
+		}
+	}
+	return out
+}
+
+// pvalues replaces each metric's one-sided p-values by sequential ones: the smallest
+// nominal p-value of the looks taken so far, mapped through the design's crossing
+// probability.
+func (s *Sequential) pvalues(ds []Delta, base, cur *resultfile.File) {
+	ncur, nbase := len(cur.Reps), len(base.Reps)
+	cross := crossing(s.info(ncur, nbase))
+	var looks []int
+	for _, l := range s.Looks {
+		if l < ncur {
+			looks = append(looks, l)
+		}
+	}
+	looks = append(looks, ncur)
+	for i := range ds {
+		d := &ds[i]
+		worse, better := d.pWorse, d.pBetter
+		for _, l := range looks[:len(looks)-1] {
+			b := base
+			if s.Paired {
+				b = prefix(base, l)
+			}
+			w, bt := oneSided(b.Values(d.Unit), prefix(cur, l).Values(d.Unit), d.LowerBetter)
+			worse, better = min(worse, w), min(better, bt)
+		}
+		d.pWorse, d.pBetter = cross.at(worse), cross.at(better)
+	}
+}
+
+// nominal is the nominal one-sided level at which a look's p-value has a sequential
+// p-value of a.
+func (s *Sequential) nominal(a float64, ncur, nbase int) float64 {
+	return crossing(s.info(ncur, nbase)).inverse(a)
+}
+
+func prefix(f *resultfile.File, n int) *resultfile.File {
+	g := *f
+	g.Reps = f.Reps[:min(n, len(f.Reps))]
+	return &g
+}
+
+// oneSided returns the one-sided U test p-values of "cur is worse than base" and "cur is
+// better".
+func oneSided(bv, cv []float64, lowerBetter bool) (worse, better float64) {
+	greater, less := 1.0, 1.0
+	if r, err := stats.MannWhitneyUTest(cv, bv, stats.LocationGreater); err == nil && !math.IsNaN(r.P) {
+		greater = r.P
+	}
+	if r, err := stats.MannWhitneyUTest(cv, bv, stats.LocationLess); err == nil && !math.IsNaN(r.P) {
+		less = r.P
+	}
+	if lowerBetter {
+		return greater, less
+	}
+	return less, greater
+}
+
+// crossingTable maps a nominal one-sided level a to the probability that a standard
+// Brownian motion, observed at the looks' information, crosses the boundary
+// z(a) sqrt(info) at some look: tabulated at levels from 1e-12 to 0.5 and interpolated in
+// log-log, since a design is evaluated for every metric of every comparison.
+type crossingTable struct {
+	logA, logP []float64
+}
+
+var (
+	crossingMu    sync.Mutex
+	crossingCache = map[string]*crossingTable{}
+)
+
+func crossing(info []float64) *crossingTable {
+	key := fmt.Sprint(info)
+	crossingMu.Lock()
+	defer crossingMu.Unlock()
+	if t, ok := crossingCache[key]; ok {
+		return t
+	}
+	t := &crossingTable{}
+	for la := math.Log(1e-12); la <= math.Log(0.5)+1e-9; la += math.Log(0.5/1e-12) / 64 {
+		t.logA = append(t.logA, la)
+		t.logP = append(t.logP, math.Log(crossProb(info, math.Exp(la))))
+	}
+	if len(crossingCache) > 256 {
+		clear(crossingCache)
+	}
+	crossingCache[key] = t
+	return t
+}
+
+// at is the crossing probability at level a (1 at a >= 1).
+func (t *crossingTable) at(a float64) float64 {
+	switch {
+	case a >= 1:
+		return 1
+	case a <= 0:
+		return 0
+	}
+	return min(1, math.Exp(interp(t.logA, t.logP, math.Log(a))))
+}
+
+// inverse is the level whose crossing probability is p.
+func (t *crossingTable) inverse(p float64) float64 {
+	if p >= 1 {
+		return 1
+	}
+	return min(p, math.Exp(interp(t.logP, t.logA, math.Log(p))))
+}
+
+// interp interpolates y(x) linearly in the ascending xs, extrapolating with the end slopes.
+func interp(xs, ys []float64, x float64) float64 {
+	i, _ := slices.BinarySearch(xs, x)
+	i = min(max(i, 1), len(xs)-1)
+	f := (x - xs[i-1]) / (xs[i] - xs[i-1])
+	return ys[i-1] + f*(ys[i]-ys[i-1])
+}
+
+// crossProb is the probability that W(t_k) >= c sqrt(t_k) for some k, with W a standard
+// Brownian motion, t the looks' information and c the upper a quantile of the normal
+// distribution. It sums the probabilities of first crossing at each look, each the
+// integral of the density of not having crossed yet times the chance of crossing in the
+// next increment, so that small probabilities keep their relative accuracy.
+func crossProb(t []float64, a float64) float64 {
+	if len(t) == 0 {
+		return a
+	}
+	c := -stdNormal.InvCDF(a)
+	const lo, n = -9.0, 201 // grid of standardized values from -9 to c, Simpson's rule
+	total := a              // first look: P(Z_1 >= c)
+	// The sub-density of W(t_0) on the grid below its boundary.
+	xs, fs := grid(lo, c, n, t[0])
+	for i, x := range xs {
+		fs[i] = stdNormal.PDF(x/math.Sqrt(t[0])) / math.Sqrt(t[0])
+	}
+	for k := 1; k < len(t); k++ {
+		dt := t[k] - t[k-1]
+		if dt <= 0 {
+			continue
+		}
+		sd := math.Sqrt(dt)
+		b := c * math.Sqrt(t[k])
+		w := simpson(xs)
+		first := 0.0
+		for i, x := range xs {
+			first += w[i] * fs[i] * 0.5 * math.Erfc((b-x)/sd/math.Sqrt2)
+		}
+		total += first
+		nx, nf := grid(lo, c, n, t[k])
+		for j, y := range nx {
+			v := 0.0
+			for i, x := range xs {
+				v += w[i] * fs[i] * stdNormal.PDF((y-x)/sd) / sd
+			}
+			nf[j] = v
+		}
+		xs, fs = nx, nf
+	}
+	return min(1, total)
+}
+
+// grid returns n points from lo to hi standardized values, scaled by sqrt(t), and a slice
+// for the density on them.
+func grid(lo, hi float64, n int, t float64) ([]float64, []float64) {
+	xs := make([]float64, n)
+	s := math.Sqrt(t)
+	for i := range xs {
+		xs[i] = s * (lo + (hi-lo)*float64(i)/float64(n-1))
+	}
+	return xs, make([]float64, n)
+}
+
+// simpson returns Simpson's weights for the evenly spaced xs (an odd count).
+func simpson(xs []float64) []float64 {
+	n := len(xs)
+	h := (xs[n-1] - xs[0]) / float64(n-1)
+	w := make([]float64, n)
+	for i := range w {
+		switch {
+		case i == 0 || i == n-1:
+			w[i] = h / 3
+		case i%2 == 1:
+			w[i] = 4 * h / 3
+		default:
+			w[i] = 2 * h / 3
+		}
+	}
+	return w
+}
+
+var stdNormal = stats.NormalDist{Mu: 0, Sigma: 1}
+
+// Undecided lists the metrics that more repetitions could still turn into a regression,
+// with why: the median is worse by more than the threshold but not (yet) significantly, or
+// no regression of the metric alone can be detected at these sample sizes (MDE none).
+// Inconclusive metrics are decided: more repetitions on the same machine do not make it
+// quieter.
+func (r *Report) Undecided() []string {
+	var out []string
+	for _, d := range r.Deltas {
+		if d.Figure || d.Verdict != Unchanged {
+			continue
+		}
+		worse := d.Change > d.Threshold
+		if !d.LowerBetter {
+			worse = d.Change < -d.Threshold
+		}
+		switch {
+		case worse:
+			out = append(out, fmt.Sprintf("%s %s, not significant (p=%.3g)", d.Unit, fmtChange(d.Change), d.PAdj))
+		case math.IsInf(d.MDE, 1):
+			out = append(out, fmt.Sprintf("%s: no regression detectable at n=%d+%d", d.Unit, d.NBase, d.NCur))
+		}
+	}
+	return out
+}
+
+// Decided reports whether more repetitions would not change the outcome: a metric
+// regressed, or none is undecided.
+func (r *Report) Decided() bool { return len(r.Regressions()) > 0 || len(r.Undecided()) == 0 }
+
+// Decide applies the stopping rule after a look at n repetitions (of the current run; of
+// each side when Paired): stop when a metric regressed, when none is undecided (see
+// Report.Undecided), or at the last look. It records why in Stopped and reports whether
+// to stop; with false, run up to Next(n) and look again.
+func (s *Sequential) Decide(r *Report, n int) bool {
+	switch {
+	case len(r.Regressions()) > 0:
+		s.Stopped = fmt.Sprintf("after %d repetitions: %s regressed", n, r.Regressions()[0].Unit)
+	case r.Decided():
+		s.Stopped = fmt.Sprintf("after %d repetitions: decided, no metric beyond its threshold undecided", n)
+	case s.Next(n) == 0:
+		s.Stopped = fmt.Sprintf("after %d repetitions, the most allowed, still undecided: %s", n, strings.Join(r.Undecided(), "; "))
+	default:
+		s.Stopped = ""
+		return false
+	}
+	return true
+}
+
+// CompareAsRecorded compares two result files as the run that wrote cur was judged: with
+// the sequential design cur records (ReadSequential), when it records one, its Stopped
+// saying what the rule concludes at cur's repetition count; else as Compare does.
+func CompareAsRecorded(base, cur *resultfile.File, opt Options) (*Report, error) {
+	return CompareAsRecordedContext(context.Background(), base, cur, opt)
+}
+
+// CompareAsRecordedContext is CompareAsRecorded that stops when ctx is done, as
+// CompareContext does, returning ctx's cause.
+func CompareAsRecordedContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
+	seq, err := ReadSequential(cur)
+	if err != nil {
+		return nil, err
+	}
+	opt.Sequential = seq
+	rep, err := CompareContext(ctx, base, cur, opt)
+	if err != nil {
+		return nil, err
+	}
+	if seq != nil {
+		seq.Decide(rep, len(cur.Reps))
+	}
+	return rep, nil
+}

@@ -1,0 +1,222 @@
+package machine
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aclements/go-moremath/stats"
+
+	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/resultfile"
+)
+
+// Figures are the medians, over a run's repetitions, of its machine figures (NaN: not
+// recorded).
+type Figures struct {
+	OthersCPU, Pressure, Steal          float64
+	WakeP50, WakeP90, WakeP99, WakeMean float64 // seconds
+}
+
+// Comparison is how the machines two runs measured compare, and how much of a change of
+// each metric the difference can explain (Explain).
+type Comparison struct {
+	// Busier is +1 when the current run's machine was measurably busier than the
+	// baseline's, -1 when the baseline's was, 0 when neither was or a side has no figures.
+	Busier int
+	// Why names the figures that make the busier side busier.
+	Why       string
+	Base, Cur Figures
+	// Missing names the side that recorded no machine figures when the other did ("" when
+	// both or neither did): a run recorded before perfgate measured the machine, or on a
+	// system without the sources.
+	Missing string
+
+	baseMedians map[string]float64
+	// gpu is the relative slowdown of the busier side's throttled GPU (0: none).
+	gpu float64
+}
+
+// Busier load is a load figure significantly (one-sided Mann-Whitney U, p < 0.05) and
+// materially higher on one side: these are the material differences.
+var material = []struct {
+	unit  string
+	delta float64
+	what  string
+}{
+	{UnitOthersCPU, 0.25, "other processes' CPU"},
+	{UnitPressure, 0.10, "CPU pressure"},
+	{UnitSteal, 0.02, "steal"},
+}
+
+// Compare compares the machine figures of two runs.
+func Compare(base, cur *resultfile.File) Comparison {
+	c := Comparison{Base: figures(base), Cur: figures(cur), baseMedians: map[string]float64{}}
+	for _, u := range base.Units {
+		c.baseMedians[u] = robust.Median(base.Values(u))
+	}
+	if side, slowdown, why := gpuNoise(base, cur); side != 0 {
+		// A GPU that slowed down on one side outweighs whatever the host figures say.
+		c.Busier, c.Why, c.gpu = side, why, slowdown
+		return c
+	}
+	switch hb, hc := hasFigures(base), hasFigures(cur); {
+	case !hb && !hc:
+		return c
+	case !hb:
+		c.Missing = "baseline"
+		return c
+	case !hc:
+		c.Missing = "current"
+		return c
+	}
+	var curWhy, baseWhy []string
+	for _, m := range material {
+		b, v := base.Values(m.unit), cur.Values(m.unit)
+		if len(b) == 0 || len(v) == 0 {
+			continue
+		}
+		d := robust.Median(v) - robust.Median(b)
+		switch {
+		case d >= m.delta && higher(v, b):
+			curWhy = append(curWhy, m.what)
+		case -d >= m.delta && higher(b, v):
+			baseWhy = append(baseWhy, m.what)
+		}
+	}
+	switch {
+	case len(curWhy) > 0 && len(baseWhy) == 0:
+		c.Busier, c.Why = 1, strings.Join(curWhy, ", ")
+	case len(baseWhy) > 0 && len(curWhy) == 0:
+		c.Busier, c.Why = -1, strings.Join(baseWhy, ", ")
+	}
+	return c
+}
+
+// higher reports whether a's values are significantly higher than b's.
+func higher(a, b []float64) bool {
+	res, err := stats.MannWhitneyUTest(a, b, stats.LocationGreater)
+	return err == nil && res.P < 0.05
+}
+
+// Explain returns the relative change of unit's baseline median that the difference of the
+// machines can explain in the direction the busier side moves it (latencies up, rates
+// down): 0 when neither side is busier, for units a busy client machine does not move
+// (error rates, cache hits, counts), and for units the baseline lacks.
+//
+// The model: every timestamp the client takes, and every step of a server sharing the
+// machine, waits for a CPU about as long as the wake-up probe did. A gap between two
+// tokens (itl-*) carries three such delays (the server's step loop, its writer, the
+// client's reader), so its quantile q can move by 3 x the difference of the probe's
+// quantile q. A latency made of steps (ttft-*, tpot-*, e2e-*) also adds the probe's mean
+// delay once per step it spans, counted as its median over the baseline's median
+// inter-token latency. A rate (req/s, tok/s) moves as the median end-to-end latency does.
+// What the model leaves out: CPU-bound work of a server (a scheduler, a tokenizer) slowed
+// by sharing cores, which the probe does not see; see README.
+//
+// A GPU that throttled on the busier side explains, for every time and rate, the
+// slowdown of its SM clock: the other side's median clock over the lowest clock of the
+// throttled repetitions (everything, when the clocks were not read).
+func (c Comparison) Explain(unit string) float64 {
+	if c.Busier == 0 {
+		return 0
+	}
+	if c.gpu > 0 {
+		if strings.HasSuffix(unit, "-sec") || unit == "req/s" || unit == "tok/s" || unit == "goodput-req/s" {
+			return c.gpu
+		}
+		return 0
+	}
+	busy, calm := c.Cur, c.Base
+	if c.Busier < 0 {
+		busy, calm = c.Base, c.Cur
+	}
+	dw := func(b, q float64) float64 {
+		if math.IsNaN(b) || math.IsNaN(q) {
+			return 0
+		}
+		return max(0, b-q)
+	}
+	switch unit {
+	case "req/s", "tok/s", "goodput-req/s":
+		return c.Explain("e2e-p50-sec")
+	}
+	m, ok := c.baseMedians[unit]
+	if !ok || m <= 0 || !strings.HasSuffix(unit, "-sec") {
+		return 0
+	}
+	var q float64
+	switch {
+	case strings.Contains(unit, "-p50-") || strings.Contains(unit, "-mean-"):
+		q = dw(busy.WakeP50, calm.WakeP50)
+	case strings.Contains(unit, "-p90-"):
+		q = dw(busy.WakeP90, calm.WakeP90)
+	default:
+		q = dw(busy.WakeP99, calm.WakeP99)
+	}
+	abs := 3 * q
+	if strings.HasPrefix(unit, "server-") {
+		abs = 0
+	}
+	if !strings.HasPrefix(unit, "itl-") {
+		step := c.baseMedians["itl-p50-sec"]
+		if step > 0 {
+			abs += max(1, m/step) * dw(busy.WakeMean, calm.WakeMean)
+		}
+	}
+	return abs / m
+}
+
+// String describes both sides' host figures: "current: other processes 1.93 cores, CPU
+// pressure 62%, steal 0.0%, wake-up delay p50/p99 110µs/4.1ms; baseline: ..."; "" when
+// neither side has them.
+func (c Comparison) String() string {
+	if c.Cur.String() == "not measured" && c.Base.String() == "not measured" {
+		return ""
+	}
+	return fmt.Sprintf("current: %s; baseline: %s", c.Cur, c.Base)
+}
+
+func (f Figures) String() string {
+	if math.IsNaN(f.OthersCPU) && math.IsNaN(f.Pressure) && math.IsNaN(f.WakeP99) {
+		return "not measured"
+	}
+	var parts []string
+	if !math.IsNaN(f.OthersCPU) {
+		parts = append(parts, fmt.Sprintf("other processes %.2f cores", f.OthersCPU))
+	}
+	if !math.IsNaN(f.Pressure) {
+		parts = append(parts, fmt.Sprintf("CPU pressure %.0f%%", 100*f.Pressure))
+	}
+	if !math.IsNaN(f.Steal) {
+		parts = append(parts, fmt.Sprintf("steal %.1f%%", 100*f.Steal))
+	}
+	if !math.IsNaN(f.WakeP99) {
+		parts = append(parts, fmt.Sprintf("wake-up delay p50/p99 %v/%v", sec(f.WakeP50), sec(f.WakeP99)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sec(s float64) time.Duration {
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	case d >= 10*time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
+func figures(f *resultfile.File) Figures {
+	m := func(u string) float64 { return robust.Median(f.Values(u)) }
+	return Figures{OthersCPU: m(UnitOthersCPU), Pressure: m(UnitPressure), Steal: m(UnitSteal),
+		WakeP50: m(UnitWakeP50), WakeP90: m(UnitWakeP90), WakeP99: m(UnitWakeP99), WakeMean: m(UnitWakeMean)}
+}
+
+// hasFigures reports whether f has the host's figures (GPU telemetry aside).
+func hasFigures(f *resultfile.File) bool {
+	return slices.ContainsFunc(f.Units, func(u string) bool { return strings.HasPrefix(u, machinePrefix) })
+}

@@ -1,0 +1,290 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/perf/benchunit"
+
+	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/resultfile"
+)
+
+// Headline is the report's first line: the folder's verdict and how many runs it covers.
+func (r *Report) Headline() string {
+	v := r.Verdict()
+	n, bad := 0, 0
+	for _, c := range r.allCases() {
+		if cv, _ := c.Verdict(); cv != NotGated {
+			n++
+			if cv == v && v >= Inconclusive {
+				bad++
+			}
+		}
+	}
+	for _, ab := range r.ABs {
+		n++
+		if av, _ := ab.Verdict(); av == v && v >= Inconclusive {
+			bad++
+		}
+	}
+	switch v {
+	case Unhealthy:
+		return fmt.Sprintf("UNHEALTHY: %d of %d %s recorded problems (error rate, undelivered load): not compared", bad, n, plural(n, "run", "runs"))
+	case Regression:
+		return fmt.Sprintf("REGRESSION: %d of %d compared %s regressed", bad, n, plural(n, "run", "runs"))
+	case Inconclusive:
+		return fmt.Sprintf("INCONCLUSIVE: %d of %d compared %s regressed on a GPU that throttled", bad, n, plural(n, "run", "runs"))
+	case NotGated:
+		return "not gated: nothing was compared with a baseline"
+	}
+	return fmt.Sprintf("no regression in %d compared %s", n, plural(n, "run", "runs"))
+}
+
+// display is how the report names a file: by its base name inside the results folder, as
+// given elsewhere.
+func (r *Report) display(path string) string {
+	if rel, err := filepath.Rel(r.Dir, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(path)
+}
+
+// WriteMarkdown writes report.md: the verdict first, a table of every case, A/B run,
+// sweep and history with its verdict, then each comparison as the gate writes it
+// (gate.Report.WriteMarkdown, the text -perf.summary appends), each sweep's medians by
+// load and each history's change points.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# perfgate: %s\n\n", r.Headline())
+	r.summaryMarkdown(&b)
+	b.WriteString("\nPlots of every run: report.html beside this file.\n\n")
+	for _, c := range r.allCases() {
+		if err := r.caseMarkdown(&b, c); err != nil {
+			return err
+		}
+	}
+	for _, ab := range r.ABs {
+		if err := abMarkdown(&b, ab); err != nil {
+			return err
+		}
+	}
+	for _, s := range r.Sweeps {
+		sweepMarkdown(&b, s)
+	}
+	for _, h := range r.Histories {
+		r.historyMarkdown(&b, h)
+	}
+	notesMarkdown(&b, r.Notes)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// summaryMarkdown writes the table of every run with its verdict.
+func (r *Report) summaryMarkdown(b *strings.Builder) {
+	b.WriteString("| run | compared with | verdict |\n|---|---|---|\n")
+	for _, c := range r.Cases {
+		r.caseRow(b, "`"+c.Name+"`", c)
+	}
+	for _, ab := range r.ABs {
+		v, why := ab.Verdict()
+		fmt.Fprintf(b, "| `%s` (A/B) | B against A, %d + %d interleaved repetitions | %s: %s |\n", ab.Name, len(ab.A.Reps), len(ab.B.Reps), mdVerdict(v), why)
+	}
+	for _, s := range r.Sweeps {
+		if !slices.ContainsFunc(s.Points, func(c *Case) bool { return c.Base != nil }) {
+			fmt.Fprintf(b, "| `%s` (sweep, %d loads) | - | not gated: a sweep has no baseline |\n", s.Name, len(s.Points))
+			continue
+		}
+		for i, p := range s.Points {
+			r.caseRow(b, fmt.Sprintf("`%s` (sweep point %d of %d)", p.Name, i+1, len(s.Points)), p)
+		}
+	}
+	for _, h := range r.Histories {
+		fmt.Fprintf(b, "| `%s` (history) | %d runs, `%s` | %s |\n", h.Case, len(h.Entries), r.display(h.Path), historyVerdict(h))
+	}
+}
+
+// abMarkdown writes an A/B run's comparison as the gate writes it, and how the sides differ.
+func abMarkdown(b *strings.Builder, ab *AB) error {
+	if ab.Unhealthy != nil {
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%v: its numbers do not describe the requested load.\n\n", ab.Name, ab.Unhealthy)
+		return nil
+	}
+	if err := writeJudged(b, ab.Compare.WriteMarkdown, ab.Verdict); err != nil {
+		return err
+	}
+	if ab.Diff != "" {
+		fmt.Fprintf(b, "The two sides describe themselves differently:\n\n```\n%s\n```\n\n", ab.Diff)
+	}
+	if machine.HasTelemetry(ab.A) || machine.HasTelemetry(ab.B) {
+		b.WriteString(telemetryLine([]teleSide{{"A", ab.A, len(ab.ThrottledA)}, {"B", ab.B, len(ab.ThrottledB)}}))
+	}
+	return nil
+}
+
+func notesMarkdown(b *strings.Builder, notes []error) {
+	if len(notes) == 0 {
+		return
+	}
+	b.WriteString("### Left out\n\n")
+	for _, n := range notes {
+		fmt.Fprintf(b, "- %s\n", strings.ReplaceAll(n.Error(), "\n", " "))
+	}
+	b.WriteString("\n")
+}
+
+func (r *Report) caseRow(b *strings.Builder, name string, c *Case) {
+	v, why := c.Verdict()
+	with := "-"
+	if c.Base != nil {
+		with = fmt.Sprintf("`%s`, %d + %d repetitions", r.display(c.BaselinePath), len(c.Base.Reps), len(c.Cur.Reps))
+	}
+	fmt.Fprintf(b, "| %s | %s | %s: %s |\n", name, with, mdVerdict(v), why)
+}
+
+func mdVerdict(v Verdict) string {
+	if v >= Inconclusive {
+		return "**" + v.String() + "**"
+	}
+	return v.String()
+}
+
+// caseMarkdown writes a compared case's section; a case without a comparison gets one only
+// when its baseline was of another setup (the diff) or its GPU throttled.
+func (r *Report) caseMarkdown(b *strings.Builder, c *Case) error {
+	if c.Compare != nil {
+		if err := writeJudged(b, c.Compare.WriteMarkdown, c.Verdict); err != nil {
+			return err
+		}
+	} else if c.Unhealthy != nil {
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%v: its numbers do not describe the requested load.\n\n", c.Name, c.Unhealthy)
+	} else if c.Diff != "" {
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\nBaseline `%s` was recorded for another setup:\n\n```\n%s\n```\n\n", c.Name, r.display(c.BaselinePath), c.Diff)
+	}
+	if len(c.Throttled) > 0 && c.Compare == nil {
+		var reps []string
+		for _, t := range c.Throttled {
+			reps = append(reps, t.String())
+		}
+		fmt.Fprintf(b, "GPU of `%s` throttled: current %s.\n\n", c.Name, strings.Join(reps, ", "))
+	}
+	if machine.HasTelemetry(c.Cur) || (c.Base != nil && machine.HasTelemetry(c.Base)) {
+		b.WriteString(telemetryLine([]teleSide{{"baseline", c.Base, len(c.BaseThrottled)}, {"current", c.Cur, len(c.Throttled)}}))
+	}
+	return nil
+}
+
+// writeJudged writes a comparison as the gate writes it, preceded by the report's verdict
+// where that differs from the gate's (a regression on a throttled GPU).
+func writeJudged(b *strings.Builder, write func(io.Writer) error, verdict func() (Verdict, string)) error {
+	if v, why := verdict(); v == Inconclusive {
+		fmt.Fprintf(b, "> **INCONCLUSIVE**: %s.\n\n", why)
+	}
+	return write(b)
+}
+
+type teleSide struct {
+	name string
+	f    *resultfile.File
+	th   int // throttled repetitions
+}
+
+// telemetryLine sums GPU telemetry up in one line per side that has it.
+func telemetryLine(sides []teleSide) string {
+	var b strings.Builder
+	for _, side := range sides {
+		if side.f == nil || !machine.HasTelemetry(side.f) {
+			continue
+		}
+		med := func(u string) float64 { return robust.Median(side.f.Values(u)) }
+		fmt.Fprintf(&b, "GPU, %s (medians over %d repetitions): SM clock %.0f MHz, %.0f W, max %.0f °C, %.0f%% busy; throttled in %d.  \n",
+			side.name, len(side.f.Reps), med(machine.UnitGPUSMClock), med(machine.UnitGPUPower), med(machine.UnitGPUTempMax), med(machine.UnitGPUUtil), side.th)
+	}
+	return b.String() + "\n"
+}
+
+// sweepMarkdown writes a sweep's medians by load.
+func sweepMarkdown(b *strings.Builder, s *Sweep) {
+	fmt.Fprintf(b, "### Sweep %s\n\n| %s | tok/s | req/s | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | tok/s per user |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+		s.Name, s.XLabel)
+	for i, p := range s.Points {
+		med := func(u string) float64 { return robust.Median(p.Cur.Values(u)) }
+		fmt.Fprintf(b, "| %g | %s | %s | %s | %s | %s | %s | %s |\n", s.X[i],
+			num(med("tok/s")), num(med("req/s")), secs(med("ttft-p50-sec")), secs(med("ttft-p99-sec")),
+			secs(med("itl-p50-sec")), secs(med("itl-p99-sec")), num(perUser(p.Cur)))
+	}
+	fmt.Fprintf(b, "\nMedians over each point's repetitions; tokens/s per user is 1 / TPOT p50.\n\n")
+}
+
+// perUser is a run's tokens/s per user: 1 / median TPOT p50 (NaN without TPOT).
+func perUser(f *resultfile.File) float64 {
+	tpot := robust.Median(f.Values("tpot-p50-sec"))
+	if !(tpot > 0) {
+		return math.NaN()
+	}
+	return 1 / tpot
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return benchunit.Scale(v, benchunit.Decimal)
+}
+
+func secs(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	if v < 1e-3 {
+		return fmt.Sprintf("%.0f µs", 1e6*v)
+	}
+	return fmt.Sprintf("%.1f ms", 1e3*v)
+}
+
+func historyVerdict(h *History) string {
+	worse := 0
+	for _, cp := range h.Changes {
+		if cp.Worse {
+			worse++
+		}
+	}
+	if len(h.Changes) == 0 {
+		return "no change point"
+	}
+	return fmt.Sprintf("%d change %s, %d worse", len(h.Changes), plural(len(h.Changes), "point", "points"), worse)
+}
+
+func (r *Report) historyMarkdown(b *strings.Builder, h *History) {
+	fmt.Fprintf(b, "### History %s\n\n%d runs in `%s`, %s to %s: %s.\n\n", h.Case, len(h.Entries), r.display(h.Path),
+		h.Entries[0].Time.UTC().Format(time.DateTime), h.Entries[len(h.Entries)-1].Time.UTC().Format(time.DateTime), historyVerdict(h))
+	if len(h.Changes) == 0 {
+		return
+	}
+	b.WriteString("| metric | from run | commit | before | after | change |\n|---|--:|---|--:|--:|--:|\n")
+	for _, cp := range h.Changes {
+		dir := "better"
+		if cp.Worse {
+			dir = "**worse**"
+		}
+		fmt.Fprintf(b, "| `%s` | #%d | %s | %s | %s | %+.1f%% %s |\n", cp.Unit, cp.Index+1, shortCommit(cp.Commit),
+			num(cp.Before), num(cp.After), 100*cp.Change, dir)
+	}
+	b.WriteString("\n")
+}
+
+func shortCommit(c string) string {
+	if c == "" {
+		return "-"
+	}
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	return "`" + c + "`"
+}

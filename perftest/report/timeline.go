@@ -1,0 +1,151 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/plot"
+)
+
+// maxPoints bounds the points of one timeline chart: beyond it every k-th is drawn, so a
+// long run's page stays small (the caption says so).
+const maxPoints = 3000
+
+// timelineFigures draws one repetition over time: each request's TTFT at the time it was
+// due, each inter-token gap at the time its token arrived, the requests in flight with
+// the server's waiting queue, and the server's KV-cache usage.
+func timelineFigures(tl *Timeline) *figGroup {
+	g := &figGroup{Title: "Timeline", Wide: true}
+	var ttft, failed []plot.Point
+	var gaps int
+	for _, r := range tl.Records {
+		due := r.Scheduled.Seconds()
+		if r.Outcome != perftest.OK {
+			failed = append(failed, plot.Point{X: due, Y: ms(r.Done)})
+			continue
+		}
+		ttft = append(ttft, plot.Point{X: due, Y: ms(r.FirstToken)})
+		gaps += max(len(r.Tokens)-1, 0)
+	}
+	stride := max(1, (gaps+maxPoints-1)/maxPoints)
+	itl := make([]plot.Point, 0, min(gaps, maxPoints)+1)
+	k := 0
+	for _, r := range tl.Records {
+		if r.Outcome != perftest.OK {
+			continue
+		}
+		for j := 1; j < len(r.Tokens); j++ {
+			if k%stride == 0 {
+				itl = append(itl, plot.Point{X: (r.Scheduled + r.Tokens[j]).Seconds(), Y: ms(r.Tokens[j] - r.Tokens[j-1])})
+			}
+			k++
+		}
+	}
+	ttftStride := max(1, (len(ttft)+maxPoints-1)/maxPoints)
+	ttft = every(ttft, ttftStride)
+	g.Note = fmt.Sprintf("%s; %d requests in it, %d inter-token gaps.", capitalize(tl.Why), len(tl.Records), gaps)
+	if stride > 1 || ttftStride > 1 {
+		g.Note += fmt.Sprintf(" Every %d-th gap and every %d-th request drawn.", stride, ttftStride)
+	}
+	if len(failed) > 0 {
+		g.Note += fmt.Sprintf(" %d failed requests drawn at their end-to-end time.", len(failed))
+	}
+	const w, h = 7.5, 2.4
+	g.Charts = append(g.Charts,
+		&plot.Chart{Title: "TTFT of each request, at the time it was due", XLabel: "time in the repetition (s)", YLabel: "ms", YFromZero: true, Width: w, Height: h,
+			Series: []plot.Series{{Name: "TTFT", Points: ttft, Style: plot.Dots, Color: plot.Blue}, {Name: "failed", Points: failed, Style: plot.Rings, Color: plot.Vermillion}}},
+		&plot.Chart{Title: "inter-token latency of each gap, at the time its token arrived", XLabel: "time in the repetition (s)", YLabel: "ms", YFromZero: true, Width: w, Height: h,
+			Series: []plot.Series{{Name: "ITL", Points: itl, Style: plot.Dots, Color: plot.Purple}}})
+	load := &plot.Chart{Title: "load: requests in flight and waiting in the server", XLabel: "time in the repetition (s)", YLabel: "requests", YFromZero: true, Width: w, Height: h,
+		Series: []plot.Series{{Name: "in flight", Points: inFlight(tl.Records), Style: plot.Steps, Color: plot.Green}}}
+	var waiting, kv []plot.Point
+	for _, s := range tl.Server {
+		if v, ok := s.Values["waiting"]; ok {
+			waiting = append(waiting, plot.Point{X: s.At.Seconds(), Y: v})
+		}
+		if v, ok := s.Values["kv-usage"]; ok {
+			kv = append(kv, plot.Point{X: s.At.Seconds(), Y: 100 * v})
+		}
+	}
+	load.Series = append(load.Series, plot.Series{Name: "server waiting", Points: waiting, Style: plot.Steps, Color: plot.Orange})
+	g.Charts = append(g.Charts, load)
+	if len(kv) > 0 {
+		g.Charts = append(g.Charts, &plot.Chart{Title: "server KV-cache usage", XLabel: "time in the repetition (s)", YLabel: "% of blocks", YFromZero: true, Width: w, Height: h,
+			Series: []plot.Series{{Name: "KV usage", Points: kv, Style: plot.LineDots, Color: plot.Sky}}})
+	}
+	// One time axis for all: from 0 to the last event of any chart.
+	end := 0.0
+	for _, c := range g.Charts {
+		for _, s := range c.Series {
+			for _, p := range s.Points {
+				end = max(end, p.X)
+			}
+		}
+	}
+	for _, c := range g.Charts {
+		c.XMin, c.XMax = 0, end
+	}
+	g.Legend = []legendItem{{plot.Blue, "●", "TTFT"}, {plot.Purple, "●", "inter-token gap"}, {plot.Green, "—", "requests in flight (client)"}}
+	if len(waiting) > 0 {
+		g.Legend = append(g.Legend, legendItem{plot.Orange, "—", "requests waiting (server)"})
+	}
+	if len(kv) > 0 {
+		g.Legend = append(g.Legend, legendItem{plot.Sky, "●", "KV-cache usage (server)"})
+	}
+	if len(failed) > 0 {
+		g.Legend = append(g.Legend, legendItem{plot.Vermillion, "◯", "failed request"})
+	}
+	if len(tl.Server) == 0 {
+		g.Note += " The server's queue and KV usage were not recorded (no NAME.server.jsonl)."
+	}
+	return g
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func every(pts []plot.Point, k int) []plot.Point {
+	if k <= 1 {
+		return pts
+	}
+	var out []plot.Point
+	for i := 0; i < len(pts); i += k {
+		out = append(out, pts[i])
+	}
+	return out
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// inFlight is the number of requests between send and end over time, as a step line.
+func inFlight(recs []perftest.Record) []plot.Point {
+	type ev struct {
+		t time.Duration
+		d int
+	}
+	var evs []ev
+	for _, r := range recs {
+		if r.Outcome == perftest.Dropped {
+			continue
+		}
+		evs = append(evs, ev{r.Scheduled + r.Sent, 1}, ev{r.Scheduled + r.Done, -1})
+	}
+	slices.SortFunc(evs, func(a, b ev) int {
+		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(b.d, a.d))
+	})
+	pts := []plot.Point{{X: 0, Y: 0}}
+	n := 0
+	for _, e := range evs {
+		n += e.d
+		pts = append(pts, plot.Point{X: e.t.Seconds(), Y: float64(n)})
+	}
+	return pts
+}

@@ -1,0 +1,83 @@
+package perftest
+
+import (
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/resultfile"
+)
+
+func TestCaseLooks(t *testing.T) {
+	for _, tc := range []struct {
+		count, most int
+		want        []int
+	}{
+		{10, 30, []int{10, 15, 20, 25, 30}},
+		{10, 22, []int{10, 15, 20, 22}},
+		{10, 10, nil},
+		{10, 0, nil},
+		{3, 6, []int{3, 4, 5, 6}},
+	} {
+		assert.Equal(t, tc.want, Case{Count: tc.count, MaxCount: tc.most}.looks(), "count %d max %d", tc.count, tc.most)
+	}
+	setFlag(t, flagMaxCount, 0)
+	assert.Equal(t, 12, withFlags(Case{Count: 4}).MaxCount, "3 x Count by default")
+	setFlag(t, flagMaxCount, 5)
+	assert.Equal(t, 5, withFlags(Case{Count: 4}).MaxCount)
+	assert.Equal(t, 4, withFlags(Case{Count: 4, MaxCount: 4}).MaxCount, "the case's own")
+}
+
+// An update records the baseline at the most repetitions a comparison may take, and a
+// comparison against it stops at a look, saying why.
+func TestGateSequential(t *testing.T) {
+	srv := newFakeServer(t, time.Millisecond, nil)
+	c := Case{Name: "PerfSeq", Target: srv, Workload: small, Load: Concurrency(2), Count: 6, MaxCount: 9, Warmup: -1}
+	path := filepath.Join(t.TempDir(), "seq.txt")
+	setFlag(t, flagUpdate, true)
+	up := capture(t, nil, func(tb testing.TB) { Run(tb, c).Gate(tb, path) })
+	require.Empty(t, up.errors())
+	assert.Contains(t, up.logged(), "recording the baseline with 9 repetitions")
+	assert.Contains(t, up.logged(), "updated (9 repetitions)")
+	*flagUpdate = false
+
+	g := capture(t, nil, func(tb testing.TB) { Run(tb, c).Gate(tb, path) })
+	m := regexp.MustCompile(`sequential: looks at 6, 9 repetitions; stopped: after (\d+) repetitions`).FindStringSubmatch(g.logged())
+	require.NotNil(t, m, g.logged())
+	assert.Contains(t, []string{"6", "9"}, m[1])
+}
+
+// A comparison that cannot be decided (a 2-repetition baseline: no p-value can reach
+// alpha) runs to the most repetitions, one look at a time, and says so; the current
+// result file records the design, so that perfgate compare reproduces the p-values.
+func TestGateSequentialRunsToTheMost(t *testing.T) {
+	srv := newFakeServer(t, time.Millisecond, nil)
+	c := Case{Name: "PerfSeq", Target: srv, Workload: small, Load: Concurrency(2), Count: 2, MaxCount: 4, Warmup: -1}
+	base := Run(t, Case{Name: "PerfSeq", Target: srv, Workload: small, Load: Concurrency(2), Count: 2, MaxCount: 2, Warmup: -1})
+	path := filepath.Join(t.TempDir(), "seq.txt")
+	require.NoError(t, base.File().WriteFile(path))
+	out := t.TempDir()
+	setFlag(t, flagOut, out)
+	var res *Result
+	g := capture(t, nil, func(tb testing.TB) {
+		res = Run(tb, c)
+		res.Gate(tb, path)
+	})
+	assert.Empty(t, g.errors())
+	assert.Contains(t, g.logged(), "undecided after 2 repetitions")
+	assert.Contains(t, g.logged(), "undecided after 3 repetitions")
+	assert.Contains(t, g.logged(), "stopped: after 4 repetitions, the most allowed")
+	require.Len(t, res.Reps, 4)
+	f, err := resultfile.Read(filepath.Join(out, "PerfSeq.txt"))
+	require.NoError(t, err)
+	assert.Len(t, f.Reps, 4, "the files are rewritten after each batch")
+	seq, err := gate.ReadSequential(f)
+	require.NoError(t, err)
+	assert.Equal(t, &gate.Sequential{Looks: []int{2, 3, 4}}, seq)
+	assert.Empty(t, resultfile.Diff(base.File(), f, "a", "b"), "the design is not part of the setup")
+}
