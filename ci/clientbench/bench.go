@@ -105,6 +105,7 @@ func holdStreams(ctx context.Context, w io.Writer, url string, n int, memprofile
 	defer s.Close()
 	var before, during runtime.MemStats
 	runtime.GC()
+	runtime.GC() // the second frees what sync.Pools held at the first
 	runtime.ReadMemStats(&before)
 	done := make(chan error, 1)
 	go func() { done <- s.Repeat(ctx) }()
@@ -127,6 +128,7 @@ func holdStreams(ctx context.Context, w io.Writer, url string, n int, memprofile
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // the client reads the last first tokens
+	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&during)
 	goroutines := runtime.NumGoroutine()

@@ -31,10 +31,11 @@ type Mode int
 const (
 	// Burst: one step loop writes the next token of every active stream each ITL, as an
 	// engine emits one token per sequence of its batch per step; each chunk is stamped
-	// after its write returns. A new stream joins the first step TTFT after it arrived.
+	// after its write returns. A new stream gets its response headers at once, as from an
+	// engine's HTTP server, and joins the first step TTFT after it arrived.
 	Burst Mode = iota
 	// PerStream: each stream sleeps TTFT, then ITL between tokens, on its own timer; each
-	// chunk is stamped just before it is written.
+	// chunk is stamped just before it is written, the headers with the first.
 	PerStream
 )
 
@@ -76,9 +77,11 @@ type Calibration struct {
 	// Pacing at the requested open-loop rate.
 	RequestedRate, AchievedRate float64
 	LagP50, LagP99              time.Duration
-	// MemoryPerStream is the client's heap growth per held-open stream, in bytes.
-	MemoryPerStream float64
-	MemoryStreams   int
+	// MemoryPerStream is the client's heap growth per held-open stream, in bytes, less
+	// ServerMemoryPerStream, the in-process server's (the growth with a bare client that
+	// holds as many streams with a connection and a request each).
+	MemoryPerStream, ServerMemoryPerStream float64
+	MemoryStreams                          int
 }
 
 // Accuracy compares the client's stamps with the server's at one concurrency.
@@ -140,11 +143,11 @@ func Run(ctx context.Context, opt Options) (*Calibration, error) {
 	}
 	if opt.MemoryStreams > 0 {
 		gt.reset(PerStream, 0, 0)
-		per, err := memoryPerStream(ctx, gt, opt.MemoryStreams)
+		client, server, err := memoryPerStream(ctx, gt, opt.MemoryStreams)
 		if err != nil {
 			return nil, err
 		}
-		cal.MemoryPerStream, cal.MemoryStreams = per, opt.MemoryStreams
+		cal.MemoryPerStream, cal.ServerMemoryPerStream, cal.MemoryStreams = client, server, opt.MemoryStreams
 	}
 	return cal, nil
 }
@@ -200,7 +203,8 @@ func (c *Calibration) WriteText(w io.Writer) error {
 			c.AchievedRate, c.RequestedRate, 100*c.AchievedRate/c.RequestedRate, short(c.LagP50), short(c.LagP99))
 	}
 	if c.MemoryStreams > 0 {
-		fmt.Fprintf(w, "memory: %.1f KiB of client heap per in-flight stream (%d streams held open)\n", c.MemoryPerStream/1024, c.MemoryStreams)
+		fmt.Fprintf(w, "memory: %.1f KiB of client heap per in-flight stream (%d streams held open; the in-process server's %.1f KiB taken out)\n",
+			c.MemoryPerStream/1024, c.MemoryStreams, c.ServerMemoryPerStream/1024)
 	}
 	return nil
 }

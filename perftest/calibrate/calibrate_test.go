@@ -40,6 +40,7 @@ func TestCalibrate(t *testing.T) {
 			assert.InDelta(t, 200, cal.RequestedRate, 1e-6)
 			assert.Positive(t, cal.AchievedRate)
 			assert.Positive(t, cal.MemoryPerStream)
+			assert.Positive(t, cal.ServerMemoryPerStream)
 		})
 	}
 }
@@ -56,7 +57,7 @@ func TestWriteTextGolden(t *testing.T) {
 				DrainP50: 12345678, DrainP99: 19876543},
 		},
 		RequestedRate: 2000, AchievedRate: 1999.96, LagP50: 83 * time.Microsecond, LagP99: 412 * time.Microsecond,
-		MemoryPerStream: 15.5 * 1024, MemoryStreams: 1000,
+		MemoryPerStream: 15.5 * 1024, ServerMemoryPerStream: 11.25 * 1024, MemoryStreams: 1000,
 	}
 	for _, mode := range []Mode{Burst, PerStream} {
 		cal.Mode = mode

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -93,6 +94,9 @@ func (gt *truthServer) complete(w http.ResponseWriter, r *http.Request) {
 	gt.mu.Unlock()
 	w.Header().Set("Content-Type", "text/event-stream")
 	if mode == Burst && release == nil {
+		// An engine's HTTP server answers with its headers at once and streams the tokens
+		// as the steps make them: the client has the response before the first token.
+		w.(http.Flusher).Flush()
 		gt.steps.serve(w, req.Prompt[0], req.MaxTokens, time.Now().Add(ttft))
 		return
 	}
@@ -192,8 +196,37 @@ func biasAndP99(errs []time.Duration) (bias, p99 time.Duration) {
 }
 
 // memoryPerStream holds n streams open through the runner and measures the heap growth
-// while they are in flight.
-func memoryPerStream(ctx context.Context, gt *truthServer, n int) (float64, error) {
+// while they are in flight, less the in-process server's share: the growth with a bare
+// client (a connection and a request each, nothing read) holding as many streams.
+func memoryPerStream(ctx context.Context, gt *truthServer, n int) (client, server float64, err error) {
+	server, err = heldHeap(gt, n, func() (wait func() error, err error) { return bareStreams(ctx, gt, n) })
+	if err != nil {
+		return 0, 0, fmt.Errorf("memory probe, bare client: %w", err)
+	}
+	total, err := heldHeap(gt, n, func() (func() error, error) {
+		done := make(chan error, 1)
+		go func() {
+			res, err := perftest.Execute(ctx, perftest.Case{Target: gt, Model: "truth", Workload: indexed{n: n, osl: 2},
+				Load: perftest.Concurrency(n), Count: 1, Warmup: -1, Timeout: 2 * time.Minute}, perftest.ExecOptions{})
+			if err == nil {
+				if failed := res.Reps[0].Requests - res.Reps[0].Outcomes[perftest.OK]; failed > 0 {
+					err = fmt.Errorf("%d of %d streams failed", failed, n)
+				}
+			}
+			done <- err
+		}()
+		return func() error { return <-done }, nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("memory probe: %w", err)
+	}
+	return total - server, server, nil
+}
+
+// heldHeap starts n streams that the server holds after their first chunk, and returns the
+// heap growth per stream while they are all held. start opens the streams and returns the
+// wait for their end after the release.
+func heldHeap(gt *truthServer, n int, start func() (wait func() error, err error)) (float64, error) {
 	gt.mu.Lock()
 	gt.held, gt.release = 0, make(chan struct{})
 	release := gt.release
@@ -204,18 +237,14 @@ func memoryPerStream(ctx context.Context, gt *truthServer, n int) (float64, erro
 		gt.mu.Unlock()
 	}()
 	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	type outcome struct {
-		res *perftest.Result
-		err error
+	liveHeap(&before)
+	wait, err := start()
+	if err != nil {
+		close(release)
+		return 0, err
 	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := perftest.Execute(ctx, perftest.Case{Target: gt, Model: "truth", Workload: indexed{n: n, osl: 2},
-			Load: perftest.Concurrency(n), Count: 1, Warmup: -1, Timeout: 2 * time.Minute}, perftest.ExecOptions{})
-		done <- outcome{res, err}
-	}()
+	ended := make(chan error, 1)
+	go func() { ended <- wait() }()
 	// Wait until every stream holds its first chunk (or the run ended without them).
 	deadline := time.Now().Add(time.Minute)
 	var started bool
@@ -224,26 +253,66 @@ func memoryPerStream(ctx context.Context, gt *truthServer, n int) (float64, erro
 		started = gt.held >= n
 		gt.mu.Unlock()
 		select {
-		case o := <-done:
+		case err := <-ended:
 			close(release)
-			return 0, fmt.Errorf("memory probe: the run ended before its %d streams were open: %v", n, o.err)
+			return 0, fmt.Errorf("the run ended before its %d streams were open: %v", n, err)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	// Give the client a moment to read the last streams' first chunks.
 	time.Sleep(100 * time.Millisecond)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
+	liveHeap(&after)
 	close(release)
-	o := <-done
+	err = <-ended
 	if !started {
-		return 0, errors.New("memory probe: streams did not start within a minute")
+		return 0, errors.New("streams did not start within a minute")
 	}
-	if o.err != nil {
-		return 0, fmt.Errorf("memory probe: %w", o.err)
-	}
-	if failed := o.res.Reps[0].Requests - o.res.Reps[0].Outcomes[perftest.OK]; failed > 0 {
-		return 0, fmt.Errorf("memory probe: %d of %d streams failed", failed, n)
+	if err != nil {
+		return 0, err
 	}
 	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n), nil
+}
+
+// bareStreams opens n connections that each send one request and read nothing until the
+// wait, which reads each answer to its end.
+func bareStreams(ctx context.Context, gt *truthServer, n int) (wait func() error, err error) {
+	addr := gt.ln.Addr().String()
+	conns := make([]net.Conn, 0, n)
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for i := range n {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		conns = append(conns, c)
+		body := fmt.Sprintf(`{"prompt":[%d],"max_tokens":2}`, i)
+		if _, err := fmt.Fprintf(c, "POST /v1/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			addr, len(body), body); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	return func() error {
+		defer closeAll()
+		for _, c := range conns {
+			if _, err := io.Copy(io.Discard, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// liveHeap reads the memory statistics after two collections: the first moves what
+// sync.Pools hold (net/http's buffers among it) to their victim caches, the second frees it,
+// so that a buffer a pool kept from an earlier run is counted neither before nor after.
+func liveHeap(m *runtime.MemStats) {
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(m)
 }
