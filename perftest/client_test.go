@@ -86,6 +86,27 @@ func TestRequestBody(t *testing.T) {
 	assert.NotContains(t, got, "ignore_eos")
 	assert.Equal(t, map[string]any{"include_usage": true}, got["stream_options"])
 
+	// The fields but the prompt are encoded once per output length: every body still has
+	// its own prompt and length.
+	for _, req := range []fixtures.Request{{Tokens: []int{7}, OutputTokens: 4}, {Tokens: []int{8, 9}, OutputTokens: 9}, {Tokens: []int{1}, OutputTokens: 4}} {
+		b, err := cl.body(&req)
+		require.NoError(t, err)
+		got = nil
+		require.NoError(t, json.Unmarshal(b, &got), string(b))
+		want := []any{}
+		for _, id := range req.Tokens {
+			want = append(want, float64(id))
+		}
+		assert.Equal(t, want, got["prompt"])
+		assert.Equal(t, float64(req.OutputTokens), got["max_tokens"])
+		assert.Equal(t, float64(req.OutputTokens), got["min_tokens"])
+	}
+	bare := newClient("http://x", "m", Case{Extra: map[string]any{"model": nil, "max_tokens": nil, "min_tokens": nil, "ignore_eos": nil,
+		"stream": nil, "stream_options": nil, "temperature": nil}})
+	b, err = bare.body(&fixtures.Request{Tokens: []int{5}, OutputTokens: 4})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"prompt":[5]}`, string(b), "Extra removed every other field")
+
 	chat := newClient("http://x", "m", Case{API: Chat})
 	b, err = chat.body(&fixtures.Request{Text: "hello", OutputTokens: 2})
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +17,9 @@ type pacing struct {
 	requested float64   // open loop: requested mean rate over the schedule
 	inFlight  atomic.Int64
 	peak      atomic.Int64
+	// dispatchCPU is the CPU time of the open-loop dispatcher's thread (-1: unknown): what
+	// pacing costs, request building included.
+	dispatchCPU time.Duration
 }
 
 func (p *pacing) enter() {
@@ -174,15 +176,15 @@ func (s *Session) closedLoop(ctx context.Context, conc, limit int, pac *pacing) 
 
 // openLoop sends each request at its scheduled time (Rate/Stages or trace time), whether or
 // not earlier requests have finished. A later turn of a session is due when the previous
-// turn finished plus its think time.
+// turn finished plus its think time. One dispatcher goroutine pulls each request, builds
+// its body while it waits for the send time (so that the work is not part of the schedule
+// lag), sleeps to the send time on its own thread (waiter) and hands the request to a
+// goroutine of its own.
 func (s *Session) openLoop(ctx context.Context, limit int, pac *pacing) ([]Record, error) {
 	l := s.c.Load
-	src := newSource(s.c.Workload, limit, s.deadline(), s.vocab)
-	defer src.stop()
+	var src *source
 	col := &collector{s: s}
 	p := newPacer(l, int(s.rep.Load()))
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	pac.start = t0
@@ -205,62 +207,54 @@ func (s *Session) openLoop(ctx context.Context, limit int, pac *pacing) ([]Recor
 		rec.Scheduled = due.Sub(t0)
 		col.add(rec)
 	}
-	for {
-		req, prev, done, ok := src.pull(ctx, s.c.Workload.Name())
-		if !ok {
-			break
-		}
-		if req.Turn > 0 && prev != nil {
-			// A follow-up turn: due when the conversation lets it be.
-			wg.Go(func() {
-				if !waitTurn(ctx, prev, req.Think) {
-					close(done)
-					return
-				}
-				send(req, nil, time.Now(), done)
-			})
-			continue
-		}
-		off := p.next(&req)
-		last = max(last, off)
-		due := t0.Add(off)
-		body, err := s.client.body(&req) // while waiting, not after the due time
-		if err != nil {
-			body = nil // do reports it as the request's outcome
-		}
-		waitUntil(ctx, timer, due)
-		if ctx.Err() != nil {
-			if done != nil {
-				close(done)
+	dispatch := func() {
+		w := newWaiter()
+		defer func() { pac.dispatchCPU = w.cpu() }()
+		// The workload's iterator is a coroutine: made, pulled and stopped on this
+		// goroutine, whose thread the waiter may lock.
+		src = newSource(s.c.Workload, limit, s.deadline(), s.vocab)
+		defer src.stop()
+		for {
+			req, prev, done, ok := src.pull(ctx, s.c.Workload.Name())
+			if !ok {
+				return
 			}
-			break
+			if req.Turn > 0 && prev != nil {
+				// A follow-up turn: due when the conversation lets it be.
+				wg.Go(func() {
+					if !waitTurn(ctx, prev, req.Think) {
+						close(done)
+						return
+					}
+					send(req, nil, time.Now(), done)
+				})
+				continue
+			}
+			off := p.next(&req)
+			last = max(last, off)
+			due := t0.Add(off)
+			body, err := s.client.body(&req) // while waiting, not after the due time
+			if err != nil {
+				body = nil // do reports it as the request's outcome
+			}
+			w.until(ctx, due)
+			if ctx.Err() != nil {
+				if done != nil {
+					close(done)
+				}
+				return
+			}
+			wg.Go(func() { send(req, body, due, done) })
 		}
-		wg.Go(func() { send(req, body, due, done) })
 	}
+	// The dispatcher runs on a goroutine of its own, which ends with it: the waiter may
+	// hold its thread (wait_linux.go).
+	finished := make(chan struct{})
+	go func() { defer close(finished); dispatch() }()
+	<-finished
 	wg.Wait()
 	if n := src.taken; n > 1 && last > 0 {
 		pac.requested = float64(n-1) / last.Seconds()
 	}
 	return col.recs, src.err
-}
-
-// spinWindow is how long before a send time the open-loop dispatcher stops sleeping and
-// yields in a loop instead: the runtime parks in epoll_wait with millisecond resolution, so a
-// sub-millisecond sleep can overshoot by up to a millisecond.
-const spinWindow = 1500 * time.Microsecond
-
-// waitUntil returns at due, or when ctx ends: a timer for the bulk of the wait, then
-// runtime.Gosched until due, which uses only CPU no other goroutine wants.
-func waitUntil(ctx context.Context, timer *time.Timer, due time.Time) {
-	if d := time.Until(due) - spinWindow; d > 0 {
-		timer.Reset(d)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			return
-		}
-	}
-	for time.Now().Before(due) && ctx.Err() == nil {
-		runtime.Gosched()
-	}
 }

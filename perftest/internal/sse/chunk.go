@@ -27,100 +27,223 @@ type Chunk struct {
 	// choices or not (llama.cpp puts it beside the last text, TensorRT-LLM on every chunk).
 	// It is a view into the data passed to Parse.
 	Usage []byte
+	// completion is the usage's completion_tokens, when hasCompletion.
+	completion    int
+	hasCompletion bool
 }
+
+// CompletionTokens is the completion_tokens of the chunk's usage, for servers that send
+// usage on every chunk (continuous usage stats): the count tells how many tokens a chunk
+// carried. ok is false when the usage has none, or none that is a count.
+func (c Chunk) CompletionTokens() (n int, ok bool) { return c.completion, c.hasCompletion }
 
 var (
 	doneMarker = []byte("[DONE]")
 	nullValue  = []byte("null")
 )
 
-// Parse classifies a chunk's data and finds its usage in one pass over the bytes, which it
-// validates as JSON on the way, without allocating: the cost of the token chunks that make
-// up almost all of a stream. Whitespace around the data is ignored ("[DONE] " is [DONE]).
+// Parse classifies a chunk's data and reads its usage in one pass over the bytes, which it
+// validates as JSON on the way (it accepts what encoding/json accepts), without allocating:
+// the cost of the token chunks that make up almost all of a stream. Whitespace around the
+// data is ignored ("[DONE] " is [DONE]).
+//
+// Kinds: an object with a non-null "error" member, or "object": "error", is an ErrorChunk;
+// otherwise the last "choices" decides: an array whose first element is an object is a
+// TokenChunk when that element's first "text" or "delta" member holds a non-empty string
+// (for "delta", its first "content" member), an EmptyChunk when it holds anything else, and
+// malformed when it has neither; "choices": [] is a UsageChunk; no choices array is a
+// UsageChunk when a non-null usage came, else malformed. Duplicate keys are read as above:
+// the last "choices", the last non-null "usage", and in it the last "completion_tokens".
 func Parse(data []byte) Chunk {
 	data = bytes.TrimSpace(data)
 	if bytes.Equal(data, doneMarker) {
 		return Chunk{Kind: DoneChunk}
 	}
+	bad := Chunk{Kind: MalformedChunk}
 	if len(data) == 0 || data[0] != '{' {
-		return Chunk{Kind: MalformedChunk}
+		return bad
 	}
-	var choices, usage field
-	isError := false
-	it := newObjectIter(data, 0, 1)
-	for {
-		f, ok := it.next()
-		if !ok {
-			break
+	var c Chunk
+	choices := MalformedChunk // the kind the last "choices" array says
+	hasChoices, isError := false, false
+	i, more := openObject(data, 0)
+	for more {
+		key, v := memberKey(data, i)
+		if v < 0 {
+			return bad
 		}
-		v := data[f.start:f.end]
-		switch string(f.key) {
+		end := -1
+		switch string(key) {
 		case "choices":
-			choices = f
+			if hasChoices = v < len(data) && data[v] == '['; hasChoices {
+				end, choices = scanChoices(data, v)
+			} else {
+				end = scanValue(data, v, 1)
+			}
 		case "usage":
-			if !bytes.Equal(v, nullValue) {
-				usage = f
+			var n int
+			var ok bool
+			if end, n, ok = scanUsage(data, v); end >= 0 && !bytes.Equal(data[v:end], nullValue) {
+				c.Usage, c.completion, c.hasCompletion = data[v:end], n, ok
 			}
 		case "error":
-			isError = isError || !bytes.Equal(v, nullValue) // "error": null is no error
+			if end = scanValue(data, v, 1); end >= 0 {
+				isError = isError || !bytes.Equal(data[v:end], nullValue) // "error": null is no error
+			}
 		case "object":
-			isError = isError || string(v) == `"error"`
+			if end = scanValue(data, v, 1); end >= 0 {
+				isError = isError || string(data[v:end]) == `"error"`
+			}
+		default:
+			end = scanValue(data, v, 1)
 		}
+		if end < 0 {
+			return bad
+		}
+		i, more = nextMember(data, end)
 	}
-	if it.bad || it.i != len(data) {
-		return Chunk{Kind: MalformedChunk}
-	}
-	c := Chunk{Kind: MalformedChunk}
-	if usage.end > 0 {
-		c.Usage = data[usage.start:usage.end]
+	if i != len(data) {
+		return bad
 	}
 	switch {
 	case isError:
 		c.Kind = ErrorChunk
-	case choices.end == 0 || data[choices.start] != '[':
-		if c.Usage != nil {
-			c.Kind = UsageChunk
-		}
+	case hasChoices:
+		c.Kind = choices
+	case c.Usage != nil:
+		c.Kind = UsageChunk
 	default:
-		c.Kind = choiceKind(data, choices.start)
+		c.Kind = MalformedChunk
 	}
 	return c
 }
 
-// choiceKind reads the first element of a (valid) choices array.
-func choiceKind(data []byte, start int) Kind {
-	i := skipSpace(data, start+1)
-	if data[i] == ']' {
-		return UsageChunk // "choices": []
+// scanChoices validates the choices array at data[i] == '[' and returns its end and the
+// kind its first element says.
+func scanChoices(b []byte, i int) (end int, k Kind) {
+	const depth = 2 // the array's nesting in the chunk
+	j := skipSpace(b, i+1)
+	if j < len(b) && b[j] == ']' {
+		return j + 1, UsageChunk // "choices": []
 	}
-	if data[i] != '{' {
-		return MalformedChunk
+	if j < len(b) && b[j] == '{' {
+		j, k = scanChoice(b, j)
+	} else {
+		j, k = scanValue(b, j, depth), MalformedChunk
 	}
-	it := newObjectIter(data, i, 2)
-	for {
-		f, ok := it.next()
-		if !ok {
-			return MalformedChunk
+	for j >= 0 {
+		if j = skipSpace(b, j); j >= len(b) {
+			break
 		}
-		switch string(f.key) {
-		case "text":
-			return textKind(data[f.start:f.end])
-		case "delta":
-			if data[f.start] != '{' {
-				return EmptyChunk
-			}
-			d := newObjectIter(data, f.start, 3)
-			for {
-				g, ok := d.next()
-				if !ok {
-					return EmptyChunk
-				}
-				if string(g.key) == "content" {
-					return textKind(data[g.start:g.end])
-				}
-			}
+		switch b[j] {
+		case ']':
+			return j + 1, k
+		case ',':
+			j = scanValue(b, skipSpace(b, j+1), depth)
+		default:
+			j = -1
 		}
 	}
+	return -1, MalformedChunk
+}
+
+// scanChoice validates the first choice, the object at b[i], and returns its end and kind.
+func scanChoice(b []byte, i int) (end int, k Kind) {
+	const depth = 3
+	k = MalformedChunk // neither "text" nor "delta"
+	decided := false
+	i, more := openObject(b, i)
+	for more {
+		key, v := memberKey(b, i)
+		if v < 0 {
+			return -1, k
+		}
+		switch {
+		case !decided && string(key) == "text":
+			decided = true
+			if end = scanValue(b, v, depth); end >= 0 {
+				k = textKind(b[v:end])
+			}
+		case !decided && string(key) == "delta":
+			decided = true
+			if v < len(b) && b[v] == '{' {
+				end, k = scanDelta(b, v)
+			} else {
+				end, k = scanValue(b, v, depth), EmptyChunk
+			}
+		default:
+			end = scanValue(b, v, depth)
+		}
+		if end < 0 {
+			return -1, k
+		}
+		i, more = nextMember(b, end)
+	}
+	return i, k
+}
+
+// scanDelta validates a chat chunk's delta, the object at b[i], and returns its end and the
+// kind its first "content" says (none: EmptyChunk).
+func scanDelta(b []byte, i int) (end int, k Kind) {
+	const depth = 4
+	k = EmptyChunk
+	decided := false
+	i, more := openObject(b, i)
+	for more {
+		key, v := memberKey(b, i)
+		if v < 0 {
+			return -1, k
+		}
+		if end = scanValue(b, v, depth); end < 0 {
+			return -1, k
+		}
+		if !decided && string(key) == "content" {
+			decided, k = true, textKind(b[v:end])
+		}
+		i, more = nextMember(b, end)
+	}
+	return i, k
+}
+
+// scanUsage validates the usage value at b[i] and returns its end and, for an object, its
+// last completion_tokens when that is a count.
+func scanUsage(b []byte, i int) (end, n int, ok bool) {
+	const depth = 2
+	if i >= len(b) || b[i] != '{' {
+		return scanValue(b, i, 1), 0, false
+	}
+	i, more := openObject(b, i)
+	for more {
+		key, v := memberKey(b, i)
+		if v < 0 {
+			return -1, 0, false
+		}
+		if end = scanValue(b, v, depth); end < 0 {
+			return -1, 0, false
+		}
+		if string(key) == "completion_tokens" {
+			n, ok = count(b[v:end])
+		}
+		i, more = nextMember(b, end)
+	}
+	return i, n, ok
+}
+
+// count reads a JSON number that is a plain count (digits only, at most 2^40).
+func count(v []byte) (n int, ok bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	for _, c := range v {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+		if n > 1<<40 {
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 // textKind says whether a raw JSON value is a non-empty string.
@@ -129,25 +252,6 @@ func textKind(v []byte) Kind {
 		return TokenChunk
 	}
 	return EmptyChunk
-}
-
-// Field returns the raw value of a top-level member of a JSON object: the last one of that
-// name, as encoding/json reads duplicates.
-func Field(obj []byte, key string) (v []byte, ok bool) {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return nil, false
-	}
-	it := newObjectIter(obj, i, 1)
-	for {
-		f, more := it.next()
-		if !more {
-			return v, ok
-		}
-		if string(f.key) == key {
-			v, ok = obj[f.start:f.end], true
-		}
-	}
 }
 
 // Usage is the token counts of a chunk's "usage" object.
@@ -178,26 +282,6 @@ func ParseUsage(raw []byte) (u Usage, ok bool) {
 		u.CachedTokens = d.CachedTokens
 	}
 	return u, true
-}
-
-// CompletionTokens reads completion_tokens from a raw usage object without allocating, for
-// servers that send usage on every chunk (continuous usage stats): the count tells how many
-// tokens a chunk carried. ok is false when it has none.
-func CompletionTokens(raw []byte) (n int, ok bool) {
-	v, ok := Field(raw, "completion_tokens")
-	if !ok || len(v) == 0 {
-		return 0, false
-	}
-	for _, c := range v {
-		if !isDigit(c) {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-		if n > 1<<40 {
-			return 0, false
-		}
-	}
-	return n, true
 }
 
 // maxMessage bounds the server messages kept from an error body or chunk.

@@ -28,19 +28,24 @@ type Event struct {
 // fields are skipped; a byte-order mark at the start is ignored. It does not allocate per
 // event once its buffers have grown to the stream's event size.
 type Reader struct {
-	src   io.Reader
-	buf   []byte
-	r, w  int       // unread bytes are buf[r:w]
-	last  time.Time // when the latest Read returned
-	eof   error     // the error that ended the stream (io.EOF or another), once seen
-	data  []byte    // the event being assembled
-	any   bool      // the event has a data line
-	isErr bool
-	start bool // at the start of the stream: a BOM may come
-	cut   bool // the stream ended inside a line
+	src    io.Reader
+	buf    []byte
+	r, w   int       // unread bytes are buf[r:w]
+	last   time.Time // when the latest Read returned
+	eof    error     // the error that ended the stream (io.EOF or another), once seen
+	data   []byte    // the event being assembled, when it has several data lines
+	view   []byte    // the event's only data line, still in buf, when inView
+	inView bool
+	any    bool // the event has a data line
+	isErr  bool
+	start  bool // at the start of the stream: a BOM may come
+	cut    bool // the stream ended inside a line
 }
 
-const bufSize = 8 << 10
+// bufSize is the buffer a Reader starts with; it grows for longer lines. The connection's
+// own read buffer sits below it (net/http's Transport.ReadBufferSize), so it needs to hold
+// only an event or a few: 10,000 open streams hold 10,000 of them.
+const bufSize = 1 << 10
 
 // ErrLineTooLong is returned for a line over MaxLine bytes.
 var ErrLineTooLong = errors.New("sse: line longer than 1 MiB")
@@ -58,7 +63,14 @@ func NewReader(r io.Reader) *Reader {
 // Reset makes s read from r, reusing its buffers.
 func (s *Reader) Reset(r io.Reader) {
 	s.src, s.r, s.w, s.eof, s.last = r, 0, 0, nil, time.Time{}
-	s.data, s.any, s.isErr, s.start, s.cut = s.data[:0], false, false, true, false
+	s.data, s.view, s.inView, s.any, s.isErr, s.start, s.cut = s.data[:0], nil, false, false, false, true, false
+}
+
+// own copies the event's data line out of buf.
+func (s *Reader) own() {
+	if s.inView {
+		s.data, s.view, s.inView = append(s.data[:0], s.view...), nil, false
+	}
 }
 
 // fill reads more bytes, making room first. It returns false when the stream has ended.
@@ -66,6 +78,7 @@ func (s *Reader) fill() bool {
 	if s.eof != nil {
 		return false
 	}
+	s.own() // the event's data line is about to be moved or overwritten
 	if s.r > 0 {
 		s.w = copy(s.buf, s.buf[s.r:s.w])
 		s.r = 0
@@ -124,6 +137,14 @@ func (s *Reader) line() (line []byte, ok bool) {
 	}
 }
 
+// eventData is the data of the event being dispatched.
+func (s *Reader) eventData() []byte {
+	if s.inView {
+		return s.view
+	}
+	return s.data
+}
+
 // Next returns the next event. At the end of the stream it returns io.EOF; a stream cut
 // inside an event returns io.ErrUnexpectedEOF, a line over MaxLine ErrLineTooLong, and a
 // failed read that read's error.
@@ -139,7 +160,7 @@ func (s *Reader) Next() (Event, error) {
 			case s.any:
 				// Data without the blank line that ends its event: give it, then EOF.
 				s.any = false
-				return Event{Data: s.data, At: s.last, Error: s.isErr}, nil
+				return Event{Data: s.eventData(), At: s.last, Error: s.isErr}, nil
 			case s.eof == nil || s.eof == io.EOF:
 				return Event{At: s.last}, io.EOF
 			}
@@ -153,8 +174,8 @@ func (s *Reader) Next() (Event, error) {
 			if !s.any {
 				continue
 			}
-			ev := Event{Data: s.data, At: s.last, Error: s.isErr}
-			s.data, s.any, s.isErr = s.data[:0], false, false
+			ev := Event{Data: s.eventData(), At: s.last, Error: s.isErr}
+			s.data, s.view, s.inView, s.any, s.isErr = s.data[:0], nil, false, false, false
 			return ev, nil
 		}
 		name, value, _ := bytes.Cut(line, []byte{':'})
@@ -163,13 +184,16 @@ func (s *Reader) Next() (Event, error) {
 		}
 		switch string(name) {
 		case "data", "error":
-			if s.any {
-				s.data = append(s.data, '\n')
+			if !s.any {
+				// Most events have one data line: it stays in buf, uncopied.
+				s.view, s.inView = value, true
+			} else {
+				s.own()
+				if len(s.data)+1+len(value) > MaxLine {
+					return Event{At: s.last}, ErrLineTooLong
+				}
+				s.data = append(append(s.data, '\n'), value...)
 			}
-			if len(s.data)+len(value) > MaxLine {
-				return Event{At: s.last}, ErrLineTooLong
-			}
-			s.data = append(s.data, value...)
 			s.any = true
 			s.isErr = s.isErr || string(name) == "error"
 		case "event":

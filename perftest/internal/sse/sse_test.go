@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -69,7 +71,7 @@ func TestParse(t *testing.T) {
 	u, ok := ParseUsage(Parse([]byte(vllmUsage)).Usage)
 	require.True(t, ok)
 	assert.Equal(t, Usage{PromptTokens: 512, CompletionTokens: 128, CachedTokens: 496}, u)
-	n, ok := CompletionTokens(Parse([]byte(trtToken)).Usage)
+	n, ok := Parse([]byte(trtToken)).CompletionTokens()
 	assert.True(t, ok)
 	assert.Equal(t, 3, n)
 }
@@ -137,6 +139,39 @@ func TestReaderFraming(t *testing.T) {
 	}
 }
 
+// TestReaderSplitReads reads the same streams one byte per Read and in reads that end
+// anywhere: an event's data line kept in the buffer must survive the reads that move it.
+func TestReaderSplitReads(t *testing.T) {
+	long := `{"choices":[{"text":"` + strings.Repeat("y", bufSize-40) + `"}]}`
+	in := stream(vllmToken, long, long, chatToken) + "data: a\ndata: " + long + "\n\n" + "data: " + vllmToken + "\r\n\r\ndata: [DONE]\n"
+	want, err := readAll(t, strings.NewReader(in))
+	require.ErrorIs(t, err, io.EOF)
+	require.Equal(t, []string{vllmToken, long, long, chatToken, "a\n" + long, vllmToken, "[DONE]"}, want)
+	got, err := readAll(t, iotest.OneByteReader(strings.NewReader(in)))
+	require.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, want, got, "one byte per read")
+	for _, size := range []int{7, 100, 257, bufSize - 1, bufSize + 3} {
+		got, err := readAll(t, &sizedReader{s: in, n: size})
+		require.ErrorIs(t, err, io.EOF)
+		assert.Equal(t, want, got, "reads of %d bytes", size)
+	}
+}
+
+// sizedReader returns at most n bytes per Read.
+type sizedReader struct {
+	s string
+	n int
+}
+
+func (r *sizedReader) Read(p []byte) (int, error) {
+	if r.s == "" {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), r.n)], r.s)
+	r.s = r.s[k:]
+	return k, nil
+}
+
 func TestReaderLongLine(t *testing.T) {
 	long := `{"choices":[{"text":"` + strings.Repeat("x", 3*bufSize) + `"}]}`
 	got, err := readAll(t, strings.NewReader(stream(long, vllmToken)))
@@ -193,7 +228,7 @@ func TestNoAllocPerToken(t *testing.T) {
 				t.Fatalf("unexpected event %q %v", e.Data, err)
 			}
 			if c := Parse(e.Data); c.Usage != nil {
-				if _, ok := CompletionTokens(c.Usage); !ok {
+				if _, ok := c.CompletionTokens(); !ok {
 					t.Fatal("no completion_tokens")
 				}
 			}
@@ -241,7 +276,14 @@ func FuzzSSE(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]"))
 	f.Add([]byte("\xef\xbb\xbfdata: [DONE] \r\rerror: {\"message\":1}\n\ndata: a\ndata: b\n\n"))
 	f.Add([]byte("data: {\"choices\":[{\"text\":\"\\ud83d\\ude00\"}],\"usage\":{\"completion_tokens\":-1e5}}\n\n"))
+	f.Add([]byte("data: " + strings.Repeat("x", bufSize+5) + "\ndata: y\n\ndata: z\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Read one byte at a time, the same events must come (data kept across reads).
+		whole, wholeErr := events(NewReader(bytes.NewReader(in)), len(in)+2)
+		split, splitErr := events(NewReader(iotest.OneByteReader(bytes.NewReader(in))), len(in)+2)
+		if !slices.Equal(whole, split) || !errors.Is(splitErr, wholeErr) && !errors.Is(wholeErr, splitErr) {
+			t.Fatalf("read whole: %q %v; one byte at a time: %q %v", whole, wholeErr, split, splitErr)
+		}
 		s := NewReader(bytes.NewReader(in))
 		for range len(in) + 2 {
 			ev, err := s.Next()
@@ -260,10 +302,10 @@ func FuzzSSE(f *testing.F) {
 				t.Fatalf("kind %d for invalid JSON %q", c.Kind, ev.Data)
 			}
 			if valid && c.Kind == MalformedChunk {
-				if _, ok := Field(trimmed, "choices"); ok {
-					if v, _ := Field(trimmed, "choices"); len(v) > 0 && v[0] == '[' {
+				if _, ok := refField(trimmed, "choices"); ok {
+					if v, _ := refField(trimmed, "choices"); len(v) > 0 && v[0] == '[' {
 						if fe, ok := firstElem(v); ok && len(fe) > 0 && fe[0] == '{' {
-							if _, ok := Field(fe, "text"); ok {
+							if _, ok := refField(fe, "text"); ok {
 								t.Fatalf("valid completion chunk called malformed: %q", ev.Data)
 							}
 						}
@@ -272,22 +314,131 @@ func FuzzSSE(f *testing.F) {
 			}
 			if c.Usage != nil {
 				_, _ = ParseUsage(c.Usage)
-				_, _ = CompletionTokens(c.Usage)
 			}
 		}
 		t.Fatal("reader did not finish")
 	})
 }
 
+// events reads at most n events, each as "error:" (when an error event) and its data, and
+// the error that ended them.
+func events(s *Reader, n int) ([]string, error) {
+	var out []string
+	for range n {
+		ev, err := s.Next()
+		if err != nil {
+			return out, err
+		}
+		p := string(ev.Data)
+		if ev.Error {
+			p = "error:" + p
+		}
+		out = append(out, p)
+	}
+	return out, errors.New("too many events")
+}
+
 // firstElem returns the first element of a JSON array (test helper).
 func firstElem(arr []byte) ([]byte, bool) {
-	i := skipSpace(arr, 1)
+	i := refSkipSpace(arr, 1)
 	if i >= len(arr) || arr[i] == ']' {
 		return nil, false
 	}
-	end := scanValue(arr, i, 1)
+	end := refScanValue(arr, i, 1)
 	if end < 0 {
 		return nil, false
 	}
 	return arr[i:end], true
+}
+
+// FuzzParse checks the one-pass parser against the parser it replaced (reference_test.go),
+// which walked each chunk with a generic object iterator and read the choices a second
+// time: the same kind, the same usage and the same completion count on every input.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		vllmToken, vllmLast, vllmUsage, chatRole, chatToken, chatNull, vllmError, openaiError,
+		trickyToken, escapedEmpty, llamaLast, trtToken, nullError, "[DONE]", " [DONE]\n",
+		// What the single pass decides on its way, each a seed of its own.
+		`{"choices":[{"text":"a"}],"choices":"no"}`,                               // the last choices decides
+		`{"choices":"no","choices":[{"text":"a"}]}`,                               // likewise
+		`{"choices":[{"delta":{"content":"x"},"text":""}]}`,                       // the first of text and delta decides
+		`{"choices":[{"delta":"x"}]}`,                                             // a delta that is no object
+		`{"choices":[{"delta":{"role":"assistant"}}]}`,                            // a delta without content
+		`{"choices":[{"delta":{"content":"","content":"x"}}]}`,                    // the first content decides
+		`{"choices":[{"index":0}]}`,                                               // neither text nor delta
+		`{"choices":[1,{"text":"a"}]}`,                                            // a first choice that is no object
+		`{"choices":[{"text":"a"},{"text":`,                                       // cut in a later choice
+		`{"choices":[{"text":"a"}],"usage":{"completion_tokens":3},"usage":null}`, // the last non-null usage
+		`{"usage":{"completion_tokens":3,"completion_tokens":"4"}}`,               // the last count decides
+		`{"usage":{"completion_tokens":-1}}`, `{"usage":{"completion_tokens":1e3}}`, `{"usage":5}`,
+		`{"usage":{"completion_tokens":99999999999999}}`,
+		`{"error":null,"object":"error"}`, `{"object":"err\u006fr"}`,
+		"{ \"choices\" : [ { \"text\" : \" a\" } ] , \"usage\" : null }",
+		`{"choices":[{"text":"\ud83d\ude00\n\t\\\/"}]}`, `{"choices":[{"text":"\u12"}]}`, `{"choices":[{"text":"\q"}]}`,
+		`{"a":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`,
+		`{"choices":[{"text":"a","x":` + strings.Repeat("{\"a\":", 253) + "1" + strings.Repeat("}", 253) + `}]}`,
+		`{"choices":[{"text":"a","x":` + strings.Repeat("{\"a\":", 254) + "1" + strings.Repeat("}", 254) + `}]}`,
+		`{"choices":[{"text":"a"}],}`, `{,"choices":[]}`, `{"choices":[],"usage":{}} x`, `{"choices":[` + "\x00",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, want := Parse(in), refParse(in)
+		if got.Kind != want.Kind || !bytes.Equal(got.Usage, want.Usage) || (got.Usage == nil) != (want.Usage == nil) {
+			t.Fatalf("Parse(%q) = kind %d usage %q, the reference says kind %d usage %q", in, got.Kind, got.Usage, want.Kind, want.Usage)
+		}
+		n, ok := got.CompletionTokens()
+		wn, wok := refCompletionTokens(want.Usage)
+		if n != wn || ok != wok {
+			t.Fatalf("Parse(%q).CompletionTokens() = %d %v, the reference says %d %v", in, n, ok, wn, wok)
+		}
+	})
+}
+
+// BenchmarkParse is the classifier alone on the chunks of common servers, beside the
+// parser it replaced (reference_test.go).
+//
+//	go test -run '^$' -bench BenchmarkParse -benchmem ./perftest/internal/sse
+func BenchmarkParse(b *testing.B) {
+	for _, tc := range []struct{ name, tok string }{{"vllm", vllmToken}, {"chat", chatToken}, {"usage-every-chunk", trtToken}} {
+		for _, p := range []struct {
+			name  string
+			parse func([]byte) Chunk
+		}{{"one-pass", Parse}, {"reference", refParse}} {
+			b.Run(tc.name+"/"+p.name, func(b *testing.B) {
+				data := []byte(tc.tok)
+				b.ReportAllocs()
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					if p.parse(data).Kind != TokenChunk {
+						b.Fatal("not a token")
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestNextSpecial puts every byte value at every position of a 20-byte run of plain bytes
+// (with plain bytes of every kind before it): the first quote, backslash or control
+// character is found exactly, eight bytes at a time or one by one.
+func TestNextSpecial(t *testing.T) {
+	for _, fill := range []byte{'a', 0x20, 0x7f, 0x80, 0xff, '#', ']', 0x21, 0x5b, 0x5d} {
+		for pos := range 20 {
+			for c := range 256 {
+				b := bytes.Repeat([]byte{fill}, 20)
+				b[pos] = byte(c)
+				want := 20
+				for i, x := range b {
+					if !plain[x] {
+						want = i
+						break
+					}
+				}
+				if got := nextSpecial(b, 0); got != want {
+					t.Fatalf("nextSpecial(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
 }
