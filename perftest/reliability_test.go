@@ -1,9 +1,7 @@
 package perftest
 
 import (
-	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +15,8 @@ func TestRunStopsBeforeTestDeadline(t *testing.T) {
 	srv := newFakeServer(t, 2*time.Millisecond, nil)
 	out := t.TempDir()
 	setFlag(t, flagOut, out)
-	c := &captureTB{TB: t, ctx: t.Context(), deadline: time.Now().Add(800 * time.Millisecond)}
+	// A deadline far enough off for a busy machine to finish a repetition before it.
+	c := &captureTB{TB: t, ctx: t.Context(), deadline: time.Now().Add(3 * time.Second)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -31,25 +30,17 @@ func TestRunStopsBeforeTestDeadline(t *testing.T) {
 	assert.NotEmpty(t, rf.Values("e2e-p50-sec"))
 }
 
-func TestRunContextCatchesInterrupt(t *testing.T) {
-	ctx, stop := runContext(t)
-	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGINT))
-	select {
-	case <-ctx.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("interrupt did not cancel the run")
-	}
-	assert.True(t, stop(), "stop reports the interrupt")
-	ctx, stop = runContext(t)
-	assert.NoError(t, ctx.Err())
-	assert.False(t, stop())
-}
-
 func TestBackendDiesMidRun(t *testing.T) {
-	srv := newFakeServer(t, 2*time.Millisecond, nil)
-	time.AfterFunc(150*time.Millisecond, func() {
-		srv.CloseClientConnections()
-		srv.Close()
+	// The backend dies during the first repetition (40 requests), whenever that is.
+	var srv *fakeServer
+	srv = newFakeServer(t, 2*time.Millisecond, func(n int64) string {
+		if n == 20 {
+			go func() {
+				srv.CloseClientConnections()
+				srv.Close()
+			}()
+		}
+		return ""
 	})
 	out := t.TempDir()
 	setFlag(t, flagOut, out)

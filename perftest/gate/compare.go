@@ -261,9 +261,11 @@ func compareUnit(u string, base, cur *resultfile.File, opt Options) Delta {
 	}
 	// The same test benchstat runs (benchmath.AssumeNothing.Compare), called directly so
 	// that its errors are values: all-equal samples mean no change.
-	if res, err := stats.MannWhitneyUTest(cv, bv, stats.LocationDiffers); err == nil {
+	// The arguments in benchstat's order (old, new), so that the p-value is its to the bit;
+	// U counts the baseline's wins, so the current run is larger when U is small.
+	if res, err := stats.MannWhitneyUTest(bv, cv, stats.LocationDiffers); err == nil {
 		d.P = res.P
-		d.dir = sign(2*res.U - float64(res.N1*res.N2))
+		d.dir = -sign(2*res.U - float64(res.N1*res.N2))
 	} else if !errors.Is(err, stats.ErrSamplesEqual) {
 		d.Warnings = append(d.Warnings, fmt.Errorf("%w: %w", ErrTest, err))
 	}
