@@ -230,6 +230,19 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 		}
 		return ""
 	}
+	// why says what a classified outcome means, in place of the context's own error
+	// ("context canceled" says nothing of a stall).
+	why := func(o Outcome, err error) error {
+		switch o {
+		case Stall:
+			return fmt.Errorf("no event for %v (the stall timeout) after %d chunks", c.stallTimeout, rec.Chunks)
+		case Timeout:
+			return fmt.Errorf("not done within %v (the request timeout) after %d chunks", c.timeout, rec.Chunks)
+		case Canceled:
+			return fmt.Errorf("the run was stopped after %d chunks: %w", rec.Chunks, context.Cause(ctx))
+		}
+		return err
+	}
 
 	var conns atomic.Int32
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
@@ -249,7 +262,7 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 		if o == "" {
 			o = ConnError
 		}
-		fail(o, fmt.Errorf("request %d: %w", req.Index, err))
+		fail(o, fmt.Errorf("request %d: %w", req.Index, why(o, err)))
 		return
 	}
 	defer resp.Body.Close()
@@ -274,6 +287,7 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 			o := classify()
 			switch {
 			case o != "":
+				err = why(o, err)
 			case errors.Is(err, sse.ErrLineTooLong):
 				o = Malformed
 				err = fmt.Errorf("server-sent event line longer than %d bytes after %d chunks", sse.MaxLine, rec.Chunks)
