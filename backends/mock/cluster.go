@@ -125,20 +125,7 @@ func StartCluster(tb testing.TB, cfg ClusterConfig) *Cluster {
 	if err != nil {
 		tb.Fatalf("mock.StartCluster: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("mock.StartCluster: %v", err)
-	}
-	served := make(chan struct{})
-	c.setAddr(ln.Addr().String())
-	go func() {
-		defer close(served)
-		c.Serve(ln)
-	}()
-	tb.Cleanup(func() {
-		c.Close()
-		<-served
-	})
+	serveForTest(tb, "mock.StartCluster", c)
 	return c
 }
 

@@ -94,9 +94,21 @@ func Start(tb testing.TB, cfg Config) *Server {
 	if err != nil {
 		tb.Fatalf("mock.Start: %v", err)
 	}
+	serveForTest(tb, "mock.Start", s)
+	return s
+}
+
+// serveForTest serves s on 127.0.0.1 with a free port, its address set before it returns,
+// until the test tb ends.
+func serveForTest(tb testing.TB, caller string, s interface {
+	setAddr(string)
+	Serve(net.Listener) error
+	Close() error
+}) {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("mock.Start: %v", err)
+		tb.Fatalf("%s: %v", caller, err)
 	}
 	served := make(chan struct{})
 	s.setAddr(ln.Addr().String())
@@ -108,7 +120,6 @@ func Start(tb testing.TB, cfg Config) *Server {
 		s.Close()
 		<-served
 	})
-	return s
 }
 
 func (s *Server) setAddr(a string) {

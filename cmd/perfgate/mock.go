@@ -338,21 +338,32 @@ func mockServe(ctx context.Context, o mockOptions, stderr io.Writer) (int, error
 	if err != nil {
 		return 2, err
 	}
+	return serveUntilDone(ctx, o, stderr, srv, func(addr net.Addr) string {
+		return fmt.Sprintf("serving model %s on http://%s", srv.Model(), addr)
+	})
+}
+
+// serveUntilDone serves s on o's host and port until ctx ends (exit status 0) or serving
+// fails (1), saying on stderr where it serves (banner) and that it stopped.
+func serveUntilDone(ctx context.Context, o mockOptions, stderr io.Writer, s interface {
+	Serve(net.Listener) error
+	Close() error
+}, banner func(net.Addr) string) (int, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(o.port)))
 	if err != nil {
 		return 1, fmt.Errorf("listen: %w", err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stderr, "perfgate mock: serving model %s on http://%s\n", srv.Model(), ln.Addr())
+	go func() { errc <- s.Serve(ln) }()
+	fmt.Fprintf(stderr, "perfgate mock: %s\n", banner(ln.Addr()))
 	select {
 	case <-ctx.Done():
-		srv.Close()
+		s.Close()
 		<-errc
 		fmt.Fprintln(stderr, "perfgate mock: stopped")
 		return 0, nil
 	case err := <-errc:
-		srv.Close()
+		s.Close()
 		return 1, err
 	}
 }

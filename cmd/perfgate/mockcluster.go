@@ -9,7 +9,6 @@ import (
 	"iter"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -87,23 +86,9 @@ func clusterServe(ctx context.Context, o mockOptions, stderr io.Writer) (int, er
 	if err != nil {
 		return 2, err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(o.port)))
-	if err != nil {
-		return 1, fmt.Errorf("listen: %w", err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- c.Serve(ln) }()
-	fmt.Fprintf(stderr, "perfgate mock: serving model %s on %d workers behind a %s router on http://%s\n", c.Model(), len(c.Workers()), p, ln.Addr())
-	select {
-	case <-ctx.Done():
-		c.Close()
-		<-errc
-		fmt.Fprintln(stderr, "perfgate mock: stopped")
-		return 0, nil
-	case err := <-errc:
-		c.Close()
-		return 1, err
-	}
+	return serveUntilDone(ctx, o, stderr, c, func(addr net.Addr) string {
+		return fmt.Sprintf("serving model %s on %d workers behind a %s router on http://%s", c.Model(), len(c.Workers()), p, addr)
+	})
 }
 
 // clusterRecord is one line of --requests output of a cluster replay.

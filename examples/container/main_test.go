@@ -1,0 +1,9 @@
+package container
+
+import (
+	"testing"
+
+	"github.com/perfgate/perfgate/backends/backendstest"
+)
+
+func TestMain(m *testing.M) { backendstest.Main(m) }
