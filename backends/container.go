@@ -200,18 +200,14 @@ func (c *Container) writeLog(ctx context.Context, dir string) error {
 	return nil
 }
 
-// finish runs at test cleanup, before the container is removed.
-func (c *Container) finish(tb testing.TB) {
+// finish runs at test cleanup, before the container is removed, and writes the log to dir.
+func (c *Container) finish(tb testing.TB, dir string) {
 	tb.Helper()
 	c.stopWatch()
 	if c.Container == nil {
 		return
 	}
 	ctx := context.Background()
-	dir := c.logDir
-	if dir == "" {
-		dir = tb.ArtifactDir()
-	}
 	if err := c.writeLog(ctx, dir); err != nil {
 		tb.Logf("keep %s log: %v", c.backend, err)
 	}

@@ -136,7 +136,15 @@ func Track(tb testing.TB, c *Container) {
 		})
 		tb.Cleanup(func() { timer.Stop() })
 	}
-	tb.Cleanup(func() { c.finish(tb) })
+	// The log directory is resolved now, not in the cleanup: tb.ArtifactDir registers its own
+	// removal when first called, and a removal registered during the cleanups would run
+	// before the other containers' logs are written, which would then re-create the
+	// directory and leave it behind (a deployment of several containers did).
+	dir := c.logDir
+	if dir == "" {
+		dir = tb.ArtifactDir()
+	}
+	tb.Cleanup(func() { c.finish(tb, dir) })
 }
 
 // StartContext returns the context Start uses to start containers: tb.Context(), ending

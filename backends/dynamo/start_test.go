@@ -2,9 +2,13 @@ package dynamo_test
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +53,7 @@ func TestStartWithStandInImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var netName string
+	var netName, logDir string
 	t.Run("deployment", func(t *testing.T) {
 		rec := &recorder{TB: t}
 		srv := dynamo.Start(rec, dynamo.Config{
@@ -63,6 +67,7 @@ func TestStartWithStandInImage(t *testing.T) {
 			StartupTimeout: time.Minute,
 		})
 		netName = srv.Network.Name
+		logDir = t.ArtifactDir() // where the containers' logs go at cleanup
 		want := map[string]string{"backend": "dynamo", "model": dynamo.DefaultModel, "image": img, "gpus": "0"}
 		if diff := cmp.Diff(want, srv.Describe()); diff != "" {
 			t.Errorf("Describe (-want +got):\n%s", diff)
@@ -104,6 +109,13 @@ func TestStartWithStandInImage(t *testing.T) {
 			t.Errorf("the watcher did not report worker 1's exit")
 		}
 	})
+	// The logs went with the test's artifact directory (no -artifacts flag): none of the
+	// containers' cleanups re-created it after its removal.
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		// -artifacts keeps the directory on purpose.
+	} else if _, err := os.Stat(logDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("artifact directory %s left behind (stat: %v)", logDir, err)
+	}
 	// The network went with the deployment.
 	cli, err := testcontainers.NewDockerClientWithOpts(context.Background())
 	if err != nil {
