@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/backends/vllm"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/internal/fakeserver"
 )
@@ -185,6 +186,14 @@ func TestCacheResetIsSaidAndRecorded(t *testing.T) {
 	})
 	assert.Equal(t, "failed", res.ConfigValue("cache-reset"))
 	assert.Equal(t, 1, strings.Count(c.logged(), "cache reset failed before repetition 1: HTTP 404: no such route"))
+
+	// llm-d-inference-sim has no /reset_prefix_cache: vLLM's module empties its cache by
+	// putting it to sleep and waking it, before every repetition.
+	sleeper := fakeserver.Start(t, fakeserver.Config{Sleep: fakeserver.SleepHonoured})
+	res = Run(t, Case{Target: vllm.Endpoint(sleeper.URL + "/v1"), Workload: small, Load: Concurrency(2), Count: 2})
+	assert.Equal(t, "yes", res.ConfigValue("cache-reset"))
+	assert.GreaterOrEqual(t, sleeper.Sleeps(), int64(2), "slept before each repetition")
+	assert.False(t, sleeper.Asleep())
 
 	// A reset that claims success but leaves the cache warm shows in the server's own
 	// cached-token counts: the synthetic prompts are the same in every repetition.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/perfgate/perfgate/backends/vllm"
+	"github.com/perfgate/perfgate/internal/fakeserver"
 )
 
 // TestReset covers the answers vLLM's POST /reset_prefix_cache gives: 200 and an empty body
@@ -45,5 +46,27 @@ func TestReset(t *testing.T) {
 				t.Errorf("a server without the route: %v should wrap errors.ErrUnsupported, so results say unavailable", err)
 			}
 		})
+	}
+}
+
+// TestResetBySleeping covers a server without /reset_prefix_cache that sleeps, as
+// llm-d-inference-sim does: asleep, it drops its KV cache, and it wakes with it empty; without
+// --enable-sleep-mode it answers /sleep all the same and stays awake, which /is_sleeping shows.
+func TestResetBySleeping(t *testing.T) {
+	srv := fakeserver.Start(t, fakeserver.Config{Sleep: fakeserver.SleepHonoured})
+	if err := vllm.Endpoint(srv.URL + "/v1").ResetPrefixCache(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Sleeps() != 1 || srv.Asleep() {
+		t.Errorf("the server slept %d times and is asleep: %t; want one sleep, awake after", srv.Sleeps(), srv.Asleep())
+	}
+
+	srv = fakeserver.Start(t, fakeserver.Config{Sleep: fakeserver.SleepIgnored})
+	err := vllm.Endpoint(srv.URL + "/v1").ResetPrefixCache(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "did not sleep") || !strings.Contains(err.Error(), "--enable-sleep-mode") {
+		t.Fatalf("err = %v, want the server's sleep refused, naming --enable-sleep-mode", err)
+	}
+	if !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("%v should wrap errors.ErrUnsupported, so results say unavailable (once)", err)
 	}
 }

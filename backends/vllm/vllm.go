@@ -167,7 +167,8 @@ const devModeEnv = "VLLM_SERVER_DEV_MODE"
 //     VLLM_SERVER_DEV_MODE=1 (vllm/entrypoints/serve/cache/api_router.py, v0.14; inline in
 //     api_server.py in older releases). It answers 200 even when vLLM refused to reset
 //     because blocks were still in use, so perftest also checks the first request after a
-//     reset for cached tokens;
+//     reset for cached tokens; a server without the route that can sleep
+//     (llm-d-inference-sim) is put to sleep and woken instead, which empties its cache;
 //   - the metrics are V1's (vllm/v1/metrics/loggers.py), with the names older releases and
 //     llm-d-inference-sim used as alternatives: vllm:gpu_cache_usage_perc before
 //     vllm:kv_cache_usage_perc, prefix-cache counters without "_total" (inference-sim
@@ -187,9 +188,19 @@ var Engine = backends.Engine{
 
 // resetPrefixCache calls POST /reset_prefix_cache. Releases up to v0.14 answer 200 with an
 // empty body whatever happened; later ones {"success": bool}, false when blocks were still
-// in use.
+// in use. A server without the route that sleeps is put to sleep and woken instead
+// (sleepAndWake).
 func resetPrefixCache(ctx context.Context, base string) error {
 	body, err := backends.Call(ctx, http.MethodPost, base+"/reset_prefix_cache")
+	if errors.Is(err, errors.ErrUnsupported) {
+		serr := sleepAndWake(ctx, base)
+		if serr == nil || !errors.Is(serr, errors.ErrUnsupported) {
+			return serr
+		}
+		if !errors.Is(serr, errNoSleep) {
+			return fmt.Errorf("reset vLLM prefix cache: no /reset_prefix_cache (%w), and %w", err, serr)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("reset vLLM prefix cache (the route needs %s=1): %w", devModeEnv, err)
 	}
@@ -200,6 +211,59 @@ func resetPrefixCache(ctx context.Context, base string) error {
 		return errors.New("reset vLLM prefix cache: vLLM answered success false (requests still held KV blocks)")
 	}
 	return nil
+}
+
+// errNoSleep is a server without POST /sleep.
+var errNoSleep = errors.New("no POST /sleep")
+
+// sleepAndWake empties the KV cache of a server that has no /reset_prefix_cache by putting
+// it to sleep and waking it: llm-d-inference-sim (which answers /reset_prefix_cache with
+// 404) discards its KV block cache on POST /sleep and wakes with it empty on POST /wake_up
+// (pkg/llm-d-inference-sim/server.go and pkg/kv-cache/kv_cache.go on main, read
+// 2026-12-02). It sleeps only when run with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1,
+// and otherwise answers /sleep with 200 all the same, so GET /is_sleeping tells whether it
+// slept. The error wraps errors.ErrUnsupported where the server cannot sleep.
+func sleepAndWake(ctx context.Context, base string) error {
+	if _, err := backends.Call(ctx, http.MethodPost, base+"/sleep?level=1"); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return fmt.Errorf("%w (%w)", errNoSleep, err)
+		}
+		return fmt.Errorf("empty the KV cache by sleeping: %w", err)
+	}
+	asleep, serr := isSleeping(ctx, base)
+	// Wake it whatever /is_sleeping said: a server left asleep serves no request.
+	if _, err := backends.Call(ctx, http.MethodPost, base+"/wake_up"); err != nil {
+		return fmt.Errorf("empty the KV cache by sleeping: the server slept, and waking it failed (it may still be asleep): %w", err)
+	}
+	switch {
+	case serr != nil:
+		return fmt.Errorf("empty the KV cache by sleeping: %w", serr)
+	case !asleep:
+		return fmt.Errorf("POST /sleep answered, but the server did not sleep, so its KV cache was kept "+
+			"(llm-d-inference-sim sleeps only with --enable-sleep-mode and %s=1): %w", devModeEnv, errors.ErrUnsupported)
+	}
+	switch still, err := isSleeping(ctx, base); {
+	case err != nil:
+		return fmt.Errorf("empty the KV cache by sleeping: after POST /wake_up: %w", err)
+	case still:
+		return errors.New("empty the KV cache by sleeping: the server is still asleep after POST /wake_up")
+	}
+	return nil
+}
+
+// isSleeping reads GET /is_sleeping ({"is_sleeping": bool}).
+func isSleeping(ctx context.Context, base string) (bool, error) {
+	body, err := backends.Call(ctx, http.MethodGet, base+"/is_sleeping")
+	if err != nil {
+		return false, err
+	}
+	var ans struct {
+		Sleeping *bool `json:"is_sleeping"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil || ans.Sleeping == nil {
+		return false, fmt.Errorf("GET /is_sleeping: %q is not {\"is_sleeping\": bool}", body[:min(len(body), 200)])
+	}
+	return *ans.Sleeping, nil
 }
 
 // Endpoint is a vLLM server you run, at url: a perf case's target that resets its cache

@@ -46,7 +46,24 @@ type Config struct {
 	ErrorAfter  int
 	// Fault, when set, is one of the hostile behaviours of Faults.
 	Fault Fault
+	// Sleep, when set, makes the server empty its cache the way llm-d-inference-sim does:
+	// no POST /reset_prefix_cache (404), POST /sleep, POST /wake_up and GET /is_sleeping.
+	Sleep Sleep
 }
+
+// Sleep is how a server without /reset_prefix_cache answers POST /sleep
+// (llm-d-inference-sim's pkg/llm-d-inference-sim/server.go, read on main 2026-12-02).
+type Sleep string
+
+// Sleep modes.
+const (
+	// SleepHonoured sleeps, dropping the cache, until POST /wake_up (llm-d-inference-sim
+	// run with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1).
+	SleepHonoured Sleep = "honoured"
+	// SleepIgnored answers POST /sleep with 200 and stays awake (the same server without
+	// them).
+	SleepIgnored Sleep = "ignored"
+)
 
 // Fault names a hostile behaviour, each one seen to break a client (perfgate's issue 16):
 // servers that hang, stream forever, lie, redirect, or frame their events in ways the SSE
@@ -86,8 +103,11 @@ type Server struct {
 	cfg   Config
 	n     atomic.Int64
 	conns atomic.Int64 // connections accepted
-	wg    sync.WaitGroup
-	quit  chan struct{}
+	// asleep and sleeps: whether the server sleeps, and how often it slept (Sleep).
+	asleep atomic.Bool
+	sleeps atomic.Int64
+	wg     sync.WaitGroup
+	quit   chan struct{}
 }
 
 // Start starts a server on loopback for the test and stops it when the test ends.
@@ -104,7 +124,16 @@ func Start(tb testing.TB, cfg Config) *Server {
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("POST /v1/completions", s.complete)
 	mux.HandleFunc("POST /v1/chat/completions", s.complete)
-	mux.HandleFunc("POST /reset_prefix_cache", s.reset)
+	if cfg.Sleep == "" {
+		mux.HandleFunc("POST /reset_prefix_cache", s.reset)
+	} else {
+		mux.HandleFunc("POST /sleep", s.sleep)
+		mux.HandleFunc("POST /wake_up", func(w http.ResponseWriter, r *http.Request) { s.asleep.Store(false) })
+		mux.HandleFunc("GET /is_sleeping", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"is_sleeping":%t}`, s.asleep.Load())
+		})
+	}
 	mux.HandleFunc("GET /metrics", s.metrics)
 	s.Server = httptest.NewUnstartedServer(mux)
 	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -199,6 +228,20 @@ func (s *Server) forever(w http.ResponseWriter, r *http.Request, chunk []byte) {
 		}
 		fl.Flush()
 	}
+}
+
+// Sleeps is how many times the server slept, its cache dropped (Config.Sleep).
+func (s *Server) Sleeps() int64 { return s.sleeps.Load() }
+
+// Asleep says whether the server sleeps now.
+func (s *Server) Asleep() bool { return s.asleep.Load() }
+
+func (s *Server) sleep(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Sleep == SleepHonoured {
+		s.asleep.Store(true)
+		s.sleeps.Add(1)
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
