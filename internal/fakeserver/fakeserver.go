@@ -52,7 +52,8 @@ type Config struct {
 }
 
 // Sleep is how a server without /reset_prefix_cache answers POST /sleep
-// (llm-d-inference-sim's pkg/llm-d-inference-sim/server.go, read on main 2026-12-02).
+// (llm-d-inference-sim v0.10.2, run on 2026-12-02: /sleep answers 200 whether it slept or
+// not; /is_sleeping tells).
 type Sleep string
 
 // Sleep modes.
