@@ -220,9 +220,10 @@ var errNoSleep = errors.New("no POST /sleep")
 // it to sleep and waking it: llm-d-inference-sim (which answers /reset_prefix_cache with
 // 404) discards its KV block cache on POST /sleep and wakes with it empty on POST /wake_up
 // (pkg/communication/http.go at v0.10.2, pkg/llm-d-inference-sim/server.go on main; run
-// at v0.10.2 on 2026-12-02, its hit ratio cold again after each sleep). It sleeps only when run with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1,
-// and otherwise answers /sleep with 200 all the same, so GET /is_sleeping tells whether it
-// slept. The error wraps errors.ErrUnsupported where the server cannot sleep.
+// at v0.10.2 on 2026-12-02, its hit ratio cold again after each sleep). It sleeps only
+// when run with --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1, and otherwise answers
+// /sleep with 200 all the same, so GET /is_sleeping tells whether it slept. The error
+// wraps errors.ErrUnsupported where the server cannot sleep.
 func sleepAndWake(ctx context.Context, base string) error {
 	if _, err := backends.Call(ctx, http.MethodPost, base+"/sleep?level=1"); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {
