@@ -231,13 +231,15 @@ func TestSpecValidate(t *testing.T) {
 // container would be left behind. Track's deadline guard removes it first.
 func TestTimeoutLeavesNoContainer(t *testing.T) {
 	if os.Getenv("PERFGATE_TIMEOUT_HELPER") == "1" {
-		c := backends.Start(t, fakeSpec(t), backends.Options{})
+		// The log directory is the parent's: this binary dies without cleanups, and its own
+		// artifact directory would be left behind.
+		c := backends.Start(t, fakeSpec(t), backends.Options{LogDir: os.Getenv("PERFGATE_TIMEOUT_LOGDIR")})
 		fmt.Printf("helper container %s session %s\n", c.GetContainerID(), backends.SessionID)
 		select {} // hang until the test binary's deadline
 	}
 	fakeImage(t) // build outside the helper's time budget
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestTimeoutLeavesNoContainer$", "-test.timeout=20s", "-test.v")
-	cmd.Env = append(os.Environ(), "PERFGATE_TIMEOUT_HELPER=1")
+	cmd.Env = append(os.Environ(), "PERFGATE_TIMEOUT_HELPER=1", "PERFGATE_TIMEOUT_LOGDIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("helper did not time out:\n%s", out)
