@@ -368,6 +368,24 @@ func serveUntilDone(ctx context.Context, o mockOptions, stderr io.Writer, s inte
 	}
 }
 
+// requestsOut opens what --requests names for the replay's per-request lines: standard
+// output for "-", else the file, written through a buffer; nil when --requests is unset.
+// Call closeRec when done.
+func requestsOut(o mockOptions, stdout io.Writer) (rec *json.Encoder, closeRec func(), err error) {
+	switch o.requests {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return json.NewEncoder(stdout), func() {}, nil
+	}
+	f, err := os.Create(o.requests)
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	return json.NewEncoder(bw), func() { bw.Flush(); f.Close() }, nil
+}
+
 // replayRecord is one line of --requests output.
 type replayRecord struct {
 	Index        int     `json:"index"`
@@ -391,21 +409,11 @@ func mockReplay(ctx context.Context, o mockOptions, stdout, stderr io.Writer) (i
 	if o.cfg.UnlimitedKVCache && o.cfg.MaxModelLen == 0 {
 		o.cfg.MaxModelLen = 1 << 20
 	}
-	var rec *json.Encoder
-	if o.requests != "" {
-		w := stdout
-		if o.requests != "-" {
-			f, err := os.Create(o.requests)
-			if err != nil {
-				return 1, fmt.Errorf("replay: %w", err)
-			}
-			defer f.Close()
-			bw := bufio.NewWriter(f)
-			defer bw.Flush()
-			w = bw
-		}
-		rec = json.NewEncoder(w)
+	rec, closeRec, err := requestsOut(o, stdout)
+	if err != nil {
+		return 1, err
 	}
+	defer closeRec()
 	reqs := replayRequests(ctx, o)
 	var ttft, e2e, queue []float64
 	var werr error

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
 	"net"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -123,21 +120,11 @@ func clusterReplay(ctx context.Context, o mockOptions, stdout, stderr io.Writer)
 			return 2, err
 		}
 	}
-	var rec *json.Encoder
-	if o.requests != "" {
-		w := stdout
-		if o.requests != "-" {
-			f, err := os.Create(o.requests)
-			if err != nil {
-				return 1, fmt.Errorf("replay: %w", err)
-			}
-			defer f.Close()
-			bw := bufio.NewWriter(f)
-			defer bw.Flush()
-			w = bw
-		}
-		rec = json.NewEncoder(w)
+	rec, closeRec, err := requestsOut(o, stdout)
+	if err != nil {
+		return 1, err
 	}
+	defer closeRec()
 	var outs []policyOutcome
 	var werr error
 	for _, p := range policies {
