@@ -19,11 +19,8 @@ import (
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
-// testOptions mirror perftest's table for the units the tests use.
-var testOptions = Options{Units: map[string]Unit{
-	"ttft-p50-sec": {true, 0.05}, "itl-p50-sec": {true, 0.05}, "e2e-p50-sec": {true, 0.05},
-	"req/s": {false, 0.05}, "error-rate": {true, 0},
-}}
+// testOptions are perfgate's: the directions and thresholds of its vocabulary.
+var testOptions = OptionsFor(nil, 0, 0)
 
 var testConfig = []resultfile.KV{{Key: "goos", Value: "linux"}, {Key: "backend", Value: "mock"}, {Key: "model", Value: "m"}, {Key: "workload", Value: "synthetic"}, {Key: "fingerprint", Value: "abc"}, {Key: "load", Value: "concurrency=4"}}
 
