@@ -315,3 +315,18 @@ func TestDiffNamesUnitsWhenNoneIsShared(t *testing.T) {
 	b.Units = append(b.Units, "req/s")
 	assert.Empty(t, Diff(a, b, "OLD", "NEW"))
 }
+
+func TestAppend(t *testing.T) {
+	f := &File{Name: "PerfX"}
+	f.Append(nil, Rep{Iters: 1, Metrics: []Metric{{metric.TokenRate, 2}, {"widgets", 3}}},
+		Rep{Iters: 1, Metrics: []Metric{{metric.TTFTP50, 0.1}, {metric.TokenRate, 2.5}, {"widgets", 4}}})
+	assert.Equal(t, []string{metric.TokenRate, "widgets", metric.TTFTP50}, f.Units, "in order of first appearance")
+	assert.Equal(t, map[string]bool{metric.TokenRate: false, "widgets": true, metric.TTFTP50: true}, f.LowerBetter, "lower for a unit the vocabulary does not know")
+	assert.Len(t, f.Reps, 2)
+	var buf bytes.Buffer
+	_, err := f.WriteTo(&buf)
+	require.NoError(t, err)
+	back, err := Parse(&buf, "x.txt")
+	require.NoError(t, err)
+	assert.Equal(t, f.LowerBetter, back.LowerBetter)
+}
