@@ -46,86 +46,129 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 	if a == nil || b == nil {
 		return nil, nil, errors.New("A/B needs two targets, got nil")
 	}
-	logf := opt.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
+	r := &abRun{opt: opt, logf: opt.Logf}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
 	}
-	var sessions [2]*Session
-	sideOpt := opt
-	sideOpt.Progress = func(progress.State) {} // the run's progress is both sides', below
+	defer r.close()
+	if err := r.open(ctx, c, a, b); err != nil {
+		return nil, nil, err
+	}
+	for i, s := range r.sessions {
+		if err := s.Warmup(ctx); err != nil {
+			ra, rb = r.results()
+			return ra, rb, fmt.Errorf("%c: %w", 'A'+i, err)
+		}
+	}
+	if looks := c.looks(); looks != nil {
+		r.seq = &gate.Sequential{Looks: looks, Paired: true}
+		r.sessions[0].seq, r.sessions[1].seq = r.seq, r.seq
+	}
+	r.cmpOpt = GateOptions(0, 0)
+	if opt.Compare != nil {
+		r.cmpOpt = *opt.Compare
+	}
+	r.cmpOpt.Sequential = r.seq
+	r.meter = progress.NewMeter(r.sessions[0].result.Name+": A/B repetition", 2*c.count(), time.Now())
+	return r.rounds(ctx, c.count())
+}
+
+// abRun is an A/B run under way: the sessions of both sides, and what decides when it
+// stops.
+type abRun struct {
+	sessions [2]*Session
+	opt      ExecOptions
+	logf     func(string, ...any)
+	seq      *gate.Sequential // nil: a fixed number of repetitions
+	cmpOpt   gate.Options
+	meter    *progress.Meter
+}
+
+// open starts a session per side; the run's progress is both sides', so theirs is silent.
+func (r *abRun) open(ctx context.Context, c Case, a, b Target) error {
+	sideOpt := r.opt
+	sideOpt.Progress = func(progress.State) {}
 	for i, t := range []Target{a, b} {
 		side := c
 		side.Target = t
 		s, err := NewSession(ctx, side, sideOpt)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%c: %w", 'A'+i, err)
+			return fmt.Errorf("%c: %w", 'A'+i, err)
 		}
-		defer s.Close()
-		sessions[i] = s
+		r.sessions[i] = s
 	}
-	results := func() (*Result, *Result) { return sessions[0].Result(), sessions[1].Result() }
-	for i, s := range sessions {
-		if err := s.Warmup(ctx); err != nil {
-			ra, rb = results()
-			return ra, rb, fmt.Errorf("%c: %w", 'A'+i, err)
+	return nil
+}
+
+// close closes the sessions opened, B's first.
+func (r *abRun) close() {
+	for i := len(r.sessions) - 1; i >= 0; i-- {
+		if r.sessions[i] != nil {
+			r.sessions[i].Close()
 		}
 	}
-	var seq *gate.Sequential
-	if looks := c.looks(); looks != nil {
-		seq = &gate.Sequential{Looks: looks, Paired: true}
-		sessions[0].seq, sessions[1].seq = seq, seq
+}
+
+func (r *abRun) results() (*Result, *Result) { return r.sessions[0].Result(), r.sessions[1].Result() }
+
+// counters sums both sides' finished and failed requests, warm-ups left out.
+func (r *abRun) counters() (done, failed int64) {
+	for _, s := range r.sessions {
+		d, f := s.counters()
+		done, failed = done+d, failed+f
 	}
-	cmpOpt := GateOptions(0, 0)
-	if opt.Compare != nil {
-		cmpOpt = *opt.Compare
-	}
-	cmpOpt.Sequential = seq
-	meter := progress.NewMeter(sessions[0].result.Name+": A/B repetition", 2*c.count(), time.Now())
-	counters := func() (done, failed int64) { // both sides', warm-ups left out
-		for _, s := range sessions {
-			d, f := s.counters()
-			done, failed = done+d, failed+f
-		}
-		return done, failed
-	}
-	for done, target := 0, c.count(); ; {
+	return done, failed
+}
+
+// rounds runs target repetitions a side in ABBA order and, when the run is sequential and
+// the comparison undecided, more rounds up to the design's last look.
+func (r *abRun) rounds(ctx context.Context, target int) (ra, rb *Result, err error) {
+	for done := 0; ; {
 		order := abOrder(target)
-		meter.SetSteps(len(order))
+		r.meter.SetSteps(len(order))
 		for _, side := range order[2*done:] {
-			s := sessions[side-'A']
-			n, _ := counters()
-			meter.StartStep(n)
-			if err := s.Repeat(ctx); err != nil {
-				ra, rb = results()
+			if err := r.repeat(ctx, side); err != nil {
+				ra, rb = r.results()
 				ra.Partial, rb.Partial = true, true
 				return ra, rb, fmt.Errorf("%c: %w", side, err)
 			}
-			if len(s.result.Reps) == 1 && side == 'A' {
-				meter.ExpectPerStep(int64(s.result.Reps[0].Requests))
-			}
-			n, failed := counters()
-			st := meter.State(time.Now(), n, failed, true)
-			st.Detail = fmt.Sprintf("%c %d", side, len(s.result.Reps))
-			switch {
-			case opt.Progress != nil:
-				opt.Progress(st)
-			case opt.Logf != nil:
-				opt.Logf("perftest: %s", st)
-			}
 		}
 		done = target
-		ra, rb = results()
-		if seq == nil || len(ra.Problems)+len(rb.Problems) > 0 {
+		ra, rb = r.results()
+		if r.seq == nil || len(ra.Problems)+len(rb.Problems) > 0 {
 			return ra, rb, nil
 		}
-		rep := gate.Compare(ra.File(), rb.File(), cmpOpt)
-		if seq.Decide(rep, done) {
-			logf("perftest: A/B: %s", seq)
+		rep := gate.Compare(ra.File(), rb.File(), r.cmpOpt)
+		if r.seq.Decide(rep, done) {
+			r.logf("perftest: A/B: %s", r.seq)
 			return ra, rb, nil
 		}
-		target = seq.Next(done)
-		logf("perftest: A/B: undecided after %d repetitions a side (%s): running %d more a side", done, strings.Join(rep.Undecided(), "; "), target-done)
+		target = r.seq.Next(done)
+		r.logf("perftest: A/B: undecided after %d repetitions a side (%s): running %d more a side", done, strings.Join(rep.Undecided(), "; "), target-done)
 	}
+}
+
+// repeat runs one repetition of a side ('A' or 'B') and reports the run's progress.
+func (r *abRun) repeat(ctx context.Context, side rune) error {
+	s := r.sessions[side-'A']
+	n, _ := r.counters()
+	r.meter.StartStep(n)
+	if err := s.Repeat(ctx); err != nil {
+		return err
+	}
+	if len(s.result.Reps) == 1 && side == 'A' {
+		r.meter.ExpectPerStep(int64(s.result.Reps[0].Requests))
+	}
+	n, failed := r.counters()
+	st := r.meter.State(time.Now(), n, failed, true)
+	st.Detail = fmt.Sprintf("%c %d", side, len(s.result.Reps))
+	switch {
+	case r.opt.Progress != nil:
+		r.opt.Progress(st)
+	case r.opt.Logf != nil:
+		r.opt.Logf("perftest: %s", st)
+	}
+	return nil
 }
 
 // AB runs case c against targets a and b in interleaved repetitions (see RunAB) and

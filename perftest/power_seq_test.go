@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/perfgate/perfgate/perftest/gate"
-	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -151,10 +151,10 @@ func TestPowerSequential(t *testing.T) {
 // busyFigures are machine figures of a quiet and a busy 2-core machine (two busy-loop
 // processes beside the test), as the probe records them.
 var busyFigures = map[bool]map[string]float64{
-	false: {machine.UnitOthersCPU: 0.05, machine.UnitPressure: 0.02, machine.UnitSteal: 0,
-		machine.UnitWakeP50: 60e-6, machine.UnitWakeP90: 120e-6, machine.UnitWakeP99: 300e-6, machine.UnitWakeMean: 80e-6},
-	true: {machine.UnitOthersCPU: 1.9, machine.UnitPressure: 0.6, machine.UnitSteal: 0,
-		machine.UnitWakeP50: 100e-6, machine.UnitWakeP90: 600e-6, machine.UnitWakeP99: 4e-3, machine.UnitWakeMean: 300e-6},
+	false: {metric.MachineOthersCPU: 0.05, metric.MachinePressure: 0.02, metric.MachineSteal: 0,
+		metric.MachineWakeP50: 60e-6, metric.MachineWakeP90: 120e-6, metric.MachineWakeP99: 300e-6, metric.MachineWakeMean: 80e-6},
+	true: {metric.MachineOthersCPU: 1.9, metric.MachinePressure: 0.6, metric.MachineSteal: 0,
+		metric.MachineWakeP50: 100e-6, metric.MachineWakeP90: 600e-6, metric.MachineWakeP99: 4e-3, metric.MachineWakeMean: 300e-6},
 }
 
 // withMachine adds machine figures (10% noise) to every repetition of f and, for a busy
@@ -166,7 +166,7 @@ var busyFigures = map[bool]map[string]float64{
 // plumbing (the busier side found, the explanation applied, medians still judged), not
 // the model: README's busy-loop counts check that against the machine.
 func withMachine(rng *rand.Rand, f *resultfile.File, busy bool) *resultfile.File {
-	figs := []string{machine.UnitOthersCPU, machine.UnitPressure, machine.UnitSteal, machine.UnitWakeP50, machine.UnitWakeP90, machine.UnitWakeP99, machine.UnitWakeMean}
+	figs := []string{metric.MachineOthersCPU, metric.MachinePressure, metric.MachineSteal, metric.MachineWakeP50, metric.MachineWakeP90, metric.MachineWakeP99, metric.MachineWakeMean}
 	f.Units = append(f.Units, figs...)
 	quiet, loud := busyFigures[false], busyFigures[true]
 	const step = 0.00333 // the quickstart's itl-p50
@@ -177,18 +177,18 @@ func withMachine(rng *rand.Rand, f *resultfile.File, busy bool) *resultfile.File
 			slower := 0.0 // e2e-p50's relative growth
 			for j := range ms {
 				u, v := ms[j].Unit, ms[j].Value
-				q := machine.UnitWakeP50
+				q := metric.MachineWakeP50
 				switch {
 				case strings.Contains(u, "-p90-"):
-					q = machine.UnitWakeP90
+					q = metric.MachineWakeP90
 				case strings.Contains(u, "-p99-"):
-					q = machine.UnitWakeP99
+					q = metric.MachineWakeP99
 				}
 				switch {
 				case strings.HasPrefix(u, "itl-"):
 					ms[j].Value += 2 * (loud[q] - quiet[q]) * jitter()
 				case strings.HasSuffix(u, "-sec"):
-					ms[j].Value += v / step * 0.7 * (loud[machine.UnitWakeMean] - quiet[machine.UnitWakeMean]) * jitter()
+					ms[j].Value += v / step * 0.7 * (loud[metric.MachineWakeMean] - quiet[metric.MachineWakeMean]) * jitter()
 					if u == "e2e-p50-sec" {
 						slower = ms[j].Value/v - 1
 					}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -54,7 +55,7 @@ func powerRun(rng *rand.Rand, n int, noise float64, shifted func(int) bool, shif
 	rf := &resultfile.File{Name: "PerfQuickstart", LowerBetter: map[string]bool{}}
 	for _, m := range powerMetrics {
 		rf.Units = append(rf.Units, m.unit)
-		rf.LowerBetter[m.unit] = lowerBetter(m.unit)
+		rf.LowerBetter[m.unit] = metric.Default().LowerBetter(m.unit)
 	}
 	for range n {
 		var rep resultfile.Rep

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/internal/atomicfile"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -75,7 +76,7 @@ var (
 var problemNames = []struct {
 	err  error
 	name string
-}{{ErrErrorRate, "error-rate"}, {ErrRateShort, "rate-short"}, {ErrScheduleLag, "schedule-lag"}, {ErrShortOutputs, "short-outputs"}}
+}{{ErrErrorRate, metric.ErrorRate}, {ErrRateShort, "rate-short"}, {ErrScheduleLag, "schedule-lag"}, {ErrShortOutputs, "short-outputs"}}
 
 // health is the "health" config value: "ok", or the problems' names joined by "+".
 func (r *Result) health() string {
@@ -103,26 +104,37 @@ func (p problem) Error() string { return p.msg }
 func (p problem) Unwrap() error { return p.kind }
 
 // Value returns the values of a metric across repetitions.
-func (r *Result) Value(unit string) []float64 { return r.File().Values(unit) }
+func (r *Result) Value(unit string) []float64 {
+	var out []float64
+	for _, rep := range r.Reps {
+		if i := slices.IndexFunc(rep.Metrics, func(m resultfile.Metric) bool { return m.Unit == unit }); i >= 0 {
+			out = append(out, rep.Metrics[i].Value)
+		}
+	}
+	return out
+}
 
-// ConfigValue returns a config line's value ("" if absent).
-func (r *Result) ConfigValue(key string) string { return r.File().ConfigValue(key) }
+// ConfigValue returns a config line's value ("" if absent), as File has them.
+func (r *Result) ConfigValue(key string) string {
+	if i := slices.IndexFunc(r.Config, func(kv resultfile.KV) bool { return kv.Key == key }); i >= 0 {
+		return r.Config[i].Value
+	}
+	if key == metric.KeyPartial && r.Partial {
+		return "yes"
+	}
+	return ""
+}
 
 // File returns the result as its result file holds it: the config lines, the direction of
-// every unit, and one line per repetition.
+// every unit, and one line per repetition. Each call builds a new File, which the caller
+// may change.
 func (r *Result) File() *resultfile.File {
 	f := &resultfile.File{Path: r.Name, Name: r.Name, Config: r.Config, LowerBetter: map[string]bool{}}
 	if r.Partial {
-		f.Config = append(slices.Clone(r.Config), resultfile.KV{Key: "partial", Value: "yes"})
+		f.Config = append(slices.Clone(r.Config), resultfile.KV{Key: metric.KeyPartial, Value: "yes"})
 	}
 	for _, rep := range r.Reps {
-		for _, m := range rep.Metrics {
-			if !slices.Contains(f.Units, m.Unit) {
-				f.Units = append(f.Units, m.Unit)
-				f.LowerBetter[m.Unit] = lowerBetter(m.Unit)
-			}
-		}
-		f.Reps = append(f.Reps, resultfile.Rep{Iters: rep.Requests, Metrics: rep.Metrics})
+		f.Append(nil, resultfile.Rep{Iters: rep.Requests, Metrics: rep.Metrics})
 	}
 	return f
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/perftest/internal/prom"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -185,19 +186,19 @@ func (w *serverWindow) metrics() []resultfile.Metric {
 	var m []resultfile.Metric
 	if q, ok := delta(keyPrefixQueries); ok && q > 0 {
 		if h, ok := delta(keyPrefixHits); ok {
-			m = append(m, resultfile.Metric{Unit: "server-prefix-hit-ratio", Value: h / q})
+			m = append(m, resultfile.Metric{Unit: metric.ServerPrefixHitRatio, Value: h / q})
 		}
 	}
 	if p, ok := delta(keyPreemptions); ok {
-		m = append(m, resultfile.Metric{Unit: "server-preemptions", Value: p})
+		m = append(m, resultfile.Metric{Unit: metric.ServerPreemptions, Value: p})
 	}
 	if n, ok := delta(keyQueueTime + "_count"); ok && n > 0 {
 		if sum, ok := delta(keyQueueTime + "_sum"); ok {
-			m = append(m, resultfile.Metric{Unit: "server-queue-mean-sec", Value: sum / n})
+			m = append(m, resultfile.Metric{Unit: metric.ServerQueueMean, Value: sum / n})
 		}
 	}
 	if v, ok := w.peak[keyKVUsage]; ok {
-		m = append(m, resultfile.Metric{Unit: "server-kv-peak", Value: v})
+		m = append(m, resultfile.Metric{Unit: metric.ServerKVPeak, Value: v})
 	}
 	return m
 }

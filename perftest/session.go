@@ -15,6 +15,7 @@ import (
 
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -130,7 +131,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	}
 	name := configValue(cmp.Or(c.Name, strings.TrimPrefix(opt.Name, "Test")))
 	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH},
-		{Key: resultfile.HardwareKey, Value: cmp.Or(machine.NormalizeClass(opt.Hardware), machine.HardwareClass())}}
+		{Key: metric.KeyHardware, Value: cmp.Or(machine.NormalizeClass(opt.Hardware), machine.HardwareClass())}}
 	if RaceEnabled {
 		cfg = append(cfg, resultfile.KV{Key: "race", Value: "on"})
 	}
@@ -171,21 +172,21 @@ func (s *Session) Result() *Result {
 	r.checkHealth(s.c)
 	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
 	if s.seq != nil {
-		cfg = append(cfg, resultfile.KV{Key: gate.LooksKey, Value: s.seq.ConfigValue()})
+		cfg = append(cfg, resultfile.KV{Key: metric.KeyLooks, Value: s.seq.ConfigValue()})
 	}
 	if len(r.Reps) > 0 {
 		cfg = append(cfg,
-			resultfile.KV{Key: "health", Value: r.health()},
-			resultfile.KV{Key: "cache-reset", Value: s.resetState},
-			resultfile.KV{Key: "server-metrics", Value: s.serverMetrics()},
-			resultfile.KV{Key: "itl", Value: s.itlAttribution()})
+			resultfile.KV{Key: metric.KeyHealth, Value: r.health()},
+			resultfile.KV{Key: metric.KeyCacheReset, Value: s.resetState},
+			resultfile.KV{Key: metric.KeyServerMetrics, Value: s.serverMetrics()},
+			resultfile.KV{Key: metric.KeyITL, Value: s.itlAttribution()})
 	}
 	r.Config = cfg
 	return r
 }
 
 // sessionNotes are the config lines Result adds.
-var sessionNotes = []string{"health", "cache-reset", "server-metrics", "itl", gate.LooksKey}
+var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyITL, metric.KeyLooks}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {
@@ -203,7 +204,7 @@ func (s *Session) serverMetrics() string {
 	var got []string
 	for _, rep := range s.result.Reps {
 		for _, m := range rep.Metrics {
-			if u, ok := strings.CutPrefix(m.Unit, "server-"); ok && !slices.Contains(got, u) {
+			if u, ok := strings.CutPrefix(m.Unit, metric.ServerPrefix); ok && !slices.Contains(got, u) {
 				got = append(got, u)
 			}
 		}
@@ -232,9 +233,9 @@ func (s *Session) checkRepetition(rep *Repetition) {
 			have[m.Unit] = true
 		}
 		var absent []string
-		for _, u := range []string{"server-prefix-hit-ratio", "server-preemptions", "server-queue-mean-sec", "server-kv-peak"} {
-			if !have[u] {
-				absent = append(absent, u)
+		for _, d := range metric.Default().Gated() {
+			if d.Server && !have[d.Name] {
+				absent = append(absent, d.Name)
 			}
 		}
 		if len(absent) > 0 {

@@ -7,65 +7,20 @@ import (
 
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
-// metricDef describes a metric perftest writes: its direction and default threshold.
-type metricDef struct {
-	unit string
-	// lowerBetter is true for latencies and error rates, false for rates.
-	lowerBetter bool
-	// threshold is the default smallest relative change that counts.
-	threshold float64
-}
-
-// Tail percentiles move more from run to run than medians, so they get wider thresholds.
-var metricDefs = []metricDef{
-	{"ttft-p50-sec", true, 0.05}, {"ttft-p90-sec", true, 0.08}, {"ttft-p99-sec", true, 0.12},
-	{"itl-p50-sec", true, 0.05}, {"itl-p90-sec", true, 0.08}, {"itl-p99-sec", true, 0.12},
-	{"tpot-p50-sec", true, 0.05}, {"tpot-p90-sec", true, 0.08}, {"tpot-p99-sec", true, 0.12},
-	{"e2e-p50-sec", true, 0.05}, {"e2e-p90-sec", true, 0.08}, {"e2e-p99-sec", true, 0.12},
-	{"req/s", false, 0.05},
-	{"tok/s", false, 0.05},
-	{"goodput-req/s", false, 0.05},
-	{"error-rate", true, 0.0},
-	// Server-side metrics scraped from /metrics around each repetition.
-	{"server-prefix-hit-ratio", false, 0.05},
-	{"server-preemptions", true, 0.10},
-	{"server-queue-mean-sec", true, 0.10},
-	{"server-kv-peak", true, 0.10},
-}
-
-// lowerBetter reports a unit's direction: perftest's own for its metrics, lower for others.
-func lowerBetter(unit string) bool {
-	for _, d := range metricDefs {
-		if d.unit == unit {
-			return d.lowerBetter
-		}
-	}
-	return true
-}
-
-// GateOptions are the gate's options for perftest's metrics: each metric's direction and
-// default threshold (5% for medians and rates, 8% for p90, 12% for p99, 0 for the error
-// rate, 10% for the server's figures), every threshold replaced by threshold when it is
-// above 0, at family-wise significance alpha (0: 0.05), with the machine figures shown and
-// not tested and a regression that a measurably busier machine explains INCONCLUSIVE (see
-// machine.Compare). The gate and `perfgate compare` use them.
+// GateOptions are the gate's options for perftest's metrics (gate.OptionsFor the default
+// vocabulary, perftest/metric): each metric's direction and default threshold (5% for
+// medians and rates, 8% for p90, 12% for p99, 0 for the error rate, 10% for the server's
+// figures), every threshold replaced by threshold when it is above 0, at family-wise
+// significance alpha (0: 0.05), with the machine figures shown and not tested and a
+// regression that a measurably busier machine explains INCONCLUSIVE (see machine.Compare).
+// The gate and `perfgate compare` use them.
 func GateOptions(alpha, threshold float64) gate.Options {
-	opt := gate.Options{Alpha: alpha, Threshold: threshold, Units: map[string]gate.Unit{}}
-	for _, d := range metricDefs {
-		u := gate.Unit{LowerBetter: d.lowerBetter, Threshold: d.threshold}
-		if threshold > 0 {
-			u.Threshold = threshold
-		}
-		opt.Units[d.unit] = u
-	}
-	opt.Figure = machine.IsFigure
-	opt.Noise = func(base, cur *resultfile.File) gate.Noise {
-		c := machine.Compare(base, cur)
-		return gate.Noise{Busier: c.Busier, Why: c.Why, Summary: c.String(), Explain: c.Explain, Missing: c.Missing}
-	}
+	opt := gate.OptionsFor(nil, alpha, threshold)
+	opt.Noise = machine.GateNoise(nil)
 	return opt
 }
 
@@ -161,26 +116,26 @@ func (s *summary) metrics(slo SLO) []resultfile.Metric {
 		}
 		return float64(n) / secs
 	}
-	m := make([]resultfile.Metric, 0, len(metricDefs))
+	m := make([]resultfile.Metric, 0, 16)
 	for _, h := range []struct {
-		name string
-		h    *hdrhistogram.Histogram
-	}{{"ttft", s.ttft}, {"itl", s.itl}, {"tpot", s.tpot}, {"e2e", s.e2e}} {
+		p metric.Percentiles
+		h *hdrhistogram.Histogram
+	}{{metric.TTFT, s.ttft}, {metric.ITL, s.itl}, {metric.TPOT, s.tpot}, {metric.E2E, s.e2e}} {
 		if h.h.TotalCount() == 0 {
 			continue
 		}
 		m = append(m,
-			resultfile.Metric{Unit: h.name + "-p50-sec", Value: pct(h.h, 50)},
-			resultfile.Metric{Unit: h.name + "-p90-sec", Value: pct(h.h, 90)},
-			resultfile.Metric{Unit: h.name + "-p99-sec", Value: pct(h.h, 99)})
+			resultfile.Metric{Unit: h.p.P50, Value: pct(h.h, 50)},
+			resultfile.Metric{Unit: h.p.P90, Value: pct(h.h, 90)},
+			resultfile.Metric{Unit: h.p.P99, Value: pct(h.h, 99)})
 	}
-	m = append(m, resultfile.Metric{Unit: "req/s", Value: rate(s.requests - s.failed)}, resultfile.Metric{Unit: "tok/s", Value: rate(s.outputTokens)})
+	m = append(m, resultfile.Metric{Unit: metric.RequestRate, Value: rate(s.requests - s.failed)}, resultfile.Metric{Unit: metric.TokenRate, Value: rate(s.outputTokens)})
 	if slo.set() {
-		m = append(m, resultfile.Metric{Unit: "goodput-req/s", Value: rate(s.good)})
+		m = append(m, resultfile.Metric{Unit: metric.Goodput, Value: rate(s.good)})
 	}
 	errRate := 0.0
 	if s.requests > 0 {
 		errRate = float64(s.failed) / float64(s.requests)
 	}
-	return append(m, resultfile.Metric{Unit: "error-rate", Value: errRate})
+	return append(m, resultfile.Metric{Unit: metric.ErrorRate, Value: errRate})
 }

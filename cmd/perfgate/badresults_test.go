@@ -15,7 +15,6 @@ import (
 
 	"github.com/perfgate/perfgate/internal/golden"
 	"github.com/perfgate/perfgate/perftest"
-	"github.com/perfgate/perfgate/perftest/machine"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -111,27 +110,4 @@ func (c *fatalTB) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return strings.Join(c.msgs, "\n")
-}
-
-// TestKnownUnitsAgreeWithPerftest: the directions resultfile checks files against are the
-// ones perftest writes and gates with.
-func TestKnownUnitsAgreeWithPerftest(t *testing.T) {
-	opt := perftest.GateOptions(0, 0)
-	for u, m := range opt.Units {
-		k, ok := resultfile.Known(u)
-		if assert.True(t, ok, "perftest writes %s, resultfile does not know it", u) {
-			assert.Equal(t, m.LowerBetter, k.LowerBetter, u)
-		}
-	}
-	for _, u := range resultfile.KnownUnits() {
-		assert.Contains(t, opt.Units, u, "resultfile knows %s, perftest does not write it", u)
-		assert.False(t, opt.Figure(u), u)
-	}
-	// The machine's figures are known by prefix.
-	for _, u := range []string{machine.UnitOthersCPU, machine.UnitPressure, machine.UnitSteal, machine.UnitWakeP99,
-		machine.UnitGPUSMClock, machine.UnitGPUThrottleMask, machine.UnitGPUTempMax} {
-		k, ok := resultfile.Known(u)
-		assert.True(t, ok && k.Figure, "%s: a machine figure", u)
-		assert.True(t, machine.IsFigure(u) || machine.IsTelemetry(u), u)
-	}
 }

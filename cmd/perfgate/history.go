@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/perfgate/perfgate/perftest"
 	"github.com/perfgate/perfgate/perftest/history"
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 func init() {
@@ -74,11 +74,7 @@ func runHistory(_ context.Context, args []string, stdout, stderr io.Writer) (int
 	if len(h) == 0 {
 		return 2, fmt.Errorf("%s: no entries", pos[0])
 	}
-	higher := map[string]bool{}
-	for u, m := range perftest.GateOptions(0, 0).Units {
-		higher[u] = !m.LowerBetter
-	}
-	cps := history.DetectChanges(h, history.Options{Alpha: *alpha, Permutations: *perms, MinChange: *minChange, Seed: *seed, HigherBetter: higher})
+	cps := history.DetectChanges(h, history.Options{Alpha: *alpha, Permutations: *perms, MinChange: *minChange, Seed: *seed, HigherBetter: metric.Default().HigherBetter()})
 	out := historyOutput{File: pos[0], Entries: len(h), From: h[0].Time, To: h[len(h)-1].Time, ChangePoints: cps}
 	if out.ChangePoints == nil {
 		out.ChangePoints = []history.ChangePoint{}

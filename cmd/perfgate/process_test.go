@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/perfgate/perfgate/internal/fakeserver"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -171,8 +172,9 @@ func largeResults(seed uint64, n int) *resultfile.File {
 		ms := make([]resultfile.Metric, len(src.Metrics))
 		for j, m := range src.Metrics {
 			ms[j] = resultfile.Metric{Unit: m.Unit, Value: m.Value * (1 + 0.01*rng.NormFloat64())}
-			if k, ok := resultfile.Known(m.Unit); ok {
-				ms[j].Value = min(max(ms[j].Value, k.Min), k.Max)
+			if d, ok := metric.Default().Lookup(m.Unit); ok {
+				lo, hi := d.Kind.Range()
+				ms[j].Value = min(max(ms[j].Value, lo), hi)
 			}
 		}
 		f.Reps = append(f.Reps, resultfile.Rep{Iters: src.Iters, Metrics: ms})

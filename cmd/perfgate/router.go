@@ -19,6 +19,7 @@ import (
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/internal/atomicfile"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/plot"
 )
 
@@ -246,9 +247,9 @@ func routerEndpoints(ctx context.Context, endpoints []string, rs []float64, cs [
 					fmt.Fprintf(stderr, "perfgate router: %s at ratio %g, concurrency %d: %v\n", e, r, c, errors.Join(res.Problems...))
 				}
 				pts = append(pts, routerPoint{policy: policy, concurrency: c, ratio: r,
-					ttft50: med(res, "ttft-p50-sec", 1e3), ttft90: med(res, "ttft-p90-sec", 1e3),
-					itl50: med(res, "itl-p50-sec", 1e3), itl90: med(res, "itl-p90-sec", 1e3),
-					tokPerSec: med(res, "tok/s", 1), hitRatio: med(res, "server-prefix-hit-ratio", 1)})
+					ttft50: med(res, metric.TTFTP50, 1e3), ttft90: med(res, metric.TTFTP90, 1e3),
+					itl50: med(res, metric.ITLP50, 1e3), itl90: med(res, metric.ITLP90, 1e3),
+					tokPerSec: med(res, metric.TokenRate, 1), hitRatio: med(res, metric.ServerPrefixHitRatio, 1)})
 				fmt.Fprintf(stderr, "perfgate router: %s ratio %g concurrency %d: TTFT p50 %.1f ms\n", policy, r, c, pts[len(pts)-1].ttft50)
 			}
 		}

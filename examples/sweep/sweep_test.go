@@ -12,7 +12,7 @@ import (
 	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
-	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/plot"
 )
 
@@ -50,7 +50,7 @@ func TestSweepConcurrency(t *testing.T) {
 func busiest(results []*perftest.Result) float64 {
 	most := 0.0
 	for _, r := range results {
-		for _, v := range r.Value(machine.UnitOthersCPU) {
+		for _, v := range r.Value(metric.MachineOthersCPU) {
 			most = max(most, v)
 		}
 	}

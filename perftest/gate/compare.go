@@ -12,6 +12,7 @@ import (
 	"golang.org/x/perf/benchmath"
 
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -47,6 +48,22 @@ type Unit struct {
 
 // DefaultOptions holds the defaults of a zero Options.
 var DefaultOptions = Options{Alpha: 0.05, Threshold: 0.05}
+
+// OptionsFor returns the Options for the metrics of a vocabulary (nil: metric.Default()):
+// each gated metric's direction and default threshold, every threshold replaced by
+// threshold when it is above 0, at family-wise significance alpha (0: 0.05), with the
+// vocabulary's machine figures shown and not tested.
+func OptionsFor(set *metric.Set, alpha, threshold float64) Options {
+	opt := Options{Alpha: alpha, Threshold: threshold, Units: map[string]Unit{}, Figure: set.IsFigure}
+	for _, d := range set.Gated() {
+		u := Unit{LowerBetter: d.LowerBetter, Threshold: d.Threshold}
+		if threshold > 0 {
+			u.Threshold = threshold
+		}
+		opt.Units[d.Name] = u
+	}
+	return opt
+}
 
 // Verdict is the gate's reading of one metric.
 type Verdict int

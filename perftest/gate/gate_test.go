@@ -16,14 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/perfgate/perfgate/internal/golden"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
-// testOptions mirror perftest's table for the units the tests use.
-var testOptions = Options{Units: map[string]Unit{
-	"ttft-p50-sec": {true, 0.05}, "itl-p50-sec": {true, 0.05}, "e2e-p50-sec": {true, 0.05},
-	"req/s": {false, 0.05}, "error-rate": {true, 0},
-}}
+// testOptions are perfgate's: the directions and thresholds of its vocabulary.
+var testOptions = OptionsFor(nil, 0, 0)
 
 var testConfig = []resultfile.KV{{Key: "goos", Value: "linux"}, {Key: "backend", Value: "mock"}, {Key: "model", Value: "m"}, {Key: "workload", Value: "synthetic"}, {Key: "fingerprint", Value: "abc"}, {Key: "load", Value: "concurrency=4"}}
 
@@ -312,4 +310,19 @@ func TestCompareContextStopsBetweenMetrics(t *testing.T) {
 	require.NoError(t, Compare(base, cur, testOptions).WriteJSON(&want))
 	require.NoError(t, rep.WriteJSON(&got))
 	assert.Equal(t, want.String(), got.String())
+}
+
+func TestOptionsFor(t *testing.T) {
+	opt := OptionsFor(nil, 0.01, 0)
+	assert.Equal(t, 0.01, opt.Alpha)
+	assert.Equal(t, Unit{LowerBetter: true, Threshold: 0.12}, opt.Units[metric.ITLP99])
+	assert.Equal(t, Unit{LowerBetter: true}, opt.Units[metric.ErrorRate], "any significant rise of the error rate")
+	assert.Equal(t, Unit{Threshold: 0.05}, opt.Units[metric.TokenRate])
+	assert.NotContains(t, opt.Units, metric.GPUUtil, "figures are not tested")
+	assert.True(t, opt.Figure(metric.GPUUtil) && opt.Figure(metric.MachineSteal) && !opt.Figure(metric.TTFTP50))
+	assert.Equal(t, 0.03, OptionsFor(nil, 0, 0.03).Units[metric.ErrorRate].Threshold, "a threshold above 0 replaces every metric's")
+
+	set, err := metric.Default().With(metric.Def{Name: "x-per-draft", Kind: metric.Count, Threshold: 0.2})
+	require.NoError(t, err)
+	assert.Equal(t, Unit{Threshold: 0.2}, OptionsFor(set, 0, 0).Units["x-per-draft"])
 }

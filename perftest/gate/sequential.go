@@ -12,6 +12,7 @@ import (
 
 	"github.com/aclements/go-moremath/stats"
 
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -67,11 +68,9 @@ func (s *Sequential) String() string {
 	return out
 }
 
-// LooksKey is the config key under which a result file records the design it was run
-// with, as ConfigValue writes it: "10,15,20" (fixed baseline) or "paired:10,15,20" (A/B).
-const LooksKey = "looks"
-
-// ConfigValue is the design as the value of a result file's LooksKey line.
+// ConfigValue is the design as the value of the config line (metric.KeyLooks) under which a
+// result file records the design it was run with: "10,15,20" (fixed baseline) or
+// "paired:10,15,20" (A/B).
 func (s *Sequential) ConfigValue() string {
 	var looks []string
 	for _, l := range s.Looks {
@@ -84,10 +83,10 @@ func (s *Sequential) ConfigValue() string {
 	return v
 }
 
-// ReadSequential returns the design a result file records in its LooksKey line, nil when
+// ReadSequential returns the design a result file records in its metric.KeyLooks line, nil when
 // it has none, so that a comparison of the files reproduces the gate's p-values.
 func ReadSequential(f *resultfile.File) (*Sequential, error) {
-	v := f.ConfigValue(LooksKey)
+	v := f.ConfigValue(metric.KeyLooks)
 	if v == "" {
 		return nil, nil
 	}
@@ -97,12 +96,12 @@ func ReadSequential(f *resultfile.File) (*Sequential, error) {
 	for _, part := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(part)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %q is not a list of repetition counts: %w", f.Path, LooksKey, v, err)
+			return nil, fmt.Errorf("%s: %s: %q is not a list of repetition counts: %w", f.Path, metric.KeyLooks, v, err)
 		}
 		s.Looks = append(s.Looks, n)
 	}
 	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", f.Path, LooksKey, err)
+		return nil, fmt.Errorf("%s: %s: %w", f.Path, metric.KeyLooks, err)
 	}
 	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -182,7 +183,7 @@ func TestSummarizeSkipsNaN(t *testing.T) {
 	assert.InDelta(t, 1000, s.MinSMClockMHz, 1e-9)
 	assert.True(t, math.IsNaN(s.PowerW))
 	for _, m := range s.Metrics() {
-		assert.NotEqual(t, UnitGPUPower, m.Unit, "no power figure: no power metric")
+		assert.NotEqual(t, metric.GPUPower, m.Unit, "no power figure: no power metric")
 		assert.False(t, math.IsNaN(m.Value), fmt.Sprint(m))
 	}
 }

@@ -5,29 +5,13 @@ import (
 	"math"
 	"strings"
 
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
-)
-
-// Units of the GPU metrics a repetition's result line carries (GPUStats.Metrics). They
-// describe the machine, not the code under test: the gate reports them and never gates on
-// them (IsTelemetry).
-const (
-	UnitGPUSMClock      = "gpu-sm-clock-mhz"     // mean SM clock
-	UnitGPUSMClockMin   = "gpu-sm-clock-min-mhz" // lowest SM clock read
-	UnitGPUMemClock     = "gpu-mem-clock-mhz"    // mean memory clock
-	UnitGPUPower        = "gpu-power-watts"      // mean power draw per GPU
-	UnitGPUPowerPeak    = "gpu-power-peak-watts" // highest power draw read
-	UnitGPUTempMax      = "gpu-temp-max-celsius" // highest temperature read
-	UnitGPUMemPeak      = "gpu-mem-peak-mib"     // most memory used
-	UnitGPUUtil         = "gpu-util-percent"     // mean utilization
-	UnitGPUThrottled    = "gpu-throttled"        // share of readings with a Slowdowns reason active
-	UnitGPUThrottleMask = "gpu-throttle-reasons" // every reason active in the repetition (bitmask)
-	telemetryPrefix     = "gpu-"
 )
 
 // IsTelemetry reports whether a unit is one of the machine's GPU figures, which describe
 // the machine rather than the code under test.
-func IsTelemetry(unit string) bool { return strings.HasPrefix(unit, telemetryPrefix) }
+func IsTelemetry(unit string) bool { return strings.HasPrefix(unit, metric.GPUPrefix) }
 
 // Metrics returns the stats as result metrics, one per figure nvidia-smi gave; none when
 // nothing was sampled. The result file then says there was no telemetry by lacking them
@@ -41,11 +25,11 @@ func (s GPUStats) Metrics() []resultfile.Metric {
 		unit string
 		v    float64
 	}{
-		{UnitGPUSMClock, s.SMClockMHz}, {UnitGPUSMClockMin, s.MinSMClockMHz}, {UnitGPUMemClock, s.MemClockMHz},
-		{UnitGPUPower, s.PowerW}, {UnitGPUPowerPeak, s.PeakPowerW}, {UnitGPUTempMax, s.MaxTempC},
-		{UnitGPUMemPeak, s.PeakMemUsedMiB}, {UnitGPUUtil, s.UtilPct},
-		{UnitGPUThrottled, float64(s.ThrottledReadings) / float64(s.Readings)},
-		{UnitGPUThrottleMask, float64(s.Reasons)},
+		{metric.GPUSMClock, s.SMClockMHz}, {metric.GPUSMClockMin, s.MinSMClockMHz}, {metric.GPUMemClock, s.MemClockMHz},
+		{metric.GPUPower, s.PowerW}, {metric.GPUPowerPeak, s.PeakPowerW}, {metric.GPUTempMax, s.MaxTempC},
+		{metric.GPUMemPeak, s.PeakMemUsedMiB}, {metric.GPUUtil, s.UtilPct},
+		{metric.GPUThrottled, float64(s.ThrottledReadings) / float64(s.Readings)},
+		{metric.GPUThrottleMask, float64(s.Reasons)},
 	} {
 		if !math.IsNaN(f.v) {
 			m = append(m, resultfile.Metric{Unit: f.unit, Value: f.v})
@@ -75,9 +59,9 @@ func Throttled(f *resultfile.File) []ThrottledRep {
 		t := ThrottledRep{Rep: i}
 		for _, m := range r.Metrics {
 			switch m.Unit {
-			case UnitGPUThrottled:
+			case metric.GPUThrottled:
 				t.Share = m.Value
-			case UnitGPUThrottleMask:
+			case metric.GPUThrottleMask:
 				t.Reasons = ThrottleReasons(m.Value)
 			}
 		}

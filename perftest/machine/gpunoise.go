@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -35,13 +36,13 @@ func gpuNoise(base, cur *resultfile.File) (side int, slowdown float64, why strin
 	lowest := math.Inf(1)
 	for _, t := range ts {
 		for _, m := range busy.Reps[t.Rep].Metrics {
-			if m.Unit == UnitGPUSMClockMin && m.Value > 0 {
+			if m.Unit == metric.GPUSMClockMin && m.Value > 0 {
 				lowest = min(lowest, m.Value)
 			}
 		}
 	}
 	slowdown = math.Inf(1)
-	if ref := robust.Median(calm.Values(UnitGPUSMClock)); ref > 0 && !math.IsInf(lowest, 1) {
+	if ref := robust.Median(calm.Values(metric.GPUSMClock)); ref > 0 && !math.IsInf(lowest, 1) {
 		slowdown = max(0, ref/lowest-1)
 	}
 	return side, slowdown, "GPU throttled: " + throttleText(tb, tc)

@@ -9,7 +9,9 @@ import (
 
 	"github.com/aclements/go-moremath/stats"
 
+	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -35,6 +37,7 @@ type Comparison struct {
 	Missing string
 
 	baseMedians map[string]float64
+	metrics     *metric.Set
 	// gpu is the relative slowdown of the busier side's throttled GPU (0: none).
 	gpu float64
 }
@@ -46,14 +49,15 @@ var material = []struct {
 	delta float64
 	what  string
 }{
-	{UnitOthersCPU, 0.25, "other processes' CPU"},
-	{UnitPressure, 0.10, "CPU pressure"},
-	{UnitSteal, 0.02, "steal"},
+	{metric.MachineOthersCPU, 0.25, "other processes' CPU"},
+	{metric.MachinePressure, 0.10, "CPU pressure"},
+	{metric.MachineSteal, 0.02, "steal"},
 }
 
-// Compare compares the machine figures of two runs.
-func Compare(base, cur *resultfile.File) Comparison {
-	c := Comparison{Base: figures(base), Cur: figures(cur), baseMedians: map[string]float64{}}
+// Compare compares the machine figures of two runs; Explain reads the kinds of their
+// units from set (nil: metric.Default()).
+func Compare(base, cur *resultfile.File, set *metric.Set) Comparison {
+	c := Comparison{Base: figures(base), Cur: figures(cur), baseMedians: map[string]float64{}, metrics: set}
 	for _, u := range base.Units {
 		c.baseMedians[u] = robust.Median(base.Values(u))
 	}
@@ -108,13 +112,14 @@ func higher(a, b []float64) bool {
 //
 // The model: every timestamp the client takes, and every step of a server sharing the
 // machine, waits for a CPU about as long as the wake-up probe did. A gap between two
-// tokens (itl-*) carries three such delays (the server's step loop, its writer, the
-// client's reader), so its quantile q can move by 3 x the difference of the probe's
-// quantile q. A latency made of steps (ttft-*, tpot-*, e2e-*) also adds the probe's mean
-// delay once per step it spans, counted as its median over the baseline's median
-// inter-token latency. A rate (req/s, tok/s) moves as the median end-to-end latency does.
-// What the model leaves out: CPU-bound work of a server (a scheduler, a tokenizer) slowed
-// by sharing cores, which the probe does not see; see README.
+// tokens (metric.Def.TokenGap: itl-*) carries three such delays (the server's step loop,
+// its writer, the client's reader), so its quantile q can move by 3 x the difference of the
+// probe's quantile q (the median for a mean). A latency made of steps (ttft-*, tpot-*,
+// e2e-*) also adds the probe's mean delay once per step it spans, counted as its median
+// over the baseline's median inter-token latency; a latency the server measures
+// (metric.Def.Server) only that. A rate (req/s, tok/s) moves as the median end-to-end
+// latency does. What the model leaves out: CPU-bound work of a server (a scheduler, a
+// tokenizer) slowed by sharing cores, which the probe does not see; see README.
 //
 // A GPU that throttled on the busier side explains, for every time and rate, the
 // slowdown of its SM clock: the other side's median clock over the lowest clock of the
@@ -123,10 +128,18 @@ func (c Comparison) Explain(unit string) float64 {
 	if c.Busier == 0 {
 		return 0
 	}
+	d, _ := c.metrics.Lookup(unit)
 	if c.gpu > 0 {
-		if strings.HasSuffix(unit, "-sec") || unit == "req/s" || unit == "tok/s" || unit == "goodput-req/s" {
+		if d.Unit == metric.Seconds || d.Kind == metric.Rate {
 			return c.gpu
 		}
+		return 0
+	}
+	if d.Kind == metric.Rate {
+		return c.Explain(metric.E2EP50)
+	}
+	m, ok := c.baseMedians[unit]
+	if !ok || m <= 0 || d.Unit != metric.Seconds {
 		return 0
 	}
 	busy, calm := c.Cur, c.Base
@@ -139,34 +152,34 @@ func (c Comparison) Explain(unit string) float64 {
 		}
 		return max(0, b-q)
 	}
-	switch unit {
-	case "req/s", "tok/s", "goodput-req/s":
-		return c.Explain("e2e-p50-sec")
-	}
-	m, ok := c.baseMedians[unit]
-	if !ok || m <= 0 || !strings.HasSuffix(unit, "-sec") {
-		return 0
-	}
 	var q float64
-	switch {
-	case strings.Contains(unit, "-p50-") || strings.Contains(unit, "-mean-"):
+	switch d.Stat {
+	case metric.P50, metric.Mean:
 		q = dw(busy.WakeP50, calm.WakeP50)
-	case strings.Contains(unit, "-p90-"):
+	case metric.P90:
 		q = dw(busy.WakeP90, calm.WakeP90)
 	default:
 		q = dw(busy.WakeP99, calm.WakeP99)
 	}
 	abs := 3 * q
-	if strings.HasPrefix(unit, "server-") {
+	if d.Server {
 		abs = 0
 	}
-	if !strings.HasPrefix(unit, "itl-") {
-		step := c.baseMedians["itl-p50-sec"]
-		if step > 0 {
+	if !d.TokenGap {
+		if step := c.baseMedians[metric.ITLP50]; step > 0 {
 			abs += max(1, m/step) * dw(busy.WakeMean, calm.WakeMean)
 		}
 	}
 	return abs / m
+}
+
+// GateNoise returns the gate's hook for the machines (gate.Options.Noise): Compare of the
+// two runs, with the kinds of units from set (nil: metric.Default()).
+func GateNoise(set *metric.Set) func(base, cur *resultfile.File) gate.Noise {
+	return func(base, cur *resultfile.File) gate.Noise {
+		c := Compare(base, cur, set)
+		return gate.Noise{Busier: c.Busier, Why: c.Why, Summary: c.String(), Explain: c.Explain, Missing: c.Missing}
+	}
 }
 
 // String describes both sides' host figures: "current: other processes 1.93 cores, CPU
@@ -212,11 +225,11 @@ func sec(s float64) time.Duration {
 
 func figures(f *resultfile.File) Figures {
 	m := func(u string) float64 { return robust.Median(f.Values(u)) }
-	return Figures{OthersCPU: m(UnitOthersCPU), Pressure: m(UnitPressure), Steal: m(UnitSteal),
-		WakeP50: m(UnitWakeP50), WakeP90: m(UnitWakeP90), WakeP99: m(UnitWakeP99), WakeMean: m(UnitWakeMean)}
+	return Figures{OthersCPU: m(metric.MachineOthersCPU), Pressure: m(metric.MachinePressure), Steal: m(metric.MachineSteal),
+		WakeP50: m(metric.MachineWakeP50), WakeP90: m(metric.MachineWakeP90), WakeP99: m(metric.MachineWakeP99), WakeMean: m(metric.MachineWakeMean)}
 }
 
 // hasFigures reports whether f has the host's figures (GPU telemetry aside).
 func hasFigures(f *resultfile.File) bool {
-	return slices.ContainsFunc(f.Units, func(u string) bool { return strings.HasPrefix(u, machinePrefix) })
+	return slices.ContainsFunc(f.Units, func(u string) bool { return strings.HasPrefix(u, metric.MachinePrefix) })
 }

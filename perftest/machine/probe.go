@@ -3,46 +3,17 @@ package machine
 import (
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
-)
-
-// Units of the machine figures a repetition's result line carries (Load.Metrics). They say
-// how busy the client's machine was while the repetition ran: data for judging a comparison
-// (see Compare), never gated themselves.
-const (
-	// UnitOthersCPU is the CPU used by every other process on the machine, in cores on
-	// average (all CPU time in /proc/stat less this process's own, over the wall time).
-	UnitOthersCPU = "machine-others-cpu"
-	// UnitPressure is the share of the wall time in which some runnable task waited for a
-	// CPU (Linux pressure stall information, /proc/pressure/cpu "some").
-	UnitPressure = "machine-cpu-pressure"
-	// UnitSteal is the share of CPU time the hypervisor gave to other guests (/proc/stat).
-	UnitSteal = "machine-steal"
-	// UnitWake* are how late a goroutine sleeping WakeInterval woke up: the scheduling
-	// delay every timestamp of the client, and every step of a simulator in the same
-	// process, is exposed to.
-	UnitWakeP50  = "machine-wake-p50-sec"
-	UnitWakeP90  = "machine-wake-p90-sec"
-	UnitWakeP99  = "machine-wake-p99-sec"
-	UnitWakeMean = "machine-wake-mean-sec"
-
-	machinePrefix = "machine-"
 )
 
 // WakeInterval is the sleep of the wake-up probe.
 const WakeInterval = time.Millisecond
-
-// IsFigure reports whether unit is one of the machine's figures (host or GPU), which
-// describe the machine rather than the system under test.
-func IsFigure(unit string) bool {
-	return strings.HasPrefix(unit, machinePrefix) || IsTelemetry(unit)
-}
 
 // Load is how busy the machine was over an interval. A figure whose source does not exist
 // on this machine (no PSI before Linux 4.20 or outside Linux, no /proc/stat outside Linux)
@@ -67,14 +38,14 @@ func (l Load) Metrics() []resultfile.Metric {
 			out = append(out, resultfile.Metric{Unit: unit, Value: v})
 		}
 	}
-	add(UnitOthersCPU, l.OthersCPU)
-	add(UnitPressure, l.Pressure)
-	add(UnitSteal, l.Steal)
+	add(metric.MachineOthersCPU, l.OthersCPU)
+	add(metric.MachinePressure, l.Pressure)
+	add(metric.MachineSteal, l.Steal)
 	if l.Wakes > 0 {
-		add(UnitWakeP50, l.WakeP50.Seconds())
-		add(UnitWakeP90, l.WakeP90.Seconds())
-		add(UnitWakeP99, l.WakeP99.Seconds())
-		add(UnitWakeMean, l.WakeMean.Seconds())
+		add(metric.MachineWakeP50, l.WakeP50.Seconds())
+		add(metric.MachineWakeP90, l.WakeP90.Seconds())
+		add(metric.MachineWakeP99, l.WakeP99.Seconds())
+		add(metric.MachineWakeMean, l.WakeMean.Seconds())
 	}
 	return out
 }
@@ -154,9 +125,9 @@ func (p *Probe) load() Load {
 	b, a := p.before, after
 	switch {
 	case b.statErr != nil:
-		l.Missing = append(l.Missing, fmt.Sprintf("%s and %s: %v", UnitOthersCPU, UnitSteal, b.statErr))
+		l.Missing = append(l.Missing, fmt.Sprintf("%s and %s: %v", metric.MachineOthersCPU, metric.MachineSteal, b.statErr))
 	case a.statErr != nil:
-		l.Missing = append(l.Missing, fmt.Sprintf("%s and %s: %v", UnitOthersCPU, UnitSteal, a.statErr))
+		l.Missing = append(l.Missing, fmt.Sprintf("%s and %s: %v", metric.MachineOthersCPU, metric.MachineSteal, a.statErr))
 	default:
 		busy := float64(a.busy-b.busy) / clockTicks
 		own := (a.own - b.own).Seconds()
@@ -169,9 +140,9 @@ func (p *Probe) load() Load {
 	}
 	switch {
 	case b.psiErr != nil:
-		l.Missing = append(l.Missing, fmt.Sprintf("%s: %v", UnitPressure, b.psiErr))
+		l.Missing = append(l.Missing, fmt.Sprintf("%s: %v", metric.MachinePressure, b.psiErr))
 	case a.psiErr != nil:
-		l.Missing = append(l.Missing, fmt.Sprintf("%s: %v", UnitPressure, a.psiErr))
+		l.Missing = append(l.Missing, fmt.Sprintf("%s: %v", metric.MachinePressure, a.psiErr))
 	default:
 		l.Pressure = min(1, float64(a.psiSome-b.psiSome)/float64(wall.Microseconds()))
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 func writeProc(t *testing.T, dir, stat, pressure string) {
@@ -63,10 +65,10 @@ func TestProbeDifferencesTheCounters(t *testing.T) {
 	units := map[string]bool{}
 	for _, m := range l.Metrics() {
 		units[m.Unit] = true
-		assert.True(t, IsFigure(m.Unit), m.Unit)
+		assert.True(t, metric.Default().IsFigure(m.Unit), m.Unit)
 	}
-	assert.Equal(t, map[string]bool{UnitOthersCPU: true, UnitPressure: true, UnitSteal: true,
-		UnitWakeP50: true, UnitWakeP90: true, UnitWakeP99: true, UnitWakeMean: true}, units)
+	assert.Equal(t, map[string]bool{metric.MachineOthersCPU: true, metric.MachinePressure: true, metric.MachineSteal: true,
+		metric.MachineWakeP50: true, metric.MachineWakeP90: true, metric.MachineWakeP99: true, metric.MachineWakeMean: true}, units)
 	assert.Equal(t, l.Wall, p.Stop().Wall, "a second Stop returns the first interval")
 }
 
@@ -84,7 +86,7 @@ func TestProbeSaysWhatIsMissing(t *testing.T) {
 	assert.Contains(t, l.Missing[1], filepath.Join(dir, "pressure", "cpu")+" does not exist on this machine")
 	assert.True(t, math.IsNaN(l.OthersCPU) && math.IsNaN(l.Steal) && math.IsNaN(l.Pressure))
 	for _, m := range l.Metrics() {
-		assert.Contains(t, []string{UnitWakeP50, UnitWakeP90, UnitWakeP99, UnitWakeMean}, m.Unit, "unknown figures are left out")
+		assert.Contains(t, []string{metric.MachineWakeP50, metric.MachineWakeP90, metric.MachineWakeP99, metric.MachineWakeMean}, m.Unit, "unknown figures are left out")
 	}
 }
 

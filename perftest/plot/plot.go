@@ -19,6 +19,7 @@ import (
 	"github.com/perfgate/perfgate/internal/atomicfile"
 	"github.com/perfgate/perfgate/perftest"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 // sweepX is a point's position on the load axis: its concurrency or rate.
@@ -67,20 +68,20 @@ func Sweep(path string, results []*perftest.Result) error {
 	thr := plot.New()
 	thr.Title.Text = "throughput"
 	thr.Y.Label.Text = "output tokens/s"
-	if err := plotutil.AddLinePoints(thr, "tok/s", line("tok/s", 1)); err != nil {
+	if err := plotutil.AddLinePoints(thr, metric.TokenRate, line(metric.TokenRate, 1)); err != nil {
 		return fmt.Errorf("plot sweep: %w", err)
 	}
 	lat := plot.New()
 	lat.Title.Text = "latency (median)"
 	lat.Y.Label.Text = "ms"
-	if err := plotutil.AddLinePoints(lat, "TTFT p50", line("ttft-p50-sec", 1e3), "ITL p50", line("itl-p50-sec", 1e3)); err != nil {
+	if err := plotutil.AddLinePoints(lat, metric.TTFT.Label+" p50", line(metric.TTFT.P50, 1e3), metric.ITL.Label+" p50", line(metric.ITL.P50, 1e3)); err != nil {
 		return fmt.Errorf("plot sweep: %w", err)
 	}
 	thr.X.Label.Text, lat.X.Label.Text = xLabel, xLabel
 	thr.Legend.Top, thr.Legend.Left = true, true
 	lat.Legend.Top, lat.Legend.Left = true, true
 	for _, p := range []*plot.Plot{thr, lat} {
-		if xs := line("tok/s", 1); len(xs) > 1 && xs[len(xs)-1].X/math.Max(xs[0].X, 1e-9) >= 20 && xs[0].X > 0 {
+		if xs := line(metric.TokenRate, 1); len(xs) > 1 && xs[len(xs)-1].X/math.Max(xs[0].X, 1e-9) >= 20 && xs[0].X > 0 {
 			p.X.Scale = plot.LogScale{}
 			p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 		}

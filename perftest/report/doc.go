@@ -17,8 +17,8 @@
 //
 // and, with Options, baselines from a baselines folder (ROOT/<hardware class>/NAME.txt, as
 // perftest.BaselinePath lays them out, or ROOT/NAME.txt) and history files from a history
-// folder. Comparisons are the gate's own (gate.Compare with perftest.GateOptions), so the
-// report says what the gate said; GPU telemetry (package machine's gpu-* metrics) is shown
+// folder. Comparisons are the gate's own (gate.Compare with perftest.GateOptions, for the
+// vocabulary of metrics Options.Metrics names), so the report says what the gate said; GPU telemetry (package machine's gpu-* metrics) is shown
 // and never gated, and a regression measured across a repetition in which a GPU throttled
 // is reported as inconclusive, not as a regression (unless the GPU was held back the same
 // way in every repetition of both sides, as one running at its power cap all along: that

@@ -9,6 +9,7 @@ import (
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/plot"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -31,7 +32,7 @@ type legendItem struct {
 
 // scaleOf converts a unit's values for display: seconds as ms.
 func scaleOf(unit string) (float64, string) {
-	if strings.HasSuffix(unit, "-sec") {
+	if d, _ := metric.Default().Lookup(unit); d.Unit == metric.Seconds {
 		return 1e3, "ms"
 	}
 	return 1, unit
@@ -166,12 +167,12 @@ func telemetry(base, cur *resultfile.File, baseName, curName string, baseTh, cur
 	}
 	g := &figGroup{Title: "GPU telemetry (not gated)", Note: "Sampled with nvidia-smi during each repetition; one dot per repetition in the order they ran."}
 	for _, m := range []struct{ unit, title, label string }{
-		{machine.UnitGPUSMClock, "SM clock (mean)", "MHz"},
-		{machine.UnitGPUSMClockMin, "SM clock (lowest)", "MHz"},
-		{machine.UnitGPUTempMax, "temperature (highest)", "°C"},
-		{machine.UnitGPUPower, "power per GPU (mean)", "W"},
-		{machine.UnitGPUUtil, "utilization (mean)", "%"},
-		{machine.UnitGPUThrottled, "readings throttled", "share"},
+		{metric.GPUSMClock, "SM clock (mean)", "MHz"},
+		{metric.GPUSMClockMin, "SM clock (lowest)", "MHz"},
+		{metric.GPUTempMax, "temperature (highest)", "°C"},
+		{metric.GPUPower, "power per GPU (mean)", "W"},
+		{metric.GPUUtil, "utilization (mean)", "%"},
+		{metric.GPUThrottled, "readings throttled", "share"},
 	} {
 		c := &plot.Chart{Title: m.title, XLabel: "repetition", YLabel: m.label, Width: 3.2, Height: 2.3}
 		for _, s := range []struct {
@@ -216,14 +217,12 @@ func sweepFigures(s *Sweep) *figGroup {
 		}
 		return pts
 	}
-	for _, m := range []struct{ title, p50, p99 string }{
-		{"TTFT", "ttft-p50-sec", "ttft-p99-sec"}, {"ITL", "itl-p50-sec", "itl-p99-sec"},
-	} {
-		g.Charts = append(g.Charts, &plot.Chart{Title: m.title + " against load", XLabel: s.XLabel, YLabel: "ms", LogX: logX, YFromZero: true, Width: 3.6, Height: 2.6,
-			Series: []plot.Series{{Name: "p50", Points: line(m.p50), Style: plot.LineDots, Color: plot.Blue}, {Name: "p99", Points: line(m.p99), Style: plot.LineDots, Color: plot.Vermillion}}})
+	for _, m := range []metric.Percentiles{metric.TTFT, metric.ITL} {
+		g.Charts = append(g.Charts, &plot.Chart{Title: m.Label + " against load", XLabel: s.XLabel, YLabel: "ms", LogX: logX, YFromZero: true, Width: 3.6, Height: 2.6,
+			Series: []plot.Series{{Name: "p50", Points: line(m.P50), Style: plot.LineDots, Color: plot.Blue}, {Name: "p99", Points: line(m.P99), Style: plot.LineDots, Color: plot.Vermillion}}})
 	}
 	g.Charts = append(g.Charts, &plot.Chart{Title: "throughput against load", XLabel: s.XLabel, YLabel: "output tokens/s", LogX: logX, YFromZero: true, Width: 3.6, Height: 2.6,
-		Series: []plot.Series{{Name: "tok/s", Points: line("tok/s"), Style: plot.LineDots, Color: plot.Green}}})
+		Series: []plot.Series{{Name: metric.TokenRate, Points: line(metric.TokenRate), Style: plot.LineDots, Color: plot.Green}}})
 	g.Charts = append(g.Charts, pareto(s))
 	g.Legend = []legendItem{{plot.Blue, "●", "p50"}, {plot.Vermillion, "●", "p99"}, {plot.Green, "●", "output tokens/s"},
 		{plot.Gray, "●", "sweep point (pareto chart)"}, {plot.Purple, "●", "pareto front"}}
@@ -244,7 +243,7 @@ func pareto(s *Sweep) *plot.Chart {
 		if g > 0 {
 			gpus, note = float64(g), ""
 		}
-		pts = append(pts, pt{plot.Point{X: perUser(p.Cur), Y: robust.Median(p.Cur.Values("tok/s")) / gpus}, fmt.Sprintf("%g", s.X[i])})
+		pts = append(pts, pt{plot.Point{X: perUser(p.Cur), Y: robust.Median(p.Cur.Values(metric.TokenRate)) / gpus}, fmt.Sprintf("%g", s.X[i])})
 	}
 	var all, front []plot.Point
 	var labels []string
@@ -330,7 +329,7 @@ func historyFigures(h *History) *figGroup {
 // drift over the run shows (ABBA blocks put it on both sides).
 func abOrderFigures(ab *AB) *figGroup {
 	g := &figGroup{Title: "In the order the repetitions ran", Note: "A and B alternate in ABBA blocks (A B, B A, ...), so a drift of the machine over the run lands on both sides."}
-	for _, u := range []string{"tok/s", "ttft-p50-sec", "itl-p50-sec"} {
+	for _, u := range []string{metric.TokenRate, metric.TTFTP50, metric.ITLP50} {
 		scale, label := scaleOf(u)
 		var pa, pb []plot.Point
 		slot := 0

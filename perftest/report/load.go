@@ -17,6 +17,7 @@ import (
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/history"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Alpha and Threshold are the gate's (0: its defaults), as -perf.alpha and
 	// -perf.threshold set them.
 	Alpha, Threshold float64
+	// Metrics is the vocabulary the files are read, compared and described with (nil:
+	// metric.Default()).
+	Metrics *metric.Set
 }
 
 // Report is what a results folder holds, compared and ready to write.
@@ -44,6 +48,8 @@ type Report struct {
 	// Notes are what was left out (a file that is not a result file, a bad records line),
 	// each naming the file; they do not stop the report.
 	Notes []error
+
+	metrics *metric.Set // Options.Metrics
 }
 
 // Case is one result file: a run of a case, with its baseline when one was found.
@@ -121,8 +127,9 @@ func Load(dir string, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read results: %w", err)
 	}
-	r := &Report{Dir: dir}
-	gopt := perftest.GateOptions(opt.Alpha, opt.Threshold)
+	r := &Report{Dir: dir, metrics: opt.Metrics}
+	gopt := gate.OptionsFor(opt.Metrics, opt.Alpha, opt.Threshold)
+	gopt.Noise = machine.GateNoise(opt.Metrics)
 	abs := map[string]*AB{}
 	var cases []*Case
 	for _, e := range entries {
@@ -185,7 +192,7 @@ func noteList(notes []error) string {
 
 // readResult reads a result file, noting why when it is not one.
 func (r *Report) readResult(path string) (*resultfile.File, bool) {
-	f, err := resultfile.Read(path)
+	f, err := resultfile.Options{Metrics: r.metrics}.Read(path)
 	if err != nil {
 		r.Notes = append(r.Notes, fmt.Errorf("left out: %w", err))
 		return nil, false
@@ -202,13 +209,13 @@ func (r *Report) findBaseline(c *Case, root string) {
 	base := strings.TrimSuffix(filepath.Base(c.Path), ".txt")
 	candidates := []string{strings.TrimSuffix(c.Path, ".txt") + ".baseline.txt"}
 	if root != "" {
-		if hw := c.Cur.ConfigValue(resultfile.HardwareKey); hw != "" {
+		if hw := c.Cur.ConfigValue(metric.KeyHardware); hw != "" {
 			candidates = append(candidates, filepath.Join(root, hw, base+".txt"))
 		}
 		candidates = append(candidates, filepath.Join(root, base+".txt"))
 	}
 	for _, p := range candidates {
-		f, err := resultfile.Read(p)
+		f, err := resultfile.Options{Metrics: r.metrics}.Read(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -336,10 +343,7 @@ func cmpFloat(a, b float64) int {
 // with the options `perfgate history` uses.
 func (r *Report) readHistories(dir, histDir string) {
 	seen := map[string]bool{}
-	higher := map[string]bool{}
-	for u, m := range perftest.GateOptions(0, 0).Units {
-		higher[u] = !m.LowerBetter
-	}
+	higher := r.metrics.HigherBetter()
 	for _, root := range []string{dir, histDir} {
 		if root == "" {
 			continue

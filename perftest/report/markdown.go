@@ -13,6 +13,7 @@ import (
 
 	"github.com/perfgate/perfgate/perftest/internal/robust"
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -59,7 +60,8 @@ func (r *Report) display(path string) string {
 // WriteMarkdown writes report.md: the verdict first, a table of every case, A/B run,
 // sweep and history with its verdict, then each comparison as the gate writes it
 // (gate.Report.WriteMarkdown, the text -perf.summary appends), each sweep's medians by
-// load and each history's change points.
+// load, each history's change points, and what each metric these tables name is (its
+// description in the vocabulary, Options.Metrics).
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# perfgate: %s\n\n", r.Headline())
@@ -81,6 +83,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, h := range r.Histories {
 		r.historyMarkdown(&b, h)
 	}
+	r.metricsMarkdown(&b)
 	notesMarkdown(&b, r.Notes)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -126,6 +129,40 @@ func abMarkdown(b *strings.Builder, ab *AB) error {
 		b.WriteString(telemetryLine([]teleSide{{"A", ab.A, len(ab.ThrottledA)}, {"B", ab.B, len(ab.ThrottledB)}}))
 	}
 	return nil
+}
+
+// metricsMarkdown describes every metric the comparisons and change points name, in the
+// vocabulary's order.
+func (r *Report) metricsMarkdown(b *strings.Builder) {
+	named := map[string]bool{}
+	for _, c := range r.allCases() {
+		if c.Compare != nil {
+			for _, d := range c.Compare.Deltas {
+				named[d.Unit] = true
+			}
+		}
+	}
+	for _, ab := range r.ABs {
+		if ab.Compare != nil {
+			for _, d := range ab.Compare.Deltas {
+				named[d.Unit] = true
+			}
+		}
+	}
+	for _, h := range r.Histories {
+		for _, cp := range h.Changes {
+			named[cp.Unit] = true
+		}
+	}
+	var rows strings.Builder
+	for _, d := range r.metrics.Defs() {
+		if named[d.Name] && d.Desc != "" {
+			fmt.Fprintf(&rows, "| `%s` | %s |\n", d.Name, d.Desc)
+		}
+	}
+	if rows.Len() > 0 {
+		fmt.Fprintf(b, "### Metrics\n\n| metric | what it is |\n|---|---|\n%s\n", rows.String())
+	}
 }
 
 func notesMarkdown(b *strings.Builder, notes []error) {
@@ -204,7 +241,7 @@ func telemetryLine(sides []teleSide) string {
 		}
 		med := func(u string) float64 { return robust.Median(side.f.Values(u)) }
 		fmt.Fprintf(&b, "GPU, %s (medians over %d repetitions): SM clock %.0f MHz, %.0f W, max %.0f °C, %.0f%% busy; throttled in %d.  \n",
-			side.name, len(side.f.Reps), med(machine.UnitGPUSMClock), med(machine.UnitGPUPower), med(machine.UnitGPUTempMax), med(machine.UnitGPUUtil), side.th)
+			side.name, len(side.f.Reps), med(metric.GPUSMClock), med(metric.GPUPower), med(metric.GPUTempMax), med(metric.GPUUtil), side.th)
 	}
 	return b.String() + "\n"
 }
@@ -216,15 +253,15 @@ func sweepMarkdown(b *strings.Builder, s *Sweep) {
 	for i, p := range s.Points {
 		med := func(u string) float64 { return robust.Median(p.Cur.Values(u)) }
 		fmt.Fprintf(b, "| %g | %s | %s | %s | %s | %s | %s | %s |\n", s.X[i],
-			num(med("tok/s")), num(med("req/s")), secs(med("ttft-p50-sec")), secs(med("ttft-p99-sec")),
-			secs(med("itl-p50-sec")), secs(med("itl-p99-sec")), num(perUser(p.Cur)))
+			num(med(metric.TokenRate)), num(med(metric.RequestRate)), secs(med(metric.TTFTP50)), secs(med(metric.TTFTP99)),
+			secs(med(metric.ITLP50)), secs(med(metric.ITLP99)), num(perUser(p.Cur)))
 	}
 	fmt.Fprintf(b, "\nMedians over each point's repetitions; tokens/s per user is 1 / TPOT p50.\n\n")
 }
 
 // perUser is a run's tokens/s per user: 1 / median TPOT p50 (NaN without TPOT).
 func perUser(f *resultfile.File) float64 {
-	tpot := robust.Median(f.Values("tpot-p50-sec"))
+	tpot := robust.Median(f.Values(metric.TPOTP50))
 	if !(tpot > 0) {
 		return math.NaN()
 	}

@@ -15,12 +15,13 @@ import (
 	"path/filepath"
 
 	"github.com/perfgate/perfgate/internal/atomicfile"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/report"
 )
 
 func main() {
 	out := flag.String("o", "../../docs/report-example.svg", "the SVG file to write")
-	chart := flag.String("chart", "itl-p50-sec (REGRESSION)", "the title of the chart to write")
+	chart := flag.String("chart", metric.ITLP50+" (REGRESSION)", "the title of the chart to write")
 	flag.Parse()
 	r, err := report.Load("testdata/gated", report.Options{})
 	if err != nil {
@@ -30,7 +31,7 @@ func main() {
 		if c.Title != *chart {
 			continue
 		}
-		c.Title = "PerfChat itl-p50-sec: baseline against decode 20% slower (REGRESSION)"
+		c.Title = "PerfChat " + metric.ITLP50 + ": baseline against decode 20% slower (REGRESSION)"
 		c.Width, c.Height = 6, 3.2
 		svg, err := c.SVG()
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/perfgate/perfgate/perftest"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -24,7 +25,7 @@ func typicalRep(f *resultfile.File) (int, string) {
 	var idx []int
 	for i, rep := range f.Reps {
 		for _, m := range rep.Metrics {
-			if m.Unit == "tok/s" {
+			if m.Unit == metric.TokenRate {
 				vals, idx = append(vals, m.Value), append(idx, i)
 			}
 		}

@@ -20,75 +20,29 @@ const maxPoints = 3000
 // the server's waiting queue, and the server's KV-cache usage.
 func timelineFigures(tl *Timeline) *figGroup {
 	g := &figGroup{Title: "Timeline", Wide: true}
-	var ttft, failed []plot.Point
-	var gaps int
-	for _, r := range tl.Records {
-		due := r.Scheduled.Seconds()
-		if r.Outcome != perftest.OK {
-			failed = append(failed, plot.Point{X: due, Y: ms(r.Done)})
-			continue
-		}
-		ttft = append(ttft, plot.Point{X: due, Y: ms(r.FirstToken)})
-		gaps += max(len(r.Tokens)-1, 0)
+	rp := requestPoints(tl.Records)
+	g.Note = fmt.Sprintf("%s; %d requests in it, %d inter-token gaps.", capitalize(tl.Why), len(tl.Records), rp.gaps)
+	if rp.stride > 1 || rp.ttftStride > 1 {
+		g.Note += fmt.Sprintf(" Every %d-th gap and every %d-th request drawn.", rp.stride, rp.ttftStride)
 	}
-	stride := max(1, (gaps+maxPoints-1)/maxPoints)
-	itl := make([]plot.Point, 0, min(gaps, maxPoints)+1)
-	k := 0
-	for _, r := range tl.Records {
-		if r.Outcome != perftest.OK {
-			continue
-		}
-		for j := 1; j < len(r.Tokens); j++ {
-			if k%stride == 0 {
-				itl = append(itl, plot.Point{X: (r.Scheduled + r.Tokens[j]).Seconds(), Y: ms(r.Tokens[j] - r.Tokens[j-1])})
-			}
-			k++
-		}
-	}
-	ttftStride := max(1, (len(ttft)+maxPoints-1)/maxPoints)
-	ttft = every(ttft, ttftStride)
-	g.Note = fmt.Sprintf("%s; %d requests in it, %d inter-token gaps.", capitalize(tl.Why), len(tl.Records), gaps)
-	if stride > 1 || ttftStride > 1 {
-		g.Note += fmt.Sprintf(" Every %d-th gap and every %d-th request drawn.", stride, ttftStride)
-	}
-	if len(failed) > 0 {
-		g.Note += fmt.Sprintf(" %d failed requests drawn at their end-to-end time.", len(failed))
+	if len(rp.failed) > 0 {
+		g.Note += fmt.Sprintf(" %d failed requests drawn at their end-to-end time.", len(rp.failed))
 	}
 	const w, h = 7.5, 2.4
 	g.Charts = append(g.Charts,
 		&plot.Chart{Title: "TTFT of each request, at the time it was due", XLabel: "time in the repetition (s)", YLabel: "ms", YFromZero: true, Width: w, Height: h,
-			Series: []plot.Series{{Name: "TTFT", Points: ttft, Style: plot.Dots, Color: plot.Blue}, {Name: "failed", Points: failed, Style: plot.Rings, Color: plot.Vermillion}}},
+			Series: []plot.Series{{Name: "TTFT", Points: rp.ttft, Style: plot.Dots, Color: plot.Blue}, {Name: "failed", Points: rp.failed, Style: plot.Rings, Color: plot.Vermillion}}},
 		&plot.Chart{Title: "inter-token latency of each gap, at the time its token arrived", XLabel: "time in the repetition (s)", YLabel: "ms", YFromZero: true, Width: w, Height: h,
-			Series: []plot.Series{{Name: "ITL", Points: itl, Style: plot.Dots, Color: plot.Purple}}})
-	load := &plot.Chart{Title: "load: requests in flight and waiting in the server", XLabel: "time in the repetition (s)", YLabel: "requests", YFromZero: true, Width: w, Height: h,
-		Series: []plot.Series{{Name: "in flight", Points: inFlight(tl.Records), Style: plot.Steps, Color: plot.Green}}}
-	var waiting, kv []plot.Point
-	for _, s := range tl.Server {
-		if v, ok := s.Values["waiting"]; ok {
-			waiting = append(waiting, plot.Point{X: s.At.Seconds(), Y: v})
-		}
-		if v, ok := s.Values["kv-usage"]; ok {
-			kv = append(kv, plot.Point{X: s.At.Seconds(), Y: 100 * v})
-		}
-	}
-	load.Series = append(load.Series, plot.Series{Name: "server waiting", Points: waiting, Style: plot.Steps, Color: plot.Orange})
-	g.Charts = append(g.Charts, load)
+			Series: []plot.Series{{Name: "ITL", Points: rp.itl, Style: plot.Dots, Color: plot.Purple}}})
+	waiting, kv := serverPoints(tl.Server)
+	g.Charts = append(g.Charts, &plot.Chart{Title: "load: requests in flight and waiting in the server", XLabel: "time in the repetition (s)", YLabel: "requests", YFromZero: true, Width: w, Height: h,
+		Series: []plot.Series{{Name: "in flight", Points: inFlight(tl.Records), Style: plot.Steps, Color: plot.Green},
+			{Name: "server waiting", Points: waiting, Style: plot.Steps, Color: plot.Orange}}})
 	if len(kv) > 0 {
 		g.Charts = append(g.Charts, &plot.Chart{Title: "server KV-cache usage", XLabel: "time in the repetition (s)", YLabel: "% of blocks", YFromZero: true, Width: w, Height: h,
 			Series: []plot.Series{{Name: "KV usage", Points: kv, Style: plot.LineDots, Color: plot.Sky}}})
 	}
-	// One time axis for all: from 0 to the last event of any chart.
-	end := 0.0
-	for _, c := range g.Charts {
-		for _, s := range c.Series {
-			for _, p := range s.Points {
-				end = max(end, p.X)
-			}
-		}
-	}
-	for _, c := range g.Charts {
-		c.XMin, c.XMax = 0, end
-	}
+	shareTimeAxis(g.Charts)
 	g.Legend = []legendItem{{plot.Blue, "●", "TTFT"}, {plot.Purple, "●", "inter-token gap"}, {plot.Green, "—", "requests in flight (client)"}}
 	if len(waiting) > 0 {
 		g.Legend = append(g.Legend, legendItem{plot.Orange, "—", "requests waiting (server)"})
@@ -96,13 +50,81 @@ func timelineFigures(tl *Timeline) *figGroup {
 	if len(kv) > 0 {
 		g.Legend = append(g.Legend, legendItem{plot.Sky, "●", "KV-cache usage (server)"})
 	}
-	if len(failed) > 0 {
+	if len(rp.failed) > 0 {
 		g.Legend = append(g.Legend, legendItem{plot.Vermillion, "◯", "failed request"})
 	}
 	if len(tl.Server) == 0 {
 		g.Note += " The server's queue and KV usage were not recorded (no NAME.server.jsonl)."
 	}
 	return g
+}
+
+// timelinePoints are the requests of a repetition as points: each one's TTFT at the time
+// it was due, each failed one at its end-to-end time, and each inter-token gap at the time
+// its token arrived; thinned to every stride-th gap and every ttftStride-th request beyond
+// maxPoints.
+type timelinePoints struct {
+	ttft, failed, itl  []plot.Point
+	gaps               int
+	stride, ttftStride int
+}
+
+func requestPoints(recs []perftest.Record) timelinePoints {
+	var p timelinePoints
+	for _, r := range recs {
+		due := r.Scheduled.Seconds()
+		if r.Outcome != perftest.OK {
+			p.failed = append(p.failed, plot.Point{X: due, Y: ms(r.Done)})
+			continue
+		}
+		p.ttft = append(p.ttft, plot.Point{X: due, Y: ms(r.FirstToken)})
+		p.gaps += max(len(r.Tokens)-1, 0)
+	}
+	p.stride = max(1, (p.gaps+maxPoints-1)/maxPoints)
+	p.itl = make([]plot.Point, 0, min(p.gaps, maxPoints)+1)
+	k := 0
+	for _, r := range recs {
+		if r.Outcome != perftest.OK {
+			continue
+		}
+		for j := 1; j < len(r.Tokens); j++ {
+			if k%p.stride == 0 {
+				p.itl = append(p.itl, plot.Point{X: (r.Scheduled + r.Tokens[j]).Seconds(), Y: ms(r.Tokens[j] - r.Tokens[j-1])})
+			}
+			k++
+		}
+	}
+	p.ttftStride = max(1, (len(p.ttft)+maxPoints-1)/maxPoints)
+	p.ttft = every(p.ttft, p.ttftStride)
+	return p
+}
+
+// serverPoints are the server's waiting requests and KV-cache usage (in %) over time.
+func serverPoints(samples []ServerSample) (waiting, kv []plot.Point) {
+	for _, s := range samples {
+		if v, ok := s.Values["waiting"]; ok {
+			waiting = append(waiting, plot.Point{X: s.At.Seconds(), Y: v})
+		}
+		if v, ok := s.Values["kv-usage"]; ok {
+			kv = append(kv, plot.Point{X: s.At.Seconds(), Y: 100 * v})
+		}
+	}
+	return waiting, kv
+}
+
+// shareTimeAxis gives the charts one time axis: from 0 to the last event of any chart.
+func shareTimeAxis(charts []*plot.Chart) {
+	end := 0.0
+	for _, c := range charts {
+		for _, s := range c.Series {
+			for _, p := range s.Points {
+				end = max(end, p.X)
+			}
+		}
+	}
+	for _, c := range charts {
+		c.XMin, c.XMax = 0, end
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }

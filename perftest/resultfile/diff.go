@@ -5,16 +5,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/perfgate/perfgate/perftest/metric"
 )
-
-// HardwareKey is the config key recording the class of machine a run happened on.
-const HardwareKey = "hardware"
-
-// infoKeys describe where and when a run happened, or how far its numbers can be trusted,
-// but need not match for two runs to be comparable. Every other key (backend, model, image,
-// workload, fingerprint, load, api, ...) must match.
-var infoKeys = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
-	"cache-reset": true, "health": true, "server-metrics": true, "itl": true, "looks": true, "partial": true}
 
 // Diff says how the setups of two files differ: "" when they describe the same setup,
 // else one line per differing key, sorted by key, naming both values, as in
@@ -28,15 +21,16 @@ var infoKeys = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg":
 //
 //	(units): baseline "ttft-p50-sec req/s", current "ttft_p50 rps"
 //
-// names each side's units. Keys that only say where a run happened or how it went (goos, goarch, cpu,
-// host, date, commit, pkg, cache-reset, health, server-metrics, itl) are not compared; the hardware class only when both files
+// names each side's units. Keys that only say where a run happened or how it went
+// (metric.IsNote: goos, goarch, cpu, host, date, commit, pkg, cache-reset, health,
+// server-metrics, itl, ...) are not compared; the hardware class only when both files
 // record it (files from before perfgate recorded it lack the key). The text is the same on
 // every run.
 func Diff(a, b *File, aName, bName string) string {
 	pick := func(f *File) map[string]string {
 		m := map[string]string{"(case)": f.Name}
 		for _, kv := range f.Config {
-			if !infoKeys[kv.Key] {
+			if !metric.IsNote(kv.Key) {
 				m[kv.Key] = kv.Value
 			}
 		}
@@ -46,11 +40,11 @@ func Diff(a, b *File, aName, bName string) string {
 	if !slices.ContainsFunc(a.Units, func(u string) bool { return slices.Contains(b.Units, u) }) {
 		x["(units)"], y["(units)"] = strings.Join(a.Units, " "), strings.Join(b.Units, " ")
 	}
-	if _, ok := x[HardwareKey]; !ok {
-		delete(y, HardwareKey)
+	if _, ok := x[metric.KeyHardware]; !ok {
+		delete(y, metric.KeyHardware)
 	}
-	if _, ok := y[HardwareKey]; !ok {
-		delete(x, HardwareKey)
+	if _, ok := y[metric.KeyHardware]; !ok {
+		delete(x, metric.KeyHardware)
 	}
 	keys := slices.Sorted(maps.Keys(x))
 	for k := range y {

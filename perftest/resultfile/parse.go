@@ -8,16 +8,18 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 // Parse reads results in Go benchmark format; fileName names the input in errors. The
 // input must hold one benchmark name with one config, and pass every check the package
-// documentation lists. The first problem, by line, is the error: a *SyntaxError naming the
-// file, the line and the field.
-func Parse(r io.Reader, fileName string) (*File, error) {
+// documentation lists, with o.Metrics for perfgate's units. The first problem, by line, is
+// the error: a *SyntaxError naming the file, the line and the field.
+func (o Options) Parse(r io.Reader, fileName string) (*File, error) {
 	var lines lineScan
 	br := benchfmt.NewReader(io.TeeReader(r, &lines), fileName)
-	p := &parser{f: &File{Path: fileName, LowerBetter: map[string]bool{}}, name: fileName, first: map[string]int{}}
+	p := &parser{f: &File{Path: fileName, LowerBetter: map[string]bool{}}, name: fileName, first: map[string]int{}, metrics: o.Metrics}
 	for br.Scan() {
 		switch rec := br.Result().(type) {
 		case *benchfmt.SyntaxError:
@@ -72,13 +74,14 @@ func Parse(r io.Reader, fileName string) (*File, error) {
 // parser holds what Parse has read so far. Problems do not stop it: the one on the
 // earliest line is reported, so that the error does not depend on the order of the checks.
 type parser struct {
-	f      *File
-	name   string
-	lines  []int                    // the line of each of f.Reps
-	first  map[string]int           // the line where each unit first appears
-	better []*benchfmt.UnitMetadata // `Unit ... better=` entries, in order
-	last   string                   // the unit the first result line ends with
-	err    *SyntaxError
+	f       *File
+	name    string
+	metrics *metric.Set
+	lines   []int                    // the line of each of f.Reps
+	first   map[string]int           // the line where each unit first appears
+	better  []*benchfmt.UnitMetadata // `Unit ... better=` entries, in order
+	last    string                   // the unit the first result line ends with
+	err     *SyntaxError
 }
 
 // fail notes a problem at line (> 0), keeping the earliest.
@@ -134,8 +137,8 @@ func (p *parser) add(rec *benchfmt.Result) {
 			p.fail(line, "%s %v: a value must be a finite number", u, val)
 			return
 		}
-		if k, ok := Known(u); ok {
-			if msg := k.check(val); msg != "" {
+		if d, ok := p.metrics.Lookup(u); ok {
+			if msg := outOfRange(d, val); msg != "" {
 				p.fail(line, "%s %v: %s", u, val, msg)
 				return
 			}
@@ -170,14 +173,14 @@ func (p *parser) checkUnits(meta benchfmt.UnitMetadataMap) {
 			p.fail(line, "Unit %s better=%s: better is higher or lower", m.OrigUnit, m.Value)
 			continue
 		}
-		if k, ok := Known(m.OrigUnit); ok && !k.Figure && m.Value != direction(k.LowerBetter) {
+		if d, ok := p.metrics.Lookup(m.OrigUnit); ok && d.Kind != metric.Figure && m.Value != direction(d.LowerBetter) {
 			p.fail(line, "Unit %s better=%s: perfgate knows %s %s is better; a file cannot reverse a known unit's direction (fix or remove the line)",
-				m.OrigUnit, m.Value, direction(k.LowerBetter), m.OrigUnit)
+				m.OrigUnit, m.Value, direction(d.LowerBetter), m.OrigUnit)
 		}
 	}
 	// Backwards, so that of two such units on a line, the first is named.
 	for _, u := range slices.Backward(p.f.Units) {
-		if _, ok := Known(u); ok || meta.GetBetter(u) != 0 {
+		if _, ok := p.metrics.Lookup(u); ok || meta.GetBetter(u) != 0 {
 			continue
 		}
 		msg := fmt.Sprintf("unit %q is not one perfgate writes, and no \"Unit %s better=lower|higher\" line gives its direction", u, u)
@@ -196,7 +199,7 @@ func (p *parser) completion(u string) string {
 			return m.OrigUnit
 		}
 	}
-	for _, k := range KnownUnits() {
+	for _, k := range p.metrics.Names() {
 		if strings.HasPrefix(k, u) {
 			return k
 		}

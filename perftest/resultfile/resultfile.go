@@ -10,8 +10,9 @@
 //
 //   - a line benchfmt would skip: anything but a result line, a `Unit` line, a config line
 //     ("key: value") or a blank line, wherever it is, and a benchmark name without values;
-//   - a unit that perfgate does not write ([Known]: its metrics, and the machine figures
-//     "machine-*" and "gpu-*") and that no `Unit <unit> better=` line
+//   - a unit that perfgate does not write (one of [metric.Default]'s, or of the vocabulary
+//     [Options] names: its metrics, and the machine figures "machine-*" and "gpu-*") and
+//     that no `Unit <unit> better=` line
 //     (nor benchfmt itself, for ns/op and the like) gives a direction: a unit cut short
 //     ("ttft-p") or renamed;
 //   - a `better=` other than higher or lower, or one that contradicts perfgate's direction
@@ -32,11 +33,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/perfgate/perfgate/internal/atomicfile"
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 // KV is one config line, "key: value".
@@ -44,7 +45,7 @@ type KV struct{ Key, Value string }
 
 // Metric is one value of a result line.
 type Metric struct {
-	Unit  string  // benchmark unit, e.g. "ttft-p50-sec"
+	Unit  string  // benchmark unit, a name of perftest/metric (metric.TTFTP50, ...) or another
 	Value float64 // in the unit's base (seconds, requests/s, tokens/s, fraction)
 }
 
@@ -102,7 +103,7 @@ var ErrUnhealthy = errors.New("the run was unhealthy")
 // ErrUnhealthy, names the problems (error-rate, rate-short, schedule-lag, short-outputs):
 // the numbers do not describe the requested load, and comparing them says nothing.
 func (f *File) Healthy() error {
-	h := f.ConfigValue("health")
+	h := f.ConfigValue(metric.KeyHealth)
 	if h == "" || h == "ok" {
 		return nil
 	}
@@ -125,16 +126,6 @@ func (e *SyntaxError) Error() string {
 
 // Pos returns the file name and line of the error, as benchfmt.SyntaxError does.
 func (e *SyntaxError) Pos() (fileName string, line int) { return e.FileName, e.Line }
-
-// Read reads the result file at path, checking it as the package documentation says.
-func Read(path string) (*File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read results: %w", err)
-	}
-	defer f.Close()
-	return Parse(f, path)
-}
 
 // WriteTo writes the file in Go benchmark format: config lines, `Unit ... better=` lines for
 // the units whose direction is known, and one result line per repetition.

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/perf/benchfmt"
+
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 var testConfig = []KV{{"goos", "linux"}, {"backend", "mock"}, {"model", "m"}, {"workload", "synthetic"}, {"fingerprint", "abc"}, {"load", "concurrency=4"}}
@@ -204,9 +206,9 @@ func TestDiffIsDeterministicAndNamesBothValues(t *testing.T) {
 		assert.Equal(t, want, Diff(a, b, "baseline", "current"))
 	}
 	// The hardware class counts only when both sides record it.
-	b.Config = append(append([]KV(nil), testConfig...), KV{HardwareKey, "nvidia-h100"})
+	b.Config = append(append([]KV(nil), testConfig...), KV{metric.KeyHardware, "nvidia-h100"})
 	assert.Empty(t, Diff(a, b, "baseline", "current"))
-	a.Config = append(append([]KV(nil), testConfig...), KV{HardwareKey, "cpu"})
+	a.Config = append(append([]KV(nil), testConfig...), KV{metric.KeyHardware, "cpu"})
 	assert.Equal(t, "  hardware: baseline \"cpu\", current \"nvidia-h100\"\n", Diff(a, b, "baseline", "current"))
 	b.Name = "PerfY"
 	assert.Contains(t, Diff(a, b, "A", "B"), "  (case): A \"PerfX\", B \"PerfY\"\n")
@@ -243,16 +245,16 @@ func FuzzParse(f *testing.F) {
 			if len(vs) == 0 {
 				t.Fatalf("unit %s listed without values", u)
 			}
-			k, isKnown := Known(u)
+			k, isKnown := metric.Default().Lookup(u)
 			lower, declared := rf.LowerBetter[u]
 			switch {
-			case isKnown && !k.Figure && declared && lower != k.LowerBetter:
+			case isKnown && k.Kind != metric.Figure && declared && lower != k.LowerBetter:
 				t.Fatalf("unit %s accepted with its direction reversed", u)
 			case !isKnown && !declared:
 				t.Fatalf("unit %s accepted without a direction", u)
 			}
 			for _, v := range vs {
-				if math.IsNaN(v) || math.IsInf(v, 0) || isKnown && k.check(v) != "" {
+				if math.IsNaN(v) || math.IsInf(v, 0) || isKnown && outOfRange(k, v) != "" {
 					t.Fatalf("unit %s accepted with value %v", u, v)
 				}
 			}
@@ -312,4 +314,19 @@ func TestDiffNamesUnitsWhenNoneIsShared(t *testing.T) {
 	// One unit in common is enough: the others are reported as one-sided by the gate.
 	b.Units = append(b.Units, "req/s")
 	assert.Empty(t, Diff(a, b, "OLD", "NEW"))
+}
+
+func TestAppend(t *testing.T) {
+	f := &File{Name: "PerfX"}
+	f.Append(nil, Rep{Iters: 1, Metrics: []Metric{{metric.TokenRate, 2}, {"widgets", 3}}},
+		Rep{Iters: 1, Metrics: []Metric{{metric.TTFTP50, 0.1}, {metric.TokenRate, 2.5}, {"widgets", 4}}})
+	assert.Equal(t, []string{metric.TokenRate, "widgets", metric.TTFTP50}, f.Units, "in order of first appearance")
+	assert.Equal(t, map[string]bool{metric.TokenRate: false, "widgets": true, metric.TTFTP50: true}, f.LowerBetter, "lower for a unit the vocabulary does not know")
+	assert.Len(t, f.Reps, 2)
+	var buf bytes.Buffer
+	_, err := f.WriteTo(&buf)
+	require.NoError(t, err)
+	back, err := Parse(&buf, "x.txt")
+	require.NoError(t, err)
+	assert.Equal(t, f.LowerBetter, back.LowerBetter)
 }

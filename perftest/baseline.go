@@ -16,6 +16,7 @@ import (
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/history"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -89,7 +90,7 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s"+
 				"To gate runs against this server, record a baseline from it at another path (res.Gate(t, perftest.BaselinePath(...)) per hardware class, or your own path) with -perf.endpoint URL -perf.update, and commit it; -perf.require-baseline makes this a failure instead of a skip.", path, diff)
 		}
-		if bh, ch := base.ConfigValue(resultfile.HardwareKey), cur.ConfigValue(resultfile.HardwareKey); bh != "" && bh != ch {
+		if bh, ch := base.ConfigValue(metric.KeyHardware), cur.ConfigValue(metric.KeyHardware); bh != "" && bh != ch {
 			tb.Fatalf("perftest: baseline %s was recorded on hardware class %q, this run is on %q; refusing to compare unlike runs:\n%s\nKeep one baseline per class: res.Gate(t, perftest.BaselinePath(root, %q)), recorded on each class with -perf.update.", path, bh, ch, diff, r.Name)
 		}
 		tb.Fatalf("perftest: baseline %s was recorded for another setup; refusing to compare unlike runs:\n%s\nIf the change is intended, re-record the baseline with -perf.update.", path, diff)
@@ -182,7 +183,7 @@ func updateBaseline(tb testing.TB, path string, cur *resultfile.File) error {
 // historyEntry summarizes a result as one history entry, stamped now with the commit.
 func historyEntry(f *resultfile.File) history.Entry {
 	e := history.Entry{Time: time.Now().UTC().Truncate(time.Second), Commit: commit(), Case: f.Name, N: len(f.Reps),
-		Hardware: f.ConfigValue(resultfile.HardwareKey), Medians: map[string]float64{}}
+		Hardware: f.ConfigValue(metric.KeyHardware), Medians: map[string]float64{}}
 	for _, u := range f.Units {
 		e.Medians[u] = robust.Median(f.Values(u))
 	}

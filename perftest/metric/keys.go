@@ -1,0 +1,39 @@
+package metric
+
+// Config keys a result file carries that do not describe the setup: they say where and
+// when a run happened, or how far its numbers can be trusted. Two runs that differ in them
+// measured the same thing (see IsNote); every other key (backend, model, image, workload,
+// fingerprint, load, api, ...) must match for two runs to be compared.
+const (
+	// KeyHealth is "ok", or the problems of the run joined by "+": error-rate, rate-short,
+	// schedule-lag, short-outputs.
+	KeyHealth = "health"
+	// KeyCacheReset says whether every repetition started from an emptied prefix cache:
+	// "yes", "unavailable", "failed" or "ineffective".
+	KeyCacheReset = "cache-reset"
+	// KeyServerMetrics lists the server's figures read ("prefix-hit-ratio,..."), "none" or
+	// "unavailable".
+	KeyServerMetrics = "server-metrics"
+	// KeyITL is "per-token", or "per-chunk" when chunks carried several tokens the server
+	// did not count.
+	KeyITL = "itl"
+	// KeyLooks is the sequential design a run was recorded under (perftest/gate's
+	// Sequential).
+	KeyLooks = "looks"
+	// KeyPartial is "yes" on a run cut short.
+	KeyPartial = "partial"
+)
+
+// KeyHardware records the class of machine a run happened on. It describes the setup, but
+// only when both runs record it: files from before perfgate recorded it lack the key.
+const KeyHardware = "hardware"
+
+// notes are the keys IsNote reports: perfgate's own and those `go test` writes.
+var notes = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
+	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyITL: true, KeyLooks: true, KeyPartial: true}
+
+// IsNote reports whether a config key says where and when a run happened or how it went
+// (goos, goarch, cpu, pkg, date, commit, host, and the Key constants above but
+// KeyHardware) rather than what was measured: such keys need not match for two runs to be
+// compared.
+func IsNote(key string) bool { return notes[key] }
