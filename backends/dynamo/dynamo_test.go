@@ -12,6 +12,7 @@ import (
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/dynamo"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 // requestOpts compares requests whose HostConfigModifier is a function by what it sets.
@@ -26,7 +27,7 @@ var requestOpts = cmp.Options{
 }
 
 func labels(b string) map[string]string {
-	return map[string]string{backends.LabelBackend: b, backends.LabelSession: backends.SessionID}
+	return map[string]string{kit.LabelBackend: b, kit.LabelSession: kit.SessionID}
 }
 
 // TestRequest checks the exact requests of a two-worker KV-routed deployment against
@@ -75,7 +76,7 @@ func TestRequest(t *testing.T) {
 					hc.Mounts = cache
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: gpus, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8081/tcp", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor: &kit.Ready{Port: "8081/tcp", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		}
@@ -89,7 +90,7 @@ func TestRequest(t *testing.T) {
 				Labels:         labels("dynamo-etcd"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"etcd"}},
-				WaitingFor:     &backends.Ready{Port: "2379/tcp", StartupTimeout: 2 * time.Minute},
+				WaitingFor:     &kit.Ready{Port: "2379/tcp", StartupTimeout: 2 * time.Minute},
 			},
 			Started: true,
 		},
@@ -101,7 +102,7 @@ func TestRequest(t *testing.T) {
 				Labels:         labels("dynamo-nats"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"nats"}},
-				WaitingFor:     &backends.Ready{Port: "8222/tcp", Path: "/healthz", StartupTimeout: 2 * time.Minute},
+				WaitingFor:     &kit.Ready{Port: "8222/tcp", Path: "/healthz", StartupTimeout: 2 * time.Minute},
 			},
 			Started: true,
 		},
@@ -118,7 +119,7 @@ func TestRequest(t *testing.T) {
 				HostConfigModifier: func(hc *container.HostConfig) {
 					hc.Mounts = cache
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: 10 * time.Minute},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: 10 * time.Minute},
 			},
 			Started: true,
 		},
@@ -153,11 +154,11 @@ func TestRequestNoControlPlaneSGLang(t *testing.T) {
 			t.Errorf("%v: env %v, want file discovery in /var/lib/dynamo-discovery", r.Cmd, r.Env)
 		}
 		want := mount.Mount{Type: mount.TypeVolume, Source: "perfgate-dynamo-discovery-n", Target: "/var/lib/dynamo-discovery"}
-		if !slices.Contains(backends.HostConfig(r).Mounts, want) {
-			t.Errorf("%v mounts %v, want %v", r.Cmd, backends.HostConfig(r).Mounts, want)
+		if !slices.Contains(kit.HostConfig(r).Mounts, want) {
+			t.Errorf("%v mounts %v, want %v", r.Cmd, kit.HostConfig(r).Mounts, want)
 		}
 	}
-	if n := len(backends.HostConfig(w).DeviceRequests); n != 0 {
+	if n := len(kit.HostConfig(w).DeviceRequests); n != 0 {
 		t.Errorf("worker has %d device requests with GPUsPerWorker=NoGPU", n)
 	}
 	if want := "nvcr.io/nvidia/ai-dynamo/sglang-runtime:" + dynamo.Version; w.Image != want {

@@ -17,7 +17,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 	"github.com/perfgate/perfgate/backends/mockcontainer"
 )
 
@@ -41,8 +41,8 @@ func TestRequest(t *testing.T) {
 			},
 			Env:          map[string]string{"VLLM_SERVER_DEV_MODE": "1"}, // the vllm module's; the simulator serves the route anyway
 			ExposedPorts: []string{"8000/tcp"},
-			Labels:       map[string]string{backends.LabelBackend: "mock", backends.LabelSession: backends.SessionID},
-			WaitingFor:   &backends.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: 2 * time.Minute},
+			Labels:       map[string]string{kit.LabelBackend: "mock", kit.LabelSession: kit.SessionID},
+			WaitingFor:   &kit.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: 2 * time.Minute},
 		},
 		Started: true,
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 	"github.com/perfgate/perfgate/backends/trtllm"
 )
 
@@ -53,7 +54,7 @@ func optionsFile(content string) []testcontainers.ContainerFile {
 // default, localhost, is unreachable through a published port.
 func TestRequest(t *testing.T) {
 	t.Setenv("HF_TOKEN", "")
-	labels := map[string]string{backends.LabelBackend: "trtllm", backends.LabelSession: backends.SessionID}
+	labels := map[string]string{kit.LabelBackend: "trtllm", kit.LabelSession: kit.SessionID}
 	tests := []struct {
 		name string
 		cfg  trtllm.Config
@@ -75,7 +76,7 @@ func TestRequest(t *testing.T) {
 					hc.Ulimits = []*container.Ulimit{{Name: "memlock", Soft: -1, Hard: -1}, {Name: "stack", Soft: 67108864, Hard: 67108864}}
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: 1, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -101,7 +102,7 @@ func TestRequest(t *testing.T) {
 					hc.Ulimits = []*container.Ulimit{{Name: "memlock", Soft: -1, Hard: -1}, {Name: "stack", Soft: 67108864, Hard: 67108864}}
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: 8, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "/engines/llama-70b", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "/engines/llama-70b", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},

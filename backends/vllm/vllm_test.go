@@ -10,6 +10,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 	"github.com/perfgate/perfgate/backends/vllm"
 )
 
@@ -25,7 +26,7 @@ var requestOpts = cmp.Options{
 }
 
 func labels() map[string]string {
-	return map[string]string{backends.LabelBackend: "vllm", backends.LabelSession: backends.SessionID}
+	return map[string]string{kit.LabelBackend: "vllm", kit.LabelSession: kit.SessionID}
 }
 
 func gpuHost(n int) func(*container.HostConfig) {
@@ -71,7 +72,7 @@ func TestRequest(t *testing.T) {
 				ExposedPorts:       []string{"8000/tcp"},
 				Labels:             labels(),
 				HostConfigModifier: gpuHost(1),
-				WaitingFor:         &backends.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor:         &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -107,7 +108,7 @@ func TestRequest(t *testing.T) {
 					hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: "/srv/hf", Target: backends.HFCachePath}}
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: 2, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "meta-llama/Llama-3.1-8B-Instruct", StartupTimeout: time.Hour},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "meta-llama/Llama-3.1-8B-Instruct", StartupTimeout: time.Hour},
 			},
 			Started: true,
 		},
@@ -130,7 +131,7 @@ func TestRequest(t *testing.T) {
 				ExposedPorts:       []string{"8000/tcp"},
 				Labels:             labels(),
 				HostConfigModifier: func(hc *container.HostConfig) { hc.ShmSize = backends.DefaultShmSize },
-				WaitingFor:         &backends.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor:         &kit.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -155,7 +156,7 @@ func TestIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := backends.IdentityOf("vllm", vllm.DefaultModel, req)
+	got := kit.IdentityOf("vllm", vllm.DefaultModel, req)
 	want := map[string]string{"backend": "vllm", "model": "Qwen/Qwen3-0.6B", "image": "vllm/vllm-openai:v0.32.0", "gpus": "4"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("identity mismatch (-want +got):\n%s", diff)
