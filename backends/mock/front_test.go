@@ -52,11 +52,16 @@ func TestRoutesServerAndCluster(t *testing.T) {
 	}
 }
 
+// do sends a request, with a JSON body unless body is empty, and returns the response
+// and its body.
 func do(t *testing.T, c *http.Client, method, url, body string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Do(req)
 	if err != nil {
