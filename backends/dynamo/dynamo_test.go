@@ -13,22 +13,8 @@ import (
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/dynamo"
 	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 )
-
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
-var requestOpts = cmp.Options{
-	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	}),
-}
-
-func labels(b string) map[string]string {
-	return map[string]string{kit.LabelBackend: b, kit.LabelSession: kit.SessionID}
-}
 
 // TestRequest checks the exact requests of a two-worker KV-routed deployment against
 // Dynamo's documented launch (docs.nvidia.com/dynamo, Health Checks, "Getting Started
@@ -68,7 +54,7 @@ func TestRequest(t *testing.T) {
 					"ETCD_ENDPOINTS":                        "http://etcd:2379", "NATS_SERVER": "nats://nats:4222", "DYN_LOG": "info",
 				},
 				ExposedPorts:   []string{"8081/tcp"},
-				Labels:         labels("dynamo-worker-" + string(rune('0'+i))),
+				Labels:         kittest.Labels("dynamo-worker-" + string(rune('0'+i))),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"worker-" + string(rune('0'+i))}},
 				HostConfigModifier: func(hc *container.HostConfig) {
@@ -87,7 +73,7 @@ func TestRequest(t *testing.T) {
 				Image:          "quay.io/coreos/etcd:v3.5.21",
 				Cmd:            []string{"etcd", "--name", "etcd", "--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://etcd:2379"},
 				ExposedPorts:   []string{"2379/tcp"},
-				Labels:         labels("dynamo-etcd"),
+				Labels:         kittest.Labels("dynamo-etcd"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"etcd"}},
 				WaitingFor:     &kit.Ready{Port: "2379/tcp", StartupTimeout: 2 * time.Minute},
@@ -99,7 +85,7 @@ func TestRequest(t *testing.T) {
 				Image:          "nats:2.11",
 				Cmd:            []string{"-js", "-m", "8222"},
 				ExposedPorts:   []string{"8222/tcp"},
-				Labels:         labels("dynamo-nats"),
+				Labels:         kittest.Labels("dynamo-nats"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"nats"}},
 				WaitingFor:     &kit.Ready{Port: "8222/tcp", Path: "/healthz", StartupTimeout: 2 * time.Minute},
@@ -113,7 +99,7 @@ func TestRequest(t *testing.T) {
 				Cmd:            []string{"python3", "-m", "dynamo.frontend", "--http-port", "8000", "--router-mode", "kv"},
 				Env:            map[string]string{"ETCD_ENDPOINTS": "http://etcd:2379", "NATS_SERVER": "nats://nats:4222", "DYN_LOG": "info"},
 				ExposedPorts:   []string{"8000/tcp"},
-				Labels:         labels("dynamo"),
+				Labels:         kittest.Labels("dynamo"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"frontend"}},
 				HostConfigModifier: func(hc *container.HostConfig) {
@@ -124,7 +110,7 @@ func TestRequest(t *testing.T) {
 			Started: true,
 		},
 	}
-	if diff := cmp.Diff(want, got, requestOpts); diff != "" {
+	if diff := cmp.Diff(want, got, kittest.RequestOpts); diff != "" {
 		t.Errorf("Request mismatch (-want +got):\n%s", diff)
 	}
 }

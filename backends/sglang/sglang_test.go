@@ -11,19 +11,9 @@ import (
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 	"github.com/perfgate/perfgate/backends/sglang"
 )
-
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
-var requestOpts = cmp.Options{
-	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	}),
-}
 
 func host(shm int64, m mount.Mount, gpus int) func(*container.HostConfig) {
 	return func(hc *container.HostConfig) {
@@ -49,7 +39,7 @@ func host(shm int64, m mount.Mount, gpus int) func(*container.HostConfig) {
 // plus --enable-cache-report, which perfgate needs for cached-token counts, and
 // --enable-metrics, without which SGLang serves no /metrics.
 func TestRequest(t *testing.T) {
-	labels := map[string]string{kit.LabelBackend: "sglang", kit.LabelSession: kit.SessionID}
+	labels := kittest.Labels("sglang")
 	cache := mount.Mount{Type: mount.TypeVolume, Source: backends.DefaultCacheVolume, Target: backends.HFCachePath}
 	tests := []struct {
 		name  string
@@ -110,7 +100,7 @@ func TestRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got, requestOpts); diff != "" {
+			if diff := cmp.Diff(tt.want, got, kittest.RequestOpts); diff != "" {
 				t.Errorf("Request mismatch (-want +got):\n%s", diff)
 			}
 		})

@@ -11,23 +11,9 @@ import (
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 	"github.com/perfgate/perfgate/backends/vllm"
 )
-
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
-var requestOpts = cmp.Options{
-	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	}),
-}
-
-func labels() map[string]string {
-	return map[string]string{kit.LabelBackend: "vllm", kit.LabelSession: kit.SessionID}
-}
 
 func gpuHost(n int) func(*container.HostConfig) {
 	return func(hc *container.HostConfig) {
@@ -70,7 +56,7 @@ func TestRequest(t *testing.T) {
 				},
 				Env:                map[string]string{"VLLM_SERVER_DEV_MODE": "1"},
 				ExposedPorts:       []string{"8000/tcp"},
-				Labels:             labels(),
+				Labels:             kittest.Labels("vllm"),
 				HostConfigModifier: gpuHost(1),
 				WaitingFor:         &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
 			},
@@ -102,7 +88,7 @@ func TestRequest(t *testing.T) {
 				},
 				Env:          map[string]string{"VLLM_SERVER_DEV_MODE": "1", "VLLM_LOGGING_LEVEL": "DEBUG", "HF_TOKEN": "hf_secret_for_test"},
 				ExposedPorts: []string{"8000/tcp"},
-				Labels:       labels(),
+				Labels:       kittest.Labels("vllm"),
 				HostConfigModifier: func(hc *container.HostConfig) {
 					hc.ShmSize = 1 << 30
 					hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: "/srv/hf", Target: backends.HFCachePath}}
@@ -129,7 +115,7 @@ func TestRequest(t *testing.T) {
 				},
 				Env:                map[string]string{"VLLM_SERVER_DEV_MODE": "1", "X": "1"},
 				ExposedPorts:       []string{"8000/tcp"},
-				Labels:             labels(),
+				Labels:             kittest.Labels("vllm"),
 				HostConfigModifier: func(hc *container.HostConfig) { hc.ShmSize = backends.DefaultShmSize },
 				WaitingFor:         &kit.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: backends.DefaultStartupTimeout},
 			},
@@ -143,7 +129,7 @@ func TestRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got, requestOpts); diff != "" {
+			if diff := cmp.Diff(tt.want, got, kittest.RequestOpts); diff != "" {
 				t.Errorf("Request(%+v) mismatch (-want +got):\n%s", tt.cfg, diff)
 			}
 		})
