@@ -321,3 +321,22 @@ var (
 	_ target                   = (*backends.Container)(nil)
 	_ testcontainers.Container = (*backends.Container)(nil)
 )
+
+// TestKitTrack checks that kit.Track, which modules that start containers off the test
+// goroutine use, is this package's tracking: it takes a *Container (nil for one that was
+// never created, as Run returns on early errors) and refuses any other container.
+func TestKitTrack(t *testing.T) {
+	if kit.Track == nil {
+		t.Fatal("kit.Track is not set once backends is imported")
+	}
+	kit.Track(t, (*backends.Container)(nil))
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "is not a *backends.Container") {
+			t.Errorf("kit.Track(other container) recovered %v, want a panic naming the type", r)
+		}
+	}()
+	kit.Track(t, otherContainer{})
+}
+
+// otherContainer is a testcontainers.Container that package backends did not start.
+type otherContainer struct{ testcontainers.Container }
