@@ -20,6 +20,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 // TestMain checks that no container or goroutine outlives the tests.
@@ -41,7 +42,7 @@ func fakeImage(t *testing.T) string {
 	t.Helper()
 	backends.SkipIfNoDocker(t)
 	fakeOnce.Do(func() {
-		fakeImg, fakeErr = backends.BuildGoImage(context.Background(), "./testdata/fakeengine", "perfgate/fakeengine", []byte(fakeDockerfile))
+		fakeImg, fakeErr = kit.BuildGoImage(context.Background(), "./testdata/fakeengine", "perfgate/fakeengine", []byte(fakeDockerfile))
 	})
 	if fakeErr != nil {
 		t.Fatal(fakeErr)
@@ -207,7 +208,7 @@ func TestStartupFailure(t *testing.T) {
 
 func TestNoGPU(t *testing.T) {
 	backends.SkipIfNoDocker(t)
-	if ok, err := backends.NvidiaRuntime(t.Context()); err != nil || ok {
+	if ok, err := kit.NvidiaRuntime(t.Context()); err != nil || ok {
 		t.Skipf("nvidia runtime present (%v): nothing to refuse", err)
 	}
 	spec := backends.Spec{Backend: "vllm", Image: "vllm/vllm-openai:v0.11.0", Model: "m", Port: "8000/tcp", GPUs: 1}
@@ -234,7 +235,7 @@ func TestTimeoutLeavesNoContainer(t *testing.T) {
 		// The log directory is the parent's: this binary dies without cleanups, and its own
 		// artifact directory would be left behind.
 		c := backends.Start(t, fakeSpec(t), backends.Options{LogDir: os.Getenv("PERFGATE_TIMEOUT_LOGDIR")})
-		fmt.Printf("helper container %s session %s\n", c.GetContainerID(), backends.SessionID)
+		fmt.Printf("helper container %s session %s\n", c.GetContainerID(), kit.SessionID)
 		select {} // hang until the test binary's deadline
 	}
 	fakeImage(t) // build outside the helper's time budget
@@ -291,14 +292,14 @@ func TestRemoveStale(t *testing.T) {
 	ctr, err := testcontainers.GenericContainer(t.Context(), testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:  img,
-			Labels: map[string]string{backends.LabelSession: fmt.Sprintf("%d-0000@%s", dead.Process.Pid, host)},
+			Labels: map[string]string{kit.LabelSession: fmt.Sprintf("%d-0000@%s", dead.Process.Pid, host)},
 		},
 	})
 	testcontainers.CleanupContainer(t, ctr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	removed, err := backends.RemoveStale(t.Context())
+	removed, err := kit.RemoveStale(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,3 +321,22 @@ var (
 	_ target                   = (*backends.Container)(nil)
 	_ testcontainers.Container = (*backends.Container)(nil)
 )
+
+// TestKitTrack checks that kit.Track, which modules that start containers off the test
+// goroutine use, is this package's tracking: it takes a *Container (nil for one that was
+// never created, as Run returns on early errors) and refuses any other container.
+func TestKitTrack(t *testing.T) {
+	if kit.Track == nil {
+		t.Fatal("kit.Track is not set once backends is imported")
+	}
+	kit.Track(t, (*backends.Container)(nil))
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "is not a *backends.Container") {
+			t.Errorf("kit.Track(other container) recovered %v, want a panic naming the type", r)
+		}
+	}()
+	kit.Track(t, otherContainer{})
+}
+
+// otherContainer is a testcontainers.Container that package backends did not start.
+type otherContainer struct{ testcontainers.Container }

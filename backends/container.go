@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // Container is a started backend. It embeds the testcontainers container (Terminate, Logs,
@@ -178,6 +179,17 @@ func (c *Container) redact(s string) string {
 	return strings.ReplaceAll(s, c.secret, redacted)
 }
 
+// redactLogger keeps a secret out of testcontainers' own log lines, which quote container
+// logs when a wait fails.
+type redactLogger struct {
+	inner  tclog.Logger
+	secret string
+}
+
+func (l redactLogger) Printf(format string, v ...any) {
+	l.inner.Printf("%s", strings.ReplaceAll(fmt.Sprintf(format, v...), l.secret, redacted))
+}
+
 // writeLog saves the whole container log to the log directory.
 func (c *Container) writeLog(ctx context.Context, dir string) error {
 	if dir == "" || c.Container == nil {
@@ -224,7 +236,7 @@ var watchInterval = 500 * time.Millisecond
 // Watch starts a goroutine that fails tb (with Errorf, so it is safe off the test
 // goroutine) as soon as the container exits while the test runs, naming the exit code and
 // quoting the log tail; [Container.Err] returns the same error. Terminate and the cleanup
-// registered by [Track] stop it before the container is removed.
+// registered by [Start] stop it before the container is removed.
 func (c *Container) Watch(tb testing.TB) {
 	c.mu.Lock()
 	c.stop = make(chan struct{})

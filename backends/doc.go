@@ -15,7 +15,7 @@
 // # Readiness and failure
 //
 // A container is ready when GET /health answers 200 and GET /v1/models lists the served
-// model ([Ready]); model loading takes minutes, so the default startup timeout is
+// model; model loading takes minutes, so the default startup timeout is
 // [DefaultStartupTimeout]. If the container exits while starting, the error carries its exit
 // code and the last lines of its log. Once started, a watcher notices when the container
 // exits under a running test and reports the exit code and log tail instead of leaving the
@@ -41,10 +41,19 @@
 //	TESTCONTAINERS_RYUK_DISABLED=true
 //	TESTCONTAINERS_HOST_OVERRIDE=localhost
 //
-// [SetTestEnv] fills both in where they are unset and it can tell they are needed; Start
-// calls it before its first use of testcontainers. Without the reaper, cleanup relies on
-// tb.Cleanup (which runs when a test fails or panics), on a guard that removes containers
-// shortly before the test binary's -timeout, and on [RemoveStale], which removes containers
-// of processes that died anyway. [Leftovers] lists containers this process created and has
-// not removed, so a TestMain can prove that none remain.
+// [SkipIfNoDocker] (which Start calls) fills both in where they are unset and it can tell
+// they are needed, as does backendstest.Main, the TestMain of packages that start
+// containers. Without the reaper, cleanup relies on tb.Cleanup (which runs when a test
+// fails or panics), on a guard that removes containers shortly before the test binary's
+// -timeout, and on removing, once per process, the containers of processes on this machine
+// that died anyway. backendstest.Main also fails the run when a container the tests created
+// is left behind.
+//
+// # Writing an engine module
+//
+// A module turns its Config into a [Spec] and wraps [*Container] in its own Container type;
+// in this repository, the helpers the modules share (labels, readiness, request
+// inspection, the transport of control routes, Docker housekeeping) are in
+// backends/internal/kit, and the Run and Start of every single-container module are
+// backends/internal/shell's.
 package backends

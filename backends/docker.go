@@ -7,8 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 var (
@@ -26,10 +27,11 @@ var (
 
 // SkipIfNoDocker skips tb when no Docker engine answers. It is
 // testcontainers.SkipIfProviderIsNotHealthy for a testing.TB. The first call in a process
-// also runs [SetTestEnv].
+// also defaults testcontainers' environment for an engine without a registry (see the
+// package doc).
 func SkipIfNoDocker(tb testing.TB) {
 	tb.Helper()
-	envOnce.Do(func() { SetTestEnv(tb.Context()) })
+	envOnce.Do(func() { kit.SetTestEnv(tb.Context()) })
 	if err := dockerHealth(tb.Context()); err != nil {
 		tb.Skipf("skipping: %v: %v", ErrNoDocker, err)
 	}
@@ -47,20 +49,4 @@ func dockerHealth(ctx context.Context) (err error) {
 	}
 	defer p.Close()
 	return p.Health(ctx)
-}
-
-// NvidiaRuntime reports whether the Docker engine lists an nvidia runtime, which GPU device
-// requests need.
-func NvidiaRuntime(ctx context.Context) (bool, error) {
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer cli.Close()
-	info, err := cli.Info(ctx, client.InfoOptions{})
-	if err != nil {
-		return false, err
-	}
-	_, ok := info.Info.Runtimes["nvidia"]
-	return ok, nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 // Options are the run-time settings of [Run] and [Start] that are not part of a request.
@@ -43,8 +45,8 @@ func Run(ctx context.Context, s Spec, o Options, opts ...testcontainers.Containe
 
 // run starts a built request; backend names the engine in errors, ident is the Describe map.
 func run(ctx context.Context, backend string, req testcontainers.GenericContainerRequest, ident map[string]string, o Options) (*Container, error) {
-	if gpus := len(HostConfig(req).DeviceRequests); gpus > 0 {
-		ok, err := NvidiaRuntime(ctx)
+	if gpus := len(kit.HostConfig(req).DeviceRequests); gpus > 0 {
+		ok, err := kit.NvidiaRuntime(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w: %w", backend, ErrNoDocker, err)
 		}
@@ -84,13 +86,14 @@ func run(ctx context.Context, backend string, req testcontainers.GenericContaine
 
 // Start is [Run] for tests: it skips tb when no Docker engine answers or the request needs
 // GPUs the engine does not have, registers the container's removal with tb.Cleanup before
-// checking for errors, writes the container log to o.LogDir or tb.ArtifactDir() when the
-// test ends, prints the log tail when the test failed, and fails the test (from a watcher)
-// as soon as the container exits while the test runs.
+// checking for errors (and removes it shortly before the test binary's -timeout, when
+// tb.Cleanup would not run), writes the container log to o.LogDir or tb.ArtifactDir() when
+// the test ends, prints the log tail when the test failed, and fails the test (from a
+// watcher) as soon as the container exits while the test runs.
 func Start(tb testing.TB, s Spec, o Options, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
 	SkipIfNoDocker(tb)
-	staleOnce.Do(func() { _, _ = RemoveStale(tb.Context()) })
+	staleOnce.Do(func() { _, _ = kit.RemoveStale(tb.Context()) })
 	req, ident, err := s.build(opts)
 	if err != nil {
 		tb.Fatalf("start %s: %v", s.Backend, err)
@@ -98,13 +101,13 @@ func Start(tb testing.TB, s Spec, o Options, opts ...testcontainers.ContainerCus
 	if req.Logger == nil {
 		req.Logger = tclog.TestLogger(tb)
 	}
-	ctx, cancel := StartContext(tb)
+	ctx, cancel := kit.StartContext(tb)
 	defer cancel()
 	c, err := run(ctx, s.Backend, req, ident, o)
 	if c != nil {
 		c.engine = s.Engine
 	}
-	Track(tb, c)
+	track(tb, c)
 	if errors.Is(err, ErrNoGPU) {
 		tb.Skipf("skipping %s: %v", s.Backend, err)
 	}
@@ -115,21 +118,33 @@ func Start(tb testing.TB, s Spec, o Options, opts ...testcontainers.ContainerCus
 	return c
 }
 
-// Track ties c to tb: it registers the container's removal with tb.Cleanup (through
+// The engine modules that start containers off the test goroutine track them with kit.Track.
+func init() {
+	kit.Track = func(tb testing.TB, c testcontainers.Container) {
+		tb.Helper()
+		ctr, ok := c.(*Container)
+		if !ok && c != nil {
+			panic(fmt.Sprintf("kit.Track: %T is not a *backends.Container", c))
+		}
+		track(tb, ctr)
+	}
+}
+
+// track ties c to tb: it registers the container's removal with tb.Cleanup (through
 // testcontainers.CleanupContainer, so call it before checking Run's error), and before
 // that removal stops the watcher, writes the log to the log directory (tb.ArtifactDir()
 // when Options.LogDir was empty) and prints the log tail if tb failed. c may be nil.
 //
-// Track also guards against the test binary's -timeout: tb.Cleanup does not run when the
-// binary panics on its deadline, so shortly before that deadline Track removes the
+// track also guards against the test binary's -timeout: tb.Cleanup does not run when the
+// binary panics on its deadline, so shortly before that deadline track removes the
 // container itself (there is no reaper where its image cannot be pulled).
-func Track(tb testing.TB, c *Container) {
+func track(tb testing.TB, c *Container) {
 	tb.Helper()
 	testcontainers.CleanupContainer(tb, c)
 	if c == nil {
 		return
 	}
-	if d, ok := guardDeadline(tb); ok {
+	if d, ok := kit.GuardDeadline(tb); ok {
 		timer := time.AfterFunc(time.Until(d), func() {
 			fmt.Fprintf(os.Stderr, "backends: test binary deadline near: removing %s container %s\n", c.backend, c.shortID())
 			_ = testcontainers.TerminateContainer(c, testcontainers.StopTimeout(0))
@@ -147,33 +162,8 @@ func Track(tb testing.TB, c *Container) {
 	tb.Cleanup(func() { c.finish(tb, dir) })
 }
 
-// StartContext returns the context Start uses to start containers: tb.Context(), ending
-// when tb's -timeout guard fires so a slow start fails with its own error and log tail
-// before the test binary panics.
-func StartContext(tb testing.TB) (context.Context, context.CancelFunc) {
-	if d, ok := guardDeadline(tb); ok {
-		return context.WithDeadline(tb.Context(), d)
-	}
-	return context.WithCancel(tb.Context())
-}
-
-// guardDeadline is when Track removes containers: a margin before the test binary's
-// deadline (go test -timeout), or false when there is none.
-func guardDeadline(tb testing.TB) (time.Time, bool) {
-	dl, ok := tb.(interface{ Deadline() (time.Time, bool) })
-	if !ok {
-		return time.Time{}, false
-	}
-	d, ok := dl.Deadline()
-	if !ok {
-		return time.Time{}, false
-	}
-	margin := min(10*time.Second, max(2*time.Second, time.Until(d)/10))
-	return d.Add(-margin), true
-}
-
 func exposedPort(req testcontainers.GenericContainerRequest) string {
-	if w, ok := req.WaitingFor.(*Ready); ok && w.Port != "" {
+	if w, ok := req.WaitingFor.(*kit.Ready); ok && w.Port != "" {
 		return w.Port
 	}
 	if len(req.ExposedPorts) > 0 {

@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 // Spec is the engine-independent part of a backend container: what a module hands to
@@ -46,8 +46,8 @@ type Spec struct {
 	// Volumes are Docker volumes to mount: volume name to path in the container (created by
 	// Docker when missing; the module that names one removes it).
 	Volumes map[string]string
-	// Describe is the started container's Describe map; IdentityOf's (backend, model, image
-	// as started, gpus) when nil.
+	// Describe is the started container's Describe map; when nil: backend, model, the image
+	// as started (after options) and the number of GPUs.
 	Describe map[string]string
 	// Engine is what perfgate knows of the engine (cache reset, metrics, vocabulary).
 	Engine Engine
@@ -55,8 +55,8 @@ type Spec struct {
 
 // Request builds the testcontainers request for s: image, entrypoint, command, environment,
 // exposed port, labels, shared memory, model cache mount, GPU device request and the
-// [Ready] wait strategy (GET HealthPath answering 200 and, when Model is set, /v1/models
-// listing it). It contacts no Docker engine.
+// wait strategy (GET HealthPath answering 200 and, when Model is set, /v1/models listing
+// it; a container that exits while loading fails at once). It contacts no Docker engine.
 func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 	var errs []error
 	if s.Backend == "" {
@@ -103,7 +103,7 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 	for _, p := range slices.Sorted(maps.Keys(s.Files)) {
 		files = append(files, testcontainers.ContainerFile{Reader: bytes.NewReader(s.Files[p]), ContainerFilePath: p, FileMode: 0o644})
 	}
-	ready := &Ready{
+	ready := &kit.Ready{
 		Port:           s.Port,
 		Path:           s.HealthPath,
 		Model:          s.Model,
@@ -119,7 +119,7 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 			Cmd:                s.Cmd,
 			Env:                env,
 			ExposedPorts:       []string{s.Port},
-			Labels:             map[string]string{LabelBackend: s.Backend, LabelSession: SessionID},
+			Labels:             map[string]string{kit.LabelBackend: s.Backend, kit.LabelSession: kit.SessionID},
 			Name:               s.Name,
 			Networks:           s.Networks,
 			NetworkAliases:     aliases,
@@ -164,29 +164,6 @@ func (h hostConfig) apply(hc *container.HostConfig) {
 	}
 }
 
-// HostConfig applies req's HostConfigModifier to an empty host configuration and returns
-// the result: the shared memory, mounts and device requests a request asks for. Tests use it
-// to compare requests, whose modifier is a function.
-func HostConfig(req testcontainers.GenericContainerRequest) container.HostConfig {
-	var hc container.HostConfig
-	if req.HostConfigModifier != nil {
-		req.HostConfigModifier(&hc)
-	}
-	return hc
-}
-
-// Identity is the Describe map of a backend: the keys that identify the system under test.
-// Values have spaces replaced, as benchmark config values cannot hold them.
-func Identity(backend, model, image string, gpus int) map[string]string {
-	clean := func(s string) string { return strings.Join(strings.Fields(s), "_") }
-	return map[string]string{
-		"backend": clean(backend),
-		"model":   clean(model),
-		"image":   clean(image),
-		"gpus":    strconv.Itoa(max(gpus, 0)),
-	}
-}
-
 // Build is [Spec.Request] with opts applied after the module's defaults, so user options
 // win. It contacts no Docker engine.
 func (s Spec) Build(opts ...testcontainers.ContainerCustomizer) (testcontainers.GenericContainerRequest, error) {
@@ -200,53 +177,22 @@ func (s Spec) build(opts []testcontainers.ContainerCustomizer) (testcontainers.G
 	if err != nil {
 		return req, nil, err
 	}
-	if err := Customize(&req, opts...); err != nil {
+	if err := customize(&req, opts...); err != nil {
 		return req, nil, err
 	}
 	ident := s.Describe
 	if ident == nil {
-		ident = IdentityOf(s.Backend, s.Model, req)
+		ident = kit.IdentityOf(s.Backend, s.Model, req)
 	}
 	return req, ident, nil
 }
 
-// GPUCount resolves a module's Config.GPUs: 0 attaches one GPU per tensor-parallel rank (at
-// least one), NoGPU (any negative value) none, a positive value that many.
-func GPUCount(gpus, tensorParallel int) int {
-	switch {
-	case gpus == 0:
-		return max(tensorParallel, 1)
-	case gpus < 0:
-		return 0
-	}
-	return gpus
-}
-
-// IdentityOf is [Identity] for a built request: the image and GPU count come from req as
-// customised, so options that change the image are reflected.
-func IdentityOf(backend, model string, req testcontainers.GenericContainerRequest) map[string]string {
-	gpus := 0
-	for _, d := range HostConfig(req).DeviceRequests {
-		gpus += max(d.Count, len(d.DeviceIDs))
-	}
-	return Identity(backend, model, req.Image, gpus)
-}
-
-// Customize applies opts to req in order, after the module's defaults, so user options win.
-func Customize(req *testcontainers.GenericContainerRequest, opts ...testcontainers.ContainerCustomizer) error {
+// customize applies opts to req in order, after the module's defaults, so user options win.
+func customize(req *testcontainers.GenericContainerRequest, opts ...testcontainers.ContainerCustomizer) error {
 	for _, o := range opts {
 		if err := o.Customize(req); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// NVIDIAUlimits are the ulimits NVIDIA's and SGLang's container guides pass
-// (--ulimit memlock=-1 --ulimit stack=67108864).
-func NVIDIAUlimits() []container.Ulimit {
-	return []container.Ulimit{
-		{Name: "memlock", Soft: -1, Hard: -1},
-		{Name: "stack", Soft: 67108864, Hard: 67108864},
-	}
 }

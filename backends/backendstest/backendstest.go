@@ -10,22 +10,24 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 // Main runs the tests of a package that starts containers and exits. Before the tests it
 // defaults testcontainers' environment for an engine without a registry
-// (backends.SetTestEnv); after them it fails the run when a container the tests created is
-// left (backends.Leftovers) or, when the tests passed, when a goroutine leaked (goleak).
+// (TESTCONTAINERS_RYUK_DISABLED and TESTCONTAINERS_HOST_OVERRIDE where unset and needed, see
+// package backends) and removes containers that dead test processes left behind; after
+// them it fails the run when a container the tests created is left or, when the tests
+// passed, when a goroutine leaked (goleak).
 //
 //	func TestMain(m *testing.M) { backendstest.Main(m) }
 func Main(m *testing.M) {
 	ctx := context.Background()
-	if set := backends.SetTestEnv(ctx); len(set) > 0 {
+	if set := kit.SetTestEnv(ctx); len(set) > 0 {
 		fmt.Fprintf(os.Stderr, "testcontainers environment defaulted: %s\n", strings.Join(set, " "))
 	}
 	code := m.Run()
-	if left, err := backends.Leftovers(ctx); err == nil && len(left) > 0 {
+	if left, err := kit.Leftovers(ctx); err == nil && len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "containers left behind: %q\n", left)
 		code = 1
 	}

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -45,6 +46,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 const (
@@ -203,68 +205,23 @@ func specs(cfg Config, netName string) (deployment, error) {
 	maps.Copy(env, cfg.Env)
 	d := deployment{volume: volumes}
 	if !cfg.NoControlPlane {
-		etcdImage := cmp.Or(cfg.EtcdImage, DefaultEtcdImage)
-		d.etcd = &backends.Spec{
-			Backend: "dynamo-etcd",
-			Image:   etcdImage,
-			Cmd: []string{
-				"etcd", "--name", "etcd",
-				"--listen-client-urls", "http://0.0.0.0:2379",
-				"--advertise-client-urls", "http://etcd:2379",
-			},
-			Port:       "2379/tcp",
-			Timeout:    2 * time.Minute,
-			Networks:   []string{netName},
-			Aliases:    []string{"etcd"},
-			HealthOnly: true,
-			NoHFToken:  true,
-			Describe:   backends.Identity("etcd", "-", etcdImage, 0),
-		}
-		natsImage := cmp.Or(cfg.NATSImage, DefaultNATSImage)
-		d.nats = &backends.Spec{
-			Backend:    "dynamo-nats",
-			Image:      natsImage,
-			Cmd:        []string{"-js", "-m", "8222"},
-			Port:       "8222/tcp",
-			HealthPath: "/healthz",
-			Timeout:    2 * time.Minute,
-			Networks:   []string{netName},
-			Aliases:    []string{"nats"},
-			HealthOnly: true,
-			NoHFToken:  true,
-			Describe:   backends.Identity("nats", "-", natsImage, 0),
-		}
+		d.etcd, d.nats = controlPlane(cfg, netName)
 	}
-	gpw := cmp.Or(cfg.GPUsPerWorker, 1)
-	for i := range max(cfg.Workers, 1) {
-		wenv := map[string]string{
-			"DYN_SYSTEM_ENABLED":                    "true",
-			"DYN_SYSTEM_PORT":                       "8081",
-			"DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": `["generate"]`,
-		}
-		maps.Copy(wenv, env)
-		var ids []string
-		for g := range max(gpw, 0) {
-			ids = append(ids, strconv.Itoa(i*gpw+g))
-		}
-		// A worker serves no OpenAI API: it is ready when its status server says so.
-		d.workers = append(d.workers, backends.Spec{
-			Backend:    "dynamo-worker-" + strconv.Itoa(i),
-			Image:      image,
-			Model:      model,
-			Cmd:        append([]string{"python3", "-m", eng.module, eng.modelFlag, model}, cfg.WorkerArgs...),
-			Port:       SystemPort,
-			DeviceIDs:  ids,
-			ShmSize:    cmp.Or(cfg.ShmSize, backends.DefaultShmSize),
-			CacheDir:   cmp.Or(cfg.CacheDir, backends.DefaultCacheVolume),
-			Env:        wenv,
-			Timeout:    cfg.StartupTimeout,
-			Networks:   []string{netName},
-			Aliases:    []string{"worker-" + strconv.Itoa(i)},
-			HealthOnly: true,
-			Volumes:    d.volume,
-		})
+	// A worker serves no OpenAI API: it is ready when its status server says so.
+	worker := backends.Spec{
+		Image:      image,
+		Model:      model,
+		Cmd:        append([]string{"python3", "-m", eng.module, eng.modelFlag, model}, cfg.WorkerArgs...),
+		Port:       SystemPort,
+		ShmSize:    cmp.Or(cfg.ShmSize, backends.DefaultShmSize),
+		CacheDir:   cmp.Or(cfg.CacheDir, backends.DefaultCacheVolume),
+		Env:        env,
+		Timeout:    cfg.StartupTimeout,
+		Networks:   []string{netName},
+		HealthOnly: true,
+		Volumes:    d.volume,
 	}
+	d.workers = workers(worker, max(cfg.Workers, 1), cmp.Or(cfg.GPUsPerWorker, 1))
 	d.frontend = backends.Spec{
 		Backend: "dynamo",
 		Image:   image,
@@ -286,6 +243,68 @@ func specs(cfg Config, netName string) (deployment, error) {
 	return d, nil
 }
 
+// controlPlane are the specs of etcd and NATS on network netName, reached by those names.
+func controlPlane(cfg Config, netName string) (etcd, nats *backends.Spec) {
+	etcdImage := cmp.Or(cfg.EtcdImage, DefaultEtcdImage)
+	etcd = &backends.Spec{
+		Backend: "dynamo-etcd",
+		Image:   etcdImage,
+		Cmd: []string{
+			"etcd", "--name", "etcd",
+			"--listen-client-urls", "http://0.0.0.0:2379",
+			"--advertise-client-urls", "http://etcd:2379",
+		},
+		Port:       "2379/tcp",
+		Timeout:    2 * time.Minute,
+		Networks:   []string{netName},
+		Aliases:    []string{"etcd"},
+		HealthOnly: true,
+		NoHFToken:  true,
+		Describe:   kit.Identity("etcd", "-", etcdImage, 0),
+	}
+	natsImage := cmp.Or(cfg.NATSImage, DefaultNATSImage)
+	nats = &backends.Spec{
+		Backend:    "dynamo-nats",
+		Image:      natsImage,
+		Cmd:        []string{"-js", "-m", "8222"},
+		Port:       "8222/tcp",
+		HealthPath: "/healthz",
+		Timeout:    2 * time.Minute,
+		Networks:   []string{netName},
+		Aliases:    []string{"nats"},
+		HealthOnly: true,
+		NoHFToken:  true,
+		Describe:   kit.Identity("nats", "-", natsImage, 0),
+	}
+	return etcd, nats
+}
+
+// workers are the specs of n workers made from base: each with its own name, alias and
+// status server, and gpw GPUs of its own by device ID (worker i gets GPUs i*gpw ... ;
+// a count would give every worker GPU 0).
+func workers(base backends.Spec, n, gpw int) []backends.Spec {
+	ws := make([]backends.Spec, n)
+	for i := range ws {
+		w := base
+		w.Backend = "dynamo-worker-" + strconv.Itoa(i)
+		w.Cmd = slices.Clone(base.Cmd)
+		w.Aliases = []string{"worker-" + strconv.Itoa(i)}
+		w.Networks = slices.Clone(base.Networks)
+		w.Env = map[string]string{
+			"DYN_SYSTEM_ENABLED":                    "true",
+			"DYN_SYSTEM_PORT":                       "8081",
+			"DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": `["generate"]`,
+		}
+		maps.Copy(w.Env, base.Env)
+		w.DeviceIDs = nil
+		for g := range max(gpw, 0) {
+			w.DeviceIDs = append(w.DeviceIDs, strconv.Itoa(i*gpw+g))
+		}
+		ws[i] = w
+	}
+	return ws
+}
+
 // Engine is what perfgate knows of the Dynamo frontend (see the package doc).
 var Engine = backends.Engine{
 	Name: "dynamo",
@@ -295,7 +314,7 @@ var Engine = backends.Engine{
 		"waiting":        "dynamo_frontend_queued_requests",
 	},
 	Reset: func(ctx context.Context, base string) error {
-		body, err := backends.Call(ctx, http.MethodPost, base+"/clear_kv_blocks")
+		body, err := kit.Call(ctx, http.MethodPost, base+"/clear_kv_blocks")
 		if err != nil {
 			return fmt.Errorf("clear Dynamo KV blocks: %w", err)
 		}
@@ -332,7 +351,7 @@ func removeVolume(ctx context.Context, name string) error {
 // workers. Router mode and worker count are tunables, so they are not part of it.
 func identity(cfg Config, image string) map[string]string {
 	gpus := max(cfg.Workers, 1) * max(cmp.Or(cfg.GPUsPerWorker, 1), 0)
-	return backends.Identity("dynamo", cmp.Or(cfg.Model, DefaultModel), image, gpus)
+	return kit.Identity("dynamo", cmp.Or(cfg.Model, DefaultModel), image, gpus)
 }
 
 // starter starts one container of the deployment: backends.Run, with Track in tests.
@@ -380,7 +399,7 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 		return nil, fmt.Errorf("start dynamo: %w", err)
 	}
 	if cmp.Or(cfg.GPUsPerWorker, 1) > 0 {
-		ok, err := backends.NvidiaRuntime(ctx)
+		ok, err := kit.NvidiaRuntime(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("start dynamo: %w: %w", backends.ErrNoDocker, err)
 		}
@@ -416,7 +435,7 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 	}
 	backends.SkipIfNoDocker(tb)
 	if cmp.Or(cfg.GPUsPerWorker, 1) > 0 {
-		if ok, err := backends.NvidiaRuntime(tb.Context()); err != nil || !ok {
+		if ok, err := kit.NvidiaRuntime(tb.Context()); err != nil || !ok {
 			tb.Skipf("skipping dynamo: %v (%v)", backends.ErrNoGPU, err)
 		}
 	}
@@ -436,11 +455,11 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 		})
 	}
 	o := backends.Options{LogDir: cfg.LogDir}
-	ctx, cancel := backends.StartContext(tb)
+	ctx, cancel := kit.StartContext(tb)
 	defer cancel()
 	if d, ok := ctx.Deadline(); ok {
 		// The containers are removed at d if the test binary is about to time out
-		// (backends.Track); the network goes a moment later.
+		// (kit.Track); the network goes a moment later.
 		timer := time.AfterFunc(time.Until(d)+time.Second, func() { _ = nw.Remove(context.Background()) })
 		tb.Cleanup(func() { timer.Stop() })
 	}
@@ -448,7 +467,7 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 		// backends.Start may call Fatal, which must run on the test goroutine: workers
 		// start concurrently, so use Run and Track.
 		ctr, err := backends.Run(ctx, s, o, append(opts, testcontainers.WithLogger(tclog.TestLogger(tb)))...)
-		backends.Track(tb, ctr)
+		kit.Track(tb, ctr)
 		return ctr, err
 	}, opts, c)
 	if err != nil {

@@ -12,22 +12,9 @@ import (
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/dynamo"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 )
-
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
-var requestOpts = cmp.Options{
-	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	}),
-}
-
-func labels(b string) map[string]string {
-	return map[string]string{backends.LabelBackend: b, backends.LabelSession: backends.SessionID}
-}
 
 // TestRequest checks the exact requests of a two-worker KV-routed deployment against
 // Dynamo's documented launch (docs.nvidia.com/dynamo, Health Checks, "Getting Started
@@ -67,7 +54,7 @@ func TestRequest(t *testing.T) {
 					"ETCD_ENDPOINTS":                        "http://etcd:2379", "NATS_SERVER": "nats://nats:4222", "DYN_LOG": "info",
 				},
 				ExposedPorts:   []string{"8081/tcp"},
-				Labels:         labels("dynamo-worker-" + string(rune('0'+i))),
+				Labels:         kittest.Labels("dynamo-worker-" + string(rune('0'+i))),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"worker-" + string(rune('0'+i))}},
 				HostConfigModifier: func(hc *container.HostConfig) {
@@ -75,7 +62,7 @@ func TestRequest(t *testing.T) {
 					hc.Mounts = cache
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: gpus, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8081/tcp", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor: &kit.Ready{Port: "8081/tcp", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		}
@@ -86,10 +73,10 @@ func TestRequest(t *testing.T) {
 				Image:          "quay.io/coreos/etcd:v3.5.21",
 				Cmd:            []string{"etcd", "--name", "etcd", "--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://etcd:2379"},
 				ExposedPorts:   []string{"2379/tcp"},
-				Labels:         labels("dynamo-etcd"),
+				Labels:         kittest.Labels("dynamo-etcd"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"etcd"}},
-				WaitingFor:     &backends.Ready{Port: "2379/tcp", StartupTimeout: 2 * time.Minute},
+				WaitingFor:     &kit.Ready{Port: "2379/tcp", StartupTimeout: 2 * time.Minute},
 			},
 			Started: true,
 		},
@@ -98,10 +85,10 @@ func TestRequest(t *testing.T) {
 				Image:          "nats:2.11",
 				Cmd:            []string{"-js", "-m", "8222"},
 				ExposedPorts:   []string{"8222/tcp"},
-				Labels:         labels("dynamo-nats"),
+				Labels:         kittest.Labels("dynamo-nats"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"nats"}},
-				WaitingFor:     &backends.Ready{Port: "8222/tcp", Path: "/healthz", StartupTimeout: 2 * time.Minute},
+				WaitingFor:     &kit.Ready{Port: "8222/tcp", Path: "/healthz", StartupTimeout: 2 * time.Minute},
 			},
 			Started: true,
 		},
@@ -112,18 +99,18 @@ func TestRequest(t *testing.T) {
 				Cmd:            []string{"python3", "-m", "dynamo.frontend", "--http-port", "8000", "--router-mode", "kv"},
 				Env:            map[string]string{"ETCD_ENDPOINTS": "http://etcd:2379", "NATS_SERVER": "nats://nats:4222", "DYN_LOG": "info"},
 				ExposedPorts:   []string{"8000/tcp"},
-				Labels:         labels("dynamo"),
+				Labels:         kittest.Labels("dynamo"),
 				Networks:       []string{"net1"},
 				NetworkAliases: map[string][]string{"net1": {"frontend"}},
 				HostConfigModifier: func(hc *container.HostConfig) {
 					hc.Mounts = cache
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: 10 * time.Minute},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: 10 * time.Minute},
 			},
 			Started: true,
 		},
 	}
-	if diff := cmp.Diff(want, got, requestOpts); diff != "" {
+	if diff := cmp.Diff(want, got, kittest.RequestOpts); diff != "" {
 		t.Errorf("Request mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -153,11 +140,11 @@ func TestRequestNoControlPlaneSGLang(t *testing.T) {
 			t.Errorf("%v: env %v, want file discovery in /var/lib/dynamo-discovery", r.Cmd, r.Env)
 		}
 		want := mount.Mount{Type: mount.TypeVolume, Source: "perfgate-dynamo-discovery-n", Target: "/var/lib/dynamo-discovery"}
-		if !slices.Contains(backends.HostConfig(r).Mounts, want) {
-			t.Errorf("%v mounts %v, want %v", r.Cmd, backends.HostConfig(r).Mounts, want)
+		if !slices.Contains(kit.HostConfig(r).Mounts, want) {
+			t.Errorf("%v mounts %v, want %v", r.Cmd, kit.HostConfig(r).Mounts, want)
 		}
 	}
-	if n := len(backends.HostConfig(w).DeviceRequests); n != 0 {
+	if n := len(kit.HostConfig(w).DeviceRequests); n != 0 {
 		t.Errorf("worker has %d device requests with GPUsPerWorker=NoGPU", n)
 	}
 	if want := "nvcr.io/nvidia/ai-dynamo/sglang-runtime:" + dynamo.Version; w.Image != want {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/dynamo"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 // recorder is a testing.TB whose Errorf records instead of failing.
@@ -48,7 +49,7 @@ func (r *recorder) reported() string {
 // killed and the deployment reports which container died.
 func TestStartWithStandInImage(t *testing.T) {
 	backends.SkipIfNoDocker(t)
-	img, err := backends.BuildGoImage(t.Context(), "../testdata/fakeengine", "perfgate/fakeengine",
+	img, err := kit.BuildGoImage(t.Context(), "../testdata/fakeengine", "perfgate/fakeengine",
 		[]byte("FROM scratch\nCOPY fakeengine /fakeengine\nENTRYPOINT [\"/fakeengine\"]\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"net/http"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
 )
 
 // Engine is llama.cpp's knowledge (see the package doc).
@@ -41,7 +42,7 @@ func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engin
 
 // eraseSlots erases every slot's cached prompt.
 func eraseSlots(ctx context.Context, base string) error {
-	body, err := backends.Call(ctx, http.MethodGet, base+"/slots")
+	body, err := kit.Call(ctx, http.MethodGet, base+"/slots")
 	if err != nil {
 		return fmt.Errorf("list llama.cpp slots (needs --slots, on by default): %w", err)
 	}
@@ -55,7 +56,7 @@ func eraseSlots(ctx context.Context, base string) error {
 		return errors.New("list llama.cpp slots: none")
 	}
 	for _, s := range slots {
-		if _, err := backends.Call(ctx, http.MethodPost, fmt.Sprintf("%s/slots/%d?action=erase", base, s.ID)); err != nil {
+		if _, err := kit.Call(ctx, http.MethodPost, fmt.Sprintf("%s/slots/%d?action=erase", base, s.ID)); err != nil {
 			return fmt.Errorf("erase llama.cpp slot %d (the route needs --slot-save-path): %w", s.ID, err)
 		}
 	}
@@ -64,7 +65,7 @@ func eraseSlots(ctx context.Context, base string) error {
 
 // vocabulary reads meta.n_vocab of the first model /v1/models lists.
 func vocabulary(ctx context.Context, base string) (int, error) {
-	body, err := backends.Call(ctx, http.MethodGet, base+"/v1/models")
+	body, err := kit.Call(ctx, http.MethodGet, base+"/v1/models")
 	if err != nil {
 		return 0, err
 	}

@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // ClusterConfig configures a simulated cluster: Workers engines, each the simulator with
@@ -62,12 +57,7 @@ type Cluster struct {
 	workers []*Server
 	router  *router
 	m       *clusterMetrics
-	http    *http.Server
-
-	mu       sync.Mutex
-	closed   bool
-	addr     string
-	handlers sync.WaitGroup
+	front
 }
 
 // NewCluster builds a cluster from cfg without listening; call Serve, then Close.
@@ -90,30 +80,7 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 		c.workers = append(c.workers, s)
 	}
 	c.m = newClusterMetrics(c)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/completions", c.guard(func(w http.ResponseWriter, r *http.Request) { c.complete(w, r, false) }))
-	mux.HandleFunc("/v1/chat/completions", c.guard(func(w http.ResponseWriter, r *http.Request) { c.complete(w, r, true) }))
-	mux.HandleFunc("/v1/models", c.guard(func(w http.ResponseWriter, r *http.Request) { c.workers[0].models(w, r) }))
-	mux.HandleFunc("/health", c.guard(func(w http.ResponseWriter, r *http.Request) {
-		if !c.ready() {
-			writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	mux.HandleFunc("/version", c.guard(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"version":"perfgate-mock-cluster"}`)
-	}))
-	mux.Handle("/metrics", promhttp.HandlerFor(c.m, promhttp.HandlerOpts{}))
-	mux.HandleFunc("POST /reset_prefix_cache", c.guard(func(w http.ResponseWriter, r *http.Request) {
-		c.ResetPrefixCache(r.Context())
-		w.WriteHeader(http.StatusOK)
-	}))
-	mux.HandleFunc("/", c.guard(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{http.StatusNotFound, "NotFoundError", "no route " + r.URL.Path})
-	}))
-	c.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	c.routes(c, cfg.Worker, "perfgate-mock-cluster", c.m)
 	return c, nil
 }
 
@@ -129,12 +96,6 @@ func StartCluster(tb testing.TB, cfg ClusterConfig) *Cluster {
 	return c
 }
 
-func (c *Cluster) setAddr(a string) {
-	c.mu.Lock()
-	c.addr = a
-	c.mu.Unlock()
-}
-
 // Serve runs the workers' engines and answers HTTP on ln until Close. It returns nil after
 // Close.
 func (c *Cluster) Serve(ln net.Listener) error {
@@ -142,10 +103,7 @@ func (c *Cluster) Serve(ln net.Listener) error {
 	for _, s := range c.workers {
 		s.loopOnce.Do(func() { go s.loop() })
 	}
-	if err := c.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve mock cluster: %w", err)
-	}
-	return nil
+	return c.serveHTTP(ln, "serve mock cluster")
 }
 
 // Close stops the cluster: connections are closed, streams in flight end, the engines stop.
@@ -165,22 +123,6 @@ func (c *Cluster) Close() error {
 	return err
 }
 
-// guard counts handlers so that Close can wait for them, and answers 503 once closed.
-func (c *Cluster) guard(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "server is shutting down"})
-			return
-		}
-		c.handlers.Add(1)
-		c.mu.Unlock()
-		defer c.handlers.Done()
-		h(w, r)
-	}
-}
-
 func (c *Cluster) ready() bool {
 	for _, s := range c.workers {
 		if !s.ready() {
@@ -190,35 +132,13 @@ func (c *Cluster) ready() bool {
 	return true
 }
 
-// complete decodes a completion, hashes its prompt blocks once, lets the router pick a
-// worker and runs it there.
-func (c *Cluster) complete(w http.ResponseWriter, r *http.Request, chat bool) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, &apiError{http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST"})
-		return
-	}
-	if !c.ready() {
-		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
-		return
-	}
-	wc := c.cfg.Worker
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wc.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
-			return
-		}
-		writeError(w, badRequest("read body: %v", err))
-		return
-	}
-	req, aerr := decodeRequest(body, chat, wc.Model, wc.MaxModelLen)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	q := newSeq(req.tokens, req.maxTokens, wc.BlockSize)
+// models answers GET /v1/models as the workers do.
+func (c *Cluster) models(w http.ResponseWriter, r *http.Request) { c.workers[0].models(w, r) }
+
+// run hashes a decoded completion's prompt blocks once, lets the router pick a worker and
+// runs it there.
+func (c *Cluster) run(w http.ResponseWriter, r *http.Request, req apiRequest) {
+	q := newSeq(req.tokens, req.maxTokens, c.cfg.Worker.BlockSize)
 	t := c.router.route(q.hashes, q.promptLen, q.maxTokens)
 	defer c.router.finish(t)
 	c.m.count(t)
@@ -251,14 +171,7 @@ func (w *routedWriter) Flush() {
 func (w *routedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // BaseURL is the cluster's root URL, "http://127.0.0.1:PORT", without "/v1".
-func (c *Cluster) BaseURL() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.addr == "" {
-		return ""
-	}
-	return "http://" + c.addr
-}
+func (c *Cluster) BaseURL() string { return c.baseURL() }
 
 // MetricsURL is the URL of the Prometheus metrics.
 func (c *Cluster) MetricsURL() string { return c.BaseURL() + "/metrics" }

@@ -1,7 +1,6 @@
 package mock
 
 import (
-	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -58,6 +57,7 @@ type replayReq struct {
 type clusterReplay struct {
 	opt      ClusterReplayOptions
 	r        *router
+	ws       []replayWorker
 	each     func(ClusterReplayResult)
 	stats    ClusterReplayStats
 	inflight map[*seq]*replayReq
@@ -87,28 +87,17 @@ func (h clusterHooks) finished(q *seq, now time.Duration, why finishReason) {
 	st := c.inflight[q]
 	delete(c.inflight, q)
 	c.r.finish(st.t)
-	for _, s := range []*ReplayStats{&c.stats.ReplayStats, &c.stats.Workers[h.w]} {
-		s.PromptTokens += int64(q.promptLen)
-		s.CachedTokens += int64(q.cachedTokens)
-		s.OutputTokens += int64(q.generated)
-	}
+	c.stats.add(q)
+	c.stats.Workers[h.w].add(q)
 	if c.each != nil {
-		c.each(ClusterReplayResult{
-			ReplayResult: ReplayResult{
-				Index: q.tag, Arrival: q.arrival,
-				PromptTokens: q.promptLen, CachedTokens: q.cachedTokens, OutputTokens: q.generated,
-				Queue: q.scheduled - q.arrival, TTFT: q.firstToken - q.arrival, E2E: now - q.arrival,
-				Preemptions: q.preemptions,
-			},
-			Worker: h.w, RouterOverlap: st.t.overlap, Tokens: st.tokens,
-		})
+		c.each(ClusterReplayResult{ReplayResult: finished(q, now), Worker: h.w, RouterOverlap: st.t.overlap, Tokens: st.tokens})
 	}
 }
 
 func (c *clusterReplay) reject(q *seq, err error) {
 	c.stats.Rejected++
 	if c.each != nil {
-		c.each(ClusterReplayResult{ReplayResult: ReplayResult{Index: q.tag, Arrival: q.arrival, PromptTokens: q.promptLen, Err: err}, Worker: -1})
+		c.each(ClusterReplayResult{ReplayResult: rejected(q, err), Worker: -1})
 	}
 }
 
@@ -130,121 +119,59 @@ func ReplayCluster(cfg ClusterConfig, reqs iter.Seq2[ReplayRequest, error], opt 
 		return ClusterReplayStats{}, fmt.Errorf("replay cluster: Concurrency must be >= 0, got %d", opt.Concurrency)
 	}
 	cfg = cfg.withDefaults()
-	c := &clusterReplay{opt: opt, each: each, inflight: map[*seq]*replayReq{}}
-	c.stats.Workers = make([]ReplayStats, cfg.Workers)
-	ws := make([]replayWorker, cfg.Workers)
 	wcfg := cfg.Worker.withDefaults()
 	wcfg.Faults = Faults{}
-	c.r = newRouter(cfg.Router, cfg.Workers, wcfg.BlockSize)
-	for i := range ws {
+	c := newClusterReplay(cfg.Workers, wcfg, cfg.Router, opt, each)
+	src := newReplayReader(reqs, "replay cluster", wcfg.BlockSize, wcfg.MaxModelLen, &c.stats.Requests, c.reject)
+	defer src.stop()
+	return c.run(src)
+}
+
+// newClusterReplay sets up n workers configured as wcfg (worker i's noise seeded with
+// wcfg.Seed + i), whose KV events reach a router configured as rcfg.
+func newClusterReplay(n int, wcfg Config, rcfg RouterConfig, opt ClusterReplayOptions, each func(ClusterReplayResult)) *clusterReplay {
+	c := &clusterReplay{opt: opt, each: each, inflight: map[*seq]*replayReq{}}
+	c.stats.Workers = make([]ReplayStats, n)
+	c.ws = make([]replayWorker, n)
+	c.r = newRouter(rcfg, n, wcfg.BlockSize)
+	for i := range c.ws {
 		wc := wcfg
 		wc.Seed = wcfg.Seed + uint64(i)
-		ws[i].e = newEngine(wc, clusterHooks{c, i})
+		c.ws[i].e = newEngine(wc, clusterHooks{c, i})
 		w := i
-		ws[i].e.kv.onEvent = func(stored bool, h uint64) { c.r.event(w, stored, h) }
+		c.ws[i].e.kv.onEvent = func(stored bool, h uint64) { c.r.event(w, stored, h) }
 	}
-	next, stop := iter.Pull2(reqs)
-	defer stop()
+	return c
+}
 
-	var (
-		now     time.Duration
-		pending *seq // read from reqs, not yet sent
-		index   int
-		eof     bool
-	)
-	pull := func() error {
-		for pending == nil && !eof {
-			r, err, ok := next()
-			if !ok {
-				eof = true
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("replay cluster: request %d: %w", index, err)
-			}
-			q := newSeq(r.Tokens, r.MaxTokens, wcfg.BlockSize)
-			q.tag, q.arrival = index, r.Arrival
-			index++
-			c.stats.Requests++
-			if r.MaxTokens < 1 || len(r.Tokens) < 1 {
-				c.reject(q, errors.New("empty prompt or max_tokens < 1"))
-				continue
-			}
-			if len(r.Tokens)+r.MaxTokens > wcfg.MaxModelLen {
-				c.reject(q, fmt.Errorf("%d prompt + %d output tokens > max_model_len %d", len(r.Tokens), r.MaxTokens, wcfg.MaxModelLen))
-				continue
-			}
-			pending = q
-		}
-		return nil
-	}
-	send := func(q *seq, at time.Duration) error {
-		t := c.r.route(q.hashes, q.promptLen, q.maxTokens)
-		c.inflight[q] = &replayReq{t: t}
-		c.stats.Workers[t.worker].Requests++
-		if err := ws[t.worker].e.add(q, at); err != nil {
-			delete(c.inflight, q)
-			c.r.finish(t)
-			c.reject(q, err)
-		}
-		return nil
-	}
-	const never = time.Duration(math.MaxInt64)
+// run moves the clock from one event to the next until every request has finished: at
+// each, the workers' steps that end then are committed, the requests due are sent, and
+// every idle worker with work starts a step.
+func (c *clusterReplay) run(src *replayReader) (ClusterReplayStats, error) {
+	var now time.Duration
 	for {
-		if err := pull(); err != nil {
-			return c.finish(ws, now), err
+		if err := src.pull(); err != nil {
+			return c.finish(now), err
 		}
-		// The next event: an arrival (open loop) or the end of a step.
-		t := never
-		if pending != nil && opt.Concurrency == 0 {
-			t = max(pending.arrival, now)
+		t, done, err := c.nextEvent(now, src.pending)
+		if err != nil {
+			return c.finish(now), err
 		}
-		for i := range ws {
-			if ws[i].busy {
-				t = min(t, ws[i].end)
-			}
-		}
-		if t == never {
-			if pending != nil && len(c.inflight) < opt.Concurrency {
-				t = now // closed loop: room to send at once
-			} else {
-				for i := range ws {
-					if ws[i].e.hasWork() {
-						return c.finish(ws, now), fmt.Errorf("replay cluster: worker %d stuck at %v with %d waiting", i, now, ws[i].e.nWaiting)
-					}
-				}
-				break
-			}
+		if done {
+			return c.finish(now), nil
 		}
 		now = t
-		for i := range ws {
-			if w := &ws[i]; w.busy && w.end == now {
+		for i := range c.ws {
+			if w := &c.ws[i]; w.busy && w.end == now {
 				w.busy = false
 				w.e.commit(now)
 			}
 		}
-		for {
-			if err := pull(); err != nil {
-				return c.finish(ws, now), err
-			}
-			if pending == nil {
-				break
-			}
-			if opt.Concurrency > 0 {
-				if len(c.inflight) >= opt.Concurrency {
-					break
-				}
-				pending.arrival = now
-			} else if pending.arrival > now {
-				break
-			}
-			if err := send(pending, max(pending.arrival, 0)); err != nil {
-				return c.finish(ws, now), err
-			}
-			pending = nil
+		if err := c.sendDue(src, now); err != nil {
+			return c.finish(now), err
 		}
-		for i := range ws {
-			w := &ws[i]
+		for i := range c.ws {
+			w := &c.ws[i]
 			if w.busy || !w.e.hasWork() {
 				continue
 			}
@@ -253,14 +180,77 @@ func ReplayCluster(cfg ClusterConfig, reqs iter.Seq2[ReplayRequest, error], opt 
 			}
 		}
 	}
-	return c.finish(ws, now), nil
+}
+
+// nextEvent is the time of the next event after now: the arrival of pending (open loop),
+// the end of a worker's step, or now when a closed loop has room to send pending. done is
+// true when there is none and no worker has work left.
+func (c *clusterReplay) nextEvent(now time.Duration, pending *seq) (t time.Duration, done bool, err error) {
+	const never = time.Duration(math.MaxInt64)
+	t = never
+	if pending != nil && c.opt.Concurrency == 0 {
+		t = max(pending.arrival, now)
+	}
+	for i := range c.ws {
+		if c.ws[i].busy {
+			t = min(t, c.ws[i].end)
+		}
+	}
+	if t != never {
+		return t, false, nil
+	}
+	if pending != nil && len(c.inflight) < c.opt.Concurrency {
+		return now, false, nil // closed loop: room to send at once
+	}
+	for i := range c.ws {
+		if c.ws[i].e.hasWork() {
+			return 0, false, fmt.Errorf("replay cluster: worker %d stuck at %v with %d waiting", i, now, c.ws[i].e.nWaiting)
+		}
+	}
+	return 0, true, nil
+}
+
+// sendDue routes the requests due by now to their workers: those that have arrived (open
+// loop), or as many as the concurrency allows, arriving now (closed loop).
+func (c *clusterReplay) sendDue(src *replayReader, now time.Duration) error {
+	for {
+		if err := src.pull(); err != nil {
+			return err
+		}
+		q := src.pending
+		if q == nil {
+			return nil
+		}
+		if c.opt.Concurrency > 0 {
+			if len(c.inflight) >= c.opt.Concurrency {
+				return nil
+			}
+			q.arrival = now
+		} else if q.arrival > now {
+			return nil
+		}
+		c.send(q, max(q.arrival, 0))
+		src.pending = nil
+	}
+}
+
+// send routes q, arriving at at, and adds it to its worker's engine.
+func (c *clusterReplay) send(q *seq, at time.Duration) {
+	t := c.r.route(q.hashes, q.promptLen, q.maxTokens)
+	c.inflight[q] = &replayReq{t: t}
+	c.stats.Workers[t.worker].Requests++
+	if err := c.ws[t.worker].e.add(q, at); err != nil {
+		delete(c.inflight, q)
+		c.r.finish(t)
+		c.reject(q, err)
+	}
 }
 
 // finish fills in the engines' totals.
-func (c *clusterReplay) finish(ws []replayWorker, now time.Duration) ClusterReplayStats {
+func (c *clusterReplay) finish(now time.Duration) ClusterReplayStats {
 	st := &c.stats
-	for i := range ws {
-		e := ws[i].e
+	for i := range c.ws {
+		e := c.ws[i].e
 		w := &st.Workers[i]
 		w.Preemptions, w.Steps, w.Busy, w.Makespan = e.preemptions, e.steps, e.busy, e.lastStep
 		st.Preemptions += e.preemptions

@@ -280,10 +280,23 @@ func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
 	e.sweep(now)
 	e.step++
 	e.sched = e.sched[:0]
-	budget := e.cfg.MaxNumBatchedTokens
 	preemptions := e.preemptions
-	e.order = append(e.order[:0], e.running...)
+	budget := e.scheduleRunning(e.cfg.MaxNumBatchedTokens, now)
+	e.admitWaiting(budget, preemptions, now)
+	if len(e.sched) == 0 {
+		return 0, false
+	}
+	d = e.stepTime(now)
+	e.steps++
+	e.busy += d
+	return d, true
+}
 
+// scheduleRunning gives the running sequences their share of the step's token budget and
+// returns what is left: first one token for every sequence that decodes, then chunked
+// prefill (or recompute) of the others.
+func (e *engine) scheduleRunning(budget int, now time.Duration) int {
+	e.order = append(e.order[:0], e.running...)
 	// 1. Decodes: one token for every running sequence that has caught up.
 	for _, s := range e.order {
 		if budget == 0 {
@@ -310,7 +323,13 @@ func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
 		}
 	}
 	clear(e.order)
-	// 3. Admit waiting sequences in FIFO order, unless this step had to preempt (as vLLM).
+	return budget
+}
+
+// admitWaiting admits waiting sequences in FIFO order while the budget, max_num_seqs and
+// the KV blocks allow, unless this step had to preempt (the engine's preemption count is
+// no longer preemptions), as vLLM does.
+func (e *engine) admitWaiting(budget int, preemptions int64, now time.Duration) {
 	for e.preemptions == preemptions && budget > 0 && len(e.running) < e.cfg.MaxNumSeqs && e.waiting.len() > 0 {
 		s := e.waiting.front()
 		if s.cancelled || s.state != stateWaiting {
@@ -327,10 +346,12 @@ func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
 		e.nWaiting--
 		budget -= e.sched[len(e.sched)-1].n
 	}
-	if len(e.sched) == 0 {
-		return 0, false
-	}
+}
 
+// stepTime is the duration of the step planned in e.sched, starting at now: the profile's
+// prefill time of its new tokens plus its decode time at the KV usage the step reaches,
+// divided by the speedup ratio, with noise and a slow start applied.
+func (e *engine) stepTime(now time.Duration) time.Duration {
 	prefill, decode, active := 0, false, 0
 	for _, it := range e.sched {
 		if it.s.generated > 0 && it.s.computed == it.s.total()-1 && it.n == 1 {
@@ -360,10 +381,7 @@ func (e *engine) schedule(now time.Duration) (d time.Duration, ok bool) {
 		frac := float64(now-e.ready) / float64(f.SlowStart)
 		ms *= f.SlowStartFactor - (f.SlowStartFactor-1)*max(0, frac)
 	}
-	d = max(msToDuration(ms), 1)
-	e.steps++
-	e.busy += d
-	return d, true
+	return max(msToDuration(ms), 1)
 }
 
 // admit tries to start a waiting sequence with at most budget tokens, taking its cached

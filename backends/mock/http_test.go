@@ -18,16 +18,8 @@ import (
 // post sends a JSON body and returns status and body.
 func post(t *testing.T, c *http.Client, url, body string) (int, []byte) {
 	t.Helper()
-	resp, err := c.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	resp, b := do(t, c, http.MethodPost, url, body)
+	return resp.StatusCode, []byte(b)
 }
 
 // metric reads one sample of a counter or gauge from /metrics.

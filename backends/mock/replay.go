@@ -69,68 +69,37 @@ func Replay(cfg Config, reqs iter.Seq2[ReplayRequest, error], each func(ReplayRe
 	cfg.Faults = Faults{}
 	rh := &replayHooks{each: each}
 	e := newEngine(cfg, rh)
-	next, stop := iter.Pull2(reqs)
-	defer stop()
+	src := newReplayReader(reqs, "replay", e.bs, e.cfg.MaxModelLen, &rh.stats.Requests, rh.reject)
+	defer src.stop()
 
-	var (
-		now     time.Duration
-		pending *seq // read from reqs, not yet arrived
-		index   int
-		eof     bool
-	)
-	pull := func() error {
-		for pending == nil && !eof {
-			r, err, ok := next()
-			if !ok {
-				eof = true
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("replay: request %d: %w", index, err)
-			}
-			q := e.newSeq(r.Tokens, r.MaxTokens)
-			q.tag, q.arrival = index, r.Arrival
-			index++
-			rh.stats.Requests++
-			if r.MaxTokens < 1 || len(r.Tokens) < 1 {
-				rh.reject(q, errors.New("empty prompt or max_tokens < 1"))
-				continue
-			}
-			if len(r.Tokens)+r.MaxTokens > e.cfg.MaxModelLen {
-				rh.reject(q, fmt.Errorf("%d prompt + %d output tokens > max_model_len %d", len(r.Tokens), r.MaxTokens, e.cfg.MaxModelLen))
-				continue
-			}
-			pending = q
-		}
-		return nil
-	}
+	var now time.Duration
 	for {
 		// Admit everything that has arrived by now.
 		for {
-			if err := pull(); err != nil {
+			if err := src.pull(); err != nil {
 				return rh.stats, err
 			}
-			if pending == nil || pending.arrival > now {
+			if src.pending == nil || src.pending.arrival > now {
 				break
 			}
-			if err := e.add(pending, max(pending.arrival, 0)); err != nil {
-				rh.reject(pending, err)
+			if err := e.add(src.pending, max(src.pending.arrival, 0)); err != nil {
+				rh.reject(src.pending, err)
 			}
-			pending = nil
+			src.pending = nil
 		}
 		if !e.hasWork() {
-			if pending == nil {
+			if src.pending == nil {
 				break
 			}
-			now = pending.arrival
+			now = src.pending.arrival
 			continue
 		}
 		d, ok := e.schedule(now)
 		if !ok {
-			if pending == nil {
+			if src.pending == nil {
 				return rh.stats, fmt.Errorf("replay: engine stuck at %v with %d waiting", now, e.nWaiting)
 			}
-			now = pending.arrival
+			now = src.pending.arrival
 			continue
 		}
 		now += d
@@ -151,7 +120,7 @@ type replayHooks struct {
 func (h *replayHooks) reject(q *seq, err error) {
 	h.stats.Rejected++
 	if h.each != nil {
-		h.each(ReplayResult{Index: q.tag, Arrival: q.arrival, PromptTokens: q.promptLen, Err: err})
+		h.each(rejected(q, err))
 	}
 }
 
@@ -160,15 +129,79 @@ func (h *replayHooks) token(*seq, time.Duration)     {}
 func (h *replayHooks) preempted(*seq, time.Duration) {}
 
 func (h *replayHooks) finished(q *seq, now time.Duration, why finishReason) {
-	h.stats.PromptTokens += int64(q.promptLen)
-	h.stats.CachedTokens += int64(q.cachedTokens)
-	h.stats.OutputTokens += int64(q.generated)
+	h.stats.add(q)
 	if h.each != nil {
-		h.each(ReplayResult{
-			Index: q.tag, Arrival: q.arrival,
-			PromptTokens: q.promptLen, CachedTokens: q.cachedTokens, OutputTokens: q.generated,
-			Queue: q.scheduled - q.arrival, TTFT: q.firstToken - q.arrival, E2E: now - q.arrival,
-			Preemptions: q.preemptions,
-		})
+		h.each(finished(q, now))
 	}
+}
+
+// add counts the usage of q, finished, in s.
+func (s *ReplayStats) add(q *seq) {
+	s.PromptTokens += int64(q.promptLen)
+	s.CachedTokens += int64(q.cachedTokens)
+	s.OutputTokens += int64(q.generated)
+}
+
+// finished is the result of q, finished at now.
+func finished(q *seq, now time.Duration) ReplayResult {
+	return ReplayResult{
+		Index: q.tag, Arrival: q.arrival,
+		PromptTokens: q.promptLen, CachedTokens: q.cachedTokens, OutputTokens: q.generated,
+		Queue: q.scheduled - q.arrival, TTFT: q.firstToken - q.arrival, E2E: now - q.arrival,
+		Preemptions: q.preemptions,
+	}
+}
+
+// rejected is the result of q, refused with err.
+func rejected(q *seq, err error) ReplayResult {
+	return ReplayResult{Index: q.tag, Arrival: q.arrival, PromptTokens: q.promptLen, Err: err}
+}
+
+// replayReader reads a replay's requests one ahead: each becomes a sequence with its index
+// and arrival, and the ones no engine would take are rejected before they reach one.
+type replayReader struct {
+	next        func() (ReplayRequest, error, bool)
+	stop        func()
+	what        string // "replay" or "replay cluster", in errors
+	blockSize   int
+	maxModelLen int
+	requests    *int // the replay's count of requests read
+	reject      func(*seq, error)
+
+	pending *seq // read, not yet sent to an engine
+	index   int
+	eof     bool
+}
+
+func newReplayReader(reqs iter.Seq2[ReplayRequest, error], what string, blockSize, maxModelLen int, requests *int, reject func(*seq, error)) *replayReader {
+	next, stop := iter.Pull2(reqs)
+	return &replayReader{next: next, stop: stop, what: what, blockSize: blockSize, maxModelLen: maxModelLen, requests: requests, reject: reject}
+}
+
+// pull reads requests until one is pending or there are no more.
+func (r *replayReader) pull() error {
+	for r.pending == nil && !r.eof {
+		req, err, ok := r.next()
+		if !ok {
+			r.eof = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: request %d: %w", r.what, r.index, err)
+		}
+		q := newSeq(req.Tokens, req.MaxTokens, r.blockSize)
+		q.tag, q.arrival = r.index, req.Arrival
+		r.index++
+		*r.requests++
+		if req.MaxTokens < 1 || len(req.Tokens) < 1 {
+			r.reject(q, errors.New("empty prompt or max_tokens < 1"))
+			continue
+		}
+		if len(req.Tokens)+req.MaxTokens > r.maxModelLen {
+			r.reject(q, fmt.Errorf("%d prompt + %d output tokens > max_model_len %d", len(req.Tokens), req.MaxTokens, r.maxModelLen))
+			continue
+		}
+		r.pending = q
+	}
+	return nil
 }

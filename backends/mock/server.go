@@ -2,9 +2,7 @@ package mock
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -12,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Server is a simulated OpenAI-compatible inference server: an engine loop on the real
@@ -22,17 +18,13 @@ type Server struct {
 	cfg     Config
 	eng     *engine
 	m       *metrics
-	http    *http.Server
 	created time.Time
 
-	mu       sync.Mutex // guards the engine and the fields below
+	front               // its mu guards the engine and the fields below too
 	wake     *sync.Cond // signalled when work arrives or the server closes
-	closed   bool
-	addr     string
 	loopOnce sync.Once
 	loopDone chan struct{}
 	quit     chan struct{} // closed by Close
-	handlers sync.WaitGroup
 
 	faultMu  sync.Mutex
 	faultRng *rand.Rand
@@ -61,28 +53,7 @@ func New(cfg Config) (*Server, error) {
 	s.m.cacheConfig(cfg.Model, cfg)
 	s.eng = newEngine(cfg, serverHooks{s.m})
 	s.eng.ready = cfg.StartupDelay
-	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/completions", s.guard(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, false) }))
-	mux.HandleFunc("/v1/chat/completions", s.guard(func(w http.ResponseWriter, r *http.Request) { s.complete(w, r, true) }))
-	mux.HandleFunc("/v1/models", s.guard(s.models))
-	mux.HandleFunc("/health", s.guard(s.health))
-	mux.HandleFunc("/version", s.guard(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"version":"perfgate-mock"}`)
-	}))
-	mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
-	// vLLM serves this in dev mode (VLLM_SERVER_DEV_MODE=1); perf runners call it between
-	// repetitions so that each one starts with a cold prefix cache.
-	mux.HandleFunc("POST /reset_prefix_cache", s.guard(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.eng.kv.resetPrefix()
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	mux.HandleFunc("/", s.guard(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{http.StatusNotFound, "NotFoundError", "no route " + r.URL.Path})
-	}))
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.routes(s, cfg, "perfgate-mock", s.m.reg)
 	return s, nil
 }
 
@@ -122,20 +93,11 @@ func serveForTest(tb testing.TB, caller string, s interface {
 	})
 }
 
-func (s *Server) setAddr(a string) {
-	s.mu.Lock()
-	s.addr = a
-	s.mu.Unlock()
-}
-
 // Serve runs the engine and answers HTTP on ln until Close. It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.setAddr(ln.Addr().String())
 	s.loopOnce.Do(func() { go s.loop() })
-	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve mock: %w", err)
-	}
-	return nil
+	return s.serveHTTP(ln, "serve mock")
 }
 
 // Close stops the server: connections are closed, streams in flight end, the engine stops.
@@ -158,14 +120,7 @@ func (s *Server) Close() error {
 
 // BaseURL is the server's root URL, "http://127.0.0.1:PORT", without "/v1". Start sets it
 // before it returns; after New it is empty until Serve has been called.
-func (s *Server) BaseURL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.addr == "" {
-		return ""
-	}
-	return "http://" + s.addr
-}
+func (s *Server) BaseURL() string { return s.baseURL() }
 
 // MetricsURL is the URL of the Prometheus metrics.
 func (s *Server) MetricsURL() string { return s.BaseURL() + "/metrics" }
@@ -270,31 +225,7 @@ func poke(q *seq) {
 	}
 }
 
-// guard counts handlers so that Close can wait for them, and answers 503 once closed.
-func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "server is shutting down"})
-			return
-		}
-		s.handlers.Add(1)
-		s.mu.Unlock()
-		defer s.handlers.Done()
-		h(w, r)
-	}
-}
-
 func (s *Server) ready() bool { return time.Since(s.created) >= s.cfg.StartupDelay }
-
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	if !s.ready() {
-		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-}
 
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -313,31 +244,8 @@ func (s *Server) drawFaults() faultPlan {
 	return faultPlan{draw(f.ErrorRate), draw(f.DisconnectRate), draw(f.StallRate), draw(f.MalformedRate)}
 }
 
-func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, &apiError{http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST"})
-		return
-	}
-	if !s.ready() {
-		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
-			return
-		}
-		writeError(w, badRequest("read body: %v", err))
-		return
-	}
-	req, aerr := decodeRequest(body, chat, s.cfg.Model, s.cfg.MaxModelLen)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
+// run serves a decoded completion on this server's engine.
+func (s *Server) run(w http.ResponseWriter, r *http.Request, req apiRequest) {
 	s.serve(w, r, req, s.eng.newSeq(req.tokens, req.maxTokens))
 }
 

@@ -34,6 +34,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/shell"
 	"github.com/perfgate/perfgate/backends/vllm"
 )
 
@@ -103,7 +105,7 @@ func Request(cfg Config, opts ...testcontainers.ContainerCustomizer) (testcontai
 func (c Config) spec(image string) backends.Spec {
 	s := c.vllmConfig(image).Spec()
 	s.Backend = "mock"
-	s.Describe = backends.Identity("mock", cmp.Or(c.Model, DefaultModel), Repo, 0)
+	s.Describe = kit.Identity("mock", cmp.Or(c.Model, DefaultModel), Repo, 0)
 	return s
 }
 
@@ -123,11 +125,11 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 		}
 		cfg.Image = img
 	}
-	c, err := backends.Run(ctx, cfg.spec(cfg.Image), backends.Options{LogDir: cfg.LogDir}, opts...)
+	c, err := shell.Run[vllm.Container](ctx, cfg.spec(cfg.Image), cfg.LogDir, opts)
 	if c == nil {
 		return nil, err
 	}
-	return &Container{&vllm.Container{Container: c}}, err
+	return &Container{c}, err
 }
 
 // Start is Run for tests: it skips tb without Docker, builds the image once per process,
@@ -139,8 +141,7 @@ func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer
 	if cfg.Image == "" {
 		cfg.Image = BuildImage(tb)
 	}
-	c := backends.Start(tb, cfg.spec(cfg.Image), backends.Options{LogDir: cfg.LogDir}, opts...)
-	return &Container{&vllm.Container{Container: c}}
+	return &Container{shell.Start[vllm.Container](tb, cfg.spec(cfg.Image), cfg.LogDir, opts)}
 }
 
 // BuildImage is Build for tests: it skips tb without Docker and fails it when the build
@@ -164,7 +165,7 @@ var (
 // Build compiles Package as a static Linux binary for the Docker engine's architecture and
 // builds the simulator image from it and the embedded Dockerfile with testcontainers-go
 // (FromDockerfile with an in-memory build context), unless an image with the same content
-// tag exists (see backends.BuildGoImage). It returns the image reference. Later calls in
+// tag exists. It returns the image reference. Later calls in
 // the process return the first result.
 func Build(ctx context.Context) (string, error) {
 	buildMu.Lock()
@@ -172,7 +173,7 @@ func Build(ctx context.Context) (string, error) {
 	if built != "" {
 		return built, nil
 	}
-	img, err := backends.BuildGoImage(ctx, Package, Repo, dockerfile)
+	img, err := kit.BuildGoImage(ctx, Package, Repo, dockerfile)
 	if err != nil {
 		return "", fmt.Errorf("build simulator image: %w", err)
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/perfgate/perfgate/backends/backendstest"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 	"github.com/perfgate/perfgate/backends/mockcontainer"
 )
 
@@ -41,19 +41,12 @@ func TestRequest(t *testing.T) {
 			},
 			Env:          map[string]string{"VLLM_SERVER_DEV_MODE": "1"}, // the vllm module's; the simulator serves the route anyway
 			ExposedPorts: []string{"8000/tcp"},
-			Labels:       map[string]string{backends.LabelBackend: "mock", backends.LabelSession: backends.SessionID},
-			WaitingFor:   &backends.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: 2 * time.Minute},
+			Labels:       kittest.Labels("mock"),
+			WaitingFor:   &kit.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: 2 * time.Minute},
 		},
 		Started: true,
 	}
-	opts := cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	})
-	if diff := cmp.Diff(want, got, opts); diff != "" {
+	if diff := cmp.Diff(want, got, kittest.RequestOpts); diff != "" {
 		t.Errorf("Request mismatch (-want +got):\n%s", diff)
 	}
 	if _, err := mockcontainer.Request(mockcontainer.Config{}); err == nil {

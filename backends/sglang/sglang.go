@@ -23,6 +23,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/shell"
 )
 
 const (
@@ -88,9 +90,9 @@ func (c Config) Spec() backends.Spec {
 		Model:    cmp.Or(c.Model, DefaultModel),
 		Cmd:      c.Cmd(),
 		Port:     Port,
-		GPUs:     backends.GPUCount(c.GPUs, c.TensorParallelSize),
+		GPUs:     kit.GPUCount(c.GPUs, c.TensorParallelSize),
 		ShmSize:  cmp.Or(c.ShmSize, backends.DefaultShmSize),
-		Ulimits:  backends.NVIDIAUlimits(),
+		Ulimits:  kit.NVIDIAUlimits(),
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
 		Env:      c.Env,
 		Timeout:  c.StartupTimeout,
@@ -112,8 +114,7 @@ type Container struct {
 // Run starts SGLang and waits until /health answers and /v1/models lists the model. On error
 // it returns the partly started container too; errors read "start sglang: ...".
 func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
-	c, err := backends.Run(ctx, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
-	return wrapContainer(c), err
+	return shell.Run[Container](ctx, cfg.Spec(), cfg.LogDir, opts)
 }
 
 // Start is Run for tests: it skips tb without Docker or GPUs, removes the container when the
@@ -121,14 +122,7 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 // while the test runs.
 func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
-	return wrapContainer(backends.Start(tb, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
-}
-
-func wrapContainer(c *backends.Container) *Container {
-	if c == nil {
-		return nil
-	}
-	return &Container{c}
+	return shell.Start[Container](tb, cfg.Spec(), cfg.LogDir, opts)
 }
 
 // Engine is what perfgate knows of SGLang beyond the OpenAI API (checked against
@@ -161,7 +155,7 @@ var Engine = backends.Engine{
 func flushCache(ctx context.Context, base string) error {
 	var err error
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		if _, err = backends.Call(ctx, http.MethodPost, base+"/flush_cache?timeout=30"); err == nil {
+		if _, err = kit.Call(ctx, http.MethodPost, base+"/flush_cache?timeout=30"); err == nil {
 			return nil
 		}
 		t := time.NewTimer(wait)

@@ -10,19 +10,10 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 	"github.com/perfgate/perfgate/backends/sglang"
 )
-
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
-var requestOpts = cmp.Options{
-	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	}),
-}
 
 func host(shm int64, m mount.Mount, gpus int) func(*container.HostConfig) {
 	return func(hc *container.HostConfig) {
@@ -48,7 +39,7 @@ func host(shm int64, m mount.Mount, gpus int) func(*container.HostConfig) {
 // plus --enable-cache-report, which perfgate needs for cached-token counts, and
 // --enable-metrics, without which SGLang serves no /metrics.
 func TestRequest(t *testing.T) {
-	labels := map[string]string{backends.LabelBackend: "sglang", backends.LabelSession: backends.SessionID}
+	labels := kittest.Labels("sglang")
 	cache := mount.Mount{Type: mount.TypeVolume, Source: backends.DefaultCacheVolume, Target: backends.HFCachePath}
 	tests := []struct {
 		name  string
@@ -67,7 +58,7 @@ func TestRequest(t *testing.T) {
 				ExposedPorts:       []string{"30000/tcp"},
 				Labels:             labels,
 				HostConfigModifier: host(backends.DefaultShmSize, cache, 1),
-				WaitingFor:         &backends.Ready{Port: "30000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor:         &kit.Ready{Port: "30000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -97,7 +88,7 @@ func TestRequest(t *testing.T) {
 				ExposedPorts:       []string{"30000/tcp"},
 				Labels:             labels,
 				HostConfigModifier: host(32<<30, mount.Mount{Type: mount.TypeBind, Source: "/data/hf", Target: backends.HFCachePath}, 4),
-				WaitingFor:         &backends.Ready{Port: "30000/tcp", Model: "meta-llama/Llama-3.1-8B-Instruct", StartupTimeout: 45 * time.Minute},
+				WaitingFor:         &kit.Ready{Port: "30000/tcp", Model: "meta-llama/Llama-3.1-8B-Instruct", StartupTimeout: 45 * time.Minute},
 			},
 			Started: true,
 		},
@@ -109,7 +100,7 @@ func TestRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got, requestOpts); diff != "" {
+			if diff := cmp.Diff(tt.want, got, kittest.RequestOpts); diff != "" {
 				t.Errorf("Request mismatch (-want +got):\n%s", diff)
 			}
 		})

@@ -3,8 +3,6 @@ package trtllm_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,29 +11,10 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 	"github.com/perfgate/perfgate/backends/trtllm"
 )
-
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets,
-// and files by their content.
-var requestOpts = cmp.Options{
-	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	}),
-	cmp.Transformer("File", func(r io.Reader) string {
-		br, ok := r.(*bytes.Reader)
-		if !ok {
-			return fmt.Sprintf("%T", r)
-		}
-		b := make([]byte, br.Size())
-		_, _ = br.ReadAt(b, 0)
-		return string(b)
-	}),
-}
 
 func optionsFile(content string) []testcontainers.ContainerFile {
 	return []testcontainers.ContainerFile{{Reader: bytes.NewReader([]byte(content)), ContainerFilePath: "/etc/perfgate/extra-llm-api-options.yaml", FileMode: 0o644}}
@@ -53,7 +32,7 @@ func optionsFile(content string) []testcontainers.ContainerFile {
 // default, localhost, is unreachable through a published port.
 func TestRequest(t *testing.T) {
 	t.Setenv("HF_TOKEN", "")
-	labels := map[string]string{backends.LabelBackend: "trtllm", backends.LabelSession: backends.SessionID}
+	labels := kittest.Labels("trtllm")
 	tests := []struct {
 		name string
 		cfg  trtllm.Config
@@ -75,7 +54,7 @@ func TestRequest(t *testing.T) {
 					hc.Ulimits = []*container.Ulimit{{Name: "memlock", Soft: -1, Hard: -1}, {Name: "stack", Soft: 67108864, Hard: 67108864}}
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: 1, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -101,7 +80,7 @@ func TestRequest(t *testing.T) {
 					hc.Ulimits = []*container.Ulimit{{Name: "memlock", Soft: -1, Hard: -1}, {Name: "stack", Soft: 67108864, Hard: 67108864}}
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: 8, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "/engines/llama-70b", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "/engines/llama-70b", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -112,7 +91,7 @@ func TestRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got, requestOpts); diff != "" {
+			if diff := cmp.Diff(tt.want, got, kittest.RequestOpts); diff != "" {
 				t.Errorf("Request mismatch (-want +got):\n%s", diff)
 			}
 		})

@@ -37,6 +37,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/shell"
 )
 
 const (
@@ -114,7 +116,7 @@ func (c Config) Spec() backends.Spec {
 		Model:    cmp.Or(c.Model, DefaultModel),
 		Cmd:      c.Args(),
 		Port:     Port,
-		GPUs:     backends.GPUCount(c.GPUs, c.TensorParallelSize),
+		GPUs:     kit.GPUCount(c.GPUs, c.TensorParallelSize),
 		ShmSize:  cmp.Or(c.ShmSize, backends.DefaultShmSize),
 		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
 		Env:      env,
@@ -139,8 +141,7 @@ type Container struct {
 // "start vllm: ...", wrap backends.ErrNoGPU when the engine has no nvidia runtime, and quote
 // the container's last log lines when it failed while loading.
 func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
-	c, err := backends.Run(ctx, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...)
-	return wrapContainer(c), err
+	return shell.Run[Container](ctx, cfg.Spec(), cfg.LogDir, opts)
 }
 
 // Start is Run for tests: it skips tb without Docker or without the GPUs cfg needs, removes
@@ -148,14 +149,7 @@ func Run(ctx context.Context, cfg Config, opts ...testcontainers.ContainerCustom
 // tail if the server exits while the test runs.
 func Start(tb testing.TB, cfg Config, opts ...testcontainers.ContainerCustomizer) *Container {
 	tb.Helper()
-	return wrapContainer(backends.Start(tb, cfg.Spec(), backends.Options{LogDir: cfg.LogDir}, opts...))
-}
-
-func wrapContainer(c *backends.Container) *Container {
-	if c == nil {
-		return nil
-	}
-	return &Container{c}
+	return shell.Start[Container](tb, cfg.Spec(), cfg.LogDir, opts)
 }
 
 // devModeEnv enables vLLM's development routes, /reset_prefix_cache among them.
@@ -191,7 +185,7 @@ var Engine = backends.Engine{
 // in use. A server without the route that sleeps is put to sleep and woken instead
 // (sleepAndWake).
 func resetPrefixCache(ctx context.Context, base string) error {
-	body, err := backends.Call(ctx, http.MethodPost, base+"/reset_prefix_cache")
+	body, err := kit.Call(ctx, http.MethodPost, base+"/reset_prefix_cache")
 	if errors.Is(err, errors.ErrUnsupported) {
 		serr := sleepAndWake(ctx, base)
 		if serr == nil || !errors.Is(serr, errors.ErrUnsupported) {
@@ -225,7 +219,7 @@ var errNoSleep = errors.New("no POST /sleep")
 // /sleep with 200 all the same, so GET /is_sleeping tells whether it slept. The error
 // wraps errors.ErrUnsupported where the server cannot sleep.
 func sleepAndWake(ctx context.Context, base string) error {
-	if _, err := backends.Call(ctx, http.MethodPost, base+"/sleep?level=1"); err != nil {
+	if _, err := kit.Call(ctx, http.MethodPost, base+"/sleep?level=1"); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {
 			return fmt.Errorf("%w (%w)", errNoSleep, err)
 		}
@@ -233,7 +227,7 @@ func sleepAndWake(ctx context.Context, base string) error {
 	}
 	asleep, serr := isSleeping(ctx, base)
 	// Wake it whatever /is_sleeping said: a server left asleep serves no request.
-	if _, err := backends.Call(ctx, http.MethodPost, base+"/wake_up"); err != nil {
+	if _, err := kit.Call(ctx, http.MethodPost, base+"/wake_up"); err != nil {
 		return fmt.Errorf("empty the KV cache by sleeping: the server slept, and waking it failed (it may still be asleep): %w", err)
 	}
 	switch {
@@ -254,7 +248,7 @@ func sleepAndWake(ctx context.Context, base string) error {
 
 // isSleeping reads GET /is_sleeping ({"is_sleeping": bool}).
 func isSleeping(ctx context.Context, base string) (bool, error) {
-	body, err := backends.Call(ctx, http.MethodGet, base+"/is_sleeping")
+	body, err := kit.Call(ctx, http.MethodGet, base+"/is_sleeping")
 	if err != nil {
 		return false, err
 	}

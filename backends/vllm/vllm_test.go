@@ -10,23 +10,10 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/backends/internal/kittest"
 	"github.com/perfgate/perfgate/backends/vllm"
 )
-
-// requestOpts compares requests whose HostConfigModifier is a function by what it sets.
-var requestOpts = cmp.Options{
-	cmp.Transformer("HostConfig", func(f func(*container.HostConfig)) container.HostConfig {
-		var hc container.HostConfig
-		if f != nil {
-			f(&hc)
-		}
-		return hc
-	}),
-}
-
-func labels() map[string]string {
-	return map[string]string{backends.LabelBackend: "vllm", backends.LabelSession: backends.SessionID}
-}
 
 func gpuHost(n int) func(*container.HostConfig) {
 	return func(hc *container.HostConfig) {
@@ -69,9 +56,9 @@ func TestRequest(t *testing.T) {
 				},
 				Env:                map[string]string{"VLLM_SERVER_DEV_MODE": "1"},
 				ExposedPorts:       []string{"8000/tcp"},
-				Labels:             labels(),
+				Labels:             kittest.Labels("vllm"),
 				HostConfigModifier: gpuHost(1),
-				WaitingFor:         &backends.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor:         &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -101,13 +88,13 @@ func TestRequest(t *testing.T) {
 				},
 				Env:          map[string]string{"VLLM_SERVER_DEV_MODE": "1", "VLLM_LOGGING_LEVEL": "DEBUG", "HF_TOKEN": "hf_secret_for_test"},
 				ExposedPorts: []string{"8000/tcp"},
-				Labels:       labels(),
+				Labels:       kittest.Labels("vllm"),
 				HostConfigModifier: func(hc *container.HostConfig) {
 					hc.ShmSize = 1 << 30
 					hc.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: "/srv/hf", Target: backends.HFCachePath}}
 					hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: 2, Capabilities: [][]string{{"gpu"}}}}
 				},
-				WaitingFor: &backends.Ready{Port: "8000/tcp", Model: "meta-llama/Llama-3.1-8B-Instruct", StartupTimeout: time.Hour},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "meta-llama/Llama-3.1-8B-Instruct", StartupTimeout: time.Hour},
 			},
 			Started: true,
 		},
@@ -128,9 +115,9 @@ func TestRequest(t *testing.T) {
 				},
 				Env:                map[string]string{"VLLM_SERVER_DEV_MODE": "1", "X": "1"},
 				ExposedPorts:       []string{"8000/tcp"},
-				Labels:             labels(),
+				Labels:             kittest.Labels("vllm"),
 				HostConfigModifier: func(hc *container.HostConfig) { hc.ShmSize = backends.DefaultShmSize },
-				WaitingFor:         &backends.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: backends.DefaultStartupTimeout},
+				WaitingFor:         &kit.Ready{Port: "8000/tcp", Model: "sim-llama-8b", StartupTimeout: backends.DefaultStartupTimeout},
 			},
 			Started: true,
 		},
@@ -142,7 +129,7 @@ func TestRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got, requestOpts); diff != "" {
+			if diff := cmp.Diff(tt.want, got, kittest.RequestOpts); diff != "" {
 				t.Errorf("Request(%+v) mismatch (-want +got):\n%s", tt.cfg, diff)
 			}
 		})
@@ -155,7 +142,7 @@ func TestIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := backends.IdentityOf("vllm", vllm.DefaultModel, req)
+	got := kit.IdentityOf("vllm", vllm.DefaultModel, req)
 	want := map[string]string{"backend": "vllm", "model": "Qwen/Qwen3-0.6B", "image": "vllm/vllm-openai:v0.32.0", "gpus": "4"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("identity mismatch (-want +got):\n%s", diff)

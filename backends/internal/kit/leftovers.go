@@ -1,4 +1,4 @@
-package backends
+package kit
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 )
 
-// Leftovers returns the IDs and names of containers that this process started through this
-// package and that still exist. A TestMain can call it after m.Run to prove that cleanup
-// removed everything.
+// Leftovers returns the IDs and names of containers that this process started through
+// package backends and that still exist. A TestMain calls it after m.Run to prove that
+// cleanup removed everything (backendstest.Main does).
 func Leftovers(ctx context.Context) ([]string, error) {
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
@@ -34,10 +34,10 @@ func Leftovers(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// RemoveStale removes containers that a process on this machine started through this
-// package and left behind when it died without cleanup (killed, or crashed off the test
+// RemoveStale removes containers that a process on this machine started through package
+// backends and left behind when it died without cleanup (killed, or crashed off the test
 // goroutine), and returns their IDs. Containers of live processes and of other machines
-// are left alone. Start calls it once per process; SetTestEnv calls it too.
+// are left alone. backends.Start calls it once per process; SetTestEnv calls it too.
 func RemoveStale(ctx context.Context) ([]string, error) {
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {

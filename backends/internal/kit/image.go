@@ -1,4 +1,4 @@
-package backends
+package kit
 
 import (
 	"archive/tar"

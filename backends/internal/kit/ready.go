@@ -1,4 +1,4 @@
-package backends
+package kit
 
 import (
 	"cmp"
@@ -14,6 +14,11 @@ import (
 
 	"github.com/testcontainers/testcontainers-go/wait"
 )
+
+// DefaultStartupTimeout bounds how long a backend may take to become ready (it is
+// backends.DefaultStartupTimeout). It is long because the first start downloads and loads
+// model weights.
+const DefaultStartupTimeout = 30 * time.Minute
 
 // Ready is the wait strategy of every backend: the container is ready when GET /health on
 // Port answers 200 and GET /v1/models lists Model. It fails at once, with the exit code, when

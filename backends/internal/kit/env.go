@@ -1,26 +1,24 @@
-package backends
+package kit
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"strings"
 
 	"github.com/moby/moby/client"
-	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
-// ReaperImage is the image testcontainers-go v0.45 starts as its reaper (Ryuk).
-const ReaperImage = "testcontainers/ryuk:0.14.0"
+// reaperImage is the image testcontainers-go v0.45 starts as its reaper (Ryuk).
+const reaperImage = "testcontainers/ryuk:0.14.0"
 
 // SetTestEnv fills in testcontainers-go's environment where it is unset, for a TestMain
 // that runs before any container starts, and returns the assignments it made:
 //
 //   - TESTCONTAINERS_RYUK_DISABLED=true when the reaper image is not present locally, as on
 //     an engine with no registry to pull it from. Containers are then removed by the
-//     tb.Cleanup that Start registers, which also runs when a test fails or panics (not
-//     when the test binary is killed or times out: use -timeout generously).
+//     tb.Cleanup that backends.Start registers, which also runs when a test fails or panics
+//     (not when the test binary is killed or times out: use -timeout generously).
 //   - TESTCONTAINERS_HOST_OVERRIDE=localhost when the Docker engine runs in this network
 //     namespace (its bridge gateway is one of this machine's addresses) although the
 //     process looks like it runs in a container (/.dockerenv exists): testcontainers would
@@ -48,7 +46,7 @@ func SetTestEnv(ctx context.Context) []string {
 	}
 	defer cli.Close()
 	if _, ok := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !ok {
-		if _, err := cli.ImageInspect(ctx, ReaperImage); err != nil {
+		if _, err := cli.ImageInspect(ctx, reaperImage); err != nil {
 			setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 		}
 	}
@@ -99,15 +97,4 @@ func bridgeGatewayIsLocal(ctx context.Context, cli *client.Client) bool {
 		}
 	}
 	return false
-}
-
-// redactLogger keeps a secret out of testcontainers' own log lines, which quote container
-// logs when a wait fails.
-type redactLogger struct {
-	inner  tclog.Logger
-	secret string
-}
-
-func (l redactLogger) Printf(format string, v ...any) {
-	l.inner.Printf("%s", strings.ReplaceAll(fmt.Sprintf(format, v...), l.secret, redacted))
 }

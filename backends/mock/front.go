@@ -1,0 +1,143 @@
+package mock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// front is the HTTP side that a Server and a Cluster share: one route table, the guard
+// that counts handlers and answers 503 once closed, and the address.
+//
+// A Server's front mutex is also its engine's: the guard and the engine loop take the
+// same lock, as they did before the front was shared.
+type front struct {
+	mu       sync.Mutex // guards closed and addr (and a Server's engine)
+	closed   bool
+	addr     string
+	handlers sync.WaitGroup
+	http     *http.Server
+}
+
+// surface is what the routes serve: a Server, or a Cluster that routes each completion to
+// one of its workers.
+type surface interface {
+	// ready reports whether the startup delay has passed.
+	ready() bool
+	// models answers GET /v1/models.
+	models(w http.ResponseWriter, r *http.Request)
+	// ResetPrefixCache empties the prefix cache (POST /reset_prefix_cache).
+	ResetPrefixCache(context.Context) error
+	// run serves a decoded completion and writes its response.
+	run(w http.ResponseWriter, r *http.Request, req apiRequest)
+}
+
+// routes sets up the simulator's HTTP surface for s: completions and chat completions
+// (checked against cfg's model, context length and body limit), /v1/models, /health,
+// /version (answering version), /metrics from g, and vLLM's dev-mode
+// /reset_prefix_cache, which perf runners call between repetitions so that each starts
+// with a cold prefix cache.
+func (f *front) routes(s surface, cfg Config, version string, g prometheus.Gatherer) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/completions", f.guard(func(w http.ResponseWriter, r *http.Request) { complete(s, cfg, w, r, false) }))
+	mux.HandleFunc("/v1/chat/completions", f.guard(func(w http.ResponseWriter, r *http.Request) { complete(s, cfg, w, r, true) }))
+	mux.HandleFunc("/v1/models", f.guard(s.models))
+	mux.HandleFunc("/health", f.guard(func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready() {
+			writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	mux.HandleFunc("/version", f.guard(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"version":"`+version+`"}`)
+	}))
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /reset_prefix_cache", f.guard(func(w http.ResponseWriter, r *http.Request) {
+		s.ResetPrefixCache(r.Context())
+		w.WriteHeader(http.StatusOK)
+	}))
+	mux.HandleFunc("/", f.guard(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{http.StatusNotFound, "NotFoundError", "no route " + r.URL.Path})
+	}))
+	f.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// complete reads and decodes a completion and hands it to s.
+func complete(s surface, cfg Config, w http.ResponseWriter, r *http.Request, chat bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, &apiError{http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST"})
+		return
+	}
+	if !s.ready() {
+		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
+			return
+		}
+		writeError(w, badRequest("read body: %v", err))
+		return
+	}
+	req, aerr := decodeRequest(body, chat, cfg.Model, cfg.MaxModelLen)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	s.run(w, r, req)
+}
+
+// guard counts handlers so that Close can wait for them, and answers 503 once closed.
+func (f *front) guard(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "server is shutting down"})
+			return
+		}
+		f.handlers.Add(1)
+		f.mu.Unlock()
+		defer f.handlers.Done()
+		h(w, r)
+	}
+}
+
+func (f *front) setAddr(a string) {
+	f.mu.Lock()
+	f.addr = a
+	f.mu.Unlock()
+}
+
+// serveHTTP answers HTTP on ln until Close; it returns nil after Close. what names the
+// server in errors.
+func (f *front) serveHTTP(ln net.Listener, what string) error {
+	if err := f.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// baseURL is "http://" and the address, or "" before Serve.
+func (f *front) baseURL() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.addr == "" {
+		return ""
+	}
+	return "http://" + f.addr
+}
