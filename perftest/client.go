@@ -200,8 +200,8 @@ func (r *Record) noteOutput(off time.Duration, n int) {
 // finish records the end of a request's answer at off, with the usage it reported.
 func (r *Record) finish(off time.Duration, ev api.Event, index int) {
 	r.Done, r.Outcome = off, OK
-	if ev.HasUsage {
-		r.InputTokens, r.OutputTokens, r.CachedTokens = ev.Usage.PromptTokens, ev.Usage.CompletionTokens, ev.Usage.CachedTokens
+	if u := ev.Usage; u != nil {
+		r.InputTokens, r.OutputTokens, r.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
 	}
 	if r.Chunks == 0 {
 		r.Outcome, r.Error = Malformed, fmt.Sprintf("request %d: stream finished without any text chunk", index)

@@ -129,8 +129,8 @@ func TestStreamEvents(t *testing.T) {
 	assert.Equal(t, []Kind{Other, Output, Output, Other, Done}, k)
 	assert.Equal(t, 4, tokens)
 	last := evs[len(evs)-1]
-	assert.True(t, last.HasUsage)
-	assert.Equal(t, sse.Usage{PromptTokens: 8, CompletionTokens: 4, CachedTokens: 2}, last.Usage)
+	require.NotNil(t, last.Usage)
+	assert.Equal(t, sse.Usage{PromptTokens: 8, CompletionTokens: 4, CachedTokens: 2}, *last.Usage)
 
 	evs, err = events(t, "data: {\"choices\":[{\"text\":\"a\"}]}\n\nevent: error\ndata: {\"message\":\"boom\"}\n\ndata: [DONE]\n\n")
 	require.NoError(t, err)

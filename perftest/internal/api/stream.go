@@ -27,7 +27,7 @@ const (
 	// Other carries nothing the record counts (a role-only delta, held-back bytes, a
 	// usage summary): it shows only that the server is alive.
 	Other
-	// Done ends the answer; Usage holds the counts the server reported last, when HasUsage.
+	// Done ends the answer; Usage holds the counts the server reported last, if any.
 	Done
 	// Failed is an error the server sent inside the stream; Data holds it.
 	Failed
@@ -43,9 +43,9 @@ type Event struct {
 	// Tokens is the number of tokens an Output event carried: 1, unless usage on every
 	// chunk (continuous usage stats) says more.
 	Tokens int
-	// Usage and HasUsage: the token counts a Done event reports.
-	Usage    sse.Usage
-	HasUsage bool
+	// Usage is the token counts a Done event reports (nil: none), valid until the next call
+	// of Next.
+	Usage *sse.Usage
 	// Data is the event's data, valid until the next call of Next.
 	Data []byte
 }
@@ -55,6 +55,8 @@ type Event struct {
 type chunkStream struct {
 	rd    *sse.Reader
 	usage []byte // the last usage object seen, kept until the stream ends
+	// parsed is usage decoded, at the end of the stream.
+	parsed sse.Usage
 	// counted is the completion_tokens of the last usage seen on a text chunk.
 	counted int
 }
@@ -88,7 +90,10 @@ func (s *chunkStream) Next() (Event, error) {
 		}
 	case sse.DoneChunk:
 		out.Kind = Done
-		out.Usage, out.HasUsage = sse.ParseUsage(s.usage)
+		var ok bool
+		if s.parsed, ok = sse.ParseUsage(s.usage); ok {
+			out.Usage = &s.parsed
+		}
 	case sse.ErrorChunk:
 		out.Kind = Failed
 	case sse.MalformedChunk:
