@@ -9,9 +9,10 @@ import (
 
 // Engine is what perfgate knows of an engine's HTTP surface beyond the OpenAI API: how to
 // empty its prefix cache, where its Prometheus metrics are and what they are called, how
-// it reports its vocabulary. Each engine module declares its own; a [Container] started
-// from a [Spec] with an Engine, and a [Server] from [Endpoint], answer perftest's optional
-// interfaces (CacheResetter, MetricsSource, Vocabulary) with it.
+// it reports its vocabulary, which request fields it needs or refuses. Each engine module
+// declares its own; a [Container] started from a [Spec] with an Engine, and a [Server] from
+// [Endpoint], answer perftest's optional interfaces (CacheResetter, MetricsSource,
+// Vocabulary, RequestFields, RequestChecker) with it.
 type Engine struct {
 	// Name is the engine's name, the Describe "backend" of an endpoint.
 	Name string
@@ -24,6 +25,8 @@ type Engine struct {
 	Reset func(ctx context.Context, base string) error
 	// Vocabulary asks the server at base for its vocabulary size; nil when it does not say.
 	Vocabulary func(ctx context.Context, base string) (int, error)
+	// Request is how the engine's request bodies differ from perftest's (see Request).
+	Request Request
 }
 
 // ErrNoReset is wrapped by ResetPrefixCache when the engine has no cache reset. It is

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest/internal/api"
 )
 
 // Case describes one performance test: what to send, to which server, how hard.
@@ -54,8 +55,11 @@ type Case struct {
 	// stop at its end-of-sequence token. Otherwise a repetition in which more than 1% of the
 	// requests generated fewer tokens than asked for fails the case as untrustworthy.
 	AllowShortOutputs bool
-	// Extra holds additional request-body fields, such as per-backend sampling options.
-	// A nil value removes a default field (e.g. "ignore_eos" for a server that rejects it).
+	// Extra holds additional request-body fields, such as sampling options. They are
+	// merged last, over perftest's defaults and the fields the target's engine asks for
+	// (RequestFields); a nil value removes a field (e.g. "ignore_eos" for a server that
+	// rejects it). A target that knows which fields its server refuses (RequestChecker)
+	// fails the case in Validate when the final body holds one.
 	Extra map[string]any
 }
 
@@ -69,11 +73,12 @@ const (
 	Chat
 )
 
-func (a API) path() string {
+// spec is the request layer's description of the API.
+func (a API) spec() *api.API {
 	if a == Chat {
-		return "/v1/chat/completions"
+		return api.Chat
 	}
-	return "/v1/completions"
+	return api.Completions
 }
 
 // SLO holds per-request service-level objectives. A zero field is not checked.
@@ -153,6 +158,8 @@ func (c Case) Validate() error {
 	}
 	if c.API != Completions && c.API != Chat {
 		errs = append(errs, fmt.Errorf("API %d is unknown (use perftest.Completions or perftest.Chat)", c.API))
+	} else if err := c.checkRequest(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

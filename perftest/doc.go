@@ -34,8 +34,9 @@
 // [RunAB] drives two.
 //
 // What perftest knows of an engine (how to empty its prefix cache, what its metrics are
-// called) it learns from small optional interfaces that the engines' backend modules
-// satisfy: [CacheResetter] and [MetricsSource].
+// called, which request fields it needs or refuses) it learns from small optional
+// interfaces that the engines' backend modules satisfy: [CacheResetter], [MetricsSource],
+// [Vocabulary], [RequestFields] and [RequestChecker].
 //
 // The go test entry points (Run, Result.Gate, AB, Sweep, BaselinePath, OutDir) are the only
 // code of perfgate's libraries that reads flags and the environment: -perf.update,

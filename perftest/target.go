@@ -55,6 +55,23 @@ type Vocabulary interface {
 	VocabularySize(ctx context.Context) (int, error)
 }
 
+// RequestFields is implemented by targets whose engine needs request fields of its own.
+// RequestFields returns, for an API ("completions" or "chat"), the fields merged over
+// perftest's default body before Case.Extra: a value replaces or adds a field, a nil value
+// removes one (a field the engine ignores, or reads differently).
+type RequestFields interface {
+	RequestFields(api string) map[string]any
+}
+
+// RequestChecker is implemented by targets whose server refuses request fields it does not
+// know (TensorRT-LLM answers 400 to any its protocol does not declare). CheckRequest gets
+// the names of every field of a body for an API, Case.Extra included, and returns an error
+// naming each field the server would refuse and the engine; Case.Validate reports it, so
+// that such a case fails before it sends a request.
+type RequestChecker interface {
+	CheckRequest(api string, fields []string) error
+}
+
 // Endpoint is a Target for a server that is already running. It knows nothing of the
 // engine behind the URL: to reset its cache and read its metrics, use the engine module's
 // endpoint instead (such as vllm.Endpoint).

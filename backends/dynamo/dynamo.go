@@ -326,6 +326,7 @@ var Engine = backends.Engine{
 		}
 		return nil
 	},
+	Request: request,
 }
 
 // Endpoint is a Dynamo frontend you run, at url.

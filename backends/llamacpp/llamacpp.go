@@ -35,6 +35,7 @@ var Engine = backends.Engine{
 	MetricNames: map[string]string{"waiting": "llamacpp:requests_deferred"},
 	Reset:       eraseSlots,
 	Vocabulary:  vocabulary,
+	Request:     request,
 }
 
 // Endpoint is a llama-server you run, at url.

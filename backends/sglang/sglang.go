@@ -146,7 +146,8 @@ var Engine = backends.Engine{
 		"kv-usage":       "sglang:token_usage",
 		"waiting":        "sglang:num_queue_reqs",
 	},
-	Reset: flushCache,
+	Reset:   flushCache,
+	Request: request,
 }
 
 // flushCache asks SGLang to flush its radix cache, retrying while it answers 400 because

@@ -121,6 +121,7 @@ var Engine = backends.Engine{
 		"kv-usage":       "trtllm_kv_cache_utilization",
 		"waiting":        "trtllm_num_requests_waiting",
 	},
+	Request: request,
 }
 
 // Endpoint is a trtllm-serve you run, at url (started with return_perf_metrics for its

@@ -177,7 +177,8 @@ var Engine = backends.Engine{
 		"kv-usage":       "vllm:kv_cache_usage_perc|vllm:gpu_cache_usage_perc",
 		"waiting":        "vllm:num_requests_waiting",
 	},
-	Reset: resetPrefixCache,
+	Reset:   resetPrefixCache,
+	Request: request,
 }
 
 // resetPrefixCache calls POST /reset_prefix_cache. Releases up to v0.14 answer 200 with an

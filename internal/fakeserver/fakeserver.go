@@ -49,6 +49,9 @@ type Config struct {
 	// Sleep, when set, makes the server empty its cache the way llm-d-inference-sim does:
 	// no POST /reset_prefix_cache (404), POST /sleep, POST /wake_up and GET /is_sleeping.
 	Sleep Sleep
+	// OnRequest, when set, is called with the path and body of every completion request
+	// before it is answered, from the request's goroutine.
+	OnRequest func(path string, body []byte)
 }
 
 // Sleep is how a server without /reset_prefix_cache answers POST /sleep
@@ -273,8 +276,12 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	n := s.n.Add(1)
+	body, err := io.ReadAll(r.Body)
+	if err == nil && s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(r.URL.Path, body)
+	}
 	var req request
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.MaxTokens <= 0 {
+	if err := json.Unmarshal(body, &req); err != nil || req.MaxTokens <= 0 {
 		httpError(w, http.StatusBadRequest, "bad request")
 		return
 	}

@@ -1,0 +1,165 @@
+package backends_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"iter"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/dynamo"
+	"github.com/perfgate/perfgate/backends/llamacpp"
+	"github.com/perfgate/perfgate/backends/sglang"
+	"github.com/perfgate/perfgate/backends/trtllm"
+	"github.com/perfgate/perfgate/backends/vllm"
+	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/internal/fakeserver"
+	"github.com/perfgate/perfgate/internal/golden"
+	"github.com/perfgate/perfgate/perftest"
+)
+
+// What a started container and a server one runs tell perftest of their requests.
+var (
+	_ perftest.RequestFields  = (*backends.Container)(nil)
+	_ perftest.RequestChecker = (*backends.Container)(nil)
+	_ perftest.RequestFields  = (*backends.Server)(nil)
+	_ perftest.RequestChecker = (*backends.Server)(nil)
+)
+
+// literal is a workload of the requests it holds: a prompt of token ids, one of text, and
+// a conversation.
+type literal []fixtures.Request
+
+func (l literal) Name() string                 { return "literal" }
+func (l literal) Fingerprint() (string, error) { return fixtures.Fingerprint("literal", l) }
+func (l literal) Requests() iter.Seq2[fixtures.Request, error] {
+	return func(yield func(fixtures.Request, error) bool) {
+		for i, r := range l {
+			r.Index = i
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+var bodyWorkload = literal{
+	{Tokens: []int{11, 12, 13}, InputTokens: 3, OutputTokens: 4},
+	{Text: "hello world", InputTokens: 2, OutputTokens: 5},
+	{Messages: []fixtures.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}, {Role: "user", Content: "more"}},
+		InputTokens: 3, OutputTokens: 2},
+}
+
+// requestsOnly is an engine's server with what it knows of requests and nothing else, so
+// that a fake server that has none of its cache or metrics routes can take the requests.
+type requestsOnly struct {
+	url string
+	s   *backends.Server
+}
+
+func (r requestsOnly) BaseURL() string                         { return r.url }
+func (r requestsOnly) RequestFields(api string) map[string]any { return r.s.RequestFields(api) }
+func (r requestsOnly) CheckRequest(api string, f []string) error {
+	return r.s.CheckRequest(api, f)
+}
+
+// bodies runs the workload against a fake server through engine e's requests and returns
+// the bodies the server received, and the server.
+func bodies(t *testing.T, e *backends.Engine, api perftest.API, extra map[string]any) ([][]byte, *fakeserver.Server, error) {
+	t.Helper()
+	var mu sync.Mutex
+	var got [][]byte
+	srv := fakeserver.Start(t, fakeserver.Config{OnRequest: func(_ string, body []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, body)
+	}})
+	var target perftest.Target = perftest.Endpoint(srv.URL)
+	if e != nil {
+		target = requestsOnly{srv.URL, backends.Endpoint(srv.URL, *e)}
+	}
+	_, err := perftest.Execute(t.Context(), perftest.Case{Target: target, API: api, Workload: bodyWorkload, Extra: extra,
+		Load: perftest.Concurrency(1), Count: 1, Warmup: -1, AllowShortOutputs: true, MaxErrorRate: -1}, perftest.ExecOptions{})
+	mu.Lock()
+	defer mu.Unlock()
+	return got, srv, err
+}
+
+// TestRequestBodies checks the exact body each engine module sends, for completions and
+// chat, against testdata/requests (go test -run TestRequestBodies -update rewrites them).
+// perftest's own body (the "perftest" files) is what it sent before engine modules had a
+// say: vLLM's, SGLang's and Dynamo's are the same bytes.
+func TestRequestBodies(t *testing.T) {
+	engines := map[string]*backends.Engine{"perftest": nil, "vllm": &vllm.Engine, "sglang": &sglang.Engine,
+		"trtllm": &trtllm.Engine, "dynamo": &dynamo.Engine, "llamacpp": &llamacpp.Engine}
+	for name, e := range engines {
+		for api, apiName := range map[perftest.API]string{perftest.Completions: "completions", perftest.Chat: "chat"} {
+			t.Run(name+"/"+apiName, func(t *testing.T) {
+				got, _, err := bodies(t, e, api, nil)
+				require.NoError(t, err)
+				require.Len(t, got, len(bodyWorkload))
+				file := "requests/" + name + "." + apiName + ".jsonl"
+				checkBodies(t, file, got)
+			})
+		}
+	}
+}
+
+// checkBodies compares bodies, one a line, with the golden file: decoded with go-cmp for a
+// readable difference, then byte for byte.
+func checkBodies(t *testing.T, file string, got [][]byte) {
+	t.Helper()
+	all := append(bytes.Join(got, []byte("\n")), '\n')
+	if want, err := readTestdata(file); err == nil {
+		if diff := cmp.Diff(decodeLines(t, want), decodeLines(t, all)); diff != "" {
+			t.Errorf("request bodies differ from testdata/%s (-want +got):\n%s", file, diff)
+		}
+	}
+	golden.Check(t, file, all)
+}
+
+func readTestdata(file string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata", file)) }
+
+func decodeLines(t *testing.T, b []byte) []any {
+	t.Helper()
+	var out []any
+	for line := range bytes.Lines(b) {
+		var v any
+		require.NoError(t, json.Unmarshal(line, &v), "%s", line)
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestExtraWinsOverTheEngine(t *testing.T) {
+	got, _, err := bodies(t, &llamacpp.Engine, perftest.Completions, map[string]any{"min_tokens": 7, "top_k": 1})
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(got[0], &body))
+	assert.Equal(t, 7.0, body["min_tokens"], "Case.Extra is merged after the engine's fields")
+	assert.Equal(t, 1.0, body["top_k"])
+}
+
+func TestUndeclaredFieldIsRefusedBeforeSending(t *testing.T) {
+	for _, api := range []perftest.API{perftest.Completions, perftest.Chat} {
+		_, srv, err := bodies(t, &trtllm.Engine, api, map[string]any{"top_kk": 1, "structured_outputs": map[string]any{}, "top_k": 1})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `request field "top_kk": trtllm does not declare it`)
+		assert.Contains(t, err.Error(), `request field "structured_outputs": trtllm`)
+		assert.NotContains(t, err.Error(), `"top_k"`, "a field trtllm-serve declares is sent")
+		assert.Contains(t, err.Error(), `extra="forbid"`)
+		assert.Zero(t, srv.Requests(), "no request is sent")
+	}
+	// Removing a field, or an engine that takes any field, is no refusal.
+	_, _, err := bodies(t, &trtllm.Engine, perftest.Chat, map[string]any{"min_tokens": nil, "max_completion_tokens": 3})
+	require.NoError(t, err)
+	_, _, err = bodies(t, &vllm.Engine, perftest.Chat, map[string]any{"top_kk": 1})
+	require.NoError(t, err)
+}

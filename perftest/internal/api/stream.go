@@ -1,0 +1,103 @@
+package api
+
+import (
+	"io"
+	"time"
+
+	"github.com/perfgate/perfgate/perftest/internal/sse"
+)
+
+// Stream reads answers, one at a time, event by event. A stream is reused from request to
+// request (Reset), so that reading a token allocates nothing.
+type Stream interface {
+	// Reset makes the stream read r from its start; nil lets go of the last one.
+	Reset(r io.Reader)
+	// Next returns the next event. Its error is the reader's: io.EOF or another error when
+	// the answer ended before a Done event, sse.ErrLineTooLong for an oversized line.
+	Next() (Event, error)
+}
+
+// Kind says what an event is to the record of a request.
+type Kind uint8
+
+// Kinds of event.
+const (
+	// Output carries generated output: Tokens says how many tokens.
+	Output Kind = iota
+	// Other carries nothing the record counts (a role-only delta, held-back bytes, a
+	// usage summary): it shows only that the server is alive.
+	Other
+	// Done ends the answer; Usage holds the counts the server reported last, if any.
+	Done
+	// Failed is an error the server sent inside the stream; Data holds it.
+	Failed
+	// Malformed is an event the API does not allow; Data holds it.
+	Malformed
+)
+
+// Event is what the record of a request needs of one event of its answer.
+type Event struct {
+	Kind Kind
+	// At is when the event's first byte arrived.
+	At time.Time
+	// Tokens is the number of tokens an Output event carried: 1, unless usage on every
+	// chunk (continuous usage stats) says more.
+	Tokens int
+	// Usage is the token counts a Done event reports (nil: none), valid until the next call
+	// of Next.
+	Usage *sse.Usage
+	// Data is the event's data, valid until the next call of Next.
+	Data []byte
+}
+
+// chunkStream reads the server-sent events of completions and chat: "data:" lines of JSON
+// chunks ending with "data: [DONE]".
+type chunkStream struct {
+	rd    *sse.Reader
+	usage []byte // the last usage object seen, kept until the stream ends
+	// parsed is usage decoded, at the end of the stream.
+	parsed sse.Usage
+	// counted is the completion_tokens of the last usage seen on a text chunk.
+	counted int
+}
+
+func newChunkStream() Stream { return &chunkStream{rd: sse.NewReader(nil)} }
+
+func (s *chunkStream) Reset(r io.Reader) {
+	s.rd.Reset(r)
+	s.usage, s.counted = s.usage[:0], 0
+}
+
+func (s *chunkStream) Next() (Event, error) {
+	ev, err := s.rd.Next()
+	if err != nil {
+		return Event{}, err
+	}
+	out := Event{Kind: Other, At: ev.At, Data: ev.Data}
+	if ev.Error { // an "event: error" line
+		out.Kind = Failed
+		return out, nil
+	}
+	ch := sse.Parse(ev.Data)
+	if ch.Usage != nil {
+		s.usage = append(s.usage[:0], ch.Usage...)
+	}
+	switch ch.Kind {
+	case sse.TokenChunk:
+		out.Kind, out.Tokens = Output, 1
+		if u, ok := ch.CompletionTokens(); ok && u > s.counted {
+			out.Tokens, s.counted = u-s.counted, u
+		}
+	case sse.DoneChunk:
+		out.Kind = Done
+		var ok bool
+		if s.parsed, ok = sse.ParseUsage(s.usage); ok {
+			out.Usage = &s.parsed
+		}
+	case sse.ErrorChunk:
+		out.Kind = Failed
+	case sse.MalformedChunk:
+		out.Kind = Malformed
+	}
+	return out, nil
+}
