@@ -17,8 +17,8 @@
 // trtllm-serve rejects request fields its OpenAI protocol models do not declare (pydantic
 // extra="forbid", answered with HTTP 400 and {"error": ...}). The fields perftest sends
 // (model, prompt, max_tokens, min_tokens, ignore_eos, stream, stream_options, temperature)
-// are all declared; a Case.Extra field must be one trtllm-serve knows, else every request
-// fails with the server's message.
+// are all declared; a case whose Case.Extra holds a field this module does not know as
+// declared (see request.go) fails before its first request, naming the field.
 package trtllm
 
 import (
