@@ -15,9 +15,8 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/cmd/perfgate/internal/profile"
 	"github.com/perfgate/perfgate/fixtures"
-	"github.com/perfgate/perfgate/perftest/plot"
-	"github.com/perfgate/perfgate/perftest/profile"
 )
 
 func init() {
@@ -131,7 +130,7 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 		if err != nil {
 			return 1, err
 		}
-		if err := plot.Profile(filepath.Join(*out, "profile.png"), res); err != nil {
+		if err := profile.Plot(filepath.Join(*out, "profile.png"), res); err != nil {
 			return 1, err
 		}
 		fmt.Fprintf(stdout, "\nwrote %s (perfgate mock --profile %s), %s and %s\n", path, path,

@@ -29,7 +29,7 @@
 //     concurrencies at that ISL are not tried.
 //
 // The Result holds the fitted [mock.Profile], every measured point, and both fits with
-// their R²; WriteFiles writes the profile and the points (plot.Profile draws them).
+// their R²; WriteFiles writes the profile and the points ([Plot] draws them).
 //
 // On the virtual clock ([Simulated]) the simulator's coefficients come back to 1e-6.
 // Over HTTP on the 2-core development box, `perfgate profile --self-test` (the simulator
