@@ -19,39 +19,11 @@ import (
 // without a prefix cache (no cached tokens) gets the plain fit of TTFT against the length,
 // its intercept split by TTFT(MaxISL + y) - TTFT(y) = prefill(MaxISL) when plausible.
 func prefillSweep(ctx context.Context, p Prober, opt Options, res *Result, seed *uint64) error {
-	type pair struct {
-		x, r         int     // prompt tokens, tokens recomputed the second time
-		first, again float64 // TTFT ms
-	}
-	run := func(x int) ([]pair, []float64, error) {
-		*seed++
-		ts, err := p.Probe(ctx, Burst{ISL: x, OSL: 1, Concurrency: 1, Requests: 2 * opt.PrefillRequests, Repeat: 2, Seed: *seed})
-		if err != nil {
-			return nil, nil, fmt.Errorf("profile: prefill at ISL %d: %w", x, err)
-		}
-		slices.SortFunc(ts, func(a, b Timing) int { return a.Index - b.Index })
-		var pairs []pair
-		var firsts []float64
-		for i, t := range ts {
-			if len(t.Tokens) == 0 || t.Index%2 != 0 {
-				continue
-			}
-			firsts = append(firsts, ms(t.Tokens[0]-t.Sent))
-			if i+1 < len(ts) && ts[i+1].Index == t.Index+1 && len(ts[i+1].Tokens) > 0 && t.Cached == 0 {
-				u := ts[i+1]
-				pairs = append(pairs, pair{x: x, r: x - u.Cached, first: ms(t.Tokens[0] - t.Sent), again: ms(u.Tokens[0] - u.Sent)})
-			}
-		}
-		if len(firsts) == 0 {
-			return nil, nil, fmt.Errorf("profile: prefill at ISL %d: no request finished", x)
-		}
-		return pairs, firsts, nil
-	}
-	var single, double []pair
+	var single, double []prefillPair
 	var xs, ys []float64
 	cached := 0
 	for _, x := range opt.ISLs {
-		pairs, firsts, err := run(x)
+		pairs, firsts, err := prefillRun(ctx, p, x, opt.PrefillRequests, seed)
 		if err != nil {
 			return err
 		}
@@ -67,22 +39,15 @@ func prefillSweep(ctx context.Context, p Prober, opt Options, res *Result, seed 
 		single = append(single, pairs...)
 		opt.Logf("profile: prefill ISL %d: TTFT %.2f ms (%.0f tokens/s)", x, pt.MedianMS, pt.TokensPerSec)
 	}
-	plain, err := FitPoly(xs, ys, 2)
+	plain, err := plainPrefillFit(xs, ys)
 	if err != nil {
-		return fmt.Errorf("profile: prefill: %w", err)
-	}
-	if plain.Coef[2] < 0 {
-		// A concave fit (noise on a nearly linear server) would go negative past the
-		// measured range: a line is the better model there.
-		if lin, err := FitPoly(xs, ys, 1); err == nil {
-			plain = Fit{Coef: []float64{lin.Coef[0], lin.Coef[1], 0}, R2: lin.R2, N: lin.N}
-		}
+		return err
 	}
 	res.PrefillFit = plain
 	B := opt.MaxISL
 	var chunk []float64 // TTFT(B + y) - TTFT(y), plain
 	for _, pt := range res.Prefill[:min(3, len(res.Prefill))] {
-		pairs, firsts, err := run(B + pt.ISL)
+		pairs, firsts, err := prefillRun(ctx, p, B+pt.ISL, opt.PrefillRequests, seed)
 		if err != nil {
 			return err
 		}
@@ -91,71 +56,8 @@ func prefillSweep(ctx context.Context, p Prober, opt Options, res *Result, seed 
 		opt.Logf("profile: prefill ISL %d (two steps): TTFT %.2f ms", B+pt.ISL, median(firsts))
 	}
 	if 2*cached >= len(single) && len(single) >= 3 && len(double) > 0 {
-		// d = b (x - r) + c (x^2 - r^2): least squares through the origin on each pair's
-		// difference, the medians of each length's pairs taken first.
-		var s11, s12, s22, s1y, s2y float64
-		for _, x := range opt.ISLs {
-			var d, u, v []float64
-			for _, q := range single {
-				if q.x == x {
-					d = append(d, q.first-q.again)
-					u = append(u, float64(q.x-q.r))
-					v = append(v, float64(q.x*q.x-q.r*q.r))
-				}
-			}
-			if len(d) == 0 {
-				continue
-			}
-			dy, du, dv := median(d), median(u), median(v)
-			s11, s12, s22, s1y, s2y = s11+du*du, s12+du*dv, s22+dv*dv, s1y+du*dy, s2y+dv*dy
-		}
-		det := s11*s22 - s12*s12
-		if det != 0 {
-			b, c := (s1y*s22-s2y*s12)/det, (s2y*s11-s1y*s12)/det
-			if c < 0 {
-				b, c = s1y/s11, 0 // concave from noise: a line instead (see the plain fit)
-			}
-			// D(B+y) = a + b (B + y - r') + c (B^2 + y^2 - r'^2) for the two-step prompt;
-			// less d(B) = b (B - r) + c (B^2 - r^2) of the one-step prompt of B tokens, it is
-			// a + b (y - r' + r) + c (y^2 - r'^2 + r^2): the slope's error weighs on y
-			// tokens, not on B.
-			var dB, rB []float64
-			for _, q := range single {
-				if q.x == B {
-					dB, rB = append(dB, q.first-q.again), append(rB, float64(q.r))
-				}
-			}
-			var as, ov []float64
-			for _, y0 := range opt.ISLs {
-				var d, rs []float64
-				for _, q := range double {
-					if q.x == B+y0 {
-						d, rs = append(d, q.first-q.again), append(rs, float64(q.r))
-					}
-				}
-				if len(d) == 0 {
-					continue
-				}
-				y, r := float64(y0), median(rs)
-				if len(dB) > 0 {
-					r0 := median(rB)
-					as = append(as, median(d)-median(dB)-b*(y-r+r0)-c*(y*y-r*r+r0*r0))
-				} else {
-					as = append(as, median(d)-b*(float64(B)+y-r)-c*(float64(B*B)+y*y-r*r))
-				}
-			}
-			a := median(as)
-			for _, q := range single {
-				r := float64(q.r)
-				ov = append(ov, q.again-(a+b*r+c*r*r))
-			}
-			if a > 0 && b > 0 {
-				res.PrefillFit = Fit{Coef: []float64{a, b, c}, N: len(single) + len(double), R2: r2(xs, ys, Fit{Coef: []float64{a + median(ov), b, c}})}
-				res.OverheadMS = median(ov)
-				res.ChunkMS = a + b*float64(B) + c*float64(B*B)
-				return nil
-			}
-			opt.Logf("profile: prefill: the cached-prompt differences give intercept %.3f ms, slope %.5g: implausible; using the plain fit", a, b)
+		if fitDifferences(opt, res, single, double, xs, ys) {
+			return nil
 		}
 	} else {
 		opt.Logf("profile: prefill: the server reported cached tokens for %d of %d repeated prompts: fitting TTFT itself", cached, len(single))
@@ -171,6 +73,147 @@ func prefillSweep(ctx context.Context, p Prober, opt Options, res *Result, seed 
 			B, res.ChunkMS, a, plain.Coef[0])
 	}
 	return nil
+}
+
+// prefillPair is one prompt sent twice in a row.
+type prefillPair struct {
+	x, r         int     // prompt tokens, tokens recomputed the second time
+	first, again float64 // TTFT ms
+}
+
+// prefillRun sends requests prompts of x tokens, each twice in a row, one at a time, and
+// returns the pairs whose first sending found nothing cached and the TTFTs of the first
+// sendings.
+func prefillRun(ctx context.Context, p Prober, x, requests int, seed *uint64) ([]prefillPair, []float64, error) {
+	*seed++
+	ts, err := p.Probe(ctx, Burst{ISL: x, OSL: 1, Concurrency: 1, Requests: 2 * requests, Repeat: 2, Seed: *seed})
+	if err != nil {
+		return nil, nil, fmt.Errorf("profile: prefill at ISL %d: %w", x, err)
+	}
+	slices.SortFunc(ts, func(a, b Timing) int { return a.Index - b.Index })
+	var pairs []prefillPair
+	var firsts []float64
+	for i, t := range ts {
+		if len(t.Tokens) == 0 || t.Index%2 != 0 {
+			continue
+		}
+		firsts = append(firsts, ms(t.Tokens[0]-t.Sent))
+		if i+1 < len(ts) && ts[i+1].Index == t.Index+1 && len(ts[i+1].Tokens) > 0 && t.Cached == 0 {
+			u := ts[i+1]
+			pairs = append(pairs, prefillPair{x: x, r: x - u.Cached, first: ms(t.Tokens[0] - t.Sent), again: ms(u.Tokens[0] - u.Sent)})
+		}
+	}
+	if len(firsts) == 0 {
+		return nil, nil, fmt.Errorf("profile: prefill at ISL %d: no request finished", x)
+	}
+	return pairs, firsts, nil
+}
+
+// plainPrefillFit fits the median TTFTs with a quadratic in the prompt length, or a line
+// where the quadratic comes out concave.
+func plainPrefillFit(xs, ys []float64) (Fit, error) {
+	plain, err := FitPoly(xs, ys, 2)
+	if err != nil {
+		return Fit{}, fmt.Errorf("profile: prefill: %w", err)
+	}
+	if plain.Coef[2] < 0 {
+		// A concave fit (noise on a nearly linear server) would go negative past the
+		// measured range: a line is the better model there.
+		if lin, err := FitPoly(xs, ys, 1); err == nil {
+			plain = Fit{Coef: []float64{lin.Coef[0], lin.Coef[1], 0}, R2: lin.R2, N: lin.N}
+		}
+	}
+	return plain, nil
+}
+
+// fitDifferences fits prefill_ms from the differences of the repeated prompts, the slope
+// and curvature from the one-step prompts and the intercept from the two-step ones, and sets
+// res's fit, overhead and step of MaxISL tokens; false when the fit is implausible.
+func fitDifferences(opt Options, res *Result, single, double []prefillPair, xs, ys []float64) bool {
+	b, c, ok := differenceSlope(single, opt.ISLs)
+	if !ok {
+		return false
+	}
+	B := opt.MaxISL
+	a := differenceIntercept(single, double, opt.ISLs, B, b, c)
+	var ov []float64
+	for _, q := range single {
+		r := float64(q.r)
+		ov = append(ov, q.again-(a+b*r+c*r*r))
+	}
+	if a > 0 && b > 0 {
+		res.PrefillFit = Fit{Coef: []float64{a, b, c}, N: len(single) + len(double), R2: r2(xs, ys, Fit{Coef: []float64{a + median(ov), b, c}})}
+		res.OverheadMS = median(ov)
+		res.ChunkMS = a + b*float64(B) + c*float64(B*B)
+		return true
+	}
+	opt.Logf("profile: prefill: the cached-prompt differences give intercept %.3f ms, slope %.5g: implausible; using the plain fit", a, b)
+	return false
+}
+
+// differenceSlope fits d = b (x - r) + c (x^2 - r^2): least squares through the origin on
+// each pair's difference, the medians of each length's pairs taken first; false when the
+// system is singular.
+func differenceSlope(single []prefillPair, isls []int) (b, c float64, ok bool) {
+	var s11, s12, s22, s1y, s2y float64
+	for _, x := range isls {
+		var d, u, v []float64
+		for _, q := range single {
+			if q.x == x {
+				d = append(d, q.first-q.again)
+				u = append(u, float64(q.x-q.r))
+				v = append(v, float64(q.x*q.x-q.r*q.r))
+			}
+		}
+		if len(d) == 0 {
+			continue
+		}
+		dy, du, dv := median(d), median(u), median(v)
+		s11, s12, s22, s1y, s2y = s11+du*du, s12+du*dv, s22+dv*dv, s1y+du*dy, s2y+dv*dy
+	}
+	det := s11*s22 - s12*s12
+	if det == 0 {
+		return 0, 0, false
+	}
+	b, c = (s1y*s22-s2y*s12)/det, (s2y*s11-s1y*s12)/det
+	if c < 0 {
+		b, c = s1y/s11, 0 // concave from noise: a line instead (see the plain fit)
+	}
+	return b, c, true
+}
+
+// differenceIntercept is the intercept of prefill_ms: the median over the two-step prompts
+// of D(B+y) = a + b (B + y - r') + c (B^2 + y^2 - r'^2) less the slope's and curvature's
+// part. Less d(B) = b (B - r) + c (B^2 - r^2) of the one-step prompt of B tokens where
+// there is one, it is a + b (y - r' + r) + c (y^2 - r'^2 + r^2): the slope's error weighs
+// on y tokens, not on B.
+func differenceIntercept(single, double []prefillPair, isls []int, B int, b, c float64) float64 {
+	var dB, rB []float64
+	for _, q := range single {
+		if q.x == B {
+			dB, rB = append(dB, q.first-q.again), append(rB, float64(q.r))
+		}
+	}
+	var as []float64
+	for _, y0 := range isls {
+		var d, rs []float64
+		for _, q := range double {
+			if q.x == B+y0 {
+				d, rs = append(d, q.first-q.again), append(rs, float64(q.r))
+			}
+		}
+		if len(d) == 0 {
+			continue
+		}
+		y, r := float64(y0), median(rs)
+		if len(dB) > 0 {
+			r0 := median(rB)
+			as = append(as, median(d)-median(dB)-b*(y-r+r0)-c*(y*y-r*r+r0*r0))
+		} else {
+			as = append(as, median(d)-b*(float64(B)+y-r)-c*(float64(B*B)+y*y-r*r))
+		}
+	}
+	return median(as)
 }
 
 // r2 is the coefficient of determination of f on the points.
