@@ -46,5 +46,5 @@
 //
 // One package per further job: resultfile (the result and baseline files), gate (the
 // statistics and the reports), history (history files and change points), machine (the
-// hardware class), calibrate (the client's self-test), plot (gonum plots).
+// hardware class), plot (gonum plots).
 package perftest

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/perfgate/perfgate/perftest/calibrate"
+	"github.com/perfgate/perfgate/cmd/perfgate/internal/calibrate"
 )
 
 func init() {

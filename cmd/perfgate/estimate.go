@@ -8,7 +8,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/perfgate/perfgate/perftest/capacity"
+	"github.com/perfgate/perfgate/cmd/perfgate/internal/capacity"
 )
 
 func init() {

@@ -8,7 +8,7 @@ import (
 	"github.com/perfgate/perfgate/internal/golden"
 )
 
-const capacityTD = "../../perftest/capacity/testdata/"
+const capacityTD = "internal/capacity/testdata/"
 
 func TestEstimateGolden(t *testing.T) {
 	for _, tc := range []struct {

@@ -15,9 +15,8 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/cmd/perfgate/internal/profile"
 	"github.com/perfgate/perfgate/fixtures"
-	"github.com/perfgate/perfgate/perftest/plot"
-	"github.com/perfgate/perfgate/perftest/profile"
 )
 
 func init() {
@@ -53,97 +52,131 @@ Flags:
 `
 
 func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	a, code, done, err := parseProfileArgs(args, stdout, stderr)
+	if done || err != nil {
+		return code, err
+	}
+	p, stop, code, err := a.prober(stderr)
+	if err != nil {
+		return code, err
+	}
+	defer stop()
+	res, err := profile.Run(ctx, p, a.opt)
+	if err != nil {
+		return 1, err
+	}
+	printProfile(stdout, res)
+	if a.out != "" {
+		if err := writeProfile(stdout, a.out, res); err != nil {
+			return 1, err
+		}
+	}
+	if a.selfTest {
+		fmt.Fprintf(stdout, "\nprofiled in %v; load average %s\n", res.Elapsed.Round(100*time.Millisecond), loadAverage())
+		if !checkRecovery(stdout, a.cfg, res.Profile) {
+			return 1, errors.New("self-test: the recovered profile is more than 5% off")
+		}
+	}
+	return 0, nil
+}
+
+// profileArgs is what perfgate profile was asked to do.
+type profileArgs struct {
+	endpoint, model    string
+	simulate, selfTest bool
+	out                string
+	opt                profile.Options
+	cfg                mock.Config // the simulator's, for --simulate and --self-test
+}
+
+// parseProfileArgs reads perfgate profile's flags; when done, the command ends with code.
+func parseProfileArgs(args []string, stdout, stderr io.Writer) (a profileArgs, code int, done bool, err error) {
 	fs := newFlagSet("profile", profileUsage, stderr)
-	endpoint := fs.String("endpoint", "", "server base URL, e.g. http://127.0.0.1:8000")
-	model := fs.String("model", "", "model name (default: the server's)")
-	simulate := fs.Bool("simulate", false, "profile the simulator on the virtual clock")
-	selfTest := fs.Bool("self-test", false, "profile the simulator over HTTP and check the recovery")
+	fs.StringVar(&a.endpoint, "endpoint", "", "server base URL, e.g. http://127.0.0.1:8000")
+	fs.StringVar(&a.model, "model", "", "model name (default: the server's)")
+	fs.BoolVar(&a.simulate, "simulate", false, "profile the simulator on the virtual clock")
+	fs.BoolVar(&a.selfTest, "self-test", false, "profile the simulator over HTTP and check the recovery")
 	profPath := fs.String("profile", "", "--simulate, --self-test: the simulator's profile (default: Dynamo's mocker polynomial)")
-	blocks := fs.Int("num-gpu-blocks", mock.DefaultNumGPUBlocks, "--simulate, --self-test: the simulator's KV blocks")
-	out := fs.String("out", "", "folder for profile.json, points.json and profile.png")
-	maxISL := fs.Int("max-isl", 8192, "longest prefill prompt (keep it at the server's max_num_batched_tokens)")
-	osl := fs.Int("osl", 64, "output tokens of a decode burst")
-	prefillReqs := fs.Int("prefill-requests", 15, "requests per prefill length")
+	fs.IntVar(&a.cfg.NumGPUBlocks, "num-gpu-blocks", mock.DefaultNumGPUBlocks, "--simulate, --self-test: the simulator's KV blocks")
+	fs.StringVar(&a.out, "out", "", "folder for profile.json, points.json and profile.png")
+	fs.IntVar(&a.opt.MaxISL, "max-isl", 8192, "longest prefill prompt (keep it at the server's max_num_batched_tokens)")
+	fs.IntVar(&a.opt.OSL, "osl", 64, "output tokens of a decode burst")
+	fs.IntVar(&a.opt.PrefillRequests, "prefill-requests", 15, "requests per prefill length")
 	decodeISLs := fs.String("decode-isls", "1024,2048,4096", "prompt lengths of the decode sweep")
-	kvCap := fs.Int("kv-capacity", 0, "KV cache size in tokens, when the server does not report it")
-	maxConc := fs.Int("max-concurrency", 256, "largest decode burst (the server's max_num_seqs)")
+	fs.IntVar(&a.opt.KVCapacity, "kv-capacity", 0, "KV cache size in tokens, when the server does not report it")
+	fs.IntVar(&a.opt.MaxConcurrency, "max-concurrency", 256, "largest decode burst (the server's max_num_seqs)")
 	pos, code, done := parseArgs(fs, args, stdout)
 	if done {
-		return code, nil
+		return a, code, true, nil
 	}
 	if len(pos) > 0 {
-		return 2, fmt.Errorf("unexpected arguments %q", pos)
+		return a, 2, true, fmt.Errorf("unexpected arguments %q", pos)
 	}
 	modes := 0
-	for _, on := range []bool{*endpoint != "", *simulate, *selfTest} {
+	for _, on := range []bool{a.endpoint != "", a.simulate, a.selfTest} {
 		if on {
 			modes++
 		}
 	}
 	if modes != 1 {
 		fs.Usage()
-		return 2, errors.New("give one of --endpoint URL, --simulate, --self-test")
+		return a, 2, true, errors.New("give one of --endpoint URL, --simulate, --self-test")
 	}
-	dISLs, err := parseInts(*decodeISLs)
-	if err != nil {
-		return 2, fmt.Errorf("--decode-isls: %w", err)
+	if a.opt.DecodeISLs, err = parseInts(*decodeISLs); err != nil {
+		return a, 2, true, fmt.Errorf("--decode-isls: %w", err)
 	}
-	opt := profile.Options{MaxISL: *maxISL, OSL: *osl, PrefillRequests: *prefillReqs, DecodeISLs: dISLs, KVCapacity: *kvCap,
-		MaxConcurrency: *maxConc, Logf: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }}
-	cfg := mock.Config{NumGPUBlocks: *blocks}
+	a.opt.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	if *profPath != "" {
-		if cfg.Profile, err = mock.LoadProfile(*profPath); err != nil {
-			return 2, err
+		if a.cfg.Profile, err = mock.LoadProfile(*profPath); err != nil {
+			return a, 2, true, err
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return 2, err
+	if err := a.cfg.Validate(); err != nil {
+		return a, 2, true, err
 	}
-	var p profile.Prober
+	return a, 0, false, nil
+}
+
+// prober is what the run profiles: the endpoint, the simulator on the virtual clock, or
+// (--self-test) the simulator served over HTTP here until stop. It names the profile in
+// a.opt; on an error the command ends with code.
+func (a *profileArgs) prober(stderr io.Writer) (p profile.Prober, stop func(), code int, err error) {
 	switch {
-	case *endpoint != "":
-		p, opt.Name = profile.Endpoint(*endpoint, *model), "profiled "+*endpoint
-	case *simulate:
-		p, opt.Name = profile.Simulated(cfg), "profiled simulator"
-		opt.Logf = func(string, ...any) {} // nothing to wait for
-	default:
-		srv, err := mock.New(cfg)
-		if err != nil {
-			return 2, err
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 1, err
-		}
-		go srv.Serve(ln)
-		defer srv.Close()
-		url := "http://" + ln.Addr().String()
-		fmt.Fprintf(stderr, "perfgate profile: self-test: simulator on %s\n", url)
-		p, opt.Name = profile.Endpoint(url, ""), "profiled simulator over HTTP"
+	case a.endpoint != "":
+		p, a.opt.Name = profile.Endpoint(a.endpoint, a.model), "profiled "+a.endpoint
+		return p, func() {}, 0, nil
+	case a.simulate:
+		p, a.opt.Name = profile.Simulated(a.cfg), "profiled simulator"
+		a.opt.Logf = func(string, ...any) {} // nothing to wait for
+		return p, func() {}, 0, nil
 	}
-	res, err := profile.Run(ctx, p, opt)
+	srv, err := mock.New(a.cfg)
 	if err != nil {
-		return 1, err
+		return nil, nil, 2, err
 	}
-	printProfile(stdout, res)
-	if *out != "" {
-		path, err := res.WriteFiles(*out)
-		if err != nil {
-			return 1, err
-		}
-		if err := plot.Profile(filepath.Join(*out, "profile.png"), res); err != nil {
-			return 1, err
-		}
-		fmt.Fprintf(stdout, "\nwrote %s (perfgate mock --profile %s), %s and %s\n", path, path,
-			filepath.Join(*out, "points.json"), filepath.Join(*out, "profile.png"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, 1, err
 	}
-	if *selfTest {
-		fmt.Fprintf(stdout, "\nprofiled in %v; load average %s\n", res.Elapsed.Round(100*time.Millisecond), loadAverage())
-		if !checkRecovery(stdout, cfg, res.Profile) {
-			return 1, errors.New("self-test: the recovered profile is more than 5% off")
-		}
+	go srv.Serve(ln)
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stderr, "perfgate profile: self-test: simulator on %s\n", url)
+	p, a.opt.Name = profile.Endpoint(url, ""), "profiled simulator over HTTP"
+	return p, func() { srv.Close() }, 0, nil
+}
+
+// writeProfile writes the profile, its points and its plot to dir, and says so.
+func writeProfile(stdout io.Writer, dir string, res *profile.Result) error {
+	path, err := res.WriteFiles(dir)
+	if err != nil {
+		return err
 	}
-	return 0, nil
+	if err := profile.Plot(filepath.Join(dir, "profile.png"), res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s (perfgate mock --profile %s), %s and %s\n", path, path,
+		filepath.Join(dir, "points.json"), filepath.Join(dir, "profile.png"))
+	return nil
 }
 
 func loadAverage() string {

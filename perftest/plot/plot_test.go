@@ -9,9 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/perftest"
-	"github.com/perfgate/perfgate/perftest/profile"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -53,15 +51,4 @@ func TestPanels(t *testing.T) {
 	assert.ErrorContains(t, Panels(path), "no panels")
 	assert.ErrorContains(t, Panels(path, Panel{Curves: []Curve{{X: x, Y: x[:1]}}}), "3 x values, 1 y values")
 	assert.ErrorContains(t, Panels(path, Panel{Title: "empty", LogY: true, Curves: []Curve{{X: x, Y: []float64{0, 0, 0}}}}), "no points")
-}
-
-func TestProfilePlot(t *testing.T) {
-	res, err := profile.Run(t.Context(), profile.Simulated(mock.Config{NumGPUBlocks: 2048}), profile.Options{ISLs: []int{256, 1024, 4096}, DecodeISLs: []int{512, 1024}})
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "profile.png")
-	require.NoError(t, Profile(path, res))
-	png, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.Greater(t, len(png), 10000)
-	assert.Error(t, Profile(path, &profile.Result{}))
 }

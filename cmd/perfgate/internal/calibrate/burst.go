@@ -88,86 +88,104 @@ func (l *stepLoop) run() {
 	var active, waiting []*burstStream
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	defer func() {
-		l.mu.Lock()
-		waiting = append(waiting, l.incoming...)
-		l.incoming = nil
-		l.mu.Unlock()
-		for _, st := range append(active, waiting...) {
-			close(st.finished)
-		}
-	}()
-	// sleep waits d, or until a stream arrives when wakeable; false on quit.
-	sleep := func(d time.Duration, wakeable bool) bool {
-		timer.Reset(max(d, 0))
-		defer timer.Stop()
-		wake := l.wake
-		if !wakeable {
-			wake = nil
-		}
-		select {
-		case <-timer.C:
-		case <-wake:
-		case <-l.quit:
-			return false
-		}
-		return true
-	}
+	defer func() { l.finish(active, waiting) }()
 	for {
-		l.mu.Lock()
-		waiting = append(waiting, l.incoming...)
-		clear(l.incoming)
-		l.incoming = l.incoming[:0]
-		l.mu.Unlock()
-		now := time.Now()
-		first := time.Hour // until the next stream may join
-		keep := waiting[:0]
-		for _, st := range waiting {
-			if now.Before(st.join) {
-				keep = append(keep, st)
-				first = min(first, st.join.Sub(now))
-			} else {
-				active = append(active, st)
-			}
-		}
-		clear(waiting[len(keep):])
-		waiting = keep
+		var first time.Duration
+		waiting, active, first = l.admit(waiting, active)
 		if len(active) == 0 {
-			if !sleep(first, true) {
+			if !l.sleep(timer, first, true) {
 				return
 			}
 			continue
 		}
 		start := time.Now()
-		kept := active[:0]
-		for _, st := range active {
-			_, err := st.w.Write(chunk)
-			if err == nil {
-				st.fl.Flush()
-			}
-			// Ground truth is the moment the write returned: the chunk is in the kernel.
-			st.times = append(st.times, time.Now())
-			switch {
-			case err != nil:
-				close(st.finished)
-			case len(st.times) == st.max:
-				l.gt.record(st.index, st.times)
-				writeEnd(st.w, st.max)
-				st.fl.Flush()
-				close(st.finished)
-			default:
-				kept = append(kept, st)
-			}
-		}
-		drain := time.Since(start)
-		clear(active[len(kept):])
-		active = kept
+		var drain time.Duration
+		active, drain = l.writeStep(active, start)
 		l.mu.Lock()
 		l.drains = append(l.drains, drain)
 		l.mu.Unlock()
-		if !sleep(time.Until(start.Add(l.gt.step())), false) {
+		if !l.sleep(timer, time.Until(start.Add(l.gt.step())), false) {
 			return
 		}
+	}
+}
+
+// admit takes the streams handed in since the last step and moves to active every waiting
+// stream whose join time has come; first is the time until the next one may join.
+func (l *stepLoop) admit(waiting, active []*burstStream) (_, _ []*burstStream, first time.Duration) {
+	l.mu.Lock()
+	waiting = append(waiting, l.incoming...)
+	clear(l.incoming)
+	l.incoming = l.incoming[:0]
+	l.mu.Unlock()
+	now := time.Now()
+	first = time.Hour
+	keep := waiting[:0]
+	for _, st := range waiting {
+		if now.Before(st.join) {
+			keep = append(keep, st)
+			first = min(first, st.join.Sub(now))
+		} else {
+			active = append(active, st)
+		}
+	}
+	clear(waiting[len(keep):])
+	return keep, active, first
+}
+
+// writeStep writes the next token of every active stream, ends the streams that are done or
+// failed, and returns those left with the step's drain time (from start to the last write).
+func (l *stepLoop) writeStep(active []*burstStream, start time.Time) ([]*burstStream, time.Duration) {
+	kept := active[:0]
+	for _, st := range active {
+		_, err := st.w.Write(chunk)
+		if err == nil {
+			st.fl.Flush()
+		}
+		// Ground truth is the moment the write returned: the chunk is in the kernel.
+		st.times = append(st.times, time.Now())
+		switch {
+		case err != nil:
+			close(st.finished)
+		case len(st.times) == st.max:
+			l.gt.record(st.index, st.times)
+			writeEnd(st.w, st.max)
+			st.fl.Flush()
+			close(st.finished)
+		default:
+			kept = append(kept, st)
+		}
+	}
+	drain := time.Since(start)
+	clear(active[len(kept):])
+	return kept, drain
+}
+
+// sleep waits d, or until a stream arrives when wakeable; false on quit.
+func (l *stepLoop) sleep(timer *time.Timer, d time.Duration, wakeable bool) bool {
+	timer.Reset(max(d, 0))
+	defer timer.Stop()
+	wake := l.wake
+	if !wakeable {
+		wake = nil
+	}
+	select {
+	case <-timer.C:
+	case <-wake:
+	case <-l.quit:
+		return false
+	}
+	return true
+}
+
+// finish lets go of every stream the loop still holds, and of those handed in since.
+func (l *stepLoop) finish(active, waiting []*burstStream) {
+	l.mu.Lock()
+	waiting = append(waiting, l.incoming...)
+	l.incoming = nil
+	l.mu.Unlock()
+	for _, st := range append(active, waiting...) {
+		close(st.finished)
 	}
 }
 

@@ -3,7 +3,7 @@ package capacity_test
 import (
 	"fmt"
 
-	"github.com/perfgate/perfgate/perftest/capacity"
+	"github.com/perfgate/perfgate/cmd/perfgate/internal/capacity"
 )
 
 // A Llama-3-8B-shaped model on one 80 GiB GPU: 131,072 bytes of KV per token in bf16, and

@@ -29,7 +29,7 @@
 //     concurrencies at that ISL are not tried.
 //
 // The Result holds the fitted [mock.Profile], every measured point, and both fits with
-// their R²; WriteFiles writes the profile and the points (plot.Profile draws them).
+// their R²; WriteFiles writes the profile and the points ([Plot] draws them).
 //
 // On the virtual clock ([Simulated]) the simulator's coefficients come back to 1e-6.
 // Over HTTP on the 2-core development box, `perfgate profile --self-test` (the simulator
@@ -220,77 +220,125 @@ func Run(ctx context.Context, p Prober, opt Options) (*Result, error) {
 		return res, err
 	}
 	// Decode: a searched design over ISL x concurrency.
-	var err error
+	capacity, err := kvCapacity(ctx, p, opt)
+	if err != nil {
+		return res, err
+	}
+	res.KVCapacity = capacity
+	d := &decodeSweep{ctx: ctx, p: p, opt: opt, res: res, capacity: capacity, seed: &seed}
+	for _, isl := range opt.DecodeISLs {
+		if err := d.sweep(isl); err != nil {
+			return res, err
+		}
+	}
+	if err := fitDecode(res, opt.Name, d.us, d.gs); err != nil {
+		return res, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// kvCapacity is the KV cache size in tokens: opt's, else what the server reports.
+func kvCapacity(ctx context.Context, p Prober, opt Options) (int, error) {
 	capacity := opt.KVCapacity
 	if capacity == 0 {
+		var err error
 		if capacity, err = p.KVCapacity(ctx); err != nil {
-			return res, fmt.Errorf("profile: %w", err)
+			return 0, fmt.Errorf("profile: %w", err)
 		}
 	}
 	if capacity <= 0 {
-		return res, errors.New("profile: the server does not report its KV cache size (vllm:cache_config_info); give it (--kv-capacity)")
+		return 0, errors.New("profile: the server does not report its KV cache size (vllm:cache_config_info); give it (--kv-capacity)")
 	}
-	res.KVCapacity = capacity
-	var us, gs []float64
-	for _, isl := range opt.DecodeISLs {
-		ctxTok := float64(isl) + float64(opt.OSL)/2
-		var concs []int
-		for _, u := range opt.KVFractions {
-			c := int(math.Round(u * float64(capacity) / ctxTok))
-			c = min(max(c, 1), opt.MaxConcurrency)
-			if float64(c)*float64(isl+opt.OSL) > float64(capacity) {
-				c = capacity / (isl + opt.OSL)
-			}
-			if c >= 1 && !slices.Contains(concs, c) {
-				concs = append(concs, c)
-			}
+	return capacity, nil
+}
+
+// decodeSweep runs the decode bursts and collects the (KV fraction, step) points of those
+// that did not saturate.
+type decodeSweep struct {
+	ctx      context.Context
+	p        Prober
+	opt      Options
+	res      *Result
+	capacity int
+	seed     *uint64
+	us, gs   []float64
+}
+
+// sweep measures one ISL at the concurrencies that put the KV cache at opt.KVFractions,
+// until one saturates, then bisects the neighbours whose ITL differs most, if by more
+// than 25%.
+func (d *decodeSweep) sweep(isl int) error {
+	var done []DecodePoint
+	for _, c := range decodeConcurrencies(isl, d.capacity, d.opt) {
+		pt, err := d.measure(isl, c)
+		if err != nil {
+			return err
 		}
-		var done []DecodePoint
-		measure := func(c int) (DecodePoint, error) {
-			seed++
-			ts, err := p.Probe(ctx, Burst{ISL: isl, OSL: opt.OSL, Concurrency: c, Requests: c, Seed: seed})
-			if err != nil {
-				return DecodePoint{}, fmt.Errorf("profile: decode at ISL %d, concurrency %d: %w", isl, c, err)
-			}
-			pt := decodePoint(isl, c, capacity, ts, opt.OSL)
-			res.Decode = append(res.Decode, pt)
-			if !pt.Saturated {
-				us, gs = append(us, pt.KVFraction), append(gs, pt.ITLms)
-			}
-			opt.Logf("profile: decode ISL %d concurrency %d: KV %.3f, ITL %.2f ms (%.0f tokens/s)%s", isl, c, pt.KVFraction, pt.ITLms, pt.TokensPerSec,
-				map[bool]string{true: ", saturated", false: ""}[pt.Saturated])
-			return pt, nil
+		if pt.Saturated {
+			break // higher concurrencies only queue more
 		}
-		for _, c := range concs {
-			pt, err := measure(c)
-			if err != nil {
-				return res, err
-			}
-			if pt.Saturated {
-				break // higher concurrencies only queue more
-			}
-			done = append(done, pt)
-		}
-		// Refine: bisect the neighbours whose ITL differs most, if by more than 25%.
-		best, jump := -1, 1.25
-		for i := 1; i < len(done); i++ {
-			if r := done[i].ITLms / done[i-1].ITLms; r > jump && done[i].Concurrency-done[i-1].Concurrency > 1 {
-				best, jump = i, r
-			}
-		}
-		if best > 0 {
-			if _, err := measure((done[best-1].Concurrency + done[best].Concurrency) / 2); err != nil {
-				return res, err
-			}
+		done = append(done, pt)
+	}
+	best, jump := -1, 1.25
+	for i := 1; i < len(done); i++ {
+		if r := done[i].ITLms / done[i-1].ITLms; r > jump && done[i].Concurrency-done[i-1].Concurrency > 1 {
+			best, jump = i, r
 		}
 	}
+	if best > 0 {
+		if _, err := d.measure(isl, (done[best-1].Concurrency+done[best].Concurrency)/2); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeConcurrencies are the distinct concurrencies that put the KV cache at each of
+// opt.KVFractions for prompts of isl tokens, capped by opt.MaxConcurrency and the capacity.
+func decodeConcurrencies(isl, capacity int, opt Options) []int {
+	ctxTok := float64(isl) + float64(opt.OSL)/2
+	var concs []int
+	for _, u := range opt.KVFractions {
+		c := int(math.Round(u * float64(capacity) / ctxTok))
+		c = min(max(c, 1), opt.MaxConcurrency)
+		if float64(c)*float64(isl+opt.OSL) > float64(capacity) {
+			c = capacity / (isl + opt.OSL)
+		}
+		if c >= 1 && !slices.Contains(concs, c) {
+			concs = append(concs, c)
+		}
+	}
+	return concs
+}
+
+// measure runs one burst of c requests with prompts of isl tokens and records its point.
+func (d *decodeSweep) measure(isl, c int) (DecodePoint, error) {
+	*d.seed++
+	ts, err := d.p.Probe(d.ctx, Burst{ISL: isl, OSL: d.opt.OSL, Concurrency: c, Requests: c, Seed: *d.seed})
+	if err != nil {
+		return DecodePoint{}, fmt.Errorf("profile: decode at ISL %d, concurrency %d: %w", isl, c, err)
+	}
+	pt := decodePoint(isl, c, d.capacity, ts, d.opt.OSL)
+	d.res.Decode = append(d.res.Decode, pt)
+	if !pt.Saturated {
+		d.us, d.gs = append(d.us, pt.KVFraction), append(d.gs, pt.ITLms)
+	}
+	d.opt.Logf("profile: decode ISL %d concurrency %d: KV %.3f, ITL %.2f ms (%.0f tokens/s)%s", isl, c, pt.KVFraction, pt.ITLms, pt.TokensPerSec,
+		map[bool]string{true: ", saturated", false: ""}[pt.Saturated])
+	return pt, nil
+}
+
+// fitDecode fits the decode steps gs against the KV fractions us and sets res.Profile.
+func fitDecode(res *Result, name string, us, gs []float64) error {
 	if len(us) < 3 {
-		return res, fmt.Errorf("profile: decode: %d bursts decoded without saturating, the fit needs 3: lower the KV fractions or the decode ISLs", len(us))
+		return fmt.Errorf("profile: decode: %d bursts decoded without saturating, the fit needs 3: lower the KV fractions or the decode ISLs", len(us))
 	}
+	var err error
 	if res.DecodeFit, err = FitPoly(us, gs, 2); err != nil {
-		return res, fmt.Errorf("profile: decode: %w", err)
+		return fmt.Errorf("profile: decode: %w", err)
 	}
-	res.Profile = mock.Profile{Name: opt.Name, PrefillMS: res.PrefillFit.Coef, DecodeMS: res.DecodeFit.Coef}
+	res.Profile = mock.Profile{Name: name, PrefillMS: res.PrefillFit.Coef, DecodeMS: res.DecodeFit.Coef}
 	minGap := math.Inf(1)
 	for _, g := range gs {
 		minGap = min(minGap, g)
@@ -299,10 +347,9 @@ func Run(ctx context.Context, p Prober, opt Options) (*Result, error) {
 	// held at half of it, so an extrapolation cannot reach zero.
 	res.Profile.DecodeMinMS = max(math.Round(minGap*500)/1000, 0.001)
 	if err := res.Profile.Validate(); err != nil {
-		return res, fmt.Errorf("profile: the fitted profile is not usable: %w", err)
+		return fmt.Errorf("profile: the fitted profile is not usable: %w", err)
 	}
-	res.Elapsed = time.Since(start)
-	return res, nil
+	return nil
 }
 
 // decodePoint turns a burst's timings into one decode sample per request: the mean gap

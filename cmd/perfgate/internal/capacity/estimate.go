@@ -184,49 +184,9 @@ func dtypeName(s string) string {
 
 // Estimate sizes the model on the hardware opt describes.
 func (c Config) Estimate(opt Options) (Estimate, error) {
-	var errs []error
-	if opt.GPUMemory == 0 {
-		opt.GPUMemory = 80 << 30
-	}
-	if opt.Utilization == 0 {
-		opt.Utilization = 0.9
-	}
-	if opt.TP == 0 {
-		opt.TP = 1
-	}
-	if opt.BlockSize == 0 {
-		opt.BlockSize = 16
-	}
-	base := dtypeName(c.DType)
-	if _, ok := BytesPerElement[base]; !ok {
-		base = "bf16"
-	}
-	dt := dtypeName(opt.DType)
-	if dt == "" {
-		dt = base
-		if q := dtypeName(c.QuantMethod); BytesPerElement[q] > 0 {
-			dt = q // e.g. DeepSeek-V3's fp8 checkpoint
-		}
-	}
-	kvdt := dtypeName(opt.KVDType)
-	if kvdt == "" {
-		kvdt = dt
-		if BytesPerElement[dt] < 2 && opt.DType == "" {
-			kvdt = base
-		}
-	}
-	for _, d := range []struct{ flag, v string }{{"dtype", dt}, {"kv-dtype", kvdt}} {
-		if _, ok := BytesPerElement[d.v]; !ok {
-			errs = append(errs, fmt.Errorf("estimate: %s %q is not one of fp32, bf16, fp16, fp8, int8, int4, fp4", d.flag, d.v))
-		}
-	}
-	if opt.GPUMemory < 0 || !(opt.Utilization > 0 && opt.Utilization <= 1) || opt.Reserved < 0 || opt.TP < 0 || opt.BlockSize < 0 || opt.ISL < 0 || opt.OSL < 0 {
-		errs = append(errs, fmt.Errorf("estimate: need GPU memory > 0, utilization in (0, 1], reserved >= 0, tp >= 1, block size >= 1, ISL and OSL >= 0"))
-	}
-	if (opt.ISL > 0) != (opt.OSL > 0) {
-		errs = append(errs, errors.New("estimate: give both ISL and OSL, or neither"))
-	}
-	if err := errors.Join(errs...); err != nil {
+	opt = opt.withDefaults()
+	dt, kvdt := c.dtypes(opt)
+	if err := opt.check(dt, kvdt); err != nil {
 		return Estimate{}, err
 	}
 	total, active := c.Params()
@@ -263,4 +223,63 @@ func (c Config) Estimate(opt Options) (Estimate, error) {
 		e.MaxKVTokens = e.MaxBatch * int64(opt.ISL+opt.OSL)
 	}
 	return e, nil
+}
+
+// withDefaults fills in the zero fields: 80 GiB, 90% of it, one GPU, blocks of 16 tokens.
+func (opt Options) withDefaults() Options {
+	if opt.GPUMemory == 0 {
+		opt.GPUMemory = 80 << 30
+	}
+	if opt.Utilization == 0 {
+		opt.Utilization = 0.9
+	}
+	if opt.TP == 0 {
+		opt.TP = 1
+	}
+	if opt.BlockSize == 0 {
+		opt.BlockSize = 16
+	}
+	return opt
+}
+
+// dtypes are the weights' and the KV cache's data types: those opt names, else the
+// checkpoint's (its quantization's when that has a size), with the KV cache kept at the
+// checkpoint's type when the weights are quantized below 2 bytes.
+func (c Config) dtypes(opt Options) (dt, kvdt string) {
+	base := dtypeName(c.DType)
+	if _, ok := BytesPerElement[base]; !ok {
+		base = "bf16"
+	}
+	dt = dtypeName(opt.DType)
+	if dt == "" {
+		dt = base
+		if q := dtypeName(c.QuantMethod); BytesPerElement[q] > 0 {
+			dt = q // e.g. DeepSeek-V3's fp8 checkpoint
+		}
+	}
+	kvdt = dtypeName(opt.KVDType)
+	if kvdt == "" {
+		kvdt = dt
+		if BytesPerElement[dt] < 2 && opt.DType == "" {
+			kvdt = base
+		}
+	}
+	return dt, kvdt
+}
+
+// check reports every problem with the options and the data types at once.
+func (opt Options) check(dt, kvdt string) error {
+	var errs []error
+	for _, d := range []struct{ flag, v string }{{"dtype", dt}, {"kv-dtype", kvdt}} {
+		if _, ok := BytesPerElement[d.v]; !ok {
+			errs = append(errs, fmt.Errorf("estimate: %s %q is not one of fp32, bf16, fp16, fp8, int8, int4, fp4", d.flag, d.v))
+		}
+	}
+	if opt.GPUMemory < 0 || !(opt.Utilization > 0 && opt.Utilization <= 1) || opt.Reserved < 0 || opt.TP < 0 || opt.BlockSize < 0 || opt.ISL < 0 || opt.OSL < 0 {
+		errs = append(errs, fmt.Errorf("estimate: need GPU memory > 0, utilization in (0, 1], reserved >= 0, tp >= 1, block size >= 1, ISL and OSL >= 0"))
+	}
+	if (opt.ISL > 0) != (opt.OSL > 0) {
+		errs = append(errs, errors.New("estimate: give both ISL and OSL, or neither"))
+	}
+	return errors.Join(errs...)
 }

@@ -1,18 +1,17 @@
-package plot
+package profile
 
 import (
 	"fmt"
 	"math"
 	"strconv"
 
-	"github.com/perfgate/perfgate/perftest/profile"
+	"github.com/perfgate/perfgate/perftest/plot"
 )
 
-// Profile writes a PNG of a profile run (package profile) to path: TTFT against the prompt
-// length with the fitted prefill curve, prefill throughput, the decode steps against the KV
-// fraction with the fitted decode curve, and decode throughput against concurrency, one
-// line per ISL.
-func Profile(path string, r *profile.Result) error {
+// Plot writes a PNG of a profile run to path: TTFT against the prompt length with the fitted
+// prefill curve, prefill throughput, the decode steps against the KV fraction with the fitted
+// decode curve, and decode throughput against concurrency, one line per ISL.
+func Plot(path string, r *Result) error {
 	if r == nil || len(r.Prefill) == 0 {
 		return fmt.Errorf("plot profile: no prefill points")
 	}
@@ -25,15 +24,15 @@ func Profile(path string, r *profile.Result) error {
 		x := hi * float64(i) / 49
 		fitX, fitY = append(fitX, x), append(fitY, r.PrefillFit.At(x))
 	}
-	panels := []Panel{
-		{Title: "prefill (concurrency 1)", X: "prompt tokens", Y: "TTFT ms", Curves: []Curve{
+	panels := []plot.Panel{
+		{Title: "prefill (concurrency 1)", X: "prompt tokens", Y: "TTFT ms", Curves: []plot.Curve{
 			{Name: "median TTFT", X: isl, Y: ttft, Points: true},
 			{Name: fmt.Sprintf("fit (R² %.4f)", r.PrefillFit.R2), X: fitX, Y: fitY, Smooth: true}}},
-		{Title: "prefill throughput", X: "prompt tokens", Y: "tokens/s", Curves: []Curve{{Name: "ISL / TTFT", X: isl, Y: tput}}},
+		{Title: "prefill throughput", X: "prompt tokens", Y: "tokens/s", Curves: []plot.Curve{{Name: "ISL / TTFT", X: isl, Y: tput}}},
 	}
 	if len(r.Decode) > 0 {
 		var us, gs, ux, uy []float64
-		byISL := map[int]*Curve{}
+		byISL := map[int]*plot.Curve{}
 		var order []int
 		for _, p := range r.Decode {
 			if p.Saturated {
@@ -42,7 +41,7 @@ func Profile(path string, r *profile.Result) error {
 			us, gs = append(us, p.KVFraction), append(gs, p.ITLms)
 			l, ok := byISL[p.ISL]
 			if !ok {
-				l = &Curve{Name: "ISL " + strconv.Itoa(p.ISL)}
+				l = &plot.Curve{Name: "ISL " + strconv.Itoa(p.ISL)}
 				byISL[p.ISL] = l
 				order = append(order, p.ISL)
 			}
@@ -56,10 +55,10 @@ func Profile(path string, r *profile.Result) error {
 			u := umax * float64(i) / 49
 			ux, uy = append(ux, u), append(uy, math.Max(r.Profile.DecodeMinMS, r.DecodeFit.At(u)))
 		}
-		panels = append(panels, Panel{Title: "decode steps", X: "KV cache fraction", Y: "step ms", Curves: []Curve{
+		panels = append(panels, plot.Panel{Title: "decode steps", X: "KV cache fraction", Y: "step ms", Curves: []plot.Curve{
 			{Name: "measured (median of a burst)", X: us, Y: gs, Points: true},
 			{Name: fmt.Sprintf("fit (R² %.4f)", r.DecodeFit.R2), X: ux, Y: uy, Smooth: true}}})
-		dec := Panel{Title: "decode throughput", X: "concurrency", Y: "output tokens/s"}
+		dec := plot.Panel{Title: "decode throughput", X: "concurrency", Y: "output tokens/s"}
 		for _, k := range order {
 			l := byISL[k]
 			// Sort by concurrency: the bisection point comes last.
@@ -75,5 +74,5 @@ func Profile(path string, r *profile.Result) error {
 			panels = append(panels, dec)
 		}
 	}
-	return Panels(path, panels...)
+	return plot.Panels(path, panels...)
 }

@@ -122,18 +122,47 @@ func ReadConfig(path string) (Config, error) {
 func ParseConfig(data []byte) (Config, error) { return parseConfig(data, "") }
 
 func parseConfig(data []byte, file string) (Config, error) {
+	w, err := decodeWire(data, file)
+	if err != nil {
+		return Config{}, err
+	}
+	c := w.config()
+	p := &problems{file: file}
+	p.expertCounts(&c, w)
+	p.sizes(c)
+	p.attention(&c)
+	p.latentAttention(c)
+	p.experts(c)
+	if c.MoE() && c.MoEIntermediate == 0 {
+		c.MoEIntermediate = c.Intermediate // Mixtral names an expert's size intermediate_size
+	}
+	if len(p.errs) == 0 {
+		if t, _ := c.params(); t >= maxExact || c.kvElements()*64 >= maxExact {
+			p.bad("num_hidden_layers", "with these sizes the model has %.3g parameters: not a model this estimate can count", t)
+		}
+	}
+	if err := errors.Join(p.errs...); err != nil {
+		return Config{}, err
+	}
+	c.DType = strings.ToLower(c.DType)
+	return c, nil
+}
+
+// decodeWire decodes config.json, and a multimodal model's text_config in its place when
+// the top level has no layers.
+func decodeWire(data []byte, file string) (wire, error) {
 	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
 		name := "config"
 		if file != "" {
 			name = file
 		}
-		return Config{}, fmt.Errorf("%s: %w", name, err)
+		return wire{}, fmt.Errorf("%s: %w", name, err)
 	}
 	if w.Layers == 0 && len(w.TextConfig) > 0 && string(w.TextConfig) != "null" {
 		var t wire
 		if err := json.Unmarshal(w.TextConfig, &t); err != nil {
-			return Config{}, &FieldError{file, "text_config", err.Error()}
+			return wire{}, &FieldError{file, "text_config", err.Error()}
 		}
 		t.Architectures = w.Architectures
 		if t.DType == "" && t.DTypeNew == "" {
@@ -144,6 +173,12 @@ func parseConfig(data []byte, file string) (Config, error) {
 		}
 		w = t
 	}
+	return w, nil
+}
+
+// config is the Config of a decoded config.json, with the fields that go by other names or
+// need their absence told apart filled in.
+func (w wire) config() Config {
 	c := w.Config
 	if len(w.Architectures) > 0 {
 		c.Architecture = w.Architectures[0]
@@ -160,113 +195,118 @@ func parseConfig(data []byte, file string) (Config, error) {
 	if w.QLoraRaw != nil {
 		c.QLoraRank = *w.QLoraRaw
 	}
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{file, field, fmt.Sprintf(format, args...)})
-	}
-	// Expert counts go by three names; two that disagree are a contradiction.
-	for _, e := range []struct {
-		name string
-		n    int
-	}{{"num_local_experts", w.LocalExperts}, {"num_experts", w.NumExperts}, {"n_routed_experts", w.RoutedExperts}} {
+	return c
+}
+
+// problems collects a config's field errors, in the order the checks find them.
+type problems struct {
+	file string
+	errs []error
+}
+
+func (p *problems) bad(field, format string, args ...any) {
+	p.errs = append(p.errs, &FieldError{p.file, field, fmt.Sprintf(format, args...)})
+}
+
+// namedInt is one integer field of a config, by its JSON name.
+type namedInt struct {
+	name string
+	v    int
+}
+
+// expertCounts sets c.Experts from the three names expert counts go by; two that disagree
+// are a contradiction.
+func (p *problems) expertCounts(c *Config, w wire) {
+	for _, e := range []namedInt{{"num_local_experts", w.LocalExperts}, {"num_experts", w.NumExperts}, {"n_routed_experts", w.RoutedExperts}} {
 		switch {
-		case e.n < 0:
-			bad(e.name, "must be >= 0, got %d", e.n)
-		case e.n > 0 && c.Experts > 0 && e.n != c.Experts:
-			bad(e.name, "is %d, but another expert count says %d", e.n, c.Experts)
-		case e.n > 0:
-			c.Experts = e.n
+		case e.v < 0:
+			p.bad(e.name, "must be >= 0, got %d", e.v)
+		case e.v > 0 && c.Experts > 0 && e.v != c.Experts:
+			p.bad(e.name, "is %d, but another expert count says %d", e.v, c.Experts)
+		case e.v > 0:
+			c.Experts = e.v
 		}
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"num_hidden_layers", c.Layers}, {"hidden_size", c.Hidden}, {"num_attention_heads", c.Heads}, {"vocab_size", c.Vocab}} {
+}
+
+// sizes checks that the sizes every model needs are there and no size is negative.
+func (p *problems) sizes(c Config) {
+	for _, f := range []namedInt{{"num_hidden_layers", c.Layers}, {"hidden_size", c.Hidden}, {"num_attention_heads", c.Heads}, {"vocab_size", c.Vocab}} {
 		if f.v <= 0 {
 			if f.v == 0 {
-				bad(f.name, "missing (needed for the weights and the KV cache)")
+				p.bad(f.name, "missing (needed for the weights and the KV cache)")
 			} else {
-				bad(f.name, "must be > 0, got %d", f.v)
+				p.bad(f.name, "must be > 0, got %d", f.v)
 			}
 		}
 	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"num_key_value_heads", c.KVHeads}, {"head_dim", c.HeadDim}, {"intermediate_size", c.Intermediate}, {"kv_lora_rank", c.KVLoraRank},
+	for _, f := range []namedInt{{"num_key_value_heads", c.KVHeads}, {"head_dim", c.HeadDim}, {"intermediate_size", c.Intermediate}, {"kv_lora_rank", c.KVLoraRank},
 		{"q_lora_rank", c.QLoraRank}, {"qk_rope_head_dim", c.QKRopeHeadDim}, {"qk_nope_head_dim", c.QKNopeHeadDim}, {"v_head_dim", c.VHeadDim},
 		{"num_experts_per_tok", c.ExpertsPerToken}, {"n_shared_experts", c.SharedExperts}, {"moe_intermediate_size", c.MoEIntermediate},
 		{"shared_expert_intermediate_size", c.SharedIntermediate}, {"first_k_dense_replace", c.FirstDenseLayers}} {
 		if f.v < 0 {
-			bad(f.name, "must be >= 0, got %d", f.v)
+			p.bad(f.name, "must be >= 0, got %d", f.v)
 		}
 	}
+}
+
+// attention fills in the KV heads (multi-head attention when absent) and head_dim, and
+// checks that the KV heads group the query heads.
+func (p *problems) attention(c *Config) {
 	if c.KVHeads == 0 {
 		c.KVHeads = c.Heads // no num_key_value_heads: multi-head attention
 	}
 	if c.Heads > 0 && c.KVHeads > 0 {
 		if c.KVHeads > c.Heads {
-			bad("num_key_value_heads", "%d is more than num_attention_heads %d", c.KVHeads, c.Heads)
+			p.bad("num_key_value_heads", "%d is more than num_attention_heads %d", c.KVHeads, c.Heads)
 		} else if c.Heads%c.KVHeads != 0 {
-			bad("num_key_value_heads", "%d does not divide num_attention_heads %d (grouped-query attention shares each KV head among a whole number of query heads)", c.KVHeads, c.Heads)
+			p.bad("num_key_value_heads", "%d does not divide num_attention_heads %d (grouped-query attention shares each KV head among a whole number of query heads)", c.KVHeads, c.Heads)
 		}
 	}
 	if c.HeadDim == 0 && c.Heads > 0 && c.Hidden > 0 {
 		if c.Hidden%c.Heads != 0 && !c.MLA() {
-			bad("head_dim", "missing, and hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
+			p.bad("head_dim", "missing, and hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
 		}
 		c.HeadDim = c.Hidden / c.Heads
 	}
+}
+
+// latentAttention checks that multi-head latent attention is described whole or not at all.
+func (p *problems) latentAttention(c Config) {
 	if c.MLA() {
-		if c.QKRopeHeadDim == 0 {
-			bad("qk_rope_head_dim", "missing, but kv_lora_rank says the model uses multi-head latent attention")
-		}
-		if c.QKNopeHeadDim == 0 {
-			bad("qk_nope_head_dim", "missing, but kv_lora_rank says the model uses multi-head latent attention")
-		}
-		if c.VHeadDim == 0 {
-			bad("v_head_dim", "missing, but kv_lora_rank says the model uses multi-head latent attention")
-		}
-	} else if c.QKRopeHeadDim > 0 || c.QLoraRank > 0 {
-		bad("kv_lora_rank", "missing, but qk_rope_head_dim or q_lora_rank say the model uses multi-head latent attention")
-	}
-	if c.MoE() {
-		if c.MoEIntermediate == 0 && c.Intermediate == 0 {
-			bad("moe_intermediate_size", "missing: the size of an expert (intermediate_size is missing too)")
-		}
-		if c.ExpertsPerToken > c.Experts {
-			bad("num_experts_per_tok", "%d is more than the %d experts", c.ExpertsPerToken, c.Experts)
-		}
-		if c.FirstDenseLayers > c.Layers && c.Layers > 0 {
-			bad("first_k_dense_replace", "%d is more than num_hidden_layers %d", c.FirstDenseLayers, c.Layers)
-		}
-		if c.FirstDenseLayers > 0 && c.Intermediate == 0 {
-			bad("intermediate_size", "missing: first_k_dense_replace says %d layers are dense", c.FirstDenseLayers)
-		}
-	} else {
-		if c.Intermediate == 0 {
-			bad("intermediate_size", "missing (the MLP's size; an MoE config names its experts instead)")
-		}
-		for _, f := range []struct {
-			name string
-			v    int
-		}{{"num_experts_per_tok", c.ExpertsPerToken}, {"n_shared_experts", c.SharedExperts}, {"moe_intermediate_size", c.MoEIntermediate}} {
-			if f.v > 0 {
-				bad(f.name, "is set, but no expert count (num_local_experts, num_experts or n_routed_experts) is")
+		for _, f := range []namedInt{{"qk_rope_head_dim", c.QKRopeHeadDim}, {"qk_nope_head_dim", c.QKNopeHeadDim}, {"v_head_dim", c.VHeadDim}} {
+			if f.v == 0 {
+				p.bad(f.name, "missing, but kv_lora_rank says the model uses multi-head latent attention")
 			}
 		}
+	} else if c.QKRopeHeadDim > 0 || c.QLoraRank > 0 {
+		p.bad("kv_lora_rank", "missing, but qk_rope_head_dim or q_lora_rank say the model uses multi-head latent attention")
 	}
-	if c.MoE() && c.MoEIntermediate == 0 {
-		c.MoEIntermediate = c.Intermediate // Mixtral names an expert's size intermediate_size
-	}
-	if len(errs) == 0 {
-		if t, _ := c.params(); t >= maxExact || c.kvElements()*64 >= maxExact {
-			bad("num_hidden_layers", "with these sizes the model has %.3g parameters: not a model this estimate can count", t)
+}
+
+// experts checks an MoE config's expert sizes, and that a dense config names none.
+func (p *problems) experts(c Config) {
+	if !c.MoE() {
+		if c.Intermediate == 0 {
+			p.bad("intermediate_size", "missing (the MLP's size; an MoE config names its experts instead)")
 		}
+		for _, f := range []namedInt{{"num_experts_per_tok", c.ExpertsPerToken}, {"n_shared_experts", c.SharedExperts}, {"moe_intermediate_size", c.MoEIntermediate}} {
+			if f.v > 0 {
+				p.bad(f.name, "is set, but no expert count (num_local_experts, num_experts or n_routed_experts) is")
+			}
+		}
+		return
 	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	if c.MoEIntermediate == 0 && c.Intermediate == 0 {
+		p.bad("moe_intermediate_size", "missing: the size of an expert (intermediate_size is missing too)")
 	}
-	c.DType = strings.ToLower(c.DType)
-	return c, nil
+	if c.ExpertsPerToken > c.Experts {
+		p.bad("num_experts_per_tok", "%d is more than the %d experts", c.ExpertsPerToken, c.Experts)
+	}
+	if c.FirstDenseLayers > c.Layers && c.Layers > 0 {
+		p.bad("first_k_dense_replace", "%d is more than num_hidden_layers %d", c.FirstDenseLayers, c.Layers)
+	}
+	if c.FirstDenseLayers > 0 && c.Intermediate == 0 {
+		p.bad("intermediate_size", "missing: first_k_dense_replace says %d layers are dense", c.FirstDenseLayers)
+	}
 }
