@@ -1,0 +1,15 @@
+//go:build !linux
+
+package fullfs
+
+import (
+	"errors"
+	"testing"
+)
+
+func mount(string, int) error { return errors.New("only on Linux") }
+
+func runChild(t *testing.T, _ string) {
+	t.Helper()
+	t.Skip("no small filesystem for this test: it needs Linux's user and mount namespaces")
+}
