@@ -54,7 +54,6 @@ func fill(t *testing.T, path string) {
 	require.NoError(t, err)
 }
 
-
 // clip is b as a string, cut to its first 40 bytes when longer, so that a failure does not
 // print a filled disk.
 func clip(b []byte) string {
