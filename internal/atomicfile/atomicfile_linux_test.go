@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,8 +17,7 @@ func TestAppendOnAFullDisk(t *testing.T) {
 	fullfs.Run(t, 64<<10, func(t *testing.T, dir string) {
 		path := filepath.Join(dir, "h.jsonl")
 		require.NoError(t, Append(path, []byte("first\n")))
-		filler := filepath.Join(dir, "filler")
-		fill(t, filler)
+		filler := fullfs.Fill(t, dir, 8<<10)
 		line := bytes.Repeat([]byte("x"), 20<<10)
 		line[len(line)-1] = '\n'
 		err := Append(path, line)
@@ -32,26 +30,6 @@ func TestAppendOnAFullDisk(t *testing.T) {
 		b, _ = os.ReadFile(path)
 		assert.Equal(t, "first\nsecond\n", clip(b))
 	})
-}
-
-// fill writes path until the disk is full, leaving a few KiB free: less than the test's
-// next write needs.
-func fill(t *testing.T, path string) {
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	defer f.Close()
-	block := make([]byte, 1<<10)
-	for {
-		if _, err := f.Write(block); err != nil {
-			break
-		}
-	}
-	require.NoError(t, f.Truncate(0))
-	var st syscall.Statfs_t
-	require.NoError(t, syscall.Statfs(filepath.Dir(path), &st))
-	free := int64(st.Bavail) * st.Bsize
-	_, err = f.Write(make([]byte, free-8<<10))
-	require.NoError(t, err)
 }
 
 // clip is b as a string, cut to its first 40 bytes when longer, so that a failure does not

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 )
@@ -34,4 +35,20 @@ func runChild(t *testing.T, dir string) {
 	case err != nil:
 		t.Fatalf("the test on a small filesystem failed:\n%s", out)
 	}
+}
+
+// Fill fills the filesystem of dir with a file, leaving about leave bytes free, and returns
+// the file's path: removing it frees the space again.
+func Fill(t testing.TB, dir string, leave int64) string {
+	t.Helper()
+	path := filepath.Join(dir, "fullfs.filler")
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatalf("fill %s: %v", dir, err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if err := os.WriteFile(path, make([]byte, max(free-leave, 0)), 0o644); err != nil {
+		t.Fatalf("fill %s: %v", dir, err)
+	}
+	return path
 }
