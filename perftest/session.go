@@ -131,7 +131,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	}
 	name := configValue(cmp.Or(c.Name, strings.TrimPrefix(opt.Name, "Test")))
 	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH},
-		{Key: metric.KeyHardware, Value: cmp.Or(machine.NormalizeClass(opt.Hardware), machine.HardwareClass())}}
+		{Key: metric.KeyHardware, Value: configValue(cmp.Or(machine.NormalizeClass(opt.Hardware), machine.HardwareClass()))}}
 	if RaceEnabled {
 		cfg = append(cfg, resultfile.KV{Key: "race", Value: "on"})
 	}
@@ -152,9 +152,11 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	return s, nil
 }
 
-// configValue makes a value safe for a benchmark config line or name (no spaces).
+// configValue makes a value safe for a benchmark config line or name (no spaces), as the
+// result file will hold it (resultfile.Name: bounded, no control characters), so that the
+// result in memory and its file say the same.
 func configValue(v string) string {
-	return strings.Join(strings.Fields(v), "_")
+	return resultfile.Name(strings.Join(strings.Fields(v), "_"))
 }
 
 // Result is what the session has measured so far, with its Problems and the config lines

@@ -128,8 +128,15 @@ func (e *SyntaxError) Error() string {
 func (e *SyntaxError) Pos() (fileName string, line int) { return e.FileName, e.Line }
 
 // WriteTo writes the file in Go benchmark format: config lines, `Unit ... better=` lines for
-// the units whose direction is known, and one result line per repetition.
+// the units whose direction is known, and one result line per repetition. It writes what
+// Parse reads back: names and values bounded and cleaned (Name, Value), values that are not
+// finite or not possible left out; see the package documentation.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
+	out, err := f.written()
+	if err != nil {
+		return 0, fmt.Errorf("write results %s: %w", f.Path, err)
+	}
+	f = out
 	var buf bytes.Buffer
 	bw := benchfmt.NewWriter(&buf)
 	cfg := make([]benchfmt.Config, len(f.Config))
