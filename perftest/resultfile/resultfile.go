@@ -26,6 +26,12 @@
 //
 // Errors are of type *[SyntaxError], naming the file, the line and the field; the problem
 // on the earliest line is the one reported.
+//
+// What [File.WriteTo] writes, Parse reads back, whatever a server or a tool handed the
+// runner: the benchmark name and config values are made one line each and bounded to
+// [MaxValue] bytes (see [Name] and [Value]; a cut value keeps a hash of the whole), a value
+// that is not finite or not possible for its metric (an infinite power reading) is left
+// out as a figure without a reading, and every line ends with the same unit.
 package resultfile
 
 import (
