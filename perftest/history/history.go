@@ -11,8 +11,8 @@ import (
 	"maps"
 	"math"
 	"os"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 

@@ -113,7 +113,9 @@ func (f *File) anchorLastUnit() {
 	if len(f.Reps) == 0 {
 		return
 	}
-	has := func(r Rep, u string) bool { return slices.ContainsFunc(r.Metrics, func(m Metric) bool { return m.Unit == u }) }
+	has := func(r Rep, u string) bool {
+		return slices.ContainsFunc(r.Metrics, func(m Metric) bool { return m.Unit == u })
+	}
 	for _, m := range slices.Backward(f.Reps[0].Metrics) {
 		if !slices.ContainsFunc(f.Reps, func(r Rep) bool { return !has(r, m.Unit) }) {
 			for i, r := range f.Reps {
