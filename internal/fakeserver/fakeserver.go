@@ -140,6 +140,10 @@ func Start(tb testing.TB, cfg Config) *Server {
 	}
 	mux.HandleFunc("GET /metrics", s.metrics)
 	s.Server = httptest.NewUnstartedServer(mux)
+	if cfg.Fault == CloseMidWrite {
+		s.Server.Listener.Close()
+		s.Server.Listener = smallWindowListener(tb)
+	}
 	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.conns.Add(1)
@@ -306,6 +310,10 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.CloseAfterStream {
 		s.rawStream(w, promptLen, tokens)
+		return
+	}
+	if s.cfg.Fault == CloseMidWrite {
+		s.closeMidWrite(w, promptLen, tokens)
 		return
 	}
 	if s.fault(w, r, promptLen, tokens) {
