@@ -27,7 +27,7 @@ import (
 type client struct {
 	http         *http.Client
 	fresh        *http.Client // the same transport's settings, a new connection for every request
-	url          string // full endpoint URL
+	url          string       // full endpoint URL
 	api          *api.API
 	bodies       *api.Builder
 	timeout      time.Duration
