@@ -251,6 +251,8 @@ func (s *Session) checkRepetition(rep *Repetition) {
 	// prompt is cached once its prefill is done, which precedes its first token); they share
 	// prefixes with each other, though, so one of them finding nothing cached is enough. If
 	// every one of them found cached tokens, the cache was warm before the repetition began.
+	// Only requests that succeeded with a usage report count: a failed one reports nothing
+	// cached because it reports nothing.
 	firstAnswer := time.Duration(-1)
 	for _, r := range rep.Records {
 		if r.FirstToken > 0 && (firstAnswer < 0 || r.Scheduled+r.FirstToken < firstAnswer) {
@@ -259,7 +261,7 @@ func (s *Session) checkRepetition(rep *Repetition) {
 	}
 	early, least := 0, 0
 	for _, r := range rep.Records {
-		if firstAnswer >= 0 && r.Scheduled+r.Sent >= firstAnswer {
+		if firstAnswer >= 0 && r.Scheduled+r.Sent >= firstAnswer || r.Outcome != OK || r.InputTokens == 0 {
 			continue
 		}
 		if early == 0 || r.CachedTokens < least {
