@@ -4,12 +4,15 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/perfgate/perfgate/backends/llamacpp"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/internal/fakeserver"
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 // TestCloseMidWriteIsResent: llama-server closes a kept-alive connection after every stream
@@ -57,4 +60,18 @@ func TestResetOnAFreshConnectionIsAFailure(t *testing.T) {
 	rep := res.Reps[0]
 	assert.Equal(t, rep.Requests, rep.Outcomes[ConnError], "every request failed: %s", firstError(rep.Records))
 	assert.Zero(t, rep.Diag.Retries, "nothing resent")
+}
+
+// TestLlamaCppQueueIsAResultMetric: llama-server with one slot (-np 1) at concurrency 4 holds
+// three requests waiting; its queue, llamacpp:requests_deferred, was scraped and dropped
+// (issue 23: "server-metrics: none").
+func TestLlamaCppQueueIsAResultMetric(t *testing.T) {
+	srv := fakeserver.Start(t, fakeserver.Config{Fault: fakeserver.OneSlot, ITL: 2 * time.Millisecond, Vocab: 1 << 17})
+	res, err := Execute(t.Context(), Case{Target: llamacpp.Endpoint(srv.URL), Workload: fixtures.Synthetic{ISL: 16, OSL: 100, Prompts: 8, Seed: 1},
+		Load: Concurrency(4), Count: 1, Warmup: -1}, ExecOptions{})
+	require.NoError(t, err)
+	peak := res.Value(metric.ServerWaitingPeak)
+	require.Len(t, peak, 1, "the queue is a result metric")
+	assert.GreaterOrEqual(t, peak[0], 2.0, "three requests wait for the one slot")
+	assert.Equal(t, "waiting-peak", res.ConfigValue(metric.KeyServerMetrics))
 }

@@ -112,6 +112,9 @@ type Server struct {
 	sleeps atomic.Int64
 	wg     sync.WaitGroup
 	quit   chan struct{}
+	// slot and deferred: the one slot of OneSlot, and the requests waiting for it.
+	slot     chan struct{}
+	deferred atomic.Int64
 }
 
 // Start starts a server on loopback for the test and stops it when the test ends.
@@ -123,7 +126,7 @@ func Start(tb testing.TB, cfg Config) *Server {
 	if cfg.ITL == 0 {
 		cfg.ITL = 100 * time.Microsecond
 	}
-	s := &Server{cfg: cfg, quit: make(chan struct{})}
+	s := &Server{cfg: cfg, quit: make(chan struct{}), slot: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("POST /v1/completions", s.complete)
@@ -263,6 +266,8 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	switch s.cfg.Fault {
+	case OneSlot:
+		s.llamaMetrics(w)
 	case MetricsHuge:
 		line := []byte("vllm:num_requests_waiting{model_name=\"fake-model\",engine=\"0\"} 0\n")
 		block := bytes.Repeat(line, (1<<20)/len(line)) // about 1 MiB a write, so that 64 MiB go out fast

@@ -29,7 +29,7 @@ func TestDefault(t *testing.T) {
 		}
 		assert.Equal(t, strings.HasPrefix(d.Name, "itl-"), d.TokenGap, d.Name)
 	}
-	assert.Equal(t, 16+4, len(Default().Gated()), "the runner's 16 metrics and the server's 4")
+	assert.Equal(t, 16+5, len(Default().Gated()), "the runner's 16 metrics and the server's 5")
 	for _, p := range []Percentiles{TTFT, ITL, TPOT, E2E} {
 		for i, d := range p.Defs("x") {
 			got, ok := Default().Lookup(d.Name)

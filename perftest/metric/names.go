@@ -36,6 +36,7 @@ const (
 	ServerPreemptions    = "server-preemptions"
 	ServerQueueMean      = "server-queue-mean-sec"
 	ServerKVPeak         = "server-kv-peak"
+	ServerWaitingPeak    = "server-waiting-peak"
 )
 
 // The machine's figures: how busy the client's machine was while a repetition ran, and its
@@ -122,6 +123,8 @@ var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix}, slices.Concat(
 			Desc: "mean time a request waited in the server's queue"},
 		{Name: ServerKVPeak, Kind: Usage, LowerBetter: true, Threshold: 0.10, Server: true,
 			Desc: "highest KV-cache usage the server reported (a share of its capacity in most engines)"},
+		{Name: ServerWaitingPeak, Kind: Count, LowerBetter: true, Threshold: 0.10, Server: true,
+			Desc: "most requests waiting in the server's queue at once, sampled every 250 ms during the repetition"},
 
 		figure(MachineOthersCPU, "cores", Whole, "CPU used by every other process on the machine, in cores"),
 		figure(MachinePressure, "", Whole, "share of the time some runnable task waited for a CPU (Linux PSI)"),
