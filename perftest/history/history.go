@@ -43,8 +43,13 @@ func Path(dir, hardware, fileName string) string {
 
 // Append appends one entry to the history file at path, creating it (and its folder) if
 // needed. Writers of the same file take turns through a lock file, and each entry is one
-// write of one line, so concurrent runs never interleave or lose entries.
+// write of one line, so concurrent runs never interleave or lose entries; a write cut short
+// (a full disk) is cut back off, so the file never ends inside a line. An entry that Read
+// would refuse (a median that is not finite or not possible) is an error, not written.
 func Append(path string, e Entry) error {
+	if msg := checkMedians(e); msg != "" {
+		return fmt.Errorf("append history %s: %s: Read would refuse the entry", path, msg)
+	}
 	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("append history %s: %w", path, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -195,4 +196,28 @@ func TestParseRefusesWhatNoRunWrites(t *testing.T) {
 	h, err := Parse(strings.NewReader(entry("X", "", 0.005)+"\n"+entry("X", "h100", 0.006)+"\n"), "h.jsonl")
 	require.NoError(t, err, "entries from before the hardware class was recorded belong to any")
 	assert.Len(t, h, 2)
+}
+
+// TestAppendWritesWhatReadReads: what Append writes, Read reads back equal, whatever the
+// case name holds; what Read would refuse, Append does not write.
+func TestAppendWritesWhatReadReads(t *testing.T) {
+	path := Path(t.TempDir(), "cpu", "PerfX")
+	var want []Entry
+	for i, name := range []string{"PerfX", "Perf X\n# heading", strings.Repeat("x", 70<<10), "\x1b[2J|<img src=x>", "\xff"} {
+		e := Entry{Time: time.Date(2026, 11, 1, i, 0, 0, 0, time.UTC), Case: "PerfX", Commit: name, Hardware: "h100", N: 10,
+			Medians: map[string]float64{"itl-p50-sec": 0.005 + float64(i)*1e-9, "req/s": 1e12}}
+		require.NoError(t, Append(path, e))
+		e.Commit = strings.ToValidUTF8(e.Commit, "\uFFFD") // JSON holds text
+		want = append(want, e)
+	}
+	got, err := Read(path)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	for _, bad := range []float64{-0.001, math.Inf(1), math.NaN()} {
+		err := Append(path, Entry{Case: "PerfX", N: 10, Medians: map[string]float64{"itl-p50-sec": bad}})
+		require.Error(t, err, "%v", bad)
+		assert.Contains(t, err.Error(), "Read would refuse the entry")
+	}
+	_, err = Read(path)
+	assert.NoError(t, err, "nothing unreadable was written")
 }
