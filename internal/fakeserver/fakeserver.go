@@ -313,12 +313,8 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Generate != nil {
 		tokens = s.cfg.Generate(n, req.MaxTokens)
 	}
-	if s.cfg.CloseAfterStream {
-		s.rawStream(w, promptLen, tokens)
-		return
-	}
-	if s.cfg.Fault == CloseMidWrite {
-		s.closeMidWrite(w, promptLen, tokens)
+	if s.cfg.CloseAfterStream || s.cfg.Fault == CloseMidWrite {
+		s.rawStream(w, promptLen, tokens, s.cfg.Fault == CloseMidWrite)
 		return
 	}
 	if s.fault(w, r, promptLen, tokens) {
@@ -355,8 +351,9 @@ func (s *Server) stream(w io.Writer, flush func(), done <-chan struct{}, promptL
 }
 
 // rawStream takes the connection over, streams one response that says Keep-Alive, and
-// closes the connection once the client has reused it for another request.
-func (s *Server) rawStream(w http.ResponseWriter, promptLen, tokens int) {
+// closes the connection once the client has reused it for another request: with a reset,
+// when reset is set, as a close with the request unread sends (CloseMidWrite).
+func (s *Server) rawStream(w http.ResponseWriter, promptLen, tokens int, reset bool) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
@@ -374,6 +371,9 @@ func (s *Server) rawStream(w http.ResponseWriter, promptLen, tokens int) {
 	// unanswered, as a server that closed after the stream looks to a client that reused it.
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, _ = brw.Reader.Peek(1)
+	if tc, ok := conn.(*net.TCPConn); ok && reset {
+		_ = tc.SetLinger(0)
+	}
 }
 
 // chunkedWriter writes HTTP/1.1 chunked encoding.

@@ -1,13 +1,11 @@
 package fakeserver
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"testing"
-	"time"
 )
 
 // Faults of llama.cpp's llama-server as it really behaves (upstream 82bb485, built from
@@ -64,26 +62,4 @@ func smallWindowListener(tb testing.TB) net.Listener {
 		tb.Fatalf("fakeserver: listen: %v", err)
 	}
 	return l
-}
-
-// closeMidWrite takes the connection over, streams one response that advertises
-// Keep-Alive, and resets the connection once the client has begun its next request on it.
-func (s *Server) closeMidWrite(w http.ResponseWriter, promptLen, tokens int) {
-	conn, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	s.wg.Add(1)
-	defer s.wg.Done()
-	bw := bufio.NewWriter(conn)
-	fmt.Fprint(bw, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5, max=100\r\nTransfer-Encoding: chunked\r\n\r\n")
-	s.stream(&chunkedWriter{w: bw}, func() { _ = bw.Flush() }, s.quit, promptLen, tokens)
-	fmt.Fprint(bw, "0\r\n\r\n")
-	_ = bw.Flush()
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _ = brw.Reader.Peek(1)
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0) // a reset, as a close with unread data sends
-	}
-	_ = conn.Close()
 }
