@@ -29,12 +29,16 @@ the files a perf case writes (-perf.out): NAME.txt in Go benchmark format (compa
 with 'perfgate compare' or 'go tool benchstat') and NAME.records.jsonl, one line per request.
 
 Workload: --trace FILE (Mooncake, Azure, BurstGPT, ShareGPT; format detected), or
---workload synthetic|shared-prefix|multi-turn with --isl N --osl N --requests N (and
---prefix-ratio, --num-prefixes; --sessions, --turns, --think). Load: --concurrency N
-(default 8), --rate R [--arrival poisson|gamma], or --trace-time [--speedup S]. --engine
-names the server's engine (vllm, sglang, trtllm, dynamo, llamacpp, mock) so that perfgate
-resets its prefix cache before every repetition and reads its metrics; without it, results
-say it could do neither.
+--workload KIND with --isl N --osl N --requests N: synthetic (the default), shared-prefix
+(--prefix-ratio, --num-prefixes), multi-turn (--sessions, --turns, --think), reasoning
+(--reasoning), tools (--tools N --tool-schema-props K --tool-choice required), agent
+(multi-turn's and tools' flags), structured (--schema-depth, --schema-props,
+--schema-enums, --schemas), images (--images N --image-size WxH --distinct-images),
+embeddings (--batch) or rerank (--documents, --query-len); --api defaults to the
+workload's API. Load: --concurrency N (default 8), --rate R [--arrival poisson|gamma], or
+--trace-time [--speedup S]. --engine names the server's engine (vllm, sglang, trtllm,
+dynamo, llamacpp, mock) so that perfgate resets its prefix cache before every repetition
+and reads its metrics; without it, results say it could do neither.
 
 Exit status: 0 when the run finished cleanly, 1 when it finished with problems (error rate,
 undelivered rate), 2 on bad input or when it could not run.

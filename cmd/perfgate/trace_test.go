@@ -371,8 +371,8 @@ func TestRunRefusesBadWorkloads(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--osl", "1000000000000000"}, "perfgate run: workload fingerprint: synthetic: OSL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000000000\n"},
-		{[]string{"--isl", "1000000000"}, "perfgate run: workload fingerprint: synthetic: ISL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000\n"},
+		{[]string{"--osl", "1000000000000000"}, "perfgate run: --osl 1000000000000000: synthetic: OSL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000000000\n"},
+		{[]string{"--isl", "1000000000"}, "perfgate run: --isl 1000000000: synthetic: ISL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000\n"},
 		{[]string{"--trace", huge}, "perfgate run: workload fingerprint: read mooncake trace: " + huge + ":1: output_length: must be in [1, 16777216] (fixtures.MaxTokens), got 1000000000000000\n"},
 		{[]string{"--trace", huge, "--lenient"}, "perfgate run: workload fingerprint: trace " + huge + " has no requests (1 bad row was skipped)\n"},
 		{[]string{"--trace", empty}, "perfgate run: trace " + empty + " has no requests (the file is empty)\n"},
