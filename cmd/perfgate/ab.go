@@ -88,6 +88,11 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
+	if *out != "" {
+		if err := checkOutDir("--out", *out); err != nil {
+			return 2, err
+		}
+	}
 	opt := cf.execOptions()
 	gopt := perftest.GateOptions(*rf.alpha, *rf.threshold)
 	opt.Compare = &gopt
@@ -108,11 +113,11 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		}
 	}
 	if runErr != nil {
-		return 2, runErr
+		return 2, fromServer(runErr)
 	}
 	for side, r := range map[string]*perftest.Result{"A": ra, "B": rb} {
 		if len(r.Problems) > 0 {
-			return 2, fmt.Errorf("refusing to compare: side %s was unhealthy: %w", side, errors.Join(r.Problems...))
+			return 2, fmt.Errorf("refusing to compare: side %s was unhealthy: %w", side, fromServers(r.Problems))
 		}
 	}
 	fa, fb := ra.File(), rb.File()

@@ -174,7 +174,7 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	return c, nil
 }
 
-// execOptions are the session options of a command's run: the model is set with --model.
+// execOptions are the session options of a command's run: messages name the flags.
 func (f *caseFlags) execOptions() perftest.ExecOptions {
-	return perftest.ExecOptions{Name: *f.name, ModelSetting: "--model"}
+	return perftest.ExecOptions{Name: *f.name, Settings: caseSettings()}
 }

@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/perfgate/perfgate/internal/termtext"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself in init.
@@ -57,9 +59,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	code, err := c.run(ctx, args[1:], stdout, stderr)
+	code, err := runInterruptible(ctx, c, args[1:], stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "perfgate %s: %v\n", c.name, err)
+		// Errors may quote what a server or a file said: escaped for the terminal and a CI
+		// log, with the message's own lines kept.
+		fmt.Fprintf(stderr, "perfgate %s: %s\n", c.name, termtext.Text(err.Error()))
 		if code == 0 {
 			code = 1
 		}

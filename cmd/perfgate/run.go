@@ -73,13 +73,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
+	if err := checkOutDir("--out", *out); err != nil {
+		return 2, err
+	}
 
 	prog := newProgress(stderr, *quiet)
 	opt := cf.execOptions()
+	opt.Settings["MaxErrorRate"], opt.Settings["MaxScheduleLag"] = "--max-error-rate", "--max-schedule-lag"
 	opt.ProgressEvery = time.Second
 	prog.wire(&opt)
 	res, runErr := perftest.Execute(ctx, c, opt)
 	prog.Done()
+	runErr = fromServer(runErr)
 	if res == nil {
 		return 2, runErr
 	}
@@ -97,7 +102,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return 2, werr
 	}
 	if len(res.Problems) > 0 {
-		return 1, errors.Join(res.Problems...)
+		return 1, fromServers(res.Problems)
 	}
 	return 0, nil
 }

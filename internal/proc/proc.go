@@ -51,9 +51,10 @@ func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 // program started and did not wait for.
 func Reap(cmd *exec.Cmd) { killGroup(cmd) }
 
-// Output runs name with args within lim and returns its standard output. The error names
-// the program and says why: exec.ErrNotFound, ErrTimeout, ErrOutputLimit, or the exit
-// status with the first line the program wrote to standard error.
+// Output runs name with args within lim and returns its standard output (what was read of
+// it, also on an error: some programs explain a failure there). The error names the
+// program and says why: exec.ErrNotFound, ErrTimeout, ErrOutputLimit, or the exit status
+// with the first line the program wrote to standard error.
 func Output(ctx context.Context, lim Limits, name string, args ...string) ([]byte, error) {
 	timeout := lim.Timeout
 	if timeout <= 0 {
@@ -73,20 +74,21 @@ func Output(ctx context.Context, lim Limits, name string, args ...string) ([]byt
 	if err != nil {
 		Reap(cmd) // a child may hold the output open, or outlive a killed program
 	}
+	out := stdout.b.Bytes()
 	switch {
 	case stdout.over:
-		return nil, fmt.Errorf("%s: %w of %d bytes", name, ErrOutputLimit, max)
+		return out, fmt.Errorf("%s: %w of %d bytes", name, ErrOutputLimit, max)
 	case errors.Is(context.Cause(ctx), ErrTimeout):
-		return nil, fmt.Errorf("%s: %w (%v)", name, ErrTimeout, timeout)
+		return out, fmt.Errorf("%s: %w (%v)", name, ErrTimeout, timeout)
 	case err != nil && ctx.Err() != nil:
-		return nil, fmt.Errorf("%s: %w", name, context.Cause(ctx))
+		return out, fmt.Errorf("%s: %w", name, context.Cause(ctx))
 	case err != nil:
 		if line := firstLine(stderr.b.Bytes()); line != "" {
-			return nil, fmt.Errorf("%s: %w: %s", name, err, line)
+			return out, fmt.Errorf("%s: %w: %s", name, err, line)
 		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return out, fmt.Errorf("%s: %w", name, err)
 	}
-	return stdout.b.Bytes(), nil
+	return out, nil
 }
 
 // capped keeps up to max bytes; past them it calls full (when set) and fails the write, so
