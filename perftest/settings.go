@@ -24,14 +24,15 @@ func (s Settings) Name(field string) string {
 }
 
 // nameRunes are the characters a case name may not hold besides white space, control and
-// formatting characters: those file systems or the benchmark format give a meaning.
-const nameRunes = `/\:*?"<>|%`
+// formatting characters: those file systems give a meaning ('/' separates sub-benchmarks,
+// as in Sweep's CASE/LOAD, and ':' a sweep stage: both become '_' in file names).
+const nameRunes = `\*?"<>|%`
 
 // checkName refuses a case name that would not name its result files and benchmark lines
-// as it is: white space, control or formatting characters (an ESC, a newline, a bidi
-// override), or one of / \ : * ? " < > | %. A name made of the other characters goes into
-// both unchanged, so distinct names never share a file ("a b" and "a\nb" would both have
-// become a_b.txt).
+// as it is: white space (which a benchmark name cannot hold), control or formatting
+// characters (an ESC, a newline, a bidi override), or one of \ * ? " < > | %. Before, a
+// name was silently rewritten, so that distinct names shared a file ("a b" and "a\nb"
+// both became a_b.txt).
 func checkName(name string, set Settings) error {
 	for _, r := range name {
 		switch {

@@ -136,6 +136,9 @@ func (f *caseFlags) workloadOf(stderr io.Writer) (fixtures.Workload, error) {
 
 // build returns the case the flags describe, without a target.
 func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
+	if err := checkCaseName(*f.name); err != nil {
+		return perftest.Case{}, err
+	}
 	wl, err := f.workloadOf(stderr)
 	if err != nil {
 		return perftest.Case{}, err
