@@ -11,10 +11,11 @@ import (
 )
 
 // interruptGrace is how long a command has, once SIGINT or SIGTERM arrived, to end on its
-// own (writing what it measured, saying so) before perfgate ends without it: a command
-// blocked in a read no context reaches (a FIFO with no writer, a hung network file system)
-// or in a computation that does not look at one still ends within it.
-var interruptGrace = time.Second
+// own (writing what it measured, saying so) before perfgate ends without it, so that every
+// command ends within a second of the signal: one blocked in a read no context reaches (a
+// FIFO with no writer, a hung network file system) or in a computation that does not look
+// at one as well.
+const interruptGrace = 750 * time.Millisecond
 
 // runInterruptible runs c beside a wait for ctx's end (main's signal.NotifyContext).
 // A command that ends within interruptGrace of the signal ends as it says, with exit

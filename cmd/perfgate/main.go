@@ -37,8 +37,13 @@ func register(c command) {
 	commands[c.name] = c
 }
 
+// signalsCaught is called once SIGINT and SIGTERM are caught (a test hook: the process
+// tests signal perfgate only after it).
+var signalsCaught = func() {}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signalsCaught()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
