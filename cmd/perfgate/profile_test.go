@@ -68,4 +68,6 @@ func profileEndpointForTest(url string, lines *[]string) profile.Prober {
 		}})
 }
 
-func profileBurst() profile.Burst { return profile.Burst{ISL: 16, OSL: 4, Concurrency: 1, Requests: 1, Seed: 1} }
+func profileBurst() profile.Burst {
+	return profile.Burst{ISL: 16, OSL: 4, Concurrency: 1, Requests: 1, Seed: 1}
+}
