@@ -87,5 +87,5 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "\t%-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'perfgate <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'perfgate <command> -h' for a command's flags. Every command ends within a second of\nCtrl-C or SIGTERM, with exit status 130 (perfgate mock: 0).")
 }

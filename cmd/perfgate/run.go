@@ -37,7 +37,8 @@ resets its prefix cache before every repetition and reads its metrics; without i
 say it could do neither.
 
 Exit status: 0 when the run finished cleanly, 1 when it finished with problems (error rate,
-undelivered rate), 2 on bad input or when it could not run.
+undelivered rate), 2 on bad input or when it could not run, 130 when interrupted (SIGINT or
+SIGTERM: the finished repetitions are written, marked partial).
 
 Flags:
 `
