@@ -61,7 +61,7 @@ func TestEstimateBadInputs(t *testing.T) {
 	if _, err := os.Stat("/dev/zero"); err == nil {
 		code, _, stderr = runCmd(t, "estimate", "--config", "/dev/zero")
 		assert.Equal(t, 2, code)
-		assert.Contains(t, stderr, "/dev/zero: larger than the limit of 4 MiB for a config.json")
+		assert.Contains(t, stderr, "read model config: /dev/zero: over the size limit of 4 MiB")
 	}
 }
 
@@ -100,4 +100,14 @@ func TestRunCaseNames(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{"a_b.txt", "a-b.txt", "a.b.txt", "a+b.txt", "Perf模型.txt"}, txt, "one file per name")
+}
+
+// A simulator profile is read up to 1 MiB: /dev/zero as --profile is refused at once.
+func TestMockProfileBounded(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	code, _, stderr := runCmd(t, "mock", "--profile", "/dev/zero")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, stderr, "/dev/zero: over the size limit of 1 MiB")
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/perfgate/perfgate/internal/readfile"
 )
 
 func read(t *testing.T, name string) Config {
@@ -275,9 +277,10 @@ func TestReadConfigBounded(t *testing.T) {
 	big := filepath.Join(t.TempDir(), "config.json")
 	require.NoError(t, os.WriteFile(big, make([]byte, MaxConfigBytes+1), 0o644))
 	_, err := ReadConfig(big)
-	assert.ErrorContains(t, err, "config.json: larger than the limit of 4 MiB for a config.json")
+	assert.ErrorIs(t, err, readfile.ErrTooLarge)
+	assert.ErrorContains(t, err, "config.json: over the size limit of 4 MiB")
 	if _, err := os.Stat("/dev/zero"); err == nil {
 		_, err := ReadConfig("/dev/zero")
-		assert.ErrorContains(t, err, "/dev/zero: larger than the limit of 4 MiB")
+		assert.ErrorContains(t, err, "/dev/zero: over the size limit of 4 MiB")
 	}
 }

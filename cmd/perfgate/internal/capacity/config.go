@@ -29,9 +29,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
+
+	"github.com/perfgate/perfgate/internal/readfile"
 )
 
 // Config is what the estimate reads of a Hugging Face config.json. Zero means absent;
@@ -112,7 +112,7 @@ const MaxConfigBytes = 4 << 20
 
 // ReadConfig reads and checks a config.json file of at most MaxConfigBytes.
 func ReadConfig(path string) (Config, error) {
-	data, err := readBounded(path, MaxConfigBytes)
+	data, err := readfile.Read(path, MaxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("read model config: %w", err)
 	}
@@ -121,23 +121,6 @@ func ReadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("read model config: %w", err)
 	}
 	return c, nil
-}
-
-// readBounded reads path, failing once it holds more than limit bytes.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than the limit of %d MiB for a config.json", path, limit>>20)
-	}
-	return data, nil
 }
 
 // ParseConfig decodes and checks a config.json. Every missing or contradictory field is
