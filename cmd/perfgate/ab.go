@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/perfgate/perfgate/internal/termtext"
 	"github.com/perfgate/perfgate/perftest"
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/resultfile"
@@ -123,7 +124,7 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	fa, fb := ra.File(), rb.File()
 	fa.Path, fb.Path = *urlA+" (A)", *urlB+" (B)"
 	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {
-		fmt.Fprintf(stderr, "note: the servers describe themselves differently:\n%s\n", diff)
+		fmt.Fprintf(stderr, "note: the servers describe themselves differently:\n%s\n", termtext.Text(diff))
 	}
 	rep, err := gate.CompareAsRecorded(fa, fb, gopt)
 	if err != nil {
