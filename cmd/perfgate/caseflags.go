@@ -146,6 +146,9 @@ func (f *caseFlags) workloadOf(stderr io.Writer) (fixtures.Workload, *workloadKi
 
 // build returns the case the flags describe, without a target.
 func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
+	if err := checkCaseName(*f.name); err != nil {
+		return perftest.Case{}, err
+	}
 	wl, kind, err := f.workloadOf(stderr)
 	if err != nil {
 		return perftest.Case{}, err
@@ -188,7 +191,7 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	return c, nil
 }
 
-// execOptions are the session options of a command's run: the model is set with --model.
+// execOptions are the session options of a command's run: messages name the flags.
 func (f *caseFlags) execOptions() perftest.ExecOptions {
-	return perftest.ExecOptions{Name: *f.name, ModelSetting: "--model"}
+	return perftest.ExecOptions{Name: *f.name, Settings: caseSettings()}
 }

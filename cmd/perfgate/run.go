@@ -41,7 +41,8 @@ dynamo, llamacpp, mock) so that perfgate resets its prefix cache before every re
 and reads its metrics; without it, results say it could do neither.
 
 Exit status: 0 when the run finished cleanly, 1 when it finished with problems (error rate,
-undelivered rate), 2 on bad input or when it could not run.
+undelivered rate), 2 on bad input or when it could not run, 130 when interrupted (SIGINT or
+SIGTERM: the finished repetitions are written, marked partial).
 
 Flags:
 `
@@ -77,13 +78,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
+	if err := checkOutDir("--out", *out); err != nil {
+		return 2, err
+	}
 
 	prog := newProgress(stderr, *quiet)
 	opt := cf.execOptions()
+	opt.Settings["MaxErrorRate"], opt.Settings["MaxScheduleLag"] = "--max-error-rate", "--max-schedule-lag"
 	opt.ProgressEvery = time.Second
 	prog.wire(&opt)
 	res, runErr := perftest.Execute(ctx, c, opt)
 	prog.Done()
+	runErr = fromServer(runErr)
 	if res == nil {
 		return 2, runErr
 	}
@@ -101,7 +107,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return 2, werr
 	}
 	if len(res.Problems) > 0 {
-		return 1, errors.Join(res.Problems...)
+		return 1, fromServers(res.Problems)
 	}
 	return 0, nil
 }

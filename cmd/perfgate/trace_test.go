@@ -268,7 +268,7 @@ func TestTraceSynthKeepsOutputOnFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"trace", "synth", long, "-o", out}, &stdout, &stderr); code != 1 || stderr.String() != "perfgate trace: context canceled\n" {
+	if code := run(ctx, []string{"trace", "synth", long, "-o", out}, &stdout, &stderr); code != 130 || stderr.String() != "perfgate trace: context canceled\n" {
 		t.Errorf("interrupted: exit %d, stderr %q", code, stderr.String())
 	}
 	if b, err := os.ReadFile(out); err != nil || string(b) != precious {
