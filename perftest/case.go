@@ -12,7 +12,10 @@ import (
 
 // Case describes one performance test: what to send, to which server, how hard.
 type Case struct {
-	// Name names the case in result files; "" uses the test's name.
+	// Name names the case in result files and benchmark lines; "" uses the test's name.
+	// It may hold no white space, control or formatting characters and none of
+	// \ * ? " < > | % (NewSession refuses them); '/' separates sub-benchmarks and, like
+	// ':', becomes '_' in file names.
 	Name string
 	// Target is the server under test. In Run, the -perf.endpoint flag replaces it.
 	Target Target
