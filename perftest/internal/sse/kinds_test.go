@@ -91,15 +91,15 @@ func TestParseUsageShapes(t *testing.T) {
 // and a negative cached_tokens was recorded as is (issue 23).
 func TestParseUsageRefusesImpossibleCounts(t *testing.T) {
 	for raw, field := range map[string]string{
-		`{"prompt_tokens":8,"completion_tokens":1e30}`:                                                    "completion_tokens 1e30",
-		`{"prompt_tokens":8,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":-3}}`:           "cached_tokens -3",
-		`{"prompt_tokens":-1,"completion_tokens":4}`:                                                      "prompt_tokens -1",
-		`{"prompt_tokens":8,"completion_tokens":4.5}`:                                                     "completion_tokens 4.5",
-		`{"prompt_tokens":8,"completion_tokens":"4"}`:                                                     `completion_tokens "4"`,
-		`{"prompt_tokens":8,"completion_tokens":2199023255553}`:                                           "completion_tokens 2199023255553",
-		`{"prompt_tokens":8,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":9}}`:            "cached_tokens 9 is more than prompt_tokens 8",
-		`{"prompt_tokens":8,"completion_tokens":4,"completion_tokens_details":{"reasoning_tokens":5}}`:     "reasoning_tokens 5 is more than completion_tokens 4",
-		`{"input_tokens":8,"output_tokens":4,"output_tokens_details":{"reasoning_tokens":-1}}`:             "reasoning_tokens -1",
+		`{"prompt_tokens":8,"completion_tokens":1e30}`:                                                 "completion_tokens 1e30",
+		`{"prompt_tokens":8,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":-3}}`:       "cached_tokens -3",
+		`{"prompt_tokens":-1,"completion_tokens":4}`:                                                   "prompt_tokens -1",
+		`{"prompt_tokens":8,"completion_tokens":4.5}`:                                                  "completion_tokens 4.5",
+		`{"prompt_tokens":8,"completion_tokens":"4"}`:                                                  `completion_tokens "4"`,
+		`{"prompt_tokens":8,"completion_tokens":2199023255553}`:                                        "completion_tokens 2199023255553",
+		`{"prompt_tokens":8,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":9}}`:        "cached_tokens 9 is more than prompt_tokens 8",
+		`{"prompt_tokens":8,"completion_tokens":4,"completion_tokens_details":{"reasoning_tokens":5}}`: "reasoning_tokens 5 is more than completion_tokens 4",
+		`{"input_tokens":8,"output_tokens":4,"output_tokens_details":{"reasoning_tokens":-1}}`:         "reasoning_tokens -1",
 	} {
 		u, ok, err := ParseUsage([]byte(raw))
 		require.ErrorIs(t, err, ErrBadUsage, raw)

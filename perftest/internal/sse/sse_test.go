@@ -381,11 +381,11 @@ func FuzzParse(f *testing.F) {
 		`{"choices":[{"text":"a","x":` + strings.Repeat("{\"a\":", 254) + "1" + strings.Repeat("}", 254) + `}]}`,
 		`{"choices":[{"text":"a"}],}`, `{,"choices":[]}`, `{"choices":[],"usage":{}} x`, `{"choices":[` + "\x00",
 		vllmReasoning, sglangReasoning, toolStart, toolArgs, refusalToken, mixedToken,
-		`{"choices":[{"delta":{"reasoning":"","reasoning":"x"}}]}`,                                      // the first reasoning decides
-		`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"","arguments":"x"}}]}}]}`,        // the first arguments decides
-		`{"choices":[{"delta":{"tool_calls":[{"function":"f","function":{"arguments":"x"}}]}}]}`,        // the first function decides
-		`{"choices":[{"delta":{"tool_calls":[1,{"function":{"arguments":"{"}},[]]}}]}`,                // a later call carries arguments
-		`{"choices":[{"delta":{"tool_calls":{"function":{"arguments":"x"}}}}]}`,                        // tool_calls that is no array
+		`{"choices":[{"delta":{"reasoning":"","reasoning":"x"}}]}`,                                   // the first reasoning decides
+		`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"","arguments":"x"}}]}}]}`,     // the first arguments decides
+		`{"choices":[{"delta":{"tool_calls":[{"function":"f","function":{"arguments":"x"}}]}}]}`,     // the first function decides
+		`{"choices":[{"delta":{"tool_calls":[1,{"function":{"arguments":"{"}},[]]}}]}`,               // a later call carries arguments
+		`{"choices":[{"delta":{"tool_calls":{"function":{"arguments":"x"}}}}]}`,                      // tool_calls that is no array
 		`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":{"a":1}}}],"content":null}}]}`, // arguments that are no string
 		`{"choices":[{"delta":{"refusal":"no","reasoning_content":"hm"}}]}`,
 	} {
