@@ -234,7 +234,7 @@ func (s *Session) checkRepetition(rep *Repetition) {
 		}
 		var absent []string
 		for _, d := range metric.Default().Gated() {
-			if d.Server && !have[d.Name] {
+			if d.Server && d.OnlyWhen == "" && !have[d.Name] {
 				absent = append(absent, d.Name)
 			}
 		}
