@@ -72,9 +72,10 @@ type RequestFields interface {
 // Dialect is implemented by targets whose engine spells what a request asks beyond text its
 // own way, or serves an API elsewhere or not at all. ReasoningFields returns the fields
 // that ask the server for reasoning at level ("off", "on", "low", "medium", "high";
-// fixtures.Request.Reasoning) in a body for api, merged after RequestFields and before
-// Case.Extra; nil leaves perftest's own: the API's effort field (OpenAI's reasoning_effort,
-// the Responses API's reasoning.effort) for a level, nothing for on and off. APIPath
+// fixtures.Request.Reasoning) in a body for api, merged over perftest's own spelling (the
+// API's effort field for an effort: OpenAI's reasoning_effort, the Responses API's
+// reasoning.effort; nothing for on and off) after RequestFields and before Case.Extra; a
+// nil value removes a field, a nil map adds nothing. APIPath
 // returns where the server takes api's requests ("": perftest's default path), or an error
 // saying that it serves no such API, which Case.Validate reports.
 type Dialect interface {

@@ -26,14 +26,14 @@ type Builder struct {
 }
 
 // Layers are what a body holds beyond the API's own fields, in the order they are merged:
-// the engine's fields, the engine's way of asking for the request's reasoning, then
-// Case.Extra, which wins.
+// the engine's fields, the request's reasoning (the API's effort field for an effort, then
+// the engine's own spelling), then Case.Extra, which wins.
 type Layers struct {
 	// Engine holds the fields the target's engine needs in every body.
 	Engine map[string]any
 	// Reasoning returns the fields that ask the engine's server for reasoning at a level
-	// ("off", "on", "low", "medium", "high"; fixtures.Request.Reasoning); nil, or a nil
-	// answer, leaves the API's own spelling of an effort, and nothing for on and off.
+	// ("off", "on", "low", "medium", "high"; fixtures.Request.Reasoning), merged over the
+	// API's own spelling of an effort (a nil value removes it); nil adds nothing.
 	Reasoning func(level string) map[string]any
 	// Extra holds Case.Extra.
 	Extra map[string]any
@@ -53,15 +53,13 @@ func (b *Builder) Fields(req *fixtures.Request) (map[string]any, error) {
 		return nil, err
 	}
 	merge(f, b.layers.Engine)
-	if req.Reasoning != "" {
-		var r map[string]any
+	if level := req.Reasoning; level != "" {
+		if b.api.effort != nil && level != "on" && level != "off" {
+			merge(f, b.api.effort(level))
+		}
 		if b.layers.Reasoning != nil {
-			r = b.layers.Reasoning(req.Reasoning)
+			merge(f, b.layers.Reasoning(level))
 		}
-		if r == nil && b.api.effort != nil && req.Reasoning != "on" && req.Reasoning != "off" {
-			r = b.api.effort(req.Reasoning)
-		}
-		merge(f, r)
 	}
 	merge(f, b.layers.Extra)
 	return f, nil

@@ -126,8 +126,11 @@ func TestRequestsAnAPICannotCarry(t *testing.T) {
 // Case.Extra; without one, an effort is the API's own field and on/off send nothing.
 func TestReasoningLayer(t *testing.T) {
 	engine := func(level string) map[string]any {
-		if level == "low" {
+		switch level {
+		case "low":
 			return nil
+		case "medium":
+			return map[string]any{"reasoning_effort": nil} // an engine without efforts
 		}
 		return map[string]any{"chat_template_kwargs": map[string]any{"enable_thinking": level != "off"}, "top_k": 3}
 	}
@@ -136,6 +139,10 @@ func TestReasoningLayer(t *testing.T) {
 	assert.Equal(t, map[string]any{"enable_thinking": true}, on["chat_template_kwargs"])
 	assert.Equal(t, 2.0, on["top_k"], "Case.Extra wins over the engine's reasoning fields")
 	assert.Equal(t, "low", body(t, b, &fixtures.Request{Text: "x", Reasoning: "low"})["reasoning_effort"], "no engine spelling: the API's")
+	assert.NotContains(t, body(t, b, &fixtures.Request{Text: "x", Reasoning: "medium"}), "reasoning_effort", "the engine removed it")
+	high := body(t, b, &fixtures.Request{Text: "x", Reasoning: "high"})
+	assert.Equal(t, "high", high["reasoning_effort"], "the engine's fields go over the API's effort")
+	assert.Equal(t, map[string]any{"enable_thinking": true}, high["chat_template_kwargs"])
 	plain := NewBuilder(Chat, "m", Layers{})
 	for _, level := range []string{"on", "off", ""} {
 		f := body(t, plain, &fixtures.Request{Text: "x", Reasoning: level})
