@@ -257,9 +257,10 @@ func (r *Record) coalesced() bool {
 	return r.ChunkTokens == nil && r.usageAgrees() && r.OutputTokens > r.Chunks
 }
 
-// short reports whether a successful request generated fewer tokens than it asked for.
+// short reports whether a successful request generated fewer tokens than it asked for (a
+// pooling request generates nothing, and asks for nothing).
 func (r *Record) short() bool {
-	return r.Outcome == OK && r.WantOutput > 0 && r.Generated() < r.WantOutput
+	return r.Outcome == OK && r.WantResults == 0 && r.WantOutput > 0 && r.Generated() < r.WantOutput
 }
 
 // inputOff reports whether the server counted a prompt length far from the intended one:

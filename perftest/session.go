@@ -138,12 +138,8 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	for _, k := range slices.Sorted(maps.Keys(desc)) {
 		cfg = append(cfg, resultfile.KV{Key: k, Value: configValue(desc[k])})
 	}
-	api := "completions"
-	if c.API == Chat {
-		api = "chat"
-	}
 	cfg = append(cfg,
-		resultfile.KV{Key: "api", Value: api},
+		resultfile.KV{Key: "api", Value: c.API.spec().Name},
 		resultfile.KV{Key: "workload", Value: configValue(c.Workload.Name())},
 		resultfile.KV{Key: "fingerprint", Value: fp},
 		resultfile.KV{Key: "load", Value: configValue(c.Load.String())},

@@ -66,7 +66,7 @@ type caseFlags struct {
 func addCaseFlags(fs *flag.FlagSet, name string) *caseFlags {
 	return &caseFlags{
 		model:       fs.String("model", "", "model name (default: the server's first from /v1/models; must be one it lists)"),
-		api:         fs.String("api", "completions", "completions (token-id prompts) or chat"),
+		api:         fs.String("api", "completions", "completions (token-id prompts), chat, responses, embeddings or rerank"),
 		name:        fs.String("name", name, "case name used in the result files"),
 		engine:      fs.String("engine", "", "the server's engine, so that perfgate resets its prefix cache and reads its metrics: "+engineNames()+" (default: none, a plain OpenAI-compatible endpoint)"),
 		tracePath:   fs.String("trace", "", "trace file to replay (Mooncake, Azure, BurstGPT, ShareGPT)"),
@@ -159,12 +159,11 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	}
 	c := perftest.Case{Name: *f.name, Model: *f.model, Workload: wl, Load: load, Count: *f.count, Warmup: *f.warmup, Timeout: *f.timeout, StallTimeout: *f.stall,
 		AllowShortOutputs: *f.allowShort}
-	switch *f.api {
-	case "completions":
-	case "chat":
-		c.API = perftest.Chat
-	default:
-		return perftest.Case{}, fmt.Errorf("--api %q: want completions or chat", *f.api)
+	apis := map[string]perftest.API{"completions": perftest.Completions, "chat": perftest.Chat, "responses": perftest.Responses,
+		"embeddings": perftest.Embeddings, "rerank": perftest.Rerank}
+	var ok bool
+	if c.API, ok = apis[*f.api]; !ok {
+		return perftest.Case{}, fmt.Errorf("--api %q: want completions, chat, responses, embeddings or rerank", *f.api)
 	}
 	if *f.extra != "" {
 		if err := json.Unmarshal([]byte(*f.extra), &c.Extra); err != nil || c.Extra == nil {
