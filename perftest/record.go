@@ -2,7 +2,6 @@ package perftest
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/perfgate/perfgate/perftest/internal/sse"
@@ -163,12 +162,14 @@ func (r *Record) flushKind() {
 	r.run, r.runLen = 0, 0
 }
 
-// closeKinds ends Kinds at the end of the request: "" when every chunk was answer text.
+// closeKinds ends Kinds at the end of the request: "" when every chunk was answer text
+// (nothing is built then).
 func (r *Record) closeKinds() {
-	r.flushKind()
-	if len(r.Kinds) > 0 && r.Kinds[0] == kindAnswer && strings.IndexFunc(r.Kinds[1:], func(c rune) bool { return c < '0' || c > '9' }) < 0 {
-		r.Kinds = ""
+	if r.Kinds == "" && r.run == kindAnswer {
+		r.run, r.runLen = 0, 0
+		return
 	}
+	r.flushKind()
 }
 
 // KindAt is the kind of the i-th chunk of Tokens: 'a' answer text, 'r' reasoning, 't'
