@@ -78,26 +78,45 @@ func (r requestsOnly) ReasoningFields(api, level string) map[string]any {
 }
 func (r requestsOnly) APIPath(api string) (string, error) { return r.s.APIPath(api) }
 
+// bodyLog keeps the bodies a server received (its OnRequest).
+type bodyLog struct {
+	mu  sync.Mutex
+	got [][]byte
+}
+
+func (r *bodyLog) record(_ string, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, body)
+}
+
+func (r *bodyLog) bodies() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got
+}
+
+// send runs c, one repetition without warm-up, against the server at url through engine
+// e's requests (perftest's own when e is nil).
+func send(t *testing.T, url string, e *backends.Engine, c perftest.Case) error {
+	t.Helper()
+	c.Target = perftest.Endpoint(url)
+	if e != nil {
+		c.Target = requestsOnly{url, backends.Endpoint(url, *e)}
+	}
+	c.Load, c.Count, c.Warmup, c.AllowShortOutputs = perftest.Concurrency(1), 1, -1, true
+	_, err := perftest.Execute(t.Context(), c, perftest.ExecOptions{})
+	return err
+}
+
 // bodies runs the workload against a fake server through engine e's requests and returns
 // the bodies the server received, and the server.
 func bodies(t *testing.T, e *backends.Engine, api perftest.API, extra map[string]any) ([][]byte, *fakeserver.Server, error) {
 	t.Helper()
-	var mu sync.Mutex
-	var got [][]byte
-	srv := fakeserver.Start(t, fakeserver.Config{OnRequest: func(_ string, body []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, body)
-	}})
-	var target perftest.Target = perftest.Endpoint(srv.URL)
-	if e != nil {
-		target = requestsOnly{srv.URL, backends.Endpoint(srv.URL, *e)}
-	}
-	_, err := perftest.Execute(t.Context(), perftest.Case{Target: target, API: api, Workload: bodyWorkload, Extra: extra,
-		Load: perftest.Concurrency(1), Count: 1, Warmup: -1, AllowShortOutputs: true, MaxErrorRate: -1}, perftest.ExecOptions{})
-	mu.Lock()
-	defer mu.Unlock()
-	return got, srv, err
+	var rec bodyLog
+	srv := fakeserver.Start(t, fakeserver.Config{OnRequest: rec.record})
+	err := send(t, srv.URL, e, perftest.Case{API: api, Workload: bodyWorkload, Extra: extra, MaxErrorRate: -1})
+	return rec.bodies(), srv, err
 }
 
 // TestRequestBodies checks the exact body each engine module sends, for completions and
@@ -206,19 +225,10 @@ func TestFeatureRequestBodies(t *testing.T) {
 	for name, e := range engines {
 		for api, file := range apis {
 			t.Run(name+"/"+file, func(t *testing.T) {
-				var mu sync.Mutex
-				var got [][]byte
-				srv := fakeserver.StartStandIn(t, fakeserver.StandIn{OnRequest: func(_ string, body []byte) {
-					mu.Lock()
-					defer mu.Unlock()
-					got = append(got, body)
-				}})
-				var target perftest.Target = perftest.Endpoint(srv.URL)
-				if e != nil {
-					target = requestsOnly{srv.URL, backends.Endpoint(srv.URL, *e)}
-				}
-				_, err := perftest.Execute(t.Context(), perftest.Case{Target: target, API: api, Workload: featureWorkloads[api], Model: "fake-model",
-					Load: perftest.Concurrency(1), Count: 1, Warmup: -1, AllowShortOutputs: true}, perftest.ExecOptions{})
+				var rec bodyLog
+				srv := fakeserver.StartStandIn(t, fakeserver.StandIn{OnRequest: rec.record})
+				err := send(t, srv.URL, e, perftest.Case{API: api, Workload: featureWorkloads[api], Model: "fake-model"})
+				got := rec.bodies()
 				if name == "trtllm" && (api == perftest.Embeddings || api == perftest.Rerank) {
 					require.ErrorContains(t, err, "trtllm serves no "+strings.TrimSuffix(file, "-features")+" API")
 					assert.Empty(t, got, "no request is sent")
