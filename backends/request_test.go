@@ -122,7 +122,7 @@ func bodies(t *testing.T, e *backends.Engine, api perftest.API, extra map[string
 // TestRequestBodies checks the exact body each engine module sends, for completions and
 // chat, against testdata/requests (go test -run TestRequestBodies -update rewrites them).
 // perftest's own body (the "perftest" files) is what it sent before engine modules had a
-// say: vLLM's, SGLang's and Dynamo's are the same bytes.
+// say: Dynamo's are the same bytes; vLLM and SGLang add continuous usage stats.
 func TestRequestBodies(t *testing.T) {
 	engines := map[string]*backends.Engine{"perftest": nil, "vllm": &vllm.Engine, "sglang": &sglang.Engine,
 		"trtllm": &trtllm.Engine, "dynamo": &dynamo.Engine, "llamacpp": &llamacpp.Engine}

@@ -10,7 +10,8 @@ import (
 //
 //   - CompletionRequest and ChatCompletionRequest declare every field perftest sends,
 //     min_tokens and ignore_eos among their extra parameters, and ignore fields they do
-//     not declare;
+//     not declare; stream_options.continuous_usage_stats (StreamOptions) puts the usage on
+//     every chunk, so that a chunk of several tokens (speculative decoding) says how many;
 //   - reasoning: chat_template_kwargs (kit.Thinking sets both keys, as SGLang's own
 //     normalisation of reasoning_effort "none" does), taken by chat and by the Responses
 //     API's request; an effort is reasoning_effort (chat) or reasoning.effort
@@ -22,5 +23,6 @@ import (
 //     documents; the answer is a bare list of scores without usage) for an embedding or
 //     reranking model (--is-embedding).
 var request = backends.Request{
+	Fields:    kit.ContinuousUsage("completions", "chat"),
 	Reasoning: kit.ThinkingFor("chat", "responses"),
 }

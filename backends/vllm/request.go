@@ -12,6 +12,10 @@ import (
 //     (its sampling parameters, top level), stream_options.include_usage, temperature;
 //     llm-d-inference-sim takes the same. vLLM logs and ignores fields it does not know,
 //     so nothing is refused before sending;
+//   - stream_options.continuous_usage_stats (StreamOptions) puts the usage on every chunk,
+//     so that a chunk carrying several tokens (speculative decoding accepting drafts, or
+//     RequestOutputCollector merging outputs when the client falls behind) says how many,
+//     and ITL stays per token;
 //   - reasoning: chat requests pass chat_template_kwargs to the template, which turns a
 //     reasoning model's thinking on or off (kit.Thinking); an effort is OpenAI's
 //     reasoning_effort, which vLLM declares. The Responses API's request declares
@@ -24,5 +28,6 @@ import (
 //   - embeddings (/v1/embeddings) and rerank (/v1/rerank, also /rerank and /v2/rerank) are
 //     served by a pooling model (--runner pooling; --task in older releases).
 var request = backends.Request{
+	Fields:    kit.ContinuousUsage("completions", "chat"),
 	Reasoning: kit.ThinkingFor("chat"),
 }

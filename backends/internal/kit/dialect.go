@@ -23,3 +23,15 @@ func ThinkingFor(apis ...string) func(api, level string) map[string]any {
 		return nil
 	}
 }
+
+// ContinuousUsage is the stream_options that ask for the usage on every chunk
+// (continuous_usage_stats, which vLLM's and SGLang's StreamOptions declare) beside the
+// usage at the end, for the APIs listed: a chunk carrying several tokens then says how
+// many, and the client keeps inter-token latency per token.
+func ContinuousUsage(apis ...string) map[string]map[string]any {
+	f := map[string]map[string]any{}
+	for _, a := range apis {
+		f[a] = map[string]any{"stream_options": map[string]any{"include_usage": true, "continuous_usage_stats": true}}
+	}
+	return f
+}
