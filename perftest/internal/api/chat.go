@@ -115,15 +115,22 @@ func chatMessages(req *fixtures.Request) []chatMessage {
 
 // chatContent is a message's text, or its text and images as content parts.
 func chatContent(m fixtures.Message) any {
+	return withImages(m, func(text string) contentPart { return contentPart{Type: "text", Text: text} },
+		func(url string) contentPart { return contentPart{Type: "image_url", ImageURL: &imageURL{URL: url}} })
+}
+
+// withImages is a message's text, or, when it carries images, its text then its images as
+// content parts of an API's spelling.
+func withImages[P any](m fixtures.Message, text, image func(string) P) any {
 	if len(m.Images) == 0 {
 		return m.Content
 	}
-	parts := make([]contentPart, 0, len(m.Images)+1)
+	parts := make([]P, 0, len(m.Images)+1)
 	if m.Content != "" {
-		parts = append(parts, contentPart{Type: "text", Text: m.Content})
+		parts = append(parts, text(m.Content))
 	}
 	for _, url := range m.Images {
-		parts = append(parts, contentPart{Type: "image_url", ImageURL: &imageURL{URL: url}})
+		parts = append(parts, image(url))
 	}
 	return parts
 }

@@ -100,17 +100,8 @@ func responsesInput(req *fixtures.Request) any {
 
 // responsesContent is a message's text, or its text and images as input parts.
 func responsesContent(m fixtures.Message) any {
-	if len(m.Images) == 0 {
-		return m.Content
-	}
-	parts := make([]respPart, 0, len(m.Images)+1)
-	if m.Content != "" {
-		parts = append(parts, respPart{Type: "input_text", Text: m.Content})
-	}
-	for _, url := range m.Images {
-		parts = append(parts, respPart{Type: "input_image", ImageURL: url})
-	}
-	return parts
+	return withImages(m, func(text string) respPart { return respPart{Type: "input_text", Text: text} },
+		func(url string) respPart { return respPart{Type: "input_image", ImageURL: url} })
 }
 
 // responsesEffort asks for a reasoning effort the way the Responses API does.

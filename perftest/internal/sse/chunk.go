@@ -98,13 +98,9 @@ func Parse(data []byte) Chunk {
 			if end, n, ok = scanUsage(data, v); end >= 0 && !bytes.Equal(data[v:end], nullValue) {
 				c.Usage, c.completion, c.hasCompletion = data[v:end], n, ok
 			}
-		case "error":
+		case "error", "object":
 			if end = scanValue(data, v, 1); end >= 0 {
-				isError = isError || !bytes.Equal(data[v:end], nullValue) // "error": null is no error
-			}
-		case "object":
-			if end = scanValue(data, v, 1); end >= 0 {
-				isError = isError || string(data[v:end]) == `"error"`
+				isError = isError || errorMember(key, data[v:end])
 			}
 		default:
 			end = scanValue(data, v, 1)
@@ -128,6 +124,18 @@ func Parse(data []byte) Chunk {
 		c.Kind = MalformedChunk
 	}
 	return c
+}
+
+// errorMember reports whether a member of an answer says it is an error: a non-null
+// "error" ("error": null is no error), or "object": "error" (vLLM's, SGLang's).
+func errorMember(key, v []byte) bool {
+	switch string(key) {
+	case "error":
+		return !bytes.Equal(v, nullValue)
+	case "object":
+		return string(v) == `"error"`
+	}
+	return false
 }
 
 // scanChoices validates the choices array at data[i] == '[' and returns its end and the

@@ -53,16 +53,10 @@ func ParsePooled(data []byte) Pooled {
 				return bad
 			}
 			raw := data[v:end]
-			switch k {
-			case "usage":
-				if !bytes.Equal(raw, nullValue) {
-					p.Usage = raw
-				}
-			case "error":
-				isError = isError || !bytes.Equal(raw, nullValue)
-			case "object":
-				isError = isError || string(raw) == `"error"`
+			if k == "usage" && !bytes.Equal(raw, nullValue) {
+				p.Usage = raw
 			}
+			isError = isError || errorMember(key, raw)
 		}
 		if end < 0 {
 			return bad
