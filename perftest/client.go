@@ -94,6 +94,7 @@ func (c *client) body(req *fixtures.Request) ([]byte, error) { return c.bodies.B
 func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, start time.Time, rec *Record) {
 	rec.Index, rec.Session, rec.Turn = req.Index, req.Session, req.Turn
 	rec.WantInput, rec.WantOutput, rec.WantResults = req.InputTokens, req.OutputTokens, c.api.WantResults(req)
+	rec.InputExtra = uncounted(req)
 	if !c.api.Pooling {
 		rec.Tokens = make([]time.Duration, 0, min(max(req.OutputTokens, 0)+1, 4096))
 	}
@@ -259,4 +260,18 @@ func bodyKind(resp *http.Response, chunks int) string {
 		s += fmt.Sprintf(", Content-Encoding %q", ce)
 	}
 	return s + ", not an event stream)"
+}
+
+// uncounted reports whether a request's prompt holds parts its InputTokens does not count:
+// tool definitions, images, a schema.
+func uncounted(req *fixtures.Request) bool {
+	if len(req.Tools) > 0 || len(req.Schema) > 0 {
+		return true
+	}
+	for _, m := range req.Messages {
+		if len(m.Images) > 0 || len(m.ToolCalls) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -79,6 +79,9 @@ type Record struct {
 	// WantInput and WantOutput are the workload's intended lengths.
 	WantInput  int `json:"want_input"`
 	WantOutput int `json:"want_output"`
+	// InputExtra is set when the prompt also holds what the workload could not count in
+	// tokens (tool definitions, images, a schema): WantInput is then a least length.
+	InputExtra bool `json:"input_extra,omitempty"`
 
 	Outcome Outcome `json:"outcome"`
 	Status  int     `json:"status,omitempty"`
@@ -264,12 +267,16 @@ func (r *Record) short() bool {
 	return r.Outcome == OK && r.WantResults == 0 && r.WantOutput > 0 && r.Generated() < r.WantOutput
 }
 
-// inputOff reports whether the server counted a prompt length far from the intended one:
+// inputOff reports whether the server counted a prompt length far from the intended one
+// (below it, when the prompt holds uncounted parts: InputExtra):
 // more than 32 tokens and 10% apart (a chat template adds a few dozen tokens at most).
 func (r *Record) inputOff() bool {
 	if r.Outcome != OK || r.InputTokens <= 0 || r.WantInput <= 0 {
 		return false
 	}
 	d := r.InputTokens - r.WantInput
+	if r.InputExtra {
+		d = min(d, 0) // more than intended is the uncounted part
+	}
 	return max(d, -d) > max(32, r.WantInput/10)
 }
