@@ -150,12 +150,8 @@ func (s *Session) configLines(c Case, opt ExecOptions, desc map[string]string, f
 	for _, k := range slices.Sorted(maps.Keys(desc)) {
 		cfg = append(cfg, resultfile.KV{Key: k, Value: configValue(desc[k])})
 	}
-	api := "completions"
-	if c.API == Chat {
-		api = "chat"
-	}
 	return append(cfg,
-		resultfile.KV{Key: "api", Value: api},
+		resultfile.KV{Key: "api", Value: c.API.spec().Name},
 		resultfile.KV{Key: "workload", Value: configValue(c.Workload.Name())},
 		resultfile.KV{Key: "fingerprint", Value: fingerprint},
 		resultfile.KV{Key: "load", Value: configValue(c.Load.String())},
@@ -246,7 +242,7 @@ func (s *Session) checkRepetition(rep *Repetition) {
 		}
 		var absent []string
 		for _, d := range metric.Default().Gated() {
-			if d.Server && !have[d.Name] {
+			if d.Server && d.OnlyWhen == "" && !have[d.Name] {
 				absent = append(absent, d.Name)
 			}
 		}

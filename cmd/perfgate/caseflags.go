@@ -70,7 +70,7 @@ func addCaseFlags(fs *flag.FlagSet, name string) *caseFlags {
 		fs:          fs,
 		wl:          addWorkloadFlags(fs),
 		model:       fs.String("model", "", "model name (default: the server's first from /v1/models; must be one it lists)"),
-		api:         fs.String("api", "", "completions (token-id prompts) or chat (default: the workload's own: completions; chat for reasoning, tools, agent, structured and images; embeddings, rerank for those)"),
+		api:         fs.String("api", "", "completions (token-id prompts), chat, responses, embeddings or rerank (default: the workload's own: completions; chat for reasoning, tools, agent, structured and images; embeddings, rerank for those)"),
 		name:        fs.String("name", name, "case name used in the result files"),
 		engine:      fs.String("engine", "", "the server's engine, so that perfgate resets its prefix cache and reads its metrics: "+engineNames()+" (default: none, a plain OpenAI-compatible endpoint)"),
 		tracePath:   fs.String("trace", "", "trace file to replay (Mooncake, Azure, BurstGPT, ShareGPT)"),
@@ -176,12 +176,11 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	}
 	c := perftest.Case{Name: *f.name, Model: *f.model, Workload: wl, Load: load, Count: *f.count, Warmup: *f.warmup, Timeout: *f.timeout, StallTimeout: *f.stall,
 		AllowShortOutputs: *f.allowShort}
-	switch api {
-	case "completions":
-	case "chat":
-		c.API = perftest.Chat
-	default:
-		return perftest.Case{}, fmt.Errorf("--api %q: want completions or chat", api)
+	apis := map[string]perftest.API{"completions": perftest.Completions, "chat": perftest.Chat, "responses": perftest.Responses,
+		"embeddings": perftest.Embeddings, "rerank": perftest.Rerank}
+	var ok bool
+	if c.API, ok = apis[api]; !ok {
+		return perftest.Case{}, fmt.Errorf("--api %q: want completions, chat, responses, embeddings or rerank", api)
 	}
 	if *f.extra != "" {
 		if err := json.Unmarshal([]byte(*f.extra), &c.Extra); err != nil || c.Extra == nil {
