@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/perfgate/perfgate/perftest/history"
+	"github.com/perfgate/perfgate/perftest/internal/robust"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
@@ -250,4 +251,25 @@ func TestGateRefusesUnhealthyRuns(t *testing.T) {
 	assert.True(t, c.fatal)
 	assert.Contains(t, c.errors(), "refusing to gate on baseline")
 	assert.Contains(t, c.errors(), "health: short-outputs")
+}
+
+// TestGateUpdateKeepsABaselineSymlink: a baseline that is a symbolic link to a shared file
+// stays a link on -perf.update, and the shared file is what is replaced (issue 23: the link
+// became a plain file).
+func TestGateUpdateKeepsABaselineSymlink(t *testing.T) {
+	shared := writeBaseline(t, synthResult(1, 10, nil))
+	link := filepath.Join(t.TempDir(), "h100", "x.txt")
+	require.NoError(t, os.MkdirAll(filepath.Dir(link), 0o755))
+	require.NoError(t, os.Symlink(shared, link))
+	setFlag(t, flagUpdate, true)
+	c := capture(t, nil, func(tb testing.TB) {
+		synthResult(2, 10, map[string]float64{"itl-p50-sec": 0.2}).Gate(tb, link)
+	})
+	assert.Empty(t, c.errors())
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "the baseline is still a link")
+	rf, err := resultfile.Read(shared)
+	require.NoError(t, err)
+	assert.Greater(t, robust.Median(rf.Values("itl-p50-sec")), 0.0055, "the file it points to holds the update")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
@@ -24,7 +26,8 @@ import (
 // the body (send), records the events (read) and classifies how the request ended.
 type client struct {
 	http         *http.Client
-	url          string // full endpoint URL
+	fresh        *http.Client // the same transport's settings, a new connection for every request
+	url          string       // full endpoint URL
 	api          *api.API
 	bodies       *api.Builder
 	timeout      time.Duration
@@ -65,11 +68,14 @@ func newClient(base, model string, c Case) *client {
 	if err != nil {
 		path = a.Path // Case.Validate reported it
 	}
+	// A redirect would turn the POST into a GET without its body, maybe to another host: an
+	// API request is never redirected, and the 3xx is its outcome.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	freshTr := tr.Clone()
+	freshTr.DisableKeepAlives = true
 	cl := &client{
-		http: &http.Client{Transport: tr,
-			// A redirect would turn the POST into a GET without its body, maybe to another
-			// host: an API request is never redirected, and the 3xx is its outcome.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		http:         &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		fresh:        &http.Client{Transport: freshTr, CheckRedirect: noRedirect},
 		url:          base + path,
 		api:          a,
 		bodies:       api.NewBuilder(a, model, c.layers()),
@@ -81,7 +87,10 @@ func newClient(base, model string, c Case) *client {
 	return cl
 }
 
-func (c *client) close() { c.http.CloseIdleConnections() }
+func (c *client) close() {
+	c.http.CloseIdleConnections()
+	c.fresh.CloseIdleConnections()
+}
 
 // body builds the request body (api.Builder.Body): it allocates once per request, never per
 // token.
@@ -127,25 +136,54 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 	}
 }
 
-// send posts body and returns the answer's head. The request carries an Idempotency-Key,
-// so that net/http resends it when a kept-alive connection turns out to be closed before
-// any of the request reached the server (servers such as llama.cpp close the connection
-// after a streamed response while advertising Keep-Alive); such resends are counted in
-// rec.Retries, not as failures.
+// send posts body and returns the answer's head. A server may close a kept-alive
+// connection while the next request is being written on it (llama.cpp closes the
+// connection after every streamed response while advertising Keep-Alive; any server's
+// idle timeout can land the same way). A request the server provably never received -
+// sent on a reused connection that the peer closed or reset before a byte of an answer
+// came back - is resent once, on a fresh connection, and counted in rec.Retries, never
+// failed. net/http resends such a request by itself only when none of it was written yet
+// (the Idempotency-Key header allows that for a POST); those count too.
 func (c *client) send(ctx context.Context, body []byte, start time.Time, rec *Record) (*http.Response, error) {
-	var conns atomic.Int32
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
+	rec.Sent = time.Since(start)
+	key := c.key + strconv.FormatInt(c.n.Add(1), 10)
+	resp, conns, unreceived, err := c.post(ctx, c.http, body, key)
+	rec.Retries = max(conns-1, 0)
+	if err == nil || !unreceived || ctx.Err() != nil {
+		return resp, err
+	}
+	rec.Retries++
+	resp, conns, _, err = c.post(ctx, c.fresh, body, key)
+	rec.Retries += max(conns-1, 0)
+	return resp, err
+}
+
+// post posts body with hc and returns the answer's head, the connections the request was
+// written on, and, when it failed, whether the server provably never received it: the
+// last connection was a reused one, the peer closed it, and nothing was read back.
+func (c *client) post(ctx context.Context, hc *http.Client, body []byte, key string) (resp *http.Response, conns int, unreceived bool, err error) {
+	var n atomic.Int32
+	var reused, answered atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn:              func(info httptrace.GotConnInfo) { n.Add(1); reused.Store(info.Reused) },
+		GotFirstResponseByte: func() { answered.Store(true) },
+	})
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, false, err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", c.api.Accept)
-	hreq.Header.Set("Idempotency-Key", c.key+strconv.FormatInt(c.n.Add(1), 10))
-	rec.Sent = time.Since(start)
-	resp, err := c.http.Do(hreq)
-	rec.Retries = max(int(conns.Load())-1, 0)
-	return resp, err
+	hreq.Header.Set("Idempotency-Key", key)
+	resp, err = hc.Do(hreq)
+	unreceived = err != nil && reused.Load() && !answered.Load() && closedByPeer(err)
+	return resp, int(n.Load()), unreceived, err
+}
+
+// closedByPeer reports whether err says the other end closed or reset the connection.
+func closedByPeer(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // httpFailure says what an answer other than 200 was, with the server's own message.

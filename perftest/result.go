@@ -141,52 +141,56 @@ func (r *Result) File() *resultfile.File {
 }
 
 // WriteFiles writes NAME.txt (benchmark format) and NAME.records.jsonl (one line per
-// request, "rep" numbering repetitions from 1 as the messages do) into dir, each
-// atomically, and returns the result file's path. A partial result (a run cut short) says
-// so in a "partial: yes" config line, and its records file also holds the requests that
-// finished in the repetition the stop cut short, marked "partial": true. A result with no
-// finished repetition writes neither file, so that it never replaces a complete result:
-// the finished requests go to NAME.partial.records.jsonl instead, and the error says so.
+// request, "rep" numbering repetitions from 1 as the messages do) into dir as one set:
+// neither replaces a previous run's file unless both were written whole (a full disk leaves
+// the previous result and its records as they were, never a new result beside old records),
+// and it returns the result file's path. A partial result (a run cut short) says so in a
+// "partial: yes" config line, and its records file also holds the requests that finished in
+// the repetition the stop cut short, marked "partial": true. A result with no finished
+// repetition writes neither file, so that it never replaces a complete result: the finished
+// requests go to NAME.partial.records.jsonl instead, and the error says so.
 func (r *Result) WriteFiles(dir string) (string, error) {
 	base := filepath.Join(dir, fileName(r.Name))
 	if len(r.Reps) == 0 {
 		if len(r.unfinished) > 0 {
-			if err := r.writeRecords(base + ".partial.records.jsonl"); err != nil {
+			if err := atomicfile.Write(base+".partial.records.jsonl", r.writeRecords); err != nil {
 				return "", err
 			}
 			return "", fmt.Errorf("no repetition finished: %s not written (a previous result there is kept); the %d requests that finished are in %s", base+".txt", len(r.unfinished), base+".partial.records.jsonl")
 		}
 		return "", fmt.Errorf("no repetition finished: %s not written (a previous result there is kept)", base+".txt")
 	}
-	if err := r.File().WriteFile(base + ".txt"); err != nil {
+	// The result file last: a reader that finds it finds its records.
+	err := atomicfile.WriteAll(
+		atomicfile.File{Path: base + ".records.jsonl", Write: r.writeRecords},
+		atomicfile.File{Path: base + ".txt", Write: func(w io.Writer) error { _, err := r.File().WriteTo(w); return err }})
+	if err != nil {
 		return "", err
 	}
-	return base + ".txt", r.writeRecords(base + ".records.jsonl")
+	return base + ".txt", nil
 }
 
-// writeRecords writes every record, the unfinished repetition's last, to path.
-func (r *Result) writeRecords(path string) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		type line struct {
-			Rep     int  `json:"rep"`
-			Partial bool `json:"partial,omitempty"`
-			*Record
-		}
-		for i, rep := range r.Reps {
-			for j := range rep.Records {
-				if err := enc.Encode(line{i + 1, false, &rep.Records[j]}); err != nil {
-					return err
-				}
-			}
-		}
-		for j := range r.unfinished {
-			if err := enc.Encode(line{len(r.Reps) + 1, true, &r.unfinished[j]}); err != nil {
+// writeRecords writes every record, the unfinished repetition's last.
+func (r *Result) writeRecords(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	type line struct {
+		Rep     int  `json:"rep"`
+		Partial bool `json:"partial,omitempty"`
+		*Record
+	}
+	for i, rep := range r.Reps {
+		for j := range rep.Records {
+			if err := enc.Encode(line{i + 1, false, &rep.Records[j]}); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+	}
+	for j := range r.unfinished {
+		if err := enc.Encode(line{len(r.Reps) + 1, true, &r.unfinished[j]}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fileName makes a case name safe as a file name.

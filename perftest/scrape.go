@@ -180,7 +180,8 @@ func (w *serverWindow) sample(sc map[string]float64) {
 }
 
 // metrics turns the window into result metrics: prefix-cache hit ratio, preemptions, mean
-// queue time and peak KV-cache usage, for those the server exports.
+// queue time, peak KV-cache usage and the most requests waiting, for those the server
+// exports.
 func (w *serverWindow) metrics() []resultfile.Metric {
 	if w == nil {
 		return nil
@@ -212,6 +213,9 @@ func (w *serverWindow) metrics() []resultfile.Metric {
 	}
 	if v, ok := w.peak[keyKVUsage]; ok {
 		m = append(m, resultfile.Metric{Unit: metric.ServerKVPeak, Value: v})
+	}
+	if v, ok := w.peak[keyWaiting]; ok {
+		m = append(m, resultfile.Metric{Unit: metric.ServerWaitingPeak, Value: v})
 	}
 	return append(m, w.specMetrics(delta)...)
 }

@@ -138,11 +138,11 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 // what the target says of itself, API, workload and load.
 func (s *Session) configLines(c Case, opt ExecOptions, desc map[string]string, fingerprint string) []resultfile.KV {
 	hw := cmp.Or(machine.NormalizeClass(opt.Hardware), machine.HardwareClass())
-	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH}, {Key: metric.KeyHardware, Value: hw}}
+	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH}, {Key: metric.KeyHardware, Value: configValue(hw)}}
 	var he *machine.HardwareError
 	if detected, err := machine.DetectHardware(); errors.As(err, &he) && hw == detected {
 		s.note("hardware", "perftest: hardware: %v: the results are recorded as hardware %s, a fallback (config line %s: %s)", err, hw, metric.KeyHardwareFallback, he.Reason)
-		cfg = append(cfg, resultfile.KV{Key: metric.KeyHardwareFallback, Value: he.Reason})
+		cfg = append(cfg, resultfile.KV{Key: metric.KeyHardwareFallback, Value: resultfile.Value(he.Reason)})
 	}
 	if RaceEnabled {
 		cfg = append(cfg, resultfile.KV{Key: "race", Value: "on"})
@@ -158,9 +158,11 @@ func (s *Session) configLines(c Case, opt ExecOptions, desc map[string]string, f
 	)
 }
 
-// configValue makes a value safe for a benchmark config line or name (no spaces).
+// configValue makes a value safe for a benchmark config line or name (no spaces), as the
+// result file will hold it (resultfile.Name: bounded, no control characters), so that the
+// result in memory and its file say the same.
 func configValue(v string) string {
-	return strings.Join(strings.Fields(v), "_")
+	return resultfile.Name(strings.Join(strings.Fields(v), "_"))
 }
 
 // Result is what the session has measured so far, with its Problems and the config lines
@@ -255,6 +257,8 @@ func (s *Session) checkRepetition(rep *Repetition) {
 	// prompt is cached once its prefill is done, which precedes its first token); they share
 	// prefixes with each other, though, so one of them finding nothing cached is enough. If
 	// every one of them found cached tokens, the cache was warm before the repetition began.
+	// Only requests that succeeded with a usage report count: a failed one reports nothing
+	// cached because it reports nothing.
 	firstAnswer := time.Duration(-1)
 	for _, r := range rep.Records {
 		if r.FirstToken > 0 && (firstAnswer < 0 || r.Scheduled+r.FirstToken < firstAnswer) {
@@ -263,7 +267,7 @@ func (s *Session) checkRepetition(rep *Repetition) {
 	}
 	early, least := 0, 0
 	for _, r := range rep.Records {
-		if firstAnswer >= 0 && r.Scheduled+r.Sent >= firstAnswer {
+		if firstAnswer >= 0 && r.Scheduled+r.Sent >= firstAnswer || r.Outcome != OK || r.InputTokens == 0 {
 			continue
 		}
 		if early == 0 || r.CachedTokens < least {

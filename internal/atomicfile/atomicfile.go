@@ -19,24 +19,88 @@ import (
 
 // Write writes path through a temporary file in the same folder, which it syncs and renames
 // over path only when write returned nil: on any error path is left as it was. The folder is
-// created if needed. The file gets mode 0644.
+// created if needed. The file gets mode 0644. When path is a symbolic link, the file it
+// points to is replaced and the link stays a link (a baseline linked to a shared one updates
+// the shared file).
 func Write(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	return WriteAll(File{Path: path, Write: write})
+}
+
+// File is one file of a set WriteAll writes.
+type File struct {
+	Path  string
+	Write func(io.Writer) error
+}
+
+// WriteAll writes a set of files that belong together (a result and its records) as Write
+// writes one: each through a temporary file, and none of them replaced unless every one was
+// written and synced. Only then are they renamed over their paths, in order: list last the
+// file readers look for, so that whoever finds it finds its companions of the same run. A
+// rename does not need space on the disk, so a full disk leaves every file as it was.
+func WriteAll(files ...File) error {
+	temps := make([]string, 0, len(files))
+	defer func() {
+		for _, t := range temps {
+			_ = os.Remove(t) // fails harmlessly after the rename
+		}
+	}()
+	targets := make([]string, len(files))
+	for i, f := range files {
+		target, tmp, err := writeTemp(f)
+		if tmp != "" {
+			temps = append(temps, tmp)
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		targets[i] = target
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name()) // fails harmlessly after the rename
-	if err := finish(f, write); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	for i, f := range files {
+		if err := os.Rename(temps[i], targets[i]); err != nil {
+			if i > 0 {
+				return fmt.Errorf("write %s: %w (%s already replaced)", f.Path, err, files[i-1].Path)
+			}
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
 	}
 	return nil
+}
+
+// writeTemp writes f to a temporary file beside the file f.Path stands for (its link's
+// target, when it is a symbolic link), and returns that file's path and the temporary one.
+func writeTemp(f File) (target, tmp string, err error) {
+	target, err = resolve(f.Path)
+	if err != nil {
+		return "", "", err
+	}
+	dir := filepath.Dir(target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	t, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp*")
+	if err != nil {
+		return "", "", err
+	}
+	return target, t.Name(), finish(t, f.Write)
+}
+
+// resolve follows path's symbolic links to the file they name (which need not exist).
+func resolve(path string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return path, nil
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }
 
 // finish writes, flushes, syncs and closes f.
@@ -65,6 +129,9 @@ func WriteFile(path string, data []byte) error {
 
 // Append appends data to path in one write (creating it if needed), so that lines appended
 // by concurrent writers never interleave; callers that need more than that hold a Lock.
+// The append completes or leaves the file as it was: a write cut short (a full disk) or a
+// failed sync is cut back off, so that a history never ends inside a line that the next
+// append would run on from.
 func Append(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("append to %s: %w", path, err)
@@ -73,7 +140,7 @@ func Append(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", path, err)
 	}
-	_, err = f.Write(data)
+	err = appendTo(f, data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -81,6 +148,46 @@ func Append(path string, data []byte) error {
 		return fmt.Errorf("append to %s: %w", path, err)
 	}
 	return nil
+}
+
+// appendFile is what appendTo needs of an *os.File opened for appending.
+type appendFile interface {
+	io.Writer
+	Stat() (os.FileInfo, error)
+	Sync() error
+	Truncate(size int64) error
+}
+
+// appendTo writes data at the end of f and syncs it; when either fails, it truncates f back
+// to its size before the write. A file that is not a regular one (a pipe, a terminal) is
+// only written.
+func appendTo(f appendFile, data []byte) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		_, err := f.Write(data)
+		return err
+	}
+	size := fi.Size()
+	n, err := f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		return nil
+	}
+	// Undo exactly our bytes: with O_APPEND they went to the end, and only a writer that
+	// holds no Lock can have appended since.
+	if now, serr := f.Stat(); serr != nil || now.Size() != size+int64(n) {
+		return fmt.Errorf("%w; the %d bytes written could not be cut back off: another writer appended meanwhile (hold a Lock)", err, n)
+	}
+	if terr := f.Truncate(size); terr != nil {
+		return fmt.Errorf("%w; cutting the %d bytes written back off failed: %v", err, n, terr)
+	}
+	_ = f.Sync()
+	return err
 }
 
 // ErrLockTimeout is wrapped by Lock's error when another holder kept the lock for the whole

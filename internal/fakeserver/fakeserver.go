@@ -112,6 +112,9 @@ type Server struct {
 	sleeps atomic.Int64
 	wg     sync.WaitGroup
 	quit   chan struct{}
+	// slot and deferred: the one slot of OneSlot, and the requests waiting for it.
+	slot     chan struct{}
+	deferred atomic.Int64
 }
 
 // Start starts a server on loopback for the test and stops it when the test ends.
@@ -123,7 +126,7 @@ func Start(tb testing.TB, cfg Config) *Server {
 	if cfg.ITL == 0 {
 		cfg.ITL = 100 * time.Microsecond
 	}
-	s := &Server{cfg: cfg, quit: make(chan struct{})}
+	s := &Server{cfg: cfg, quit: make(chan struct{}), slot: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("POST /v1/completions", s.complete)
@@ -140,6 +143,10 @@ func Start(tb testing.TB, cfg Config) *Server {
 	}
 	mux.HandleFunc("GET /metrics", s.metrics)
 	s.Server = httptest.NewUnstartedServer(mux)
+	if cfg.Fault == CloseMidWrite {
+		s.Server.Listener.Close()
+		s.Server.Listener = smallWindowListener(tb)
+	}
 	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.conns.Add(1)
@@ -262,6 +269,8 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	switch s.cfg.Fault {
+	case OneSlot:
+		s.llamaMetrics(w)
 	case MetricsHuge:
 		line := []byte("vllm:num_requests_waiting{model_name=\"fake-model\",engine=\"0\"} 0\n")
 		block := bytes.Repeat(line, (1<<20)/len(line)) // about 1 MiB a write, so that 64 MiB go out fast
@@ -307,8 +316,8 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Generate != nil {
 		tokens = s.cfg.Generate(n, req.MaxTokens)
 	}
-	if s.cfg.CloseAfterStream {
-		s.rawStream(w, promptLen, tokens)
+	if s.cfg.CloseAfterStream || s.cfg.Fault == CloseMidWrite {
+		s.rawStream(w, promptLen, tokens, s.cfg.Fault == CloseMidWrite)
 		return
 	}
 	if s.fault(w, r, promptLen, tokens) || s.hostileFault(w) {
@@ -345,8 +354,9 @@ func (s *Server) stream(w io.Writer, flush func(), done <-chan struct{}, promptL
 }
 
 // rawStream takes the connection over, streams one response that says Keep-Alive, and
-// closes the connection once the client has reused it for another request.
-func (s *Server) rawStream(w http.ResponseWriter, promptLen, tokens int) {
+// closes the connection once the client has reused it for another request: with a reset,
+// when reset is set, as a close with the request unread sends (CloseMidWrite).
+func (s *Server) rawStream(w http.ResponseWriter, promptLen, tokens int, reset bool) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
@@ -364,6 +374,9 @@ func (s *Server) rawStream(w http.ResponseWriter, promptLen, tokens int) {
 	// unanswered, as a server that closed after the stream looks to a client that reused it.
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, _ = brw.Reader.Peek(1)
+	if tc, ok := conn.(*net.TCPConn); ok && reset {
+		_ = tc.SetLinger(0)
+	}
 }
 
 // chunkedWriter writes HTTP/1.1 chunked encoding.

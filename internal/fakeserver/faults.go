@@ -33,6 +33,8 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, promptLen, tokens
 	}
 	plain := func(data string) string { return "data: " + data + "\n\n" }
 	switch s.cfg.Fault {
+	case OneSlot:
+		s.oneSlot(w, r, promptLen, tokens)
 	case StreamForever:
 		sse()
 		for i := 0; ; i++ {

@@ -2,7 +2,9 @@ package history
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -125,4 +127,97 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = DetectChanges(h, Options{Permutations: 9})
 	})
+}
+
+// TestDetectChangesOnALongHistory: 100,000 runs (issue 23: 604 s and still running with
+// permutation tests) with a 5% step every 5,000 runs: every step found where it is, nothing
+// else.
+func TestDetectChangesOnALongHistory(t *testing.T) {
+	steps := map[int]float64{}
+	for i := 1; i < 20; i++ {
+		steps[i*5000] = 0.05
+	}
+	cps := DetectChanges(noisyStepHistory(1, 100_000, steps, 0.015), Options{})
+	require.Len(t, cps, 19, "%+v", cps)
+	for i, cp := range cps {
+		assert.Equal(t, "itl-p50-sec", cp.Unit)
+		assert.InDelta(t, (i+1)*5000, cp.Index, 5, "change point %d", i)
+		assert.InDelta(t, 0.05, cp.Change, 0.01)
+	}
+}
+
+// TestDetectChangesFalseAlarms: on histories without a change, change points are as rare
+// as Alpha says (0.05 per history), short or long.
+func TestDetectChangesFalseAlarms(t *testing.T) {
+	for _, n := range []int{40, 300} {
+		alarms := 0
+		for seed := range uint64(100) {
+			if len(DetectChanges(stepHistory(seed, n, nil), Options{})) > 0 {
+				alarms++
+			}
+		}
+		assert.LessOrEqual(t, alarms, 8, "%d entries: %d of 100 flat histories had a change point", n, alarms)
+	}
+	assert.Empty(t, DetectChanges(stepHistory(1, 100_000, nil), Options{}), "100,000 flat runs")
+}
+
+func TestDetectChangesHonoursTheContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	cps, err := DetectChangesContext(ctx, stepHistory(1, 10_000, map[int]float64{5_000: 0.1}), Options{})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, cps)
+}
+
+func BenchmarkDetectChanges100k(b *testing.B) {
+	h := noisyStepHistory(1, 100_000, map[int]float64{30_000: 0.05, 70_000: -0.05}, 0.015)
+	for b.Loop() {
+		DetectChanges(h, Options{})
+	}
+}
+
+// TestParseRefusesWhatNoRunWrites: a negative median, and entries of several cases or
+// hardware classes in one file (issue 23: all accepted and searched for change points).
+func TestParseRefusesWhatNoRunWrites(t *testing.T) {
+	entry := func(kase, hw string, itl float64) string {
+		return fmt.Sprintf(`{"time":"2026-11-01T00:00:00Z","case":%q,"hardware":%q,"n":10,"medians":{"itl-p50-sec":%v,"req/s":30}}`, kase, hw, itl)
+	}
+	for _, tc := range []struct{ name, in, want string }{
+		{"negative latency", entry("X", "h100", 0.005) + "\n" + entry("X", "h100", -0.005), `h.jsonl:2: median of "itl-p50-sec" is -0.005: a latency cannot be negative`},
+		{"two cases", entry("X", "h100", 0.005) + "\n\n" + entry("Y", "h100", 0.005), `h.jsonl:3: case "Y", where line 1 has "X": one history file holds the runs of one case on one hardware class`},
+		{"two hardware classes", entry("X", "", 0.005) + "\n" + entry("X", "h100", 0.005) + "\n" + entry("X", "a100", 0.005), `h.jsonl:3: hardware class "a100", where line 2 has "h100"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tc.in), "h.jsonl")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	h, err := Parse(strings.NewReader(entry("X", "", 0.005)+"\n"+entry("X", "h100", 0.006)+"\n"), "h.jsonl")
+	require.NoError(t, err, "entries from before the hardware class was recorded belong to any")
+	assert.Len(t, h, 2)
+}
+
+// TestAppendWritesWhatReadReads: what Append writes, Read reads back equal, whatever the
+// case name holds; what Read would refuse, Append does not write.
+func TestAppendWritesWhatReadReads(t *testing.T) {
+	path := Path(t.TempDir(), "cpu", "PerfX")
+	var want []Entry
+	for i, name := range []string{"PerfX", "Perf X\n# heading", strings.Repeat("x", 70<<10), "\x1b[2J|<img src=x>", "\xff"} {
+		e := Entry{Time: time.Date(2026, 11, 1, i, 0, 0, 0, time.UTC), Case: "PerfX", Commit: name, Hardware: "h100", N: 10,
+			Medians: map[string]float64{"itl-p50-sec": 0.005 + float64(i)*1e-9, "req/s": 1e12}}
+		require.NoError(t, Append(path, e))
+		e.Commit = strings.ToValidUTF8(e.Commit, "\uFFFD") // JSON holds text
+		want = append(want, e)
+	}
+	got, err := Read(path)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	for _, bad := range []float64{-0.001, math.Inf(1), math.NaN()} {
+		err := Append(path, Entry{Case: "PerfX", N: 10, Medians: map[string]float64{"itl-p50-sec": bad}})
+		require.Error(t, err, "%v", bad)
+		assert.Contains(t, err.Error(), "Read would refuse the entry")
+	}
+	_, err = Read(path)
+	assert.NoError(t, err, "nothing unreadable was written")
 }

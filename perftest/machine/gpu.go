@@ -111,8 +111,8 @@ func parseGPULine(line string) (GPUReading, error) {
 	}
 	num := func(s string) float64 {
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return math.NaN() // [N/A], [Not Supported]
+		if err != nil || math.IsInf(v, 0) {
+			return math.NaN() // [N/A], [Not Supported], and "inf", which is no reading
 		}
 		return v
 	}

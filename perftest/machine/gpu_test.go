@@ -62,6 +62,11 @@ func TestParseGPULine(t *testing.T) {
 	assert.True(t, math.IsNaN(r.MemClockMHz) && math.IsNaN(r.PowerW))
 	assert.Equal(t, ThrottleReasons(0), r.Reasons)
 
+	r, err = parseGPULine("2, 1410, inf, +Inf, NaN, 10, -inf, 0x0")
+	require.NoError(t, err)
+	assert.True(t, math.IsNaN(r.MemClockMHz) && math.IsNaN(r.PowerW) && math.IsNaN(r.TempC) && math.IsNaN(r.UtilPct),
+		"a reading that is not finite is no reading: %+v", r)
+
 	for _, bad := range []string{"", "0, 1, 2", "x, 1, 2, 3, 4, 5, 6, 0x0", "0, 1, 2, 3, 4, 5, 6, zz"} {
 		_, err := parseGPULine(bad)
 		assert.Error(t, err, "%q", bad)

@@ -111,6 +111,19 @@ func (d Def) Contains(v float64) bool {
 	return v >= lo && v <= hi
 }
 
+// RangeProblem says what is wrong with v as a value of the metric ("" when v is possible):
+// "a latency cannot be negative", "a fraction lies in [0, 1]".
+func (d Def) RangeProblem(v float64) string {
+	if d.Contains(v) {
+		return ""
+	}
+	lo, hi := d.Kind.Range()
+	if math.IsInf(hi, 1) {
+		return d.Kind.String() + " cannot be negative"
+	}
+	return fmt.Sprintf("%s lies in [%g, %g]", d.Kind, lo, hi)
+}
+
 // Set is a vocabulary of metrics. It never changes once made; the nil *Set is Default.
 type Set struct {
 	defs  []Def

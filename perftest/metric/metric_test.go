@@ -30,7 +30,7 @@ func TestDefault(t *testing.T) {
 		}
 		assert.Equal(t, strings.HasPrefix(d.Name, "itl-"), d.TokenGap, d.Name)
 	}
-	assert.Equal(t, 21+6, len(Default().Gated()), "the runner's 21 metrics and the server's 6")
+	assert.Equal(t, 21+7, len(Default().Gated()), "the runner's 21 metrics and the server's 7")
 	for _, p := range []Percentiles{TTFT, ITL, TPOT, E2E, TTFO} {
 		for i, d := range p.Defs("x") {
 			got, ok := Default().Lookup(d.Name)

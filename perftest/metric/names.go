@@ -47,6 +47,7 @@ const (
 	ServerPreemptions    = "server-preemptions"
 	ServerQueueMean      = "server-queue-mean-sec"
 	ServerKVPeak         = "server-kv-peak"
+	ServerWaitingPeak    = "server-waiting-peak"
 	// Speculative decoding: the share of draft tokens the target model accepted, and how
 	// many draft tokens it accepted per draft (per verification step of a request).
 	ServerSpecAcceptance = "server-spec-acceptance-rate"
@@ -141,6 +142,8 @@ var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix}, slices.Concat(
 			Desc: "mean time a request waited in the server's queue"},
 		{Name: ServerKVPeak, Kind: Usage, LowerBetter: true, Threshold: 0.10, Server: true,
 			Desc: "highest KV-cache usage the server reported (a share of its capacity in most engines)"},
+		{Name: ServerWaitingPeak, Kind: Count, LowerBetter: true, Threshold: 0.10, Server: true,
+			Desc: "most requests waiting in the server's queue at once, sampled every 250 ms during the repetition"},
 		{Name: ServerSpecAcceptance, Kind: Fraction, Threshold: 0.10, Server: true, OnlyWhen: "speculative decoding",
 			Desc: "share of the speculative draft tokens the target model accepted, by the server's counters"},
 		{Name: ServerSpecPerDraft, Kind: Count, Threshold: 0.10, Server: true, OnlyWhen: "speculative decoding",

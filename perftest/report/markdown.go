@@ -17,35 +17,41 @@ import (
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
-// Headline is the report's first line: the folder's verdict and how many runs it covers.
+// Headline is the report's first line: the folder's verdict and how many runs it covers,
+// then every other urgent verdict among the runs, so that an UNHEALTHY run does not hide a
+// REGRESSION beside it.
 func (r *Report) Headline() string {
-	v := r.Verdict()
-	n, bad := 0, 0
+	n, count := 0, map[Verdict]int{}
 	for _, c := range r.allCases() {
 		if cv, _ := c.Verdict(); cv != NotGated {
 			n++
-			if cv == v && v >= Inconclusive {
-				bad++
-			}
+			count[cv]++
 		}
 	}
 	for _, ab := range r.ABs {
 		n++
-		if av, _ := ab.Verdict(); av == v && v >= Inconclusive {
-			bad++
-		}
+		av, _ := ab.Verdict()
+		count[av]++
 	}
-	switch v {
-	case Unhealthy:
-		return fmt.Sprintf("UNHEALTHY: %d of %d %s recorded problems (error rate, undelivered load): not compared", bad, n, plural(n, "run", "runs"))
-	case Regression:
-		return fmt.Sprintf("REGRESSION: %d of %d compared %s regressed", bad, n, plural(n, "run", "runs"))
-	case Inconclusive:
-		return fmt.Sprintf("INCONCLUSIVE: %d of %d compared %s regressed on a GPU that throttled", bad, n, plural(n, "run", "runs"))
+	runs := plural(n, "run", "runs")
+	clause := map[Verdict]string{
+		Unhealthy:    fmt.Sprintf("UNHEALTHY: %d of %d %s recorded problems (error rate, undelivered load): not compared", count[Unhealthy], n, runs),
+		Regression:   fmt.Sprintf("REGRESSION: %d of %d compared %s regressed", count[Regression], n, runs),
+		Inconclusive: fmt.Sprintf("INCONCLUSIVE: %d of %d compared %s regressed on a GPU that throttled", count[Inconclusive], n, runs),
+	}
+	switch v := r.Verdict(); v {
+	case Unhealthy, Regression, Inconclusive:
+		parts := []string{clause[v]}
+		for _, other := range []Verdict{Unhealthy, Regression, Inconclusive} {
+			if other != v && count[other] > 0 {
+				parts = append(parts, clause[other])
+			}
+		}
+		return strings.Join(parts, "; ")
 	case NotGated:
 		return "not gated: nothing was compared with a baseline"
 	}
-	return fmt.Sprintf("no regression in %d compared %s", n, plural(n, "run", "runs"))
+	return fmt.Sprintf("no regression in %d compared %s", n, runs)
 }
 
 // display is how the report names a file: by its base name inside the results folder, as
@@ -93,30 +99,30 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 func (r *Report) summaryMarkdown(b *strings.Builder) {
 	b.WriteString("| run | compared with | verdict |\n|---|---|---|\n")
 	for _, c := range r.Cases {
-		r.caseRow(b, "`"+c.Name+"`", c)
+		r.caseRow(b, mdCell(c.Name), c)
 	}
 	for _, ab := range r.ABs {
 		v, why := ab.Verdict()
-		fmt.Fprintf(b, "| `%s` (A/B) | B against A, %d + %d interleaved repetitions | %s: %s |\n", ab.Name, len(ab.A.Reps), len(ab.B.Reps), mdVerdict(v), why)
+		fmt.Fprintf(b, "| %s (A/B) | B against A, %d + %d interleaved repetitions | %s: %s |\n", mdCell(ab.Name), len(ab.A.Reps), len(ab.B.Reps), mdVerdict(v), mdText(why))
 	}
 	for _, s := range r.Sweeps {
 		if !slices.ContainsFunc(s.Points, func(c *Case) bool { return c.Base != nil }) {
-			fmt.Fprintf(b, "| `%s` (sweep, %d loads) | - | not gated: a sweep has no baseline |\n", s.Name, len(s.Points))
+			fmt.Fprintf(b, "| %s (sweep, %d loads) | - | not gated: a sweep has no baseline |\n", mdCell(s.Name), len(s.Points))
 			continue
 		}
 		for i, p := range s.Points {
-			r.caseRow(b, fmt.Sprintf("`%s` (sweep point %d of %d)", p.Name, i+1, len(s.Points)), p)
+			r.caseRow(b, fmt.Sprintf("%s (sweep point %d of %d)", mdCell(p.Name), i+1, len(s.Points)), p)
 		}
 	}
 	for _, h := range r.Histories {
-		fmt.Fprintf(b, "| `%s` (history) | %d runs, `%s` | %s |\n", h.Case, len(h.Entries), r.display(h.Path), historyVerdict(h))
+		fmt.Fprintf(b, "| %s (history) | %d runs, %s | %s |\n", mdCell(h.Case), len(h.Entries), mdCell(r.display(h.Path)), historyVerdict(h))
 	}
 }
 
 // abMarkdown writes an A/B run's comparison as the gate writes it, and how the sides differ.
 func abMarkdown(b *strings.Builder, ab *AB) error {
 	if ab.Unhealthy != nil {
-		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%v: its numbers do not describe the requested load.\n\n", ab.Name, ab.Unhealthy)
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%s: its numbers do not describe the requested load.\n\n", mdCode(ab.Name), mdText(ab.Unhealthy.Error()))
 		return nil
 	}
 	if err := writeJudged(b, ab.Compare.WriteMarkdown, ab.Verdict); err != nil {
@@ -171,7 +177,7 @@ func notesMarkdown(b *strings.Builder, notes []error) {
 	}
 	b.WriteString("### Left out\n\n")
 	for _, n := range notes {
-		fmt.Fprintf(b, "- %s\n", strings.ReplaceAll(n.Error(), "\n", " "))
+		fmt.Fprintf(b, "- %s\n", mdText(n.Error()))
 	}
 	b.WriteString("\n")
 }
@@ -180,9 +186,9 @@ func (r *Report) caseRow(b *strings.Builder, name string, c *Case) {
 	v, why := c.Verdict()
 	with := "-"
 	if c.Base != nil {
-		with = fmt.Sprintf("`%s`, %d + %d repetitions", r.display(c.BaselinePath), len(c.Base.Reps), len(c.Cur.Reps))
+		with = fmt.Sprintf("%s, %d + %d repetitions", mdCell(r.display(c.BaselinePath)), len(c.Base.Reps), len(c.Cur.Reps))
 	}
-	fmt.Fprintf(b, "| %s | %s | %s: %s |\n", name, with, mdVerdict(v), why)
+	fmt.Fprintf(b, "| %s | %s | %s: %s |\n", name, with, mdVerdict(v), mdText(why))
 }
 
 func mdVerdict(v Verdict) string {
@@ -200,16 +206,16 @@ func (r *Report) caseMarkdown(b *strings.Builder, c *Case) error {
 			return err
 		}
 	} else if c.Unhealthy != nil {
-		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%v: its numbers do not describe the requested load.\n\n", c.Name, c.Unhealthy)
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\n%s: its numbers do not describe the requested load.\n\n", mdCode(c.Name), mdText(c.Unhealthy.Error()))
 	} else if c.Diff != "" {
-		fmt.Fprintf(b, "### perfgate: %s: not compared\n\nBaseline `%s` was recorded for another setup:\n\n```\n%s\n```\n\n", c.Name, r.display(c.BaselinePath), c.Diff)
+		fmt.Fprintf(b, "### perfgate: %s: not compared\n\nBaseline %s was recorded for another setup:\n\n```\n%s\n```\n\n", mdCode(c.Name), mdCode(r.display(c.BaselinePath)), c.Diff)
 	}
 	if len(c.Throttled) > 0 && c.Compare == nil {
 		var reps []string
 		for _, t := range c.Throttled {
 			reps = append(reps, t.String())
 		}
-		fmt.Fprintf(b, "GPU of `%s` throttled: current %s.\n\n", c.Name, strings.Join(reps, ", "))
+		fmt.Fprintf(b, "GPU of %s throttled: current %s.\n\n", mdCode(c.Name), strings.Join(reps, ", "))
 	}
 	if machine.HasTelemetry(c.Cur) || (c.Base != nil && machine.HasTelemetry(c.Base)) {
 		b.WriteString(telemetryLine([]teleSide{{"baseline", c.Base, len(c.BaseThrottled)}, {"current", c.Cur, len(c.Throttled)}}))
@@ -249,7 +255,7 @@ func telemetryLine(sides []teleSide) string {
 // sweepMarkdown writes a sweep's medians by load.
 func sweepMarkdown(b *strings.Builder, s *Sweep) {
 	fmt.Fprintf(b, "### Sweep %s\n\n| %s | tok/s | req/s | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | tok/s per user |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n",
-		s.Name, s.XLabel)
+		mdCode(s.Name), mdText(s.XLabel))
 	for i, p := range s.Points {
 		med := func(u string) float64 { return robust.Median(p.Cur.Values(u)) }
 		fmt.Fprintf(b, "| %g | %s | %s | %s | %s | %s | %s | %s |\n", s.X[i],
@@ -299,7 +305,7 @@ func historyVerdict(h *History) string {
 }
 
 func (r *Report) historyMarkdown(b *strings.Builder, h *History) {
-	fmt.Fprintf(b, "### History %s\n\n%d runs in `%s`, %s to %s: %s.\n\n", h.Case, len(h.Entries), r.display(h.Path),
+	fmt.Fprintf(b, "### History %s\n\n%d runs in %s, %s to %s: %s.\n\n", mdCode(h.Case), len(h.Entries), mdCode(r.display(h.Path)),
 		h.Entries[0].Time.UTC().Format(time.DateTime), h.Entries[len(h.Entries)-1].Time.UTC().Format(time.DateTime), historyVerdict(h))
 	if len(h.Changes) == 0 {
 		return
@@ -310,7 +316,7 @@ func (r *Report) historyMarkdown(b *strings.Builder, h *History) {
 		if cp.Worse {
 			dir = "**worse**"
 		}
-		fmt.Fprintf(b, "| `%s` | #%d | %s | %s | %s | %+.1f%% %s |\n", cp.Unit, cp.Index+1, shortCommit(cp.Commit),
+		fmt.Fprintf(b, "| %s | #%d | %s | %s | %s | %+.1f%% %s |\n", mdCell(cp.Unit), cp.Index+1, shortCommit(cp.Commit),
 			num(cp.Before), num(cp.After), 100*cp.Change, dir)
 	}
 	b.WriteString("\n")
@@ -323,5 +329,5 @@ func shortCommit(c string) string {
 	if len(c) > 12 {
 		c = c[:12]
 	}
-	return "`" + c + "`"
+	return mdCell(c)
 }

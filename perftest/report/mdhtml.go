@@ -83,8 +83,8 @@ func writeTable(b *strings.Builder, rows []string) {
 	cells := func(row string) []string {
 		row = strings.TrimSpace(row)
 		row = strings.TrimSuffix(strings.TrimPrefix(row, "|"), "|")
-		// Split on pipes outside inline code (none of ours escape one).
-		parts := strings.Split(row, "|")
+		// Split on the pipes that are not escaped (mdCell and mdText escape theirs).
+		parts := splitCells(row)
 		for i := range parts {
 			parts[i] = strings.TrimSpace(parts[i])
 		}
@@ -128,26 +128,83 @@ func writeTable(b *strings.Builder, rows []string) {
 	b.WriteString("</tbody></table></div>\n")
 }
 
+// splitCells splits a table row's inside at the pipes no backslash escapes.
+func splitCells(row string) []string {
+	var parts []string
+	start := 0
+	for i := 0; i < len(row); i++ {
+		switch row[i] {
+		case '\\':
+			i++
+		case '|':
+			parts = append(parts, row[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, row[start:])
+}
+
 var (
 	codeSpan = regexp.MustCompile("`([^`]*)`")
 	boldSpan = regexp.MustCompile(`\*\*([^*]+)\*\*`)
 )
 
-// inline escapes text for HTML and renders `code`, **bold** and \*.
+// inline escapes text for HTML and renders `code` (in which `\|` is a pipe, as in a GitHub
+// table), **bold** and backslash-escaped punctuation.
 func inline(s string) string {
 	var b strings.Builder
 	last := 0
 	for _, m := range codeSpan.FindAllStringSubmatchIndex(s, -1) {
+		if escaped(s, m[0]) {
+			continue
+		}
 		b.WriteString(emphasis(s[last:m[0]]))
-		b.WriteString("<code>" + html.EscapeString(s[m[2]:m[3]]) + "</code>")
+		b.WriteString("<code>" + html.EscapeString(strings.ReplaceAll(s[m[2]:m[3]], `\|`, "|")) + "</code>")
 		last = m[1]
 	}
 	b.WriteString(emphasis(s[last:]))
 	return b.String()
 }
 
-func emphasis(s string) string {
-	s = html.EscapeString(strings.ReplaceAll(s, `\*`, "\x00"))
-	s = boldSpan.ReplaceAllString(s, "<strong>$1</strong>")
-	return strings.ReplaceAll(s, "\x00", "*")
+// escaped reports whether the byte at i follows a backslash that is not itself escaped.
+func escaped(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
+
+// emphasis renders **bold** and backslash-escaped ASCII punctuation, escaping the rest for
+// HTML. An escaped character stands in as a private-use rune while the bold is found, so
+// that \* is never emphasis.
+func emphasis(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && isASCIIPunct(s[i+1]) {
+			b.WriteRune(privateUse + rune(s[i+1]))
+			i++
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	out := boldSpan.ReplaceAllString(html.EscapeString(b.String()), "<strong>$1</strong>")
+	b.Reset()
+	for _, r := range out {
+		if r >= privateUse && r < privateUse+0x80 {
+			b.WriteString(html.EscapeString(string(r - privateUse)))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isASCIIPunct reports whether c is ASCII punctuation, which a backslash escapes in
+// markdown.
+func isASCIIPunct(c byte) bool {
+	return c > ' ' && c < 0x7f && !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
+}
+
+// privateUse stands for a backslash-escaped ASCII character, privateUse + the character.
+const privateUse = 0xE000

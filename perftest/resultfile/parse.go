@@ -138,7 +138,7 @@ func (p *parser) add(rec *benchfmt.Result) {
 			return
 		}
 		if d, ok := p.metrics.Lookup(u); ok {
-			if msg := outOfRange(d, val); msg != "" {
+			if msg := d.RangeProblem(val); msg != "" {
 				p.fail(line, "%s %v: %s", u, val, msg)
 				return
 			}

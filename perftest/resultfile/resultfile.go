@@ -26,6 +26,12 @@
 //
 // Errors are of type *[SyntaxError], naming the file, the line and the field; the problem
 // on the earliest line is the one reported.
+//
+// What [File.WriteTo] writes, Parse reads back, whatever a server or a tool handed the
+// runner: the benchmark name and config values are made one line each and bounded to
+// [MaxValue] bytes (see [Name] and [Value]; a cut value keeps a hash of the whole), a value
+// that is not finite or not possible for its metric (an infinite power reading) is left
+// out as a figure without a reading, and every line ends with the same unit.
 package resultfile
 
 import (
@@ -128,8 +134,15 @@ func (e *SyntaxError) Error() string {
 func (e *SyntaxError) Pos() (fileName string, line int) { return e.FileName, e.Line }
 
 // WriteTo writes the file in Go benchmark format: config lines, `Unit ... better=` lines for
-// the units whose direction is known, and one result line per repetition.
+// the units whose direction is known, and one result line per repetition. It writes what
+// Parse reads back: names and values bounded and cleaned (Name, Value), values that are not
+// finite or not possible left out; see the package documentation.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
+	out, err := f.written()
+	if err != nil {
+		return 0, fmt.Errorf("write results %s: %w", f.Path, err)
+	}
+	f = out
 	var buf bytes.Buffer
 	bw := benchfmt.NewWriter(&buf)
 	cfg := make([]benchfmt.Config, len(f.Config))

@@ -254,7 +254,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("unit %s accepted without a direction", u)
 			}
 			for _, v := range vs {
-				if math.IsNaN(v) || math.IsInf(v, 0) || isKnown && outOfRange(k, v) != "" {
+				if math.IsNaN(v) || math.IsInf(v, 0) || isKnown && k.RangeProblem(v) != "" {
 					t.Fatalf("unit %s accepted with value %v", u, v)
 				}
 			}

@@ -3,7 +3,6 @@ package resultfile
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 
@@ -51,18 +50,6 @@ func (f *File) Append(set *metric.Set, reps ...Rep) {
 		}
 		f.Reps = append(f.Reps, rep)
 	}
-}
-
-// outOfRange says what is wrong with v as a value of d ("" when nothing is).
-func outOfRange(d metric.Def, v float64) string {
-	if d.Contains(v) {
-		return ""
-	}
-	lo, hi := d.Kind.Range()
-	if math.IsInf(hi, 1) {
-		return d.Kind.String() + " cannot be negative"
-	}
-	return fmt.Sprintf("%s lies in [%g, %g]", d.Kind, lo, hi)
 }
 
 func direction(lower bool) string {
