@@ -23,14 +23,16 @@ func init() {
 
 const historyUsage = `Usage:
 
-	perfgate history FILE [--format text|json] [--alpha A] [--min-change C] [--permutations N] [--seed S]
+	perfgate history FILE [--format text|json] [--alpha A] [--min-change C]
 
 Reads a history file (one JSON line per gated run, written by perf cases run with
--perf.history DIR: DIR/<hardware class>/<case>.history.jsonl) and runs E-divisive means
-change-point detection on every metric's medians: a split is kept when a permutation test
-finds it significant (alpha across all metrics, Bonferroni), and the search recurses
-into both sides. It finds drifts a single comparison against the baseline misses: several
-small steps, or a change that landed between two baseline updates.
+-perf.history DIR: DIR/<hardware class>/<case>.history.jsonl) and finds change points
+in every metric's medians the way Apache Otava (Hunter) does: the history is searched in
+overlapping windows, a split is kept when a Welch t-test finds it significant (alpha across
+all metrics, Bonferroni over the places a split could have been), and nearby splits are
+merged. It is deterministic and takes time linear in the history's length. It finds drifts a
+single comparison against the baseline misses: several small steps, or a change that landed
+between two baseline updates.
 
 Exit status: 0 no change point in a worse direction, 1 at least one, 2 bad input.
 
@@ -46,13 +48,11 @@ type historyOutput struct {
 	ChangePoints []history.ChangePoint `json:"change_points"`
 }
 
-func runHistory(_ context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlagSet("history", historyUsage, stderr)
 	format := fs.String("format", "text", "output format: text or json")
 	alpha := fs.Float64("alpha", 0.05, "chance of a false change point per history, across all metrics")
 	minChange := fs.Float64("min-change", 0, "leave out change points whose relative change is smaller (0.03 is 3%)")
-	perms := fs.Int("permutations", 999, "shuffles per permutation test")
-	seed := fs.Uint64("seed", 1, "seed of the permutations")
 	pos, code, done := parseArgs(fs, args, stdout)
 	if done {
 		return code, nil
@@ -64,8 +64,8 @@ func runHistory(_ context.Context, args []string, stdout, stderr io.Writer) (int
 	if *format != "text" && *format != "json" {
 		return 2, fmt.Errorf("unknown --format %q (text or json)", *format)
 	}
-	if *alpha <= 0 || *alpha >= 1 || *perms < 1 || *minChange < 0 {
-		return 2, errors.New("--alpha must be in (0, 1), --permutations >= 1, --min-change >= 0")
+	if *alpha <= 0 || *alpha >= 1 || *minChange < 0 {
+		return 2, errors.New("--alpha must be in (0, 1), --min-change >= 0")
 	}
 	h, err := history.Read(pos[0])
 	if err != nil {
@@ -74,7 +74,10 @@ func runHistory(_ context.Context, args []string, stdout, stderr io.Writer) (int
 	if len(h) == 0 {
 		return 2, fmt.Errorf("%s: no entries", pos[0])
 	}
-	cps := history.DetectChanges(h, history.Options{Alpha: *alpha, Permutations: *perms, MinChange: *minChange, Seed: *seed, HigherBetter: metric.Default().HigherBetter()})
+	cps, err := history.DetectChangesContext(ctx, h, history.Options{Alpha: *alpha, MinChange: *minChange, HigherBetter: metric.Default().HigherBetter()})
+	if err != nil {
+		return 2, err
+	}
 	out := historyOutput{File: pos[0], Entries: len(h), From: h[0].Time, To: h[len(h)-1].Time, ChangePoints: cps}
 	if out.ChangePoints == nil {
 		out.ChangePoints = []history.ChangePoint{}

@@ -28,15 +28,6 @@ type Options struct {
 	MinSegment int
 	// MinChange drops change points whose relative change of means is smaller (0: keep all).
 	MinChange float64
-	// Permutations is ignored: change points are no longer tested by permutations (whose
-	// cost made long histories take hours), and the answer no longer depends on a seed.
-	//
-	// Deprecated: the search is deterministic; see DetectChanges.
-	Permutations int
-	// Seed is ignored, as Permutations.
-	//
-	// Deprecated: the search is deterministic; see DetectChanges.
-	Seed uint64
 	// HigherBetter names the units for which a rise is an improvement; for every other unit
 	// (latencies, error rates) a rise is worse.
 	HigherBetter map[string]bool

@@ -366,7 +366,7 @@ func (r *Report) readHistories(dir, histDir string) {
 			if len(h) == 0 {
 				return nil
 			}
-			cps := history.DetectChanges(h, history.Options{Seed: 1, HigherBetter: higher})
+			cps := history.DetectChanges(h, history.Options{HigherBetter: higher})
 			r.Histories = append(r.Histories, &History{Path: path, Case: h[len(h)-1].Case, Entries: h, Changes: cps})
 			return nil
 		})
