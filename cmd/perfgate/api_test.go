@@ -19,8 +19,12 @@ func TestRunAPIs(t *testing.T) {
 	for api, unit := range map[string]string{"responses": "ttfo-p50-sec", "embeddings": "inputs/s"} {
 		out := t.TempDir()
 		var stdout, stderr bytes.Buffer
-		code := run(t.Context(), []string{"run", "--endpoint", srv.URL, "--api", api, "--isl", "16", "--osl", "4", "--requests", "6",
-			"--concurrency", "2", "--count", "2", "--out", out, "--name", "API"}, &stdout, &stderr)
+		args := []string{"run", "--endpoint", srv.URL, "--api", api, "--isl", "16", "--osl", "4", "--requests", "6",
+			"--concurrency", "2", "--count", "2", "--out", out, "--name", "API"}
+		if api == "embeddings" {
+			args = append(args, "--workload", "embeddings", "--batch", "2")
+		}
+		code := run(t.Context(), args, &stdout, &stderr)
 		require.Equal(t, 0, code, "--api %s: stderr: %s", api, stderr.String())
 		rf, err := resultfile.Read(filepath.Join(out, "API.txt"))
 		require.NoError(t, err)
@@ -30,7 +34,7 @@ func TestRunAPIs(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"run", "--endpoint", srv.URL, "--api", "grpc"}, &stdout, &stderr)
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr.String(), `--api "grpc": want completions, chat, responses, embeddings or rerank`)
+	assert.Contains(t, stderr.String(), `--api "grpc": the synthetic workload is sent to completions, chat or responses`)
 }
 
 func slicesIndex(kvs []resultfile.KV, key string) int {

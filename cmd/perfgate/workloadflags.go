@@ -206,7 +206,15 @@ func (f *caseFlags) apiFor(kind *workloadKind) (string, error) {
 		return kind.apis[0], nil
 	}
 	if !slices.Contains(kind.apis, *f.api) {
-		return "", fmt.Errorf("--api %q: the %s workload is sent to %s", *f.api, kind.name, strings.Join(kind.apis, " or "))
+		return "", fmt.Errorf("--api %q: the %s workload is sent to %s", *f.api, kind.name, orList(kind.apis))
 	}
 	return *f.api, nil
+}
+
+// orList joins names as "a", "a or b", "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
