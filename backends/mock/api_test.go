@@ -11,8 +11,14 @@ import (
 //	go test -fuzz FuzzDecodeRequest -fuzztime 1m ./backends/mock
 func FuzzDecodeRequest(f *testing.F) {
 	const maxModelLen = 64
+	cfg := Config{MaxModelLen: maxModelLen, Reasoning: Reasoning{Parser: "qwen3"},
+		Tools: Tools{AutoToolChoice: true, Parser: "hermes", AutoTextRate: 0.5}}.withDefaults()
 	f.Fuzz(func(t *testing.T, body []byte, chat bool) {
-		r, err := decodeRequest(body, chat, DefaultModel, maxModelLen)
+		api := apiCompletions
+		if chat {
+			api = apiChat
+		}
+		r, err := decodeRequest(body, api, &cfg)
 		if err != nil {
 			if err.status < 400 || err.status > 499 || err.msg == "" || err.typ == "" {
 				t.Fatalf("bad error %+v", err)
@@ -22,8 +28,12 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			return
 		}
-		if r.model != DefaultModel || r.chat != chat {
+		if r.model != DefaultModel || r.api != api {
 			t.Fatalf("request %+v", r)
+		}
+		if o := r.out; o.maxTokens != r.maxTokens || o.reasoning < 0 || o.reasoning > r.maxTokens ||
+			o.answer != answerText && o.reasoning >= r.maxTokens || o.answer == answerTool && o.tool == "" {
+			t.Fatalf("output plan %+v for %d tokens", o, r.maxTokens)
 		}
 		if len(r.tokens) < 1 || r.maxTokens < 1 || len(r.tokens)+r.maxTokens > maxModelLen {
 			t.Fatalf("accepted %d prompt + %d output tokens", len(r.tokens), r.maxTokens)
