@@ -168,8 +168,7 @@ func (rw *responder) startEvents(sid string) {
 func (rw *responder) events(a, b int, q *seq) bool {
 	o := rw.out
 	p := o.phase(a)
-	first := a == 0 || o.phase(a-1) != p
-	if first {
+	if a == 0 || item(o.phase(a-1)) != item(p) {
 		rw.openItem(p, a)
 	}
 	if p != phaseToolName {
@@ -206,10 +205,19 @@ func (rw *responder) events(a, b int, q *seq) bool {
 			return false
 		}
 	}
-	if o.lastOfPhase(b - 1) {
+	if b == o.maxTokens || item(o.phase(b)) != item(p) {
 		rw.closeItem(p)
 	}
 	return true
+}
+
+// item is the output item a phase's tokens go to: a tool call's name and arguments are
+// one item.
+func item(p phase) phase {
+	if p == phaseToolArgs {
+		return phaseToolName
+	}
+	return p
 }
 
 // openItem writes the events that open the output item of phase p, whose first token is a.

@@ -254,4 +254,3 @@ func bytesTokens(dst []int, b []byte) []int {
 func errTooManyImages(limit int) *apiError {
 	return badRequest("At most %d image(s) may be provided in one prompt. Set `--limit-mm-per-prompt` to increase this limit.", limit)
 }
-
