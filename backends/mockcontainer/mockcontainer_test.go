@@ -52,6 +52,24 @@ func TestRequest(t *testing.T) {
 	if _, err := mockcontainer.Request(mockcontainer.Config{}); err == nil {
 		t.Error("Request without an image succeeded")
 	}
+
+	// The feature fields pass vLLM's flags, before Args.
+	got, err = mockcontainer.Request(mockcontainer.Config{Image: "perfgate/mock:abc", ReasoningParser: "qwen3", ToolCallParser: "hermes",
+		SpeculativeConfig: `{"method":"eagle3","num_speculative_tokens":3}`, LimitMMPerPrompt: `{"image":2}`, Runner: "generate",
+		Args: []string{"--reasoning-slowdown", "1.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCmd := []string{
+		"sim-llama-8b", "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "1",
+		"--enable-prefix-caching", "--enable-prompt-tokens-details",
+		"--reasoning-parser", "qwen3", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+		"--speculative-config", `{"method":"eagle3","num_speculative_tokens":3}`, "--limit-mm-per-prompt", `{"image":2}`,
+		"--runner", "generate", "--reasoning-slowdown", "1.2",
+	}
+	if diff := cmp.Diff(wantCmd, got.Cmd); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
 }
 
 // stream sends a streamed completion of maxTokens tokens for a token-id prompt and returns
