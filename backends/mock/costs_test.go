@@ -107,10 +107,13 @@ func TestSpeculativeDecodingOnTheVirtualClock(t *testing.T) {
 		perPos += c
 	}
 	assert.Equal(t, sp.accepted, perPos)
-	// E[accepted per draft] = p + p² + p³ = 1.533 for p = 0.7.
-	mean := float64(sp.accepted) / float64(sp.drafts)
-	assert.InDelta(t, 0.7+0.49+0.343, mean, 0.05, "mean accepted per draft")
-	assert.InDelta(t, 0.7, float64(sp.perPos[0])/float64(sp.drafts), 0.03, "position 0 acceptance")
+	// The rate vLLM reports is the one configured; each position is accepted with p when
+	// the ones before were, p + p² + p³ = 3 * 0.7.
+	assert.InDelta(t, 0.7, float64(sp.accepted)/float64(sp.draftTokens), 0.01, "acceptance rate")
+	p := perTokenAcceptance(0.7, 3)
+	assert.InDelta(t, 2.1, p+p*p+p*p*p, 1e-9)
+	assert.InDelta(t, p, float64(sp.perPos[0])/float64(sp.drafts), 0.01, "position 0 acceptance")
+	assert.InDelta(t, p, float64(sp.perPos[1])/float64(sp.perPos[0]), 0.01, "position 1 acceptance after position 0")
 
 	// The same request, run again, draws the same: acceptance is per request, not per run.
 	again := newEngine(cfg, &tokenTimes{})
@@ -140,8 +143,8 @@ func TestSpeculativeAcceptanceDrop(t *testing.T) {
 	}
 	hi, endHi := run(0.7)
 	lo, endLo := run(0.5)
-	assert.InDelta(t, 1+0.7+0.49+0.343, hi, 0.08, "tokens per decode step at p=0.7")
-	assert.InDelta(t, 1+0.5+0.25+0.125, lo, 0.08, "tokens per decode step at p=0.5")
+	assert.InDelta(t, 1+3*0.7, hi, 0.1, "tokens per decode step at acceptance 0.7")
+	assert.InDelta(t, 1+3*0.5, lo, 0.1, "tokens per decode step at acceptance 0.5")
 	assert.Greater(t, endLo, endHi)
 }
 
@@ -151,7 +154,10 @@ func TestSpeculativeRates(t *testing.T) {
 	r = Speculative{NumSpeculativeTokens: 3, AcceptanceRates: []float64{0.8, 0.4, 0.2}}.rates()
 	assert.InDeltaSlice(t, []float64{0.8, 0.5, 0.5}, r, 1e-12, "unconditional rates to conditional")
 	r = Speculative{NumSpeculativeTokens: 2}.rates()
-	assert.InDeltaSlice(t, []float64{DefaultAcceptanceRate, DefaultAcceptanceRate}, r, 1e-12)
+	p := perTokenAcceptance(DefaultAcceptanceRate, 2)
+	assert.InDeltaSlice(t, []float64{p, p}, r, 1e-12)
+	assert.InDelta(t, DefaultAcceptanceRate, (p+p*p)/2, 1e-12)
+	assert.Equal(t, 1.0, perTokenAcceptance(1, 4))
 	assert.Equal(t, 0.0, Speculative{Method: "ngram"}.draftCost())
 	assert.Equal(t, 0.05, Speculative{Method: "eagle"}.draftCost())
 }

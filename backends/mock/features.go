@@ -111,17 +111,19 @@ type Speculative struct {
 	// AcceptanceLength is vLLM's synthetic_acceptance_length: the mean tokens per step,
 	// counting the target's own, in [1, k+1].
 	AcceptanceLength float64 `json:"synthetic_acceptance_length,omitempty"`
-	// AcceptanceRate (simulator only) is the probability that a draft token is accepted
-	// when the ones before it were: AcceptanceRates becomes p, p², ..., p^k. It is the
-	// default model, with p = 0.7, when none of the three is set.
+	// AcceptanceRate (simulator only) is the acceptance rate vLLM's counters report,
+	// accepted / draft tokens, in [0, 1]. Each draft token is accepted with the same
+	// probability p when the ones before it were (AcceptanceRates p, p², ..., p^k), p
+	// chosen so that (p + p² + ... + p^k) / k is the rate. It is the default model, at
+	// DefaultAcceptanceRate, when none of the three is set.
 	AcceptanceRate float64 `json:"acceptance_rate,omitempty"`
 	// DraftCost (simulator only) is the cost of one draft token as a fraction of a decode
 	// step.
 	DraftCost *float64 `json:"draft_cost,omitempty"`
 }
 
-// DefaultAcceptanceRate is the per-token acceptance probability of a Speculative config
-// that sets no acceptance.
+// DefaultAcceptanceRate is the acceptance rate of a Speculative config that sets no
+// acceptance.
 const DefaultAcceptanceRate = 0.7
 
 // Runners, as vLLM's --runner names them.
@@ -193,10 +195,11 @@ func (sp Speculative) rates() []float64 {
 			uncond[i] = math.Max(0, math.Min(1, rest-float64(i)))
 		}
 	default:
-		p := sp.AcceptanceRate
-		if p == 0 {
-			p = DefaultAcceptanceRate
+		r := sp.AcceptanceRate
+		if r == 0 {
+			r = DefaultAcceptanceRate
 		}
+		p := perTokenAcceptance(r, k)
 		uncond = make([]float64, k)
 		for i := range uncond {
 			uncond[i] = math.Pow(p, float64(i+1))
@@ -211,6 +214,27 @@ func (sp Speculative) rates() []float64 {
 		}
 	}
 	return cond
+}
+
+// perTokenAcceptance is the p for which a draft of k tokens, each accepted with
+// probability p when the ones before it were, has the acceptance rate r: (p + p² + ... +
+// p^k) / k = r.
+func perTokenAcceptance(r float64, k int) float64 {
+	lo, hi := 0.0, 1.0
+	for range 60 {
+		p := (lo + hi) / 2
+		sum, pi := 0.0, 1.0
+		for range k {
+			pi *= p
+			sum += pi
+		}
+		if sum/float64(k) < r {
+			lo = p
+		} else {
+			hi = p
+		}
+	}
+	return (lo + hi) / 2
 }
 
 // draftCost is DraftCost or the method's default.

@@ -46,6 +46,19 @@ type ReplayStats struct {
 	Makespan time.Duration
 	// Busy is the sum of step times (Makespan less idle time).
 	Busy time.Duration
+	// Drafts, DraftTokens and AcceptedTokens are vLLM's speculative decoding counters
+	// (zero without Config.Speculative).
+	Drafts, DraftTokens, AcceptedTokens int64
+}
+
+// addEngine adds the totals of an engine that has run to s.
+func (s *ReplayStats) addEngine(e *engine) {
+	s.Preemptions += e.preemptions
+	s.Steps += e.steps
+	s.Busy += e.busy
+	s.Drafts += e.spec.drafts
+	s.DraftTokens += e.spec.draftTokens
+	s.AcceptedTokens += e.spec.accepted
 }
 
 // HitRatio is the fraction of prompt tokens served from the prefix cache.
@@ -105,9 +118,7 @@ func Replay(cfg Config, reqs iter.Seq2[ReplayRequest, error], each func(ReplayRe
 		now += d
 		e.commit(now)
 	}
-	rh.stats.Preemptions = e.preemptions
-	rh.stats.Steps = e.steps
-	rh.stats.Busy = e.busy
+	rh.stats.addEngine(e)
 	rh.stats.Makespan = now
 	return rh.stats, nil
 }

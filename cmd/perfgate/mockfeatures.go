@@ -20,7 +20,7 @@ var featureFlags = []mockFlag{
 		set: boolFlag(func(o *mockOptions) *bool { return &o.cfg.Tools.AutoToolChoice }, true)},
 	{name: "tool-call-parser", arg: "NAME", usage: "tool call parser (any name: hermes, llama3_json, ...)",
 		set: func(o *mockOptions, v string) error { o.cfg.Tools.Parser = v; return nil }},
-	{name: "speculative-config", arg: "JSON", usage: `speculative decoding: {"method": "eagle3", "num_speculative_tokens": 3}; acceptance from vLLM's synthetic_acceptance_rates or synthetic_acceptance_length, or the simulator's "acceptance_rate" (per draft token, default 0.7) and "draft_cost" (per draft token, fraction of a decode step)`,
+	{name: "speculative-config", arg: "JSON", usage: `speculative decoding: {"method": "eagle3", "num_speculative_tokens": 3}; acceptance from vLLM's synthetic_acceptance_rates or synthetic_acceptance_length, or the simulator's "acceptance_rate" (accepted / draft tokens, as vllm:spec_decode_* count them; default 0.7) and "draft_cost" (per draft token, fraction of a decode step)`,
 		set: func(o *mockOptions, v string) (err error) {
 			o.cfg.Speculative, err = mock.ParseSpeculativeConfig(v)
 			return err
