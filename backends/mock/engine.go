@@ -18,8 +18,8 @@ type hooks interface {
 
 type schedItem struct {
 	s     *seq
-	n     int // tokens scheduled for s in this step (its draft tokens included)
-	draft int // draft tokens of a speculative decode step
+	n     int32 // tokens scheduled for s in this step (its draft tokens included)
+	draft int32 // draft tokens of a speculative decode step
 }
 
 // engine is the iteration-level scheduler. It is a state machine driven by a clock loop
@@ -48,6 +48,7 @@ type engine struct {
 	accept    []float64
 	draftCost float64
 	onceMS    float64 // one-off costs of the sequences admitted in the step being planned
+	plain     bool    // no feature changes a step's cost: the step time is the profile's
 
 	// Totals.
 	queries, hits, promptTokens, genTokens, preemptions, steps int64
@@ -83,6 +84,7 @@ func newEngine(cfg Config, h hooks) *engine {
 		e.k, e.accept, e.draftCost = sp.NumSpeculativeTokens, sp.rates(), sp.draftCost()
 		e.spec.perPos = make([]int64, e.k)
 	}
+	e.plain = e.k == 0 && cfg.Reasoning.Slowdown == 1 && cfg.StructuredOutput.TokenMS == 0
 	return e
 }
 
@@ -177,7 +179,7 @@ func (e *engine) reserve(s *seq, n int, now time.Duration) bool {
 		s.blocks = append(s.blocks, e.kv.alloc())
 	}
 	s.schedStep = e.step
-	e.sched = append(e.sched, schedItem{s: s, n: n})
+	e.sched = append(e.sched, schedItem{s: s, n: int32(n)})
 	return true
 }
 
@@ -234,9 +236,12 @@ func (e *engine) scheduleRunning(budget int, now time.Duration) int {
 		if s.state != stateRunning || s.generated == 0 || s.computed != s.total()-1 {
 			continue
 		}
-		n := min(1+e.drafts(s), budget)
+		n := 1
+		if e.k > 0 {
+			n = min(1+e.drafts(s), budget)
+		}
 		if e.reserve(s, n, now) {
-			e.sched[len(e.sched)-1].draft = n - 1
+			e.sched[len(e.sched)-1].draft = int32(n - 1)
 			budget -= n
 		}
 	}
@@ -275,7 +280,7 @@ func (e *engine) admitWaiting(budget int, preemptions int64, now time.Duration) 
 		}
 		e.waiting.popFront()
 		e.nWaiting--
-		budget -= e.sched[len(e.sched)-1].n
+		budget -= int(e.sched[len(e.sched)-1].n)
 	}
 }
 
@@ -315,7 +320,7 @@ func (e *engine) admit(s *seq, budget int, now time.Duration) bool {
 	s.state = stateRunning
 	s.schedStep = e.step
 	e.running = append(e.running, s)
-	e.sched = append(e.sched, schedItem{s: s, n: n})
+	e.sched = append(e.sched, schedItem{s: s, n: int32(n)})
 	if s.preemptions == 0 {
 		e.onceMS += s.onceMS
 		s.cachedTokens = hit
@@ -334,20 +339,17 @@ func (e *engine) admit(s *seq, budget int, now time.Duration) bool {
 func (e *engine) commit(now time.Duration) {
 	finished := false
 	for i := range e.sched {
-		it := e.sched[i]
-		s := it.s
+		s, n := e.sched[i].s, int(e.sched[i].n)
 		e.sched[i].s = nil
 		if s.state != stateRunning || s.cancelled {
 			continue
 		}
 		emit := 1
-		if it.draft > 0 {
-			a := e.verify(s, it.draft)
-			s.computed += 1 + a // the rejected drafts' KV is dropped
-			emit += a
-		} else {
-			s.computed += it.n
+		if d := int(e.sched[i].draft); d > 0 {
+			emit += e.verify(s, d)
+			n = emit // the rejected drafts' KV is dropped
 		}
+		s.computed += n
 		full := min(s.computed/e.bs, len(s.hashes))
 		for ; s.hashedBlocks < full; s.hashedBlocks++ {
 			e.kv.register(s.blocks[s.hashedBlocks], s.hashes[s.hashedBlocks])
@@ -356,7 +358,14 @@ func (e *engine) commit(now time.Duration) {
 			continue
 		}
 		if !s.pool {
-			e.emit(s, emit, now)
+			s.generated += emit
+			s.stepTokens = int32(emit)
+			e.genTokens += int64(emit)
+			if s.generated == emit {
+				s.firstToken = now
+			}
+			e.hooks.token(s, now)
+			s.lastToken = now
 		}
 		if s.pool || s.generated >= s.maxTokens {
 			e.finish(s, now)
@@ -376,18 +385,6 @@ func (e *engine) commit(now time.Duration) {
 		e.running = e.running[:k]
 	}
 	e.lastStep = now
-}
-
-// emit records n tokens of s, generated at now.
-func (e *engine) emit(s *seq, n int, now time.Duration) {
-	s.generated += n
-	s.stepTokens = int32(n)
-	e.genTokens += int64(n)
-	if s.generated == n {
-		s.firstToken = now
-	}
-	e.hooks.token(s, now)
-	s.lastToken = now
 }
 
 // finish ends s at now, its output complete.

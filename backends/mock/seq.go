@@ -33,14 +33,6 @@ type seq struct {
 	hashes    []uint64 // chained hash of each full prompt block
 	blocks    []int32  // KV blocks, in token order
 
-	// What the API layer asked of the engine beyond a length (output.go).
-	reasoning  int     // leading output tokens that are reasoning
-	structured bool    // every sampled token goes through a grammar
-	stop       bool    // the output ends by the model (finish "stop"), not by max_tokens
-	pool       bool    // a pooling request: prefill only, no output token
-	onceMS     float64 // extra time of the step that first schedules it (encoder, grammar compile)
-	rng        uint64  // draft acceptance draws (splitmix64 state), seeded by the prompt
-
 	state        seqState
 	generated    int   // tokens generated (emitted)
 	stepTokens   int32 // tokens the last step emitted (1, or more with speculative decoding)
@@ -63,6 +55,15 @@ type seq struct {
 	notify  chan struct{} // buffered(1); nil when nobody listens
 	quiet   bool          // notify only when done (a non-streaming response)
 	tag     int           // caller's index (replay)
+
+	// What the API layer asked of the engine beyond a length (output.go), kept apart from
+	// the fields every step reads.
+	reasoning  int     // leading output tokens that are reasoning
+	structured bool    // every sampled token goes through a grammar
+	stop       bool    // the output ends by the model (finish "stop"), not by max_tokens
+	pool       bool    // a pooling request: prefill only, no output token
+	onceMS     float64 // extra time of the step that first schedules it (encoder, grammar compile)
+	rng        uint64  // draft acceptance draws (splitmix64 state), seeded by the prompt
 }
 
 func (s *seq) total() int { return s.promptLen + s.generated }

@@ -11,40 +11,13 @@ import (
 // Reasoning, Speculative, StructuredOutput, Multimodal), divided by the speedup ratio, with
 // noise and a slow start applied.
 func (e *engine) stepTime(now time.Duration) time.Duration {
-	prefill, active := 0, 0
-	decodes, reasoning, grammar, draft := 0, 0, 0, 0
-	for _, it := range e.sched {
-		s := it.s
-		if s.generated > 0 && s.computed == s.total()-1 && it.n == 1+it.draft {
-			decodes++
-			if s.generated < s.reasoning {
-				reasoning++
-			}
-			draft = max(draft, it.draft)
-		} else {
-			prefill += it.n
-		}
-		if s.structured && s.computed+it.n >= s.total() {
-			grammar++
-		}
-		active += s.computed + it.n
+	var ms float64
+	if e.plain {
+		ms = e.plainStepMS()
+	} else {
+		ms = e.featureStepMS()
 	}
-	u := 0.0
-	if e.capTok > 0 {
-		u = float64(active) / e.capTok
-	}
-	ms := 0.0
-	if prefill > 0 {
-		ms += e.prof.prefillMS(prefill)
-	}
-	if decodes > 0 {
-		d := e.prof.decodeMS(u)
-		if reasoning > 0 {
-			d *= 1 + (e.cfg.Reasoning.Slowdown-1)*float64(reasoning)/float64(decodes)
-		}
-		ms += d * (1 + float64(draft)*e.draftCost)
-	}
-	ms += float64(grammar)*e.cfg.StructuredOutput.TokenMS + e.onceMS
+	ms += e.onceMS
 	e.onceMS = 0
 	ms /= e.cfg.SpeedupRatio
 	if e.noise != nil {
@@ -56,6 +29,69 @@ func (e *engine) stepTime(now time.Duration) time.Duration {
 		ms *= f.SlowStartFactor - (f.SlowStartFactor-1)*max(0, frac)
 	}
 	return max(msToDuration(ms), 1)
+}
+
+// plainStepMS is the profile's time of the step planned in e.sched when no feature
+// changes a step's cost.
+func (e *engine) plainStepMS() float64 {
+	prefill, decode, active := 0, false, 0
+	for _, it := range e.sched {
+		n := int(it.n)
+		if it.s.generated > 0 && it.s.computed == it.s.total()-1 && n == 1 {
+			decode = true
+		} else {
+			prefill += n
+		}
+		active += it.s.computed + n
+	}
+	return e.profileMS(prefill, active, decode)
+}
+
+func (e *engine) profileMS(prefill, active int, decode bool) float64 {
+	u := 0.0
+	if e.capTok > 0 {
+		u = float64(active) / e.capTok
+	}
+	ms := 0.0
+	if prefill > 0 {
+		ms += e.prof.prefillMS(prefill)
+	}
+	if decode {
+		ms += e.prof.decodeMS(u)
+	}
+	return ms
+}
+
+// featureStepMS is plainStepMS with the decode term scaled for reasoning and drafting,
+// and the grammar's time added.
+func (e *engine) featureStepMS() float64 {
+	prefill, active := 0, 0
+	decodes, reasoning, grammar, draft := 0, 0, 0, 0
+	for _, it := range e.sched {
+		s, n := it.s, int(it.n)
+		if s.generated > 0 && s.computed == s.total()-1 && n == 1+int(it.draft) {
+			decodes++
+			if s.generated < s.reasoning {
+				reasoning++
+			}
+			draft = max(draft, int(it.draft))
+		} else {
+			prefill += n
+		}
+		if s.structured && s.computed+n >= s.total() {
+			grammar++
+		}
+		active += s.computed + n
+	}
+	ms := e.profileMS(prefill, active, false)
+	if decodes > 0 {
+		d := e.profileMS(0, active, true)
+		if reasoning > 0 {
+			d *= 1 + (e.cfg.Reasoning.Slowdown-1)*float64(reasoning)/float64(decodes)
+		}
+		ms += d * (1 + float64(draft)*e.draftCost)
+	}
+	return ms + float64(grammar)*e.cfg.StructuredOutput.TokenMS
 }
 
 // drafts is how many draft tokens s proposes in a decode step: k, but none past its
