@@ -322,7 +322,7 @@ func (e *engine) admit(s *seq, budget int, now time.Duration) bool {
 	e.running = append(e.running, s)
 	e.sched = append(e.sched, schedItem{s: s, n: int32(n)})
 	if s.preemptions == 0 {
-		e.onceMS += s.onceMS
+		e.onceMS += float64(s.onceMS)
 		s.cachedTokens = hit
 		s.scheduled = now
 		e.queries += int64(s.promptLen)

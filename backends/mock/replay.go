@@ -156,16 +156,16 @@ func (s *ReplayStats) add(q *seq) {
 // finished is the result of q, finished at now.
 func finished(q *seq, now time.Duration) ReplayResult {
 	return ReplayResult{
-		Index: q.tag, Arrival: q.arrival,
+		Index: int(q.tag), Arrival: q.arrival,
 		PromptTokens: q.promptLen, CachedTokens: q.cachedTokens, OutputTokens: q.generated,
 		Queue: q.scheduled - q.arrival, TTFT: q.firstToken - q.arrival, E2E: now - q.arrival,
-		Preemptions: q.preemptions,
+		Preemptions: int(q.preemptions),
 	}
 }
 
 // rejected is the result of q, refused with err.
 func rejected(q *seq, err error) ReplayResult {
-	return ReplayResult{Index: q.tag, Arrival: q.arrival, PromptTokens: q.promptLen, Err: err}
+	return ReplayResult{Index: int(q.tag), Arrival: q.arrival, PromptTokens: q.promptLen, Err: err}
 }
 
 // replayReader reads a replay's requests one ahead: each becomes a sequence with its index
@@ -201,7 +201,7 @@ func (r *replayReader) pull() error {
 			return fmt.Errorf("%s: request %d: %w", r.what, r.index, err)
 		}
 		q := newSeq(req.Tokens, req.MaxTokens, r.blockSize)
-		q.tag, q.arrival = r.index, req.Arrival
+		q.tag, q.arrival = int32(r.index), req.Arrival
 		r.index++
 		*r.requests++
 		if req.MaxTokens < 1 || len(req.Tokens) < 1 {

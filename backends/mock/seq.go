@@ -33,15 +33,21 @@ type seq struct {
 	hashes    []uint64 // chained hash of each full prompt block
 	blocks    []int32  // KV blocks, in token order
 
-	state        seqState
-	generated    int   // tokens generated (emitted)
-	stepTokens   int32 // tokens the last step emitted (1, or more with speculative decoding)
-	computed     int   // tokens whose KV is computed
-	hashedBlocks int   // leading blocks registered in (or taken from) the prefix cache
-	cachedTokens int   // prefix-cache hit at first admission
-	preemptions  int
+	state      seqState
+	cancelled  bool
+	structured bool  // every sampled token goes through a grammar
+	stop       bool  // the output ends by the model (finish "stop"), not by max_tokens
+	pool       bool  // a pooling request: prefill only, no output token
+	stepTokens int32 // tokens the last step emitted (1, or more with speculative decoding)
+	reasoning  int32 // leading output tokens that are reasoning
+
+	generated    int // tokens generated (emitted)
+	computed     int // tokens whose KV is computed
+	hashedBlocks int // leading blocks registered in (or taken from) the prefix cache
+	cachedTokens int // prefix-cache hit at first admission
+	preemptions  int32
+	tag          int32  // caller's index (replay)
 	schedStep    uint64 // last step that scheduled it (0: never)
-	cancelled    bool
 
 	arrival    time.Duration // engine clock
 	scheduled  time.Duration // first admission
@@ -49,21 +55,13 @@ type seq struct {
 	lastToken  time.Duration
 	finished   time.Duration
 
-	// Read by the HTTP handler without the engine lock.
+	// emitted, done and notify are read by the HTTP handler without the engine lock.
 	emitted atomic.Int32
+	onceMS  float32 // extra time of the step that first schedules it (encoder, grammar compile)
 	done    atomic.Bool
-	notify  chan struct{} // buffered(1); nil when nobody listens
 	quiet   bool          // notify only when done (a non-streaming response)
-	tag     int           // caller's index (replay)
-
-	// What the API layer asked of the engine beyond a length (output.go), kept apart from
-	// the fields every step reads.
-	reasoning  int     // leading output tokens that are reasoning
-	structured bool    // every sampled token goes through a grammar
-	stop       bool    // the output ends by the model (finish "stop"), not by max_tokens
-	pool       bool    // a pooling request: prefill only, no output token
-	onceMS     float64 // extra time of the step that first schedules it (encoder, grammar compile)
-	rng        uint64  // draft acceptance draws (splitmix64 state), seeded by the prompt
+	notify  chan struct{} // buffered(1); nil when nobody listens
+	rng     uint64        // draft acceptance draws (splitmix64 state), seeded by the prompt
 }
 
 func (s *seq) total() int { return s.promptLen + s.generated }

@@ -268,7 +268,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, req apiRequest) {
 // seq builds the engine's sequence of a generation request, with its output plan.
 func (r *apiRequest) seq(bs int) *seq {
 	q := newSeq(r.tokens, r.maxTokens, bs)
-	q.reasoning, q.structured, q.stop = r.out.reasoning, r.out.grammar, r.out.stops()
+	q.reasoning, q.structured, q.stop = int32(r.out.reasoning), r.out.grammar, r.out.stops()
 	return q
 }
 
@@ -306,7 +306,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req apiRequest, q
 	s.mu.Lock()
 	s.reqID++
 	id := s.reqID
-	q.onceMS = s.onceCost(&req)
+	q.onceMS = float32(s.onceCost(&req))
 	err := s.eng.add(q, time.Since(s.created))
 	if err == nil {
 		s.wake.Signal()

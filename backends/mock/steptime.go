@@ -71,7 +71,7 @@ func (e *engine) featureStepMS() float64 {
 		s, n := it.s, int(it.n)
 		if s.generated > 0 && s.computed == s.total()-1 && n == 1+int(it.draft) {
 			decodes++
-			if s.generated < s.reasoning {
+			if s.generated < int(s.reasoning) {
 				reasoning++
 			}
 			draft = max(draft, int(it.draft))
