@@ -2,6 +2,7 @@ package mock
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -310,7 +311,7 @@ func (sp Speculative) validate() []error {
 			bad("AcceptanceRates has %d entries, want NumSpeculativeTokens = %d", n, k)
 		}
 		if slices.ContainsFunc(sp.AcceptanceRates, func(r float64) bool { return !(r >= 0 && r <= 1) }) ||
-			!slices.IsSortedFunc(sp.AcceptanceRates, func(a, b float64) int { return -cmpFloat(a, b) }) {
+			!slices.IsSortedFunc(sp.AcceptanceRates, func(a, b float64) int { return cmp.Compare(b, a) }) {
 			bad("AcceptanceRates must be in [0, 1] and non-increasing, got %v", sp.AcceptanceRates)
 		}
 	}
@@ -324,16 +325,6 @@ func (sp Speculative) validate() []error {
 		bad("DraftCost must be >= 0, got %g", *d)
 	}
 	return errs
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pooling reports whether the server runs a pooling model (embeddings, score, rerank).

@@ -2,6 +2,7 @@ package mock
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -225,7 +226,7 @@ func writePooled(w http.ResponseWriter, req *apiRequest, id uint64, created int6
 		for i, in := range p.inputs {
 			res[i] = result{i, map[string]string{"text": p.docs[i]}, score(in)}
 		}
-		slices.SortStableFunc(res, func(a, b result) int { return cmpFloat(b.Score, a.Score) })
+		slices.SortStableFunc(res, func(a, b result) int { return cmp.Compare(b.Score, a.Score) })
 		if p.topN > 0 && p.topN < len(res) {
 			res = res[:p.topN]
 		}
