@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -150,6 +151,33 @@ func TestStartStreamsCompletion(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET %s: %s", srv.MetricsURL(), resp.Status)
+	}
+}
+
+// TestStartWithFeatures starts the image with vLLM's feature flags: a reasoning model
+// with speculative decoding streams its reasoning in delta.reasoning and exports
+// vllm:spec_decode_*.
+func TestStartWithFeatures(t *testing.T) {
+	srv := mockcontainer.Start(t, mockcontainer.Config{ReasoningParser: "qwen3",
+		SpeculativeConfig: `{"method":"ngram","num_speculative_tokens":2}`, Args: []string{"--speedup-ratio", "10"}})
+	resp, err := http.Post(srv.BaseURL()+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"sim-llama-8b","messages":[{"role":"user","content":"hi"}],"max_tokens":6,"stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"reasoning":" tok`) {
+		t.Errorf("no reasoning delta in\n%s", b)
+	}
+	resp, err = http.Get(srv.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), "vllm:spec_decode_num_draft_tokens_total") {
+		t.Error("no vllm:spec_decode_num_draft_tokens_total in /metrics")
 	}
 }
 
