@@ -9,9 +9,11 @@ import (
 )
 
 // Request is how an engine's request bodies differ from the ones perftest builds: the
-// fields it needs changed, and, for a server that refuses fields it does not declare, the
-// fields it takes. APIs are named as perftest names them: "completions", "chat". The zero
-// Request changes nothing and checks nothing.
+// fields it needs changed, how it turns a reasoning model's thinking on, off or to an
+// effort, which APIs its server does not serve, and, for a server that refuses fields it
+// does not declare, the fields it takes. APIs are named as perftest names them:
+// "completions", "chat", "responses", "embeddings", "rerank". The zero Request changes
+// nothing and checks nothing.
 type Request struct {
 	// Fields are merged, per API, over perftest's default body before Case.Extra: a value
 	// replaces or adds a field, a nil value removes one (a field the engine ignores).
@@ -23,6 +25,30 @@ type Request struct {
 	// Refusal says how the server refuses an undeclared field, for the error ("": that it
 	// refuses it).
 	Refusal string
+	// Reasoning returns the fields that ask the engine's server for reasoning at level
+	// ("off", "on", "low", "medium", "high") in a body for api; nil, or a nil answer,
+	// leaves perftest's own (an API's effort field for a level, nothing for on and off).
+	Reasoning func(api, level string) map[string]any
+	// Unserved names the APIs the engine's server does not serve, each with why: a case of
+	// one fails before it sends a request.
+	Unserved map[string]string
+}
+
+// apiPath says where the engine's server takes api's requests: perftest's path (""), or
+// an error for an API it does not serve.
+func (r Request) apiPath(engine, api string) (string, error) {
+	if why, ok := r.Unserved[api]; ok {
+		return "", fmt.Errorf("%s serves no %s API: %s", engine, api, why)
+	}
+	return "", nil
+}
+
+// reasoning is the engine's spelling of a reasoning level for api, or nil.
+func (r Request) reasoning(api, level string) map[string]any {
+	if r.Reasoning == nil {
+		return nil
+	}
+	return r.Reasoning(api, level)
 }
 
 // fields are the fields the engine needs in api's bodies (perftest.RequestFields).
@@ -45,8 +71,8 @@ func (r Request) check(engine, api string, fields []string) error {
 	return errors.Join(errs...)
 }
 
-// RequestFields are the fields the engine needs in a request's body for api ("completions",
-// "chat"), merged over perftest's defaults before Case.Extra (perftest.RequestFields).
+// RequestFields are the fields the engine needs in a request's body for api, merged over
+// perftest's defaults before Case.Extra (perftest.RequestFields).
 func (s *Server) RequestFields(api string) map[string]any { return s.engine.Request.fields(api) }
 
 // CheckRequest returns an error naming each field of a body for api that the engine's
@@ -55,12 +81,36 @@ func (s *Server) CheckRequest(api string, fields []string) error {
 	return s.engine.Request.check(s.engine.Name, api, fields)
 }
 
-// RequestFields are the fields the engine needs in a request's body for api ("completions",
-// "chat"), merged over perftest's defaults before Case.Extra (perftest.RequestFields).
+// RequestFields are the fields the engine needs in a request's body for api, merged over
+// perftest's defaults before Case.Extra (perftest.RequestFields).
 func (c *Container) RequestFields(api string) map[string]any { return c.engine.Request.fields(api) }
 
 // CheckRequest returns an error naming each field of a body for api that the engine's
 // server would refuse (perftest.RequestChecker).
 func (c *Container) CheckRequest(api string, fields []string) error {
 	return c.engine.Request.check(c.engine.Name, api, fields)
+}
+
+// ReasoningFields are the fields that ask the engine's server for reasoning at level in a
+// body for api (perftest.Dialect).
+func (s *Server) ReasoningFields(api, level string) map[string]any {
+	return s.engine.Request.reasoning(api, level)
+}
+
+// APIPath says where the engine's server takes api's requests, or that it serves no such
+// API (perftest.Dialect).
+func (s *Server) APIPath(api string) (string, error) {
+	return s.engine.Request.apiPath(s.engine.Name, api)
+}
+
+// ReasoningFields are the fields that ask the engine's server for reasoning at level in a
+// body for api (perftest.Dialect).
+func (c *Container) ReasoningFields(api, level string) map[string]any {
+	return c.engine.Request.reasoning(api, level)
+}
+
+// APIPath says where the engine's server takes api's requests, or that it serves no such
+// API (perftest.Dialect).
+func (c *Container) APIPath(api string) (string, error) {
+	return c.engine.Request.apiPath(c.engine.Name, api)
 }

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -31,6 +32,9 @@ var (
 	_ perftest.RequestChecker = (*backends.Container)(nil)
 	_ perftest.RequestFields  = (*backends.Server)(nil)
 	_ perftest.RequestChecker = (*backends.Server)(nil)
+	_ perftest.Dialect        = (*backends.Container)(nil)
+	_ perftest.Dialect        = (*backends.Server)(nil)
+	_ perftest.Dialect        = requestsOnly{}
 )
 
 // literal is a workload of the requests it holds: a prompt of token ids, one of text, and
@@ -69,33 +73,56 @@ func (r requestsOnly) RequestFields(api string) map[string]any { return r.s.Requ
 func (r requestsOnly) CheckRequest(api string, f []string) error {
 	return r.s.CheckRequest(api, f)
 }
+func (r requestsOnly) ReasoningFields(api, level string) map[string]any {
+	return r.s.ReasoningFields(api, level)
+}
+func (r requestsOnly) APIPath(api string) (string, error) { return r.s.APIPath(api) }
+
+// bodyLog keeps the bodies a server received (its OnRequest).
+type bodyLog struct {
+	mu  sync.Mutex
+	got [][]byte
+}
+
+func (r *bodyLog) record(_ string, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, body)
+}
+
+func (r *bodyLog) bodies() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got
+}
+
+// send runs c, one repetition without warm-up, against the server at url through engine
+// e's requests (perftest's own when e is nil).
+func send(t *testing.T, url string, e *backends.Engine, c perftest.Case) error {
+	t.Helper()
+	c.Target = perftest.Endpoint(url)
+	if e != nil {
+		c.Target = requestsOnly{url, backends.Endpoint(url, *e)}
+	}
+	c.Load, c.Count, c.Warmup, c.AllowShortOutputs = perftest.Concurrency(1), 1, -1, true
+	_, err := perftest.Execute(t.Context(), c, perftest.ExecOptions{})
+	return err
+}
 
 // bodies runs the workload against a fake server through engine e's requests and returns
 // the bodies the server received, and the server.
 func bodies(t *testing.T, e *backends.Engine, api perftest.API, extra map[string]any) ([][]byte, *fakeserver.Server, error) {
 	t.Helper()
-	var mu sync.Mutex
-	var got [][]byte
-	srv := fakeserver.Start(t, fakeserver.Config{OnRequest: func(_ string, body []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, body)
-	}})
-	var target perftest.Target = perftest.Endpoint(srv.URL)
-	if e != nil {
-		target = requestsOnly{srv.URL, backends.Endpoint(srv.URL, *e)}
-	}
-	_, err := perftest.Execute(t.Context(), perftest.Case{Target: target, API: api, Workload: bodyWorkload, Extra: extra,
-		Load: perftest.Concurrency(1), Count: 1, Warmup: -1, AllowShortOutputs: true, MaxErrorRate: -1}, perftest.ExecOptions{})
-	mu.Lock()
-	defer mu.Unlock()
-	return got, srv, err
+	var rec bodyLog
+	srv := fakeserver.Start(t, fakeserver.Config{OnRequest: rec.record})
+	err := send(t, srv.URL, e, perftest.Case{API: api, Workload: bodyWorkload, Extra: extra, MaxErrorRate: -1})
+	return rec.bodies(), srv, err
 }
 
 // TestRequestBodies checks the exact body each engine module sends, for completions and
 // chat, against testdata/requests (go test -run TestRequestBodies -update rewrites them).
 // perftest's own body (the "perftest" files) is what it sent before engine modules had a
-// say: vLLM's, SGLang's and Dynamo's are the same bytes.
+// say: Dynamo's are the same bytes; vLLM and SGLang add continuous usage stats.
 func TestRequestBodies(t *testing.T) {
 	engines := map[string]*backends.Engine{"perftest": nil, "vllm": &vllm.Engine, "sglang": &sglang.Engine,
 		"trtllm": &trtllm.Engine, "dynamo": &dynamo.Engine, "llamacpp": &llamacpp.Engine}
@@ -162,4 +189,55 @@ func TestUndeclaredFieldIsRefusedBeforeSending(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = bodies(t, &vllm.Engine, perftest.Chat, map[string]any{"top_kk": 1})
 	require.NoError(t, err)
+}
+
+// featureWorkloads are, per API, requests that carry what a request asks beyond text:
+// reasoning off, on and at an effort; images, tools, a tool call and its result, a schema;
+// a batch to embed; documents to rerank.
+var featureWorkloads = map[perftest.API]literal{
+	perftest.Chat:       featureTurns,
+	perftest.Responses:  featureTurns,
+	perftest.Embeddings: {{Inputs: []string{"first input", "second input"}, InputTokens: 4}},
+	perftest.Rerank:     {{Query: "which is red?", Documents: []string{"an apple", "the sky"}, InputTokens: 6}},
+}
+
+var featureTurns = literal{
+	{Text: "think about it", OutputTokens: 3, Reasoning: "on"},
+	{Text: "answer now", OutputTokens: 3, Reasoning: "off"},
+	{Text: "think hard", OutputTokens: 3, Reasoning: "high"},
+	{OutputTokens: 3, ToolChoice: "auto", Schema: json.RawMessage(`{"type":"object","properties":{"answer":{"type":"string"}}}`),
+		Tools: []fixtures.Tool{{Name: "get_weather", Description: "Weather in a city", Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)}},
+		Messages: []fixtures.Message{
+			{Role: "user", Content: "what is in the picture, and the weather there?", Images: []string{"data:image/png;base64,iVBORw0KGgo="}},
+			{Role: "assistant", ToolCalls: []fixtures.ToolCall{{ID: "call_1", Name: "get_weather", Arguments: `{"city":"Oslo"}`}}},
+			{Role: "tool", Content: "12 C", ToolCallID: "call_1"},
+		}},
+}
+
+// TestFeatureRequestBodies checks the exact bodies each engine module sends for reasoning,
+// tools, structured output, images, the Responses API, embeddings and rerank, against
+// testdata/requests (-update rewrites them); an engine that serves no such API refuses the
+// case before a request is sent.
+func TestFeatureRequestBodies(t *testing.T) {
+	engines := map[string]*backends.Engine{"perftest": nil, "vllm": &vllm.Engine, "sglang": &sglang.Engine,
+		"trtllm": &trtllm.Engine, "dynamo": &dynamo.Engine, "llamacpp": &llamacpp.Engine}
+	apis := map[perftest.API]string{perftest.Chat: "chat-features", perftest.Responses: "responses", perftest.Embeddings: "embeddings", perftest.Rerank: "rerank"}
+	for name, e := range engines {
+		for api, file := range apis {
+			t.Run(name+"/"+file, func(t *testing.T) {
+				var rec bodyLog
+				srv := fakeserver.StartStandIn(t, fakeserver.StandIn{OnRequest: rec.record})
+				err := send(t, srv.URL, e, perftest.Case{API: api, Workload: featureWorkloads[api], Model: "fake-model"})
+				got := rec.bodies()
+				if name == "trtllm" && (api == perftest.Embeddings || api == perftest.Rerank) {
+					require.ErrorContains(t, err, "trtllm serves no "+strings.TrimSuffix(file, "-features")+" API")
+					assert.Empty(t, got, "no request is sent")
+					return
+				}
+				require.NoError(t, err)
+				require.Len(t, got, len(featureWorkloads[api]))
+				checkBodies(t, "requests/"+name+"."+file+".jsonl", got)
+			})
+		}
+	}
 }

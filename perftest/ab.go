@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfgate/perfgate/internal/termtext"
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
@@ -218,7 +219,7 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	fa, fb := ra.File(), rb.File()
 	fa.Path, fb.Path = ra.Name+" (A)", rb.Name+" (B)"
 	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {
-		tb.Logf("perftest: A/B: the two targets describe themselves differently:\n%s", diff)
+		tb.Logf("perftest: A/B: the two targets describe themselves differently:\n%s", termtext.Text(diff))
 	}
 	rep, err := gate.CompareAsRecorded(fa, fb, gopt)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/internal/atomicfile"
+	"github.com/perfgate/perfgate/internal/proc"
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/history"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
@@ -191,9 +191,7 @@ func historyEntry(f *resultfile.File) history.Entry {
 }
 
 var commit = sync.OnceValue(func() string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output(); err == nil {
+	if out, err := proc.Output(context.Background(), proc.Limits{Timeout: 10 * time.Second, MaxOutput: 4 << 10}, "git", "rev-parse", "HEAD"); err == nil {
 		if c := strings.TrimSpace(string(out)); c != "" {
 			return c
 		}

@@ -12,7 +12,10 @@ import (
 
 // Case describes one performance test: what to send, to which server, how hard.
 type Case struct {
-	// Name names the case in result files; "" uses the test's name.
+	// Name names the case in result files and benchmark lines; "" uses the test's name.
+	// It may hold no white space, control or formatting characters and none of
+	// \ * ? " < > | % (NewSession refuses them); '/' separates sub-benchmarks and, like
+	// ':', becomes '_' in file names.
 	Name string
 	// Target is the server under test. In Run, the -perf.endpoint flag replaces it.
 	Target Target
@@ -69,17 +72,34 @@ type API int
 const (
 	// Completions is /v1/completions: prompts as token ids or text, exact input length.
 	Completions API = iota
-	// Chat is /v1/chat/completions: the server applies a chat template.
+	// Chat is /v1/chat/completions: the server applies a chat template. Requests carry
+	// images, tools, tool calls and results, a schema and reasoning (fixtures.Request).
 	Chat
+	// Responses is /v1/responses, OpenAI's Responses API: what Chat carries, streamed as
+	// typed events. It has no exact output length (no min_tokens, no ignore_eos): against a
+	// real model, set AllowShortOutputs.
+	Responses
+	// Embeddings is /v1/embeddings: each request a batch of inputs (fixtures.Request.Inputs),
+	// answered at once; measured by latency (e2e-*), inputs/s and prompt-tok/s.
+	Embeddings
+	// Rerank is /v1/rerank: documents scored against a query (fixtures.Request.Query,
+	// Documents), answered at once; measured as Embeddings is.
+	Rerank
 )
+
+// apis are the request layer's APIs, by API.
+var apis = [...]*api.API{Completions: api.Completions, Chat: api.Chat, Responses: api.Responses, Embeddings: api.Embeddings, Rerank: api.Rerank}
 
 // spec is the request layer's description of the API.
 func (a API) spec() *api.API {
-	if a == Chat {
-		return api.Chat
+	if a >= 0 && int(a) < len(apis) {
+		return apis[a]
 	}
 	return api.Completions
 }
+
+// known reports whether a is one of the APIs perftest speaks.
+func (a API) known() bool { return a >= 0 && int(a) < len(apis) }
 
 // SLO holds per-request service-level objectives. A zero field is not checked.
 type SLO struct {
@@ -156,8 +176,8 @@ func (c Case) Validate() error {
 	if c.Timeout < 0 || c.StallTimeout < 0 {
 		errs = append(errs, errors.New("Timeout and StallTimeout must be >= 0"))
 	}
-	if c.API != Completions && c.API != Chat {
-		errs = append(errs, fmt.Errorf("API %d is unknown (use perftest.Completions or perftest.Chat)", c.API))
+	if !c.API.known() {
+		errs = append(errs, fmt.Errorf("API %d is unknown (use perftest.Completions, Chat, Responses, Embeddings or Rerank)", c.API))
 	} else if err := c.checkRequest(); err != nil {
 		errs = append(errs, err)
 	}

@@ -61,14 +61,18 @@ func newClient(base, model string, c Case) *client {
 		ReadBufferSize:  4 << 10,
 	}
 	a := c.API.spec()
+	path, err := c.path()
+	if err != nil {
+		path = a.Path // Case.Validate reported it
+	}
 	cl := &client{
 		http: &http.Client{Transport: tr,
 			// A redirect would turn the POST into a GET without its body, maybe to another
 			// host: an API request is never redirected, and the 3xx is its outcome.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		url:          base + a.Path,
+		url:          base + path,
 		api:          a,
-		bodies:       api.NewBuilder(a, model, c.engineFields(), c.Extra),
+		bodies:       api.NewBuilder(a, model, c.layers()),
 		timeout:      cmp.Or(c.Timeout, 5*time.Minute),
 		stallTimeout: cmp.Or(c.StallTimeout, 60*time.Second),
 		key:          "perfgate-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-",
@@ -89,8 +93,11 @@ func (c *client) body(req *fixtures.Request) ([]byte, error) { return c.bodies.B
 // failure is an Outcome, with the server's own message where it sent one.
 func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, start time.Time, rec *Record) {
 	rec.Index, rec.Session, rec.Turn = req.Index, req.Session, req.Turn
-	rec.WantInput, rec.WantOutput = req.InputTokens, req.OutputTokens
-	rec.Tokens = make([]time.Duration, 0, min(max(req.OutputTokens, 0)+1, 4096))
+	rec.WantInput, rec.WantOutput, rec.WantResults = req.InputTokens, req.OutputTokens, c.api.WantResults(req)
+	rec.InputExtra = uncounted(req)
+	if !c.api.Pooling {
+		rec.Tokens = make([]time.Duration, 0, min(max(req.OutputTokens, 0)+1, 4096))
+	}
 	if body == nil {
 		var err error
 		if body, err = c.body(req); err != nil {
@@ -167,7 +174,7 @@ func (c *client) read(resp *http.Response, index int, start time.Time, rec *Reco
 		w.event(off)
 		switch ev.Kind {
 		case api.Output:
-			rec.noteOutput(off, ev.Tokens)
+			rec.noteOutput(off, ev.Tokens, ev.Token)
 		case api.Done:
 			rec.finish(off, ev, index)
 			return "", nil
@@ -183,28 +190,47 @@ func (c *client) read(resp *http.Response, index int, start time.Time, rec *Reco
 func (r *Record) fail(start time.Time, o Outcome, err error) {
 	r.Outcome, r.Error = o, err.Error()
 	r.Done = time.Since(start)
+	r.closeKinds()
 }
 
-// noteOutput records an event at off that carried n tokens of output.
-func (r *Record) noteOutput(off time.Duration, n int) {
+// noteOutput records an event at off that carried n tokens of kind t. Every kind counts
+// for TTFT, ITL and TPOT; reasoning does not count for the first output token.
+func (r *Record) noteOutput(off time.Duration, n int, t sse.Token) {
 	if r.Chunks == 0 {
 		r.FirstToken = off
+	}
+	if t == sse.Reasoning {
+		r.StreamedReasoning += n
+	} else if r.FirstOutput == 0 {
+		r.FirstOutput = off
 	}
 	r.Chunks++
 	if len(r.Tokens) < maxTokenStamps {
 		r.Tokens = append(r.Tokens, off)
 		r.noteChunkTokens(n)
+		r.noteKind(kindLetters[t])
 	}
 }
 
-// finish records the end of a request's answer at off, with the usage it reported.
+// finish records the end of a request's answer at off, with the usage it reported: a
+// stream that carried no token, or a pooling answer with other than one result per input,
+// is malformed.
 func (r *Record) finish(off time.Duration, ev api.Event, index int) {
 	r.Done, r.Outcome = off, OK
+	r.closeKinds()
+	if ev.UsageErr != nil {
+		r.UsageError = ev.UsageErr.Error()
+	}
 	if u := ev.Usage; u != nil {
 		r.InputTokens, r.OutputTokens, r.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
+		r.ReasoningTokens, r.ReportsReasoning = u.ReasoningTokens, u.HasReasoning
 	}
-	if r.Chunks == 0 {
-		r.Outcome, r.Error = Malformed, fmt.Sprintf("request %d: stream finished without any text chunk", index)
+	r.Results = ev.Results
+	switch {
+	case r.WantResults > 0 && r.Results != r.WantResults:
+		r.Outcome, r.Error = Malformed, fmt.Sprintf("request %d: asked for %d results (embeddings or scores), the answer holds %d", index, r.WantResults, r.Results)
+	case r.WantResults == 0 && r.Chunks == 0:
+		r.Outcome, r.Error = Malformed, fmt.Sprintf("request %d: stream finished without any token (of answer text, reasoning, a tool call or a refusal)", index)
 	}
 }
 
@@ -234,4 +260,18 @@ func bodyKind(resp *http.Response, chunks int) string {
 		s += fmt.Sprintf(", Content-Encoding %q", ce)
 	}
 	return s + ", not an event stream)"
+}
+
+// uncounted reports whether a request's prompt holds parts its InputTokens does not count:
+// tool definitions, images, a schema.
+func uncounted(req *fixtures.Request) bool {
+	if len(req.Tools) > 0 || len(req.Schema) > 0 {
+		return true
+	}
+	for _, m := range req.Messages {
+		if len(m.Images) > 0 || len(m.ToolCalls) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -35,6 +35,9 @@ type Diagnostics struct {
 	// saying how many: their inter-token latencies are per chunk, as vLLM's benchmark
 	// counts them, not per token.
 	PerChunkITL int `json:"per_chunk_itl,omitempty"`
+	// UsageRefused counts requests whose usage held counts that cannot be true (1e30
+	// tokens, a negative cached count): refused, never recorded (Record.UsageError).
+	UsageRefused int `json:"usage_refused,omitempty"`
 }
 
 func diagnose(recs []Record, l Load, pac *pacing) Diagnostics {

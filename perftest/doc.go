@@ -19,7 +19,10 @@
 // repetition starting with a cold prefix cache where the server allows it, and measures
 // every request as a streaming client: TTFT, every inter-token gap, TPOT and end-to-end
 // latency from the moment the request was due, each SSE event stamped when its bytes
-// arrived, before any JSON decoding. A repetition becomes one line in Go benchmark format
+// arrived, before any JSON decoding. Every token counts with its kind (answer text,
+// reasoning, tool-call arguments, a refusal): TTFT is the first of any kind, TTFO the first
+// that is not reasoning. Embeddings and rerank ([Embeddings], [Rerank]) are measured by
+// their latency and the inputs they take per second. A repetition becomes one line in Go benchmark format
 // with percentiles, throughput, goodput, error rate and the server's own Prometheus
 // metrics; config lines (backend, model, hardware class, workload fingerprint, load) say
 // what was measured. Failed requests are counted outcomes, never a reason to stop.
@@ -34,9 +37,10 @@
 // [RunAB] drives two.
 //
 // What perftest knows of an engine (how to empty its prefix cache, what its metrics are
-// called, which request fields it needs or refuses) it learns from small optional
-// interfaces that the engines' backend modules satisfy: [CacheResetter], [MetricsSource],
-// [Vocabulary], [RequestFields] and [RequestChecker].
+// called, which request fields it needs or refuses, how it turns reasoning on and which
+// APIs it serves) it learns from small optional interfaces that the engines' backend
+// modules satisfy: [CacheResetter], [MetricsSource], [Vocabulary], [RequestFields],
+// [RequestChecker] and [Dialect].
 //
 // The go test entry points (Run, Result.Gate, AB, Sweep, BaselinePath, OutDir) are the only
 // code of perfgate's libraries that reads flags and the environment: -perf.update,

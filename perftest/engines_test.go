@@ -136,7 +136,7 @@ func TestShortOutputsFailTheRun(t *testing.T) {
 
 func TestUnknownModelIsRefused(t *testing.T) {
 	srv := fakeserver.Start(t, fakeserver.Config{Models: []string{"llama-a", "llama-b"}})
-	_, err := Execute(t.Context(), Case{Target: srv, Model: "does-not-exist", Workload: small, Load: Concurrency(1)}, ExecOptions{ModelSetting: "--model"})
+	_, err := Execute(t.Context(), Case{Target: srv, Model: "does-not-exist", Workload: small, Load: Concurrency(1)}, ExecOptions{Settings: Settings{"Model": "--model"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `model "does-not-exist" is not served by`)
 	assert.Contains(t, err.Error(), `it lists ["llama-a" "llama-b"] (set --model to one of them)`)

@@ -69,5 +69,6 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 		s.logf("perftest: repetition %d: server counters %s went backwards (did the server restart?): their server-* figures are left out of this repetition", len(s.result.Reps)+1, strings.Join(window.backwards, ", "))
 	}
 	rep.Diag.Retries, rep.Diag.ShortOutputs, rep.Diag.InputMismatch, rep.Diag.PerChunkITL = sum.retries, sum.short, sum.inputOff, sum.perChunk
+	rep.Diag.UsageRefused = sum.usageRefused
 	return rep, nil
 }

@@ -58,7 +58,8 @@ type Repetition struct {
 	Start time.Time
 	// Wall is the time from the first request's due time to the last one's end.
 	Wall time.Duration
-	// TokenMismatch counts requests whose streamed chunks disagree with the server's usage.
+	// TokenMismatch counts requests whose streamed tokens disagree with the server's usage:
+	// all of them against completion_tokens, the reasoning against reasoning_tokens.
 	TokenMismatch int
 	// Diag says how faithfully the client delivered the load.
 	Diag Diagnostics
@@ -278,12 +279,16 @@ func (r *Result) Summary() string {
 		d.ShortOutputs += rep.Diag.ShortOutputs
 		d.InputMismatch += rep.Diag.InputMismatch
 		d.PerChunkITL += rep.Diag.PerChunkITL
+		d.UsageRefused += rep.Diag.UsageRefused
 	}
 	if d.Retries > 0 {
 		s += fmt.Sprintf("; %d requests resent after the server closed a kept-alive connection (not failures)", d.Retries)
 	}
 	if mismatch > 0 {
-		s += fmt.Sprintf("; WARNING: %d requests streamed a different number of text chunks than the server's usage reports", mismatch)
+		s += fmt.Sprintf("; WARNING: %d requests streamed a different number of tokens than the server's usage reports (completion_tokens, or reasoning_tokens against the reasoning streamed)", mismatch)
+	}
+	if d.UsageRefused > 0 {
+		s += fmt.Sprintf("; WARNING: %d requests reported a usage that cannot be true (see the records' usage_error): not recorded", d.UsageRefused)
 	}
 	if d.PerChunkITL > 0 {
 		s += fmt.Sprintf("; WARNING: %d requests had chunks of several tokens the server did not count: their ITL is per chunk", d.PerChunkITL)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfgate/perfgate/internal/termtext"
 	"github.com/perfgate/perfgate/perftest/machine"
 )
 
@@ -30,7 +31,7 @@ func Run(tb testing.TB, c Case) *Result {
 	s, err := NewSession(ctx, c, execOptions(tb.Name(), tb.Logf))
 	if err != nil {
 		stop()
-		tb.Fatalf("perftest: %v", err)
+		tb.Fatalf("perftest: %s", termtext.Text(err.Error()))
 	}
 	tb.Cleanup(s.Close)
 	res, runErr := s.run(ctx, c.count(), true)
@@ -68,12 +69,13 @@ func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int)
 		tb.Logf("perftest: %s: interrupted after %d of %d repetitions; results written", r.Name, len(r.Reps), r.count)
 		reraiseInterrupt()
 	}
+	// A run's error and problems carry a server's words: escaped for the test log.
 	if runErr != nil {
-		tb.Fatalf("perftest: %s: %v (%d of %d repetitions finished)", r.Name, runErr, len(r.Reps), r.count)
+		tb.Fatalf("perftest: %s: %s (%d of %d repetitions finished)", r.Name, termtext.Line(runErr.Error()), len(r.Reps), r.count)
 	}
 	tb.Logf("%s", r.Summary())
 	for _, p := range r.Problems[min(skip, len(r.Problems)):] {
-		tb.Errorf("perftest: %s: %v", r.Name, p)
+		tb.Errorf("perftest: %s: %s", r.Name, termtext.Line(p.Error()))
 	}
 }
 

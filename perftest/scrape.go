@@ -26,6 +26,12 @@ const (
 	keyQueueTime     = "queue-time"
 	keyKVUsage       = "kv-usage"
 	keyWaiting       = "waiting"
+	// Speculative decoding (spec.go).
+	keySpecDrafts         = "spec-drafts"
+	keySpecDraftTokens    = "spec-draft-tokens"
+	keySpecAcceptedTokens = "spec-accepted-tokens"
+	keySpecAcceptance     = "spec-acceptance"
+	keySpecAcceptLength   = "spec-accept-length"
 )
 
 // maxScrapeBytes bounds one /metrics answer; an engine's exposition is tens of kilobytes.
@@ -77,6 +83,7 @@ type serverWindow struct {
 	before, after map[string]float64
 	mu            sync.Mutex
 	peak          map[string]float64 // maxima of sampled gauges
+	sum, n        map[string]float64 // sums and counts of sampled gauges, for their means
 	backwards     []string           // counters that went backwards (set by metrics)
 	dropped       []string           // series with non-finite values
 }
@@ -88,7 +95,7 @@ func (s *scraper) watch(ctx context.Context, interval time.Duration) (stop func(
 	if s == nil {
 		return func() (*serverWindow, error) { return nil, nil }
 	}
-	w := &serverWindow{peak: map[string]float64{}}
+	w := &serverWindow{peak: map[string]float64{}, sum: map[string]float64{}, n: map[string]float64{}}
 	before, dropped, err := s.scrape(ctx)
 	if err != nil {
 		return func() (*serverWindow, error) { return nil, err }
@@ -164,6 +171,12 @@ func (w *serverWindow) sample(sc map[string]float64) {
 			w.peak[k] = math.Max(w.peak[k], v)
 		}
 	}
+	for _, k := range []string{keySpecAcceptance, keySpecAcceptLength} {
+		if v, ok := sc[k]; ok {
+			w.sum[k] += v
+			w.n[k]++
+		}
+	}
 }
 
 // metrics turns the window into result metrics: prefix-cache hit ratio, preemptions, mean
@@ -200,5 +213,5 @@ func (w *serverWindow) metrics() []resultfile.Metric {
 	if v, ok := w.peak[keyKVUsage]; ok {
 		m = append(m, resultfile.Metric{Unit: metric.ServerKVPeak, Value: v})
 	}
-	return m
+	return append(m, w.specMetrics(delta)...)
 }

@@ -37,9 +37,9 @@ type ExecOptions struct {
 	// Hardware is the hardware class recorded with the results ("": the one
 	// machine.HardwareClass detects).
 	Hardware string
-	// ModelSetting names, in messages, where the user sets the model ("": "Case.Model";
-	// perfgate run says "--model").
-	ModelSetting string
+	// Settings name, in messages, where the user sets each Case field (nil: the fields
+	// themselves; perfgate run names its flags, "--model").
+	Settings Settings
 	// Compare is how RunAB judges B against A at each look of a sequential run (nil:
 	// GateOptions(0, 0)).
 	Compare *gate.Options
@@ -80,10 +80,10 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("bad Case:\n%w", err)
 	}
-	s := &Session{progressFn: opt.Progress, c: c, logf: opt.Logf, every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
-	if s.logf == nil {
-		s.logf = func(string, ...any) {}
+	if err := checkName(c.Name, opt.Settings); err != nil {
+		return nil, err
 	}
+	s := &Session{progressFn: opt.Progress, c: c, logf: escapedLogf(opt.Logf), every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
 	// The workload first: a bad trace row fails before the server is asked anything.
 	fp, err := c.Workload.Fingerprint()
 	if err != nil {
@@ -94,7 +94,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if d, ok := c.Target.(Describer); ok {
 		maps.Copy(desc, d.Describe())
 	}
-	setting := cmp.Or(opt.ModelSetting, "Case.Model")
+	setting := opt.Settings.Name("Model")
 	model := cmp.Or(c.Model, desc["model"])
 	served, err := listModels(ctx, base, setting, c.controlTimeout())
 	switch {
@@ -130,26 +130,32 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 		s.note("reset", "perftest: cache reset: the target cannot empty its prefix cache (it does not implement perftest.CacheResetter; use the engine module's target, such as vllm.Endpoint): every repetition after the first may replay a warm cache and look faster")
 	}
 	name := configValue(cmp.Or(c.Name, strings.TrimPrefix(opt.Name, "Test")))
-	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH},
-		{Key: metric.KeyHardware, Value: cmp.Or(machine.NormalizeClass(opt.Hardware), machine.HardwareClass())}}
+	s.result = &Result{Name: cmp.Or(name, "Perf"), Config: s.configLines(c, opt, desc, fp), count: c.count()}
+	return s, nil
+}
+
+// configLines are the config lines of the session's results: platform, hardware class,
+// what the target says of itself, API, workload and load.
+func (s *Session) configLines(c Case, opt ExecOptions, desc map[string]string, fingerprint string) []resultfile.KV {
+	hw := cmp.Or(machine.NormalizeClass(opt.Hardware), machine.HardwareClass())
+	cfg := []resultfile.KV{{Key: "goos", Value: runtime.GOOS}, {Key: "goarch", Value: runtime.GOARCH}, {Key: metric.KeyHardware, Value: hw}}
+	var he *machine.HardwareError
+	if detected, err := machine.DetectHardware(); errors.As(err, &he) && hw == detected {
+		s.note("hardware", "perftest: hardware: %v: the results are recorded as hardware %s, a fallback (config line %s: %s)", err, hw, metric.KeyHardwareFallback, he.Reason)
+		cfg = append(cfg, resultfile.KV{Key: metric.KeyHardwareFallback, Value: he.Reason})
+	}
 	if RaceEnabled {
 		cfg = append(cfg, resultfile.KV{Key: "race", Value: "on"})
 	}
 	for _, k := range slices.Sorted(maps.Keys(desc)) {
 		cfg = append(cfg, resultfile.KV{Key: k, Value: configValue(desc[k])})
 	}
-	api := "completions"
-	if c.API == Chat {
-		api = "chat"
-	}
-	cfg = append(cfg,
-		resultfile.KV{Key: "api", Value: api},
+	return append(cfg,
+		resultfile.KV{Key: "api", Value: c.API.spec().Name},
 		resultfile.KV{Key: "workload", Value: configValue(c.Workload.Name())},
-		resultfile.KV{Key: "fingerprint", Value: fp},
+		resultfile.KV{Key: "fingerprint", Value: fingerprint},
 		resultfile.KV{Key: "load", Value: configValue(c.Load.String())},
 	)
-	s.result = &Result{Name: cmp.Or(name, "Perf"), Config: cfg, count: c.count()}
-	return s, nil
 }
 
 // configValue makes a value safe for a benchmark config line or name (no spaces).
@@ -234,7 +240,7 @@ func (s *Session) checkRepetition(rep *Repetition) {
 		}
 		var absent []string
 		for _, d := range metric.Default().Gated() {
-			if d.Server && !have[d.Name] {
+			if d.Server && d.OnlyWhen == "" && !have[d.Name] {
 				absent = append(absent, d.Name)
 			}
 		}

@@ -29,11 +29,16 @@ type summary struct {
 	requests, failed int
 	outcomes         map[Outcome]int
 	ttft, itl, tpot  *hdrhistogram.Histogram
-	e2e              *hdrhistogram.Histogram
+	e2e, ttfo        *hdrhistogram.Histogram
 	outputTokens     int
+	results          int           // results of pooling requests (embeddings, scores)
+	promptTokens     int           // prompt tokens the server counted, of pooling requests
+	pooled           int           // pooling requests that succeeded
+	reasoned         int           // requests that streamed reasoning
 	good             int           // requests meeting every SLO
 	wall             time.Duration // first scheduled send to last completion
-	tokenMismatch    int           // requests whose chunk count differs from the server's usage
+	tokenMismatch    int           // requests whose streamed tokens differ from the server's usage
+	usageRefused     int           // requests whose usage held counts that cannot be true
 	perChunk         int           // requests whose ITL is per chunk: uncounted tokens per chunk
 	short            int           // requests that generated fewer tokens than asked for
 	inputOff         int           // requests whose prompt the server counted far from intended
@@ -51,7 +56,7 @@ func record(h *hdrhistogram.Histogram, d time.Duration) {
 }
 
 func summarize(recs []Record, slo SLO) *summary {
-	s := &summary{outcomes: map[Outcome]int{}, ttft: newHist(), itl: newHist(), tpot: newHist(), e2e: newHist()}
+	s := &summary{outcomes: map[Outcome]int{}, ttft: newHist(), itl: newHist(), tpot: newHist(), e2e: newHist(), ttfo: newHist()}
 	var first, last time.Duration = -1, 0
 	for i := range recs {
 		r := &recs[i]
@@ -62,19 +67,16 @@ func summarize(recs []Record, slo SLO) *summary {
 			first = r.Scheduled
 		}
 		last = max(last, r.Scheduled+r.Done)
+		if r.UsageError != "" {
+			s.usageRefused++
+		}
 		if r.Outcome != OK {
 			s.failed++
 			continue
 		}
-		record(s.ttft, r.TTFT())
 		record(s.e2e, r.E2E())
-		tpot, hasTPOT := r.TPOT()
-		if hasTPOT {
-			record(s.tpot, tpot)
-		}
-		r.ITLs(func(d time.Duration) { record(s.itl, d) })
-		s.outputTokens += r.Generated()
-		if r.OutputTokens > 0 && r.Chunks != r.OutputTokens {
+		tpot := s.addTokens(r)
+		if r.tokenMismatch() {
 			s.tokenMismatch++
 		}
 		if r.coalesced() {
@@ -94,6 +96,31 @@ func summarize(recs []Record, slo SLO) *summary {
 		s.wall = last - first
 	}
 	return s
+}
+
+// addTokens adds what a successful request streamed (TTFT, TTFO, ITL, TPOT, tokens), or
+// what a pooling request took (results, prompt tokens), and returns its TPOT (0: none).
+func (s *summary) addTokens(r *Record) time.Duration {
+	if r.WantResults > 0 {
+		s.pooled++
+		s.results += r.Results
+		s.promptTokens += r.InputTokens
+		return 0
+	}
+	record(s.ttft, r.TTFT())
+	if d, ok := r.TTFO(); ok {
+		record(s.ttfo, d)
+	}
+	if r.StreamedReasoning > 0 {
+		s.reasoned++
+	}
+	tpot, hasTPOT := r.TPOT()
+	if hasTPOT {
+		record(s.tpot, tpot)
+	}
+	r.ITLs(func(d time.Duration) { record(s.itl, d) })
+	s.outputTokens += r.Generated()
+	return tpot
 }
 
 func meets(r *Record, slo SLO, tpot time.Duration) bool {
@@ -120,16 +147,22 @@ func (s *summary) metrics(slo SLO) []resultfile.Metric {
 	for _, h := range []struct {
 		p metric.Percentiles
 		h *hdrhistogram.Histogram
-	}{{metric.TTFT, s.ttft}, {metric.ITL, s.itl}, {metric.TPOT, s.tpot}, {metric.E2E, s.e2e}} {
-		if h.h.TotalCount() == 0 {
-			continue
+	}{{metric.TTFT, s.ttft}, {metric.ITL, s.itl}, {metric.TPOT, s.tpot}, {metric.E2E, s.e2e}, {metric.TTFO, s.ttfo}} {
+		if h.h.TotalCount() == 0 || h.p == metric.TTFO && s.reasoned == 0 {
+			continue // without reasoning, the first output token is the first token
 		}
 		m = append(m,
 			resultfile.Metric{Unit: h.p.P50, Value: pct(h.h, 50)},
 			resultfile.Metric{Unit: h.p.P90, Value: pct(h.h, 90)},
 			resultfile.Metric{Unit: h.p.P99, Value: pct(h.h, 99)})
 	}
-	m = append(m, resultfile.Metric{Unit: metric.RequestRate, Value: rate(s.requests - s.failed)}, resultfile.Metric{Unit: metric.TokenRate, Value: rate(s.outputTokens)})
+	m = append(m, resultfile.Metric{Unit: metric.RequestRate, Value: rate(s.requests - s.failed)})
+	if s.pooled == 0 || s.outputTokens > 0 {
+		m = append(m, resultfile.Metric{Unit: metric.TokenRate, Value: rate(s.outputTokens)})
+	}
+	if s.pooled > 0 {
+		m = append(m, resultfile.Metric{Unit: metric.InputRate, Value: rate(s.results)}, resultfile.Metric{Unit: metric.PromptTokenRate, Value: rate(s.promptTokens)})
+	}
 	if slo.set() {
 		m = append(m, resultfile.Metric{Unit: metric.Goodput, Value: rate(s.good)})
 	}

@@ -41,6 +41,11 @@ type CacheResetter interface {
 //	"queue-time"                     histogram (or summary) of time spent waiting, in seconds
 //	"kv-usage"                       gauge of the KV cache's used fraction, 0 to 1
 //	"waiting"                        gauge of requests waiting
+//	"spec-drafts"                    counter of speculative drafts (one per request per verification step)
+//	"spec-draft-tokens"              counter of draft tokens proposed
+//	"spec-accepted-tokens"           counter of draft tokens the target model accepted
+//	"spec-acceptance"                gauge of the share of draft tokens accepted (when no counters)
+//	"spec-accept-length"             gauge of tokens per verification step, the target's own included
 //
 // A name the engine does not export is left out of the map.
 type MetricsSource interface {
@@ -56,11 +61,26 @@ type Vocabulary interface {
 }
 
 // RequestFields is implemented by targets whose engine needs request fields of its own.
-// RequestFields returns, for an API ("completions" or "chat"), the fields merged over
+// RequestFields returns, for an API ("completions", "chat", "responses", "embeddings",
+// "rerank"), the fields merged over
 // perftest's default body before Case.Extra: a value replaces or adds a field, a nil value
 // removes one (a field the engine ignores, or reads differently).
 type RequestFields interface {
 	RequestFields(api string) map[string]any
+}
+
+// Dialect is implemented by targets whose engine spells what a request asks beyond text its
+// own way, or serves an API elsewhere or not at all. ReasoningFields returns the fields
+// that ask the server for reasoning at level ("off", "on", "low", "medium", "high";
+// fixtures.Request.Reasoning) in a body for api, merged over perftest's own spelling (the
+// API's effort field for an effort: OpenAI's reasoning_effort, the Responses API's
+// reasoning.effort; nothing for on and off) after RequestFields and before Case.Extra; a
+// nil value removes a field, a nil map adds nothing. APIPath
+// returns where the server takes api's requests ("": perftest's default path), or an error
+// saying that it serves no such API, which Case.Validate reports.
+type Dialect interface {
+	ReasoningFields(api, level string) map[string]any
+	APIPath(api string) (string, error)
 }
 
 // RequestChecker is implemented by targets whose server refuses request fields it does not

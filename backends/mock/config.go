@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -68,6 +69,11 @@ type Config struct {
 	Dialect Dialect
 	// MaxBodyBytes bounds a request body (DefaultMaxBodyBytes); a larger one gets 413.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the reading of a request body once its headers arrived (0: 30
+	// seconds; a slower one gets 400), IdleTimeout how long a kept-alive connection may
+	// wait for its next request (0: 2 minutes, above clients' usual 90 seconds): a slow or
+	// idle client is not held forever.
+	BodyTimeout, IdleTimeout time.Duration
 
 	// What the simulated model does beyond a text answer (features.go); the zero value of
 	// each turns nothing on, and a request that asks for none of them is served as before.
@@ -162,6 +168,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	c.BodyTimeout = cmp.Or(c.BodyTimeout, 30*time.Second)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, 2*time.Minute)
 	if c.Faults.Stall == 0 {
 		c.Faults.Stall = time.Second
 	}
@@ -235,6 +243,9 @@ func (c Config) Validate() error {
 	}
 	if c.StartupDelay < 0 {
 		bad("StartupDelay must be >= 0, got %v", c.StartupDelay)
+	}
+	if c.BodyTimeout < 0 || c.IdleTimeout < 0 {
+		bad("BodyTimeout and IdleTimeout must be >= 0, got %v and %v", c.BodyTimeout, c.IdleTimeout)
 	}
 	if c.MaxBodyBytes < 0 {
 		bad("MaxBodyBytes must be > 0, got %d", c.MaxBodyBytes)

@@ -75,7 +75,9 @@ func (f *front) routes(s surface, cfg Config, version string, g prometheus.Gathe
 	mux.HandleFunc("/", f.guard(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "NotFoundError", "no route " + r.URL.Path})
 	}))
-	f.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout: it would also end a long stream (the server's read of the next
+	// request times out mid-response and cancels it); complete bounds the body instead.
+	f.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cfg.IdleTimeout}
 }
 
 // complete reads and decodes a request for api and hands it to s.
@@ -89,7 +91,7 @@ func complete(s surface, cfg *Config, w http.ResponseWriter, r *http.Request, ap
 		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	body, err := readBody(w, r, *cfg)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -127,6 +129,27 @@ func (f *front) setAddr(a string) {
 	f.mu.Lock()
 	f.addr = a
 	f.mu.Unlock()
+}
+
+// readBody reads a request body of at most cfg.MaxBodyBytes within cfg.BodyTimeout. The
+// read deadline is lifted as soon as the body is in: the stream that follows may outlast
+// it, and the server's read for the next request would otherwise time out and cancel it.
+// On a failure it stays, so that the server does not wait for the rest of the body before
+// answering, and the connection closes after the answer.
+func readBody(w http.ResponseWriter, r *http.Request, cfg Config) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	if cfg.BodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Now().Add(cfg.BodyTimeout))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	if err != nil {
+		w.Header().Set("Connection", "close")
+		return nil, err
+	}
+	if cfg.BodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	return body, nil
 }
 
 // serveHTTP answers HTTP on ln until Close; it returns nil after Close. what names the

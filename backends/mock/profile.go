@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"time"
+
+	"github.com/perfgate/perfgate/internal/readfile"
 )
 
 // Profile is the step-time model of the simulated engine. A step's time is
@@ -185,7 +186,7 @@ func ParseProfile(data []byte) (Profile, error) {
 
 // LoadProfile reads a JSON profile file (see [Profile]).
 func LoadProfile(path string) (Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := readfile.Read(path, 1<<20) // a profile is a few hundred bytes
 	if err != nil {
 		return Profile{}, fmt.Errorf("load profile: %w", err)
 	}

@@ -145,6 +145,11 @@ var Engine = backends.Engine{
 		"queue-time":     "sglang:queue_time_seconds",
 		"kv-usage":       "sglang:token_usage",
 		"waiting":        "sglang:num_queue_reqs",
+		// Speculative decoding: gauges of the last decode log interval
+		// (scheduler_metrics_mixin.py), 0 without a speculative algorithm; the accept length
+		// counts the target's own token.
+		"spec-acceptance":    "sglang:spec_accept_rate",
+		"spec-accept-length": "sglang:spec_accept_length",
 	},
 	Reset:   flushCache,
 	Request: request,

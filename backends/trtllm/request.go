@@ -1,6 +1,9 @@
 package trtllm
 
-import "github.com/perfgate/perfgate/backends"
+import (
+	"github.com/perfgate/perfgate/backends"
+	"github.com/perfgate/perfgate/backends/internal/kit"
+)
 
 // request is what trtllm-serve takes. Every field perftest sends (model, prompt or
 // messages, max_tokens, min_tokens, ignore_eos, stream, stream_options, temperature) is one
@@ -13,12 +16,23 @@ import "github.com/perfgate/perfgate/backends"
 // that a newer image is not refused what it takes. In chat, max_tokens is the validation
 // alias of max_completion_tokens; the server takes both names. Members of object fields
 // (stream_options, response_format) are not checked.
+//
+// Reasoning: chat_template_kwargs (declared) turns thinking on or off (kit.Thinking), an
+// effort is reasoning_effort (declared); the reasoning parser (--reasoning_parser) streams
+// the thinking in delta.reasoning_content (GPT-OSS's in delta.reasoning). trtllm-serve
+// (tensorrt_llm/serve/openai_server.py) serves /v1/completions, /v1/chat/completions and
+// /v1/responses, and no embeddings or rerank route.
 var request = backends.Request{
 	Declared: map[string][]string{
 		"completions": completionFields,
 		"chat":        chatFields,
 	},
-	Refusal: `trtllm-serve answers HTTP 400 to any field its protocol does not declare (pydantic extra="forbid")`,
+	Refusal:   `trtllm-serve answers HTTP 400 to any field its protocol does not declare (pydantic extra="forbid")`,
+	Reasoning: kit.ThinkingFor("chat"),
+	Unserved: map[string]string{
+		"embeddings": "trtllm-serve routes /v1/completions, /v1/chat/completions and /v1/responses only (tensorrt_llm/serve/openai_server.py)",
+		"rerank":     "trtllm-serve routes /v1/completions, /v1/chat/completions and /v1/responses only (tensorrt_llm/serve/openai_server.py)",
+	},
 }
 
 // completionFields are CompletionRequest's fields.

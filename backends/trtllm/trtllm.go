@@ -120,6 +120,11 @@ var Engine = backends.Engine{
 		"queue-time":     "trtllm_request_queue_time_seconds",
 		"kv-usage":       "trtllm_kv_cache_utilization",
 		"waiting":        "trtllm_num_requests_waiting",
+		// Speculative decoding (specDecodingStats in its metrics collector), in releases
+		// that export it.
+		"spec-draft-tokens":    "trtllm_spec_decode_num_draft_tokens_total",
+		"spec-accepted-tokens": "trtllm_spec_decode_num_accepted_tokens_total",
+		"spec-accept-length":   "trtllm_spec_decode_acceptance_length",
 	},
 	Request: request,
 }

@@ -176,6 +176,11 @@ var Engine = backends.Engine{
 		"queue-time":     "vllm:request_queue_time_seconds",
 		"kv-usage":       "vllm:kv_cache_usage_perc|vllm:gpu_cache_usage_perc",
 		"waiting":        "vllm:num_requests_waiting",
+		// Speculative decoding (v1/spec_decode/metrics.py), exported with a speculative
+		// config only.
+		"spec-drafts":          "vllm:spec_decode_num_drafts_total|vllm:spec_decode_num_drafts",
+		"spec-draft-tokens":    "vllm:spec_decode_num_draft_tokens_total|vllm:spec_decode_num_draft_tokens",
+		"spec-accepted-tokens": "vllm:spec_decode_num_accepted_tokens_total|vllm:spec_decode_num_accepted_tokens",
 	},
 	Reset:   resetPrefixCache,
 	Request: request,

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/perfgate/perfgate/internal/proc"
 )
 
 func main() {
@@ -148,7 +150,7 @@ func startServer(ctx context.Context, kind string, step time.Duration) (*server,
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, exe, "-serve", kind, "-step", step.String())
+	cmd := proc.Command(ctx, exe, "-serve", kind, "-step", step.String())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -157,7 +159,10 @@ func startServer(ctx context.Context, kind string, step time.Duration) (*server,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
+	// The address line, from at most 4 KiB of output, within a minute.
+	timer := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	line, err := bufio.NewReader(io.LimitReader(out, 4<<10)).ReadString('\n')
+	timer.Stop()
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/perfgate/perfgate/internal/termtext"
 	"github.com/perfgate/perfgate/perftest"
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/resultfile"
@@ -88,6 +89,11 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
+	if *out != "" {
+		if err := checkOutDir("--out", *out); err != nil {
+			return 2, err
+		}
+	}
 	opt := cf.execOptions()
 	gopt := perftest.GateOptions(*rf.alpha, *rf.threshold)
 	opt.Compare = &gopt
@@ -108,17 +114,17 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		}
 	}
 	if runErr != nil {
-		return 2, runErr
+		return 2, fromServer(runErr)
 	}
 	for side, r := range map[string]*perftest.Result{"A": ra, "B": rb} {
 		if len(r.Problems) > 0 {
-			return 2, fmt.Errorf("refusing to compare: side %s was unhealthy: %w", side, errors.Join(r.Problems...))
+			return 2, fmt.Errorf("refusing to compare: side %s was unhealthy: %w", side, fromServers(r.Problems))
 		}
 	}
 	fa, fb := ra.File(), rb.File()
 	fa.Path, fb.Path = *urlA+" (A)", *urlB+" (B)"
 	if diff := resultfile.Diff(fa, fb, "A", "B"); diff != "" {
-		fmt.Fprintf(stderr, "note: the servers describe themselves differently:\n%s\n", diff)
+		fmt.Fprintf(stderr, "note: the servers describe themselves differently:\n%s\n", termtext.Text(diff))
 	}
 	rep, err := gate.CompareAsRecorded(fa, fb, gopt)
 	if err != nil {

@@ -41,6 +41,8 @@ func engineNames() string {
 
 // caseFlags are the workload and load flags that perfgate run and perfgate ab share.
 type caseFlags struct {
+	fs                       *flag.FlagSet
+	wl                       *workloadFlags
 	model, api, name, engine *string
 	tracePath, traceFmt      *string
 	lenient                  *bool
@@ -65,25 +67,27 @@ type caseFlags struct {
 
 func addCaseFlags(fs *flag.FlagSet, name string) *caseFlags {
 	return &caseFlags{
+		fs:          fs,
+		wl:          addWorkloadFlags(fs),
 		model:       fs.String("model", "", "model name (default: the server's first from /v1/models; must be one it lists)"),
-		api:         fs.String("api", "completions", "completions (token-id prompts) or chat"),
+		api:         fs.String("api", "", "completions (token-id prompts), chat, responses, embeddings or rerank (default: the workload's own: completions; chat for reasoning, tools, agent, structured and images; embeddings, rerank for those)"),
 		name:        fs.String("name", name, "case name used in the result files"),
 		engine:      fs.String("engine", "", "the server's engine, so that perfgate resets its prefix cache and reads its metrics: "+engineNames()+" (default: none, a plain OpenAI-compatible endpoint)"),
 		tracePath:   fs.String("trace", "", "trace file to replay (Mooncake, Azure, BurstGPT, ShareGPT)"),
 		traceFmt:    fs.String("format-trace", "", "trace format (default: detected)"),
 		lenient:     fs.Bool("lenient", false, "skip bad trace rows instead of failing"),
-		workload:    fs.String("workload", "synthetic", "without --trace: synthetic, shared-prefix or multi-turn"),
-		isl:         fs.Int("isl", 512, "mean input length in tokens (multi-turn: new tokens per turn)"),
-		islSD:       fs.Float64("isl-stddev", 0, "synthetic: input length standard deviation"),
+		workload:    fs.String("workload", "synthetic", "without --trace: "+workloadNames()),
+		isl:         fs.Int("isl", 512, "mean input length in tokens (multi-turn, agent: new tokens per turn; embeddings: of each input; rerank: of each document)"),
+		islSD:       fs.Float64("isl-stddev", 0, "input length standard deviation (0: fixed; not shared-prefix)"),
 		osl:         fs.Int("osl", 128, "output length in tokens"),
-		oslSD:       fs.Float64("osl-stddev", 0, "synthetic: output length standard deviation"),
-		requests:    fs.Int("requests", 100, "synthetic, shared-prefix: requests per repetition"),
+		oslSD:       fs.Float64("osl-stddev", 0, "output length standard deviation (0: fixed)"),
+		requests:    fs.Int("requests", 100, "requests per repetition (not multi-turn, agent)"),
 		prefixRatio: fs.Float64("prefix-ratio", 0.5, "shared-prefix: share of each prompt taken by a shared prefix"),
 		numPrefixes: fs.Int("num-prefixes", 4, "shared-prefix: number of distinct prefixes"),
 		groupSize:   fs.Int("group-size", 0, "shared-prefix: give the prefixes out in groups of this many prompts"),
-		sessions:    fs.Int("sessions", 16, "multi-turn: conversations"),
-		turns:       fs.Int("turns", 4, "multi-turn: turns per conversation"),
-		think:       fs.Duration("think", 0, "multi-turn: pause between a turn's end and the next turn"),
+		sessions:    fs.Int("sessions", 16, "multi-turn, agent: conversations"),
+		turns:       fs.Int("turns", 4, "multi-turn, agent: turns per conversation"),
+		think:       fs.Duration("think", 0, "multi-turn, agent: pause between a turn's end and the next turn (agent: the tool's run time)"),
 		vocab:       fs.Int("vocab-size", 0, "the model's vocabulary size: prompt token ids stay below it (default 32000)"),
 		seed:        fs.Uint64("seed", 1, "seed of synthetic prompts and random arrivals"),
 		conc:        fs.Int("concurrency", 0, "closed loop: requests in flight (default 8 when no other load is set)"),
@@ -116,27 +120,40 @@ func (f *caseFlags) target(url string) (perftest.Target, error) {
 	return e(url), nil
 }
 
-// workloadOf is the workload the flags describe. Skipped trace rows are reported on stderr.
-func (f *caseFlags) workloadOf(stderr io.Writer) (fixtures.Workload, error) {
+// workloadOf is the workload the flags describe, checked, and the kind of --workload (nil
+// with --trace). Skipped trace rows are reported on stderr.
+func (f *caseFlags) workloadOf(stderr io.Writer) (fixtures.Workload, *workloadKind, error) {
 	if *f.tracePath != "" {
-		return fixtures.OpenTrace(*f.tracePath, fixtures.TraceOptions{Format: *f.traceFmt, Lenient: *f.lenient, Vocab: *f.vocab,
+		tr, err := fixtures.OpenTrace(*f.tracePath, fixtures.TraceOptions{Format: *f.traceFmt, Lenient: *f.lenient, Vocab: *f.vocab,
 			OnSkip: func(err error) { fmt.Fprintf(stderr, "skipped: %v\n", err) }})
+		return tr, nil, err
 	}
-	switch *f.workload {
-	case "synthetic":
-		return fixtures.Synthetic{ISL: *f.isl, ISLStdDev: *f.islSD, OSL: *f.osl, OSLStdDev: *f.oslSD, Prompts: *f.requests, Seed: *f.seed, Vocab: *f.vocab}, nil
-	case "shared-prefix":
-		return fixtures.SharedPrefix{ISL: *f.isl, OSL: *f.osl, PrefixRatio: *f.prefixRatio, NumPrefixes: *f.numPrefixes, GroupSize: *f.groupSize,
-			Prompts: *f.requests, Seed: *f.seed, Vocab: *f.vocab}, nil
-	case "multi-turn":
-		return fixtures.MultiTurn{Sessions: *f.sessions, Turns: *f.turns, ISL: *f.isl, OSL: *f.osl, Think: *f.think, Seed: *f.seed, Vocab: *f.vocab}, nil
+	kind, err := f.kind()
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, fmt.Errorf("--workload %q: want synthetic, shared-prefix or multi-turn", *f.workload)
+	wl, err := kind.build(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v, ok := wl.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, nil, f.flagErrors(err, kind.flags)
+		}
+	}
+	return wl, kind, nil
 }
 
 // build returns the case the flags describe, without a target.
 func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
-	wl, err := f.workloadOf(stderr)
+	if err := checkCaseName(*f.name); err != nil {
+		return perftest.Case{}, err
+	}
+	wl, kind, err := f.workloadOf(stderr)
+	if err != nil {
+		return perftest.Case{}, err
+	}
+	api, err := f.apiFor(kind)
 	if err != nil {
 		return perftest.Case{}, err
 	}
@@ -159,12 +176,11 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	}
 	c := perftest.Case{Name: *f.name, Model: *f.model, Workload: wl, Load: load, Count: *f.count, Warmup: *f.warmup, Timeout: *f.timeout, StallTimeout: *f.stall,
 		AllowShortOutputs: *f.allowShort}
-	switch *f.api {
-	case "completions":
-	case "chat":
-		c.API = perftest.Chat
-	default:
-		return perftest.Case{}, fmt.Errorf("--api %q: want completions or chat", *f.api)
+	apis := map[string]perftest.API{"completions": perftest.Completions, "chat": perftest.Chat, "responses": perftest.Responses,
+		"embeddings": perftest.Embeddings, "rerank": perftest.Rerank}
+	var ok bool
+	if c.API, ok = apis[api]; !ok {
+		return perftest.Case{}, fmt.Errorf("--api %q: want completions, chat, responses, embeddings or rerank", api)
 	}
 	if *f.extra != "" {
 		if err := json.Unmarshal([]byte(*f.extra), &c.Extra); err != nil || c.Extra == nil {
@@ -174,7 +190,7 @@ func (f *caseFlags) build(stderr io.Writer) (perftest.Case, error) {
 	return c, nil
 }
 
-// execOptions are the session options of a command's run: the model is set with --model.
+// execOptions are the session options of a command's run: messages name the flags.
 func (f *caseFlags) execOptions() perftest.ExecOptions {
-	return perftest.ExecOptions{Name: *f.name, ModelSetting: "--model"}
+	return perftest.ExecOptions{Name: *f.name, Settings: caseSettings()}
 }

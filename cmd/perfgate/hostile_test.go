@@ -131,7 +131,7 @@ func ratesSane(t *testing.T, out, stdout, _ string) {
 	for _, v := range f.Values("tpot-p50-sec") {
 		assert.Greater(t, v, 50e-6, "TPOT from the chunks counted (100 µs apart)")
 	}
-	assert.Contains(t, stdout, "4 requests streamed a different number of text chunks than the server's usage reports", "the disagreement is counted and said")
+	assert.Contains(t, stdout, "4 requests streamed a different number of tokens than the server's usage reports", "the disagreement is counted and said")
 }
 
 // comparable: NaN and +Inf scrapes are dropped, so perfgate compare reads the file.

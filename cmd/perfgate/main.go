@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/perfgate/perfgate/internal/termtext"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself in init.
@@ -35,8 +37,13 @@ func register(c command) {
 	commands[c.name] = c
 }
 
+// signalsCaught is called once SIGINT and SIGTERM are caught (a test hook: the process
+// tests signal perfgate only after it).
+var signalsCaught = func() {}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signalsCaught()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -57,9 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	code, err := c.run(ctx, args[1:], stdout, stderr)
+	code, err := runInterruptible(ctx, c, args[1:], stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "perfgate %s: %v\n", c.name, err)
+		// Errors may quote what a server or a file said: escaped for the terminal and a CI
+		// log, with the message's own lines kept.
+		fmt.Fprintf(stderr, "perfgate %s: %s\n", c.name, termtext.Text(err.Error()))
 		if code == 0 {
 			code = 1
 		}
@@ -78,5 +87,5 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "\t%-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'perfgate <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'perfgate <command> -h' for a command's flags. Every command ends within a second of\nCtrl-C or SIGTERM, with exit status 130 (perfgate mock: 0).")
 }

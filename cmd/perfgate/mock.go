@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -63,6 +64,9 @@ func floatFlag(dst func(o *mockOptions) *float64) func(*mockOptions, string) err
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			return err
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return errors.New("want a finite number")
 		}
 		*dst(o) = f
 		return nil

@@ -36,6 +36,9 @@ func TestPerfgateProcess(t *testing.T) {
 		t.Skip("not a test: perfgate's main, run as a child process by TestCompareEndsOnSignal and BenchmarkCompareProcess")
 	}
 	os.Args = append([]string{"perfgate"}, os.Args[i+1:]...)
+	if os.Getenv(markerEnv) == "1" {
+		signalsCaught = func() { os.Stderr.WriteString(signalsMarker + "\n") }
+	}
 	main()
 }
 

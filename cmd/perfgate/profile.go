@@ -17,6 +17,7 @@ import (
 	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/cmd/perfgate/internal/profile"
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest"
 )
 
 func init() {
@@ -63,7 +64,7 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	defer stop()
 	res, err := profile.Run(ctx, p, a.opt)
 	if err != nil {
-		return 1, err
+		return 1, fromServer(err)
 	}
 	printProfile(stdout, res)
 	if a.out != "" {
@@ -82,18 +83,21 @@ func runProfile(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 
 // profileArgs is what perfgate profile was asked to do.
 type profileArgs struct {
-	endpoint, model    string
+	endpoint           string
 	simulate, selfTest bool
 	out                string
 	opt                profile.Options
-	cfg                mock.Config // the simulator's, for --simulate and --self-test
+	ep                 profile.EndpointOptions // --endpoint, --self-test
+	cfg                mock.Config             // the simulator's, for --simulate and --self-test
 }
 
 // parseProfileArgs reads perfgate profile's flags; when done, the command ends with code.
 func parseProfileArgs(args []string, stdout, stderr io.Writer) (a profileArgs, code int, done bool, err error) {
 	fs := newFlagSet("profile", profileUsage, stderr)
 	fs.StringVar(&a.endpoint, "endpoint", "", "server base URL, e.g. http://127.0.0.1:8000")
-	fs.StringVar(&a.model, "model", "", "model name (default: the server's)")
+	fs.StringVar(&a.ep.Model, "model", "", "model name (default: the server's)")
+	fs.DurationVar(&a.ep.Timeout, "timeout", 5*time.Minute, "per-request timeout (also bounds the /metrics read, at most 30s)")
+	fs.DurationVar(&a.ep.StallTimeout, "stall-timeout", time.Minute, "longest wait for the next streamed event before a request counts as stalled")
 	fs.BoolVar(&a.simulate, "simulate", false, "profile the simulator on the virtual clock")
 	fs.BoolVar(&a.selfTest, "self-test", false, "profile the simulator over HTTP and check the recovery")
 	profPath := fs.String("profile", "", "--simulate, --self-test: the simulator's profile (default: Dynamo's mocker polynomial)")
@@ -125,7 +129,17 @@ func parseProfileArgs(args []string, stdout, stderr io.Writer) (a profileArgs, c
 	if a.opt.DecodeISLs, err = parseInts(*decodeISLs); err != nil {
 		return a, 2, true, fmt.Errorf("--decode-isls: %w", err)
 	}
+	if a.ep.Timeout <= 0 || a.ep.StallTimeout <= 0 {
+		return a, 2, true, errors.New("--timeout and --stall-timeout must be > 0")
+	}
+	if a.out != "" {
+		if err := checkOutDir("--out", a.out); err != nil {
+			return a, 2, true, err
+		}
+	}
 	a.opt.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	a.ep.Settings = perftest.Settings{"Model": "--model", "Timeout": "--timeout", "StallTimeout": "--stall-timeout"}
+	a.ep.Waiting = a.opt.Logf
 	if *profPath != "" {
 		if a.cfg.Profile, err = mock.LoadProfile(*profPath); err != nil {
 			return a, 2, true, err
@@ -143,7 +157,7 @@ func parseProfileArgs(args []string, stdout, stderr io.Writer) (a profileArgs, c
 func (a *profileArgs) prober(stderr io.Writer) (p profile.Prober, stop func(), code int, err error) {
 	switch {
 	case a.endpoint != "":
-		p, a.opt.Name = profile.Endpoint(a.endpoint, a.model), "profiled "+a.endpoint
+		p, a.opt.Name = profile.Endpoint(a.endpoint, a.ep), "profiled "+a.endpoint
 		return p, func() {}, 0, nil
 	case a.simulate:
 		p, a.opt.Name = profile.Simulated(a.cfg), "profiled simulator"
@@ -161,7 +175,9 @@ func (a *profileArgs) prober(stderr io.Writer) (p profile.Prober, stop func(), c
 	go srv.Serve(ln)
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stderr, "perfgate profile: self-test: simulator on %s\n", url)
-	p, a.opt.Name = profile.Endpoint(url, ""), "profiled simulator over HTTP"
+	ep := a.ep
+	ep.Model = ""
+	p, a.opt.Name = profile.Endpoint(url, ep), "profiled simulator over HTTP"
 	return p, func() { srv.Close() }, 0, nil
 }
 

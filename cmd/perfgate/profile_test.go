@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/cmd/perfgate/internal/profile"
 	"github.com/perfgate/perfgate/internal/golden"
 )
 
@@ -50,4 +54,20 @@ func TestProfileArgs(t *testing.T) {
 	if code, _, errs := runTraceCmd(t, "profile", "--endpoint", "http://127.0.0.1:1", "--prefill-requests", "1"); code != 1 || !strings.Contains(errs, "prefill") {
 		t.Errorf("closed port: exit %d, %s", code, errs)
 	}
+}
+
+// profileEndpointForTest is perfgate profile's endpoint prober, its waiting lines
+// collected in lines and said every 200 ms.
+func profileEndpointForTest(url string, lines *[]string) profile.Prober {
+	var mu sync.Mutex
+	return profile.Endpoint(url, profile.EndpointOptions{StallTimeout: time.Second, WaitEvery: 200 * time.Millisecond,
+		Waiting: func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			*lines = append(*lines, fmt.Sprintf(format, args...))
+		}})
+}
+
+func profileBurst() profile.Burst {
+	return profile.Burst{ISL: 16, OSL: 4, Concurrency: 1, Requests: 1, Seed: 1}
 }

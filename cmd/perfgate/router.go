@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -112,6 +111,11 @@ func runRouter(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	}
 	for i, r := range rs {
 		if err := wl(r, i).Validate(); err != nil {
+			return 2, err
+		}
+	}
+	if *out != "" {
+		if err := checkOutDir("--out", *out); err != nil {
 			return 2, err
 		}
 	}
@@ -239,12 +243,12 @@ func routerEndpoints(ctx context.Context, endpoints []string, rs []float64, cs [
 				policy, url, _ := strings.Cut(e, "=")
 				cs := perftest.Case{Name: "PerfRouter", Target: perftest.Endpoint(url), Model: model, Workload: wl(r, i),
 					Load: perftest.Concurrency(c), Count: count, Warmup: -1}
-				res, err := perftest.Execute(ctx, cs, perftest.ExecOptions{Logf: func(string, ...any) {}})
+				res, err := perftest.Execute(ctx, cs, perftest.ExecOptions{Logf: func(string, ...any) {}, Settings: perftest.Settings{"Model": "--model", "Count": "--count"}})
 				if err != nil {
-					return pts, fmt.Errorf("router: %s at ratio %g, concurrency %d: %w", e, r, c, err)
+					return pts, fmt.Errorf("router: %s at ratio %g, concurrency %d: %w", e, r, c, fromServer(err))
 				}
 				if len(res.Problems) > 0 {
-					fmt.Fprintf(stderr, "perfgate router: %s at ratio %g, concurrency %d: %v\n", e, r, c, errors.Join(res.Problems...))
+					fmt.Fprintf(stderr, "perfgate router: %s at ratio %g, concurrency %d: %v\n", e, r, c, fromServers(res.Problems))
 				}
 				pts = append(pts, routerPoint{policy: policy, concurrency: c, ratio: r,
 					ttft50: med(res, metric.TTFTP50, 1e3), ttft90: med(res, metric.TTFTP90, 1e3),

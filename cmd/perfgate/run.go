@@ -29,15 +29,20 @@ the files a perf case writes (-perf.out): NAME.txt in Go benchmark format (compa
 with 'perfgate compare' or 'go tool benchstat') and NAME.records.jsonl, one line per request.
 
 Workload: --trace FILE (Mooncake, Azure, BurstGPT, ShareGPT; format detected), or
---workload synthetic|shared-prefix|multi-turn with --isl N --osl N --requests N (and
---prefix-ratio, --num-prefixes; --sessions, --turns, --think). Load: --concurrency N
-(default 8), --rate R [--arrival poisson|gamma], or --trace-time [--speedup S]. --engine
-names the server's engine (vllm, sglang, trtllm, dynamo, llamacpp, mock) so that perfgate
-resets its prefix cache before every repetition and reads its metrics; without it, results
-say it could do neither.
+--workload KIND with --isl N --osl N --requests N: synthetic (the default), shared-prefix
+(--prefix-ratio, --num-prefixes), multi-turn (--sessions, --turns, --think), reasoning
+(--reasoning), tools (--tools N --tool-schema-props K --tool-choice required), agent
+(multi-turn's and tools' flags), structured (--schema-depth, --schema-props,
+--schema-enums, --schemas), images (--images N --image-size WxH --distinct-images),
+embeddings (--batch) or rerank (--documents, --query-len); --api defaults to the
+workload's API. Load: --concurrency N (default 8), --rate R [--arrival poisson|gamma], or
+--trace-time [--speedup S]. --engine names the server's engine (vllm, sglang, trtllm,
+dynamo, llamacpp, mock) so that perfgate resets its prefix cache before every repetition
+and reads its metrics; without it, results say it could do neither.
 
 Exit status: 0 when the run finished cleanly, 1 when it finished with problems (error rate,
-undelivered rate), 2 on bad input or when it could not run.
+undelivered rate), 2 on bad input or when it could not run, 130 when interrupted (SIGINT or
+SIGTERM: the finished repetitions are written, marked partial).
 
 Flags:
 `
@@ -73,13 +78,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	if err := c.Validate(); err != nil {
 		return 2, err
 	}
+	if err := checkOutDir("--out", *out); err != nil {
+		return 2, err
+	}
 
 	prog := newProgress(stderr, *quiet)
 	opt := cf.execOptions()
+	opt.Settings["MaxErrorRate"], opt.Settings["MaxScheduleLag"] = "--max-error-rate", "--max-schedule-lag"
 	opt.ProgressEvery = time.Second
 	prog.wire(&opt)
 	res, runErr := perftest.Execute(ctx, c, opt)
 	prog.Done()
+	runErr = fromServer(runErr)
 	if res == nil {
 		return 2, runErr
 	}
@@ -97,7 +107,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		return 2, werr
 	}
 	if len(res.Problems) > 0 {
-		return 1, errors.Join(res.Problems...)
+		return 1, fromServers(res.Problems)
 	}
 	return 0, nil
 }

@@ -268,7 +268,7 @@ func TestTraceSynthKeepsOutputOnFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"trace", "synth", long, "-o", out}, &stdout, &stderr); code != 1 || stderr.String() != "perfgate trace: context canceled\n" {
+	if code := run(ctx, []string{"trace", "synth", long, "-o", out}, &stdout, &stderr); code != 130 || stderr.String() != "perfgate trace: context canceled\n" {
 		t.Errorf("interrupted: exit %d, stderr %q", code, stderr.String())
 	}
 	if b, err := os.ReadFile(out); err != nil || string(b) != precious {
@@ -371,8 +371,8 @@ func TestRunRefusesBadWorkloads(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--osl", "1000000000000000"}, "perfgate run: workload fingerprint: synthetic: OSL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000000000\n"},
-		{[]string{"--isl", "1000000000"}, "perfgate run: workload fingerprint: synthetic: ISL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000\n"},
+		{[]string{"--osl", "1000000000000000"}, "perfgate run: --osl 1000000000000000: synthetic: OSL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000000000\n"},
+		{[]string{"--isl", "1000000000"}, "perfgate run: --isl 1000000000: synthetic: ISL must be at most 16777216 tokens (fixtures.MaxTokens), got 1000000000\n"},
 		{[]string{"--trace", huge}, "perfgate run: workload fingerprint: read mooncake trace: " + huge + ":1: output_length: must be in [1, 16777216] (fixtures.MaxTokens), got 1000000000000000\n"},
 		{[]string{"--trace", huge, "--lenient"}, "perfgate run: workload fingerprint: trace " + huge + " has no requests (1 bad row was skipped)\n"},
 		{[]string{"--trace", empty}, "perfgate run: trace " + empty + " has no requests (the file is empty)\n"},

@@ -257,6 +257,9 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.hostileMetrics(w, r) {
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	switch s.cfg.Fault {
 	case MetricsHuge:
@@ -308,7 +311,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 		s.rawStream(w, promptLen, tokens)
 		return
 	}
-	if s.fault(w, r, promptLen, tokens) {
+	if s.fault(w, r, promptLen, tokens) || s.hostileFault(w) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")

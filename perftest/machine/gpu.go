@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/perfgate/perfgate/internal/proc"
 )
 
 // GPU telemetry comes from nvidia-smi's query interface (`nvidia-smi --help-query-gpu`
@@ -234,6 +236,9 @@ type queryProbe struct {
 	err    error
 }
 
+// queryLimits bound the field check: one line per GPU.
+var queryLimits = proc.Limits{Timeout: 15 * time.Second, MaxOutput: 64 << 10}
+
 // resolveQuery finds the field list this nvidia-smi accepts: the throttle-reason field
 // under its old name, else its new one. A failure (no driver, no GPU) is the error.
 func resolveQuery(ctx context.Context, bin string) (string, error) {
@@ -243,9 +248,7 @@ func resolveQuery(ctx context.Context, bin string) (string, error) {
 	var p queryProbe
 	for _, field := range []string{throttleField, eventField} {
 		p = queryProbe{fields: gpuFieldsBase + field}
-		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		out, err := exec.CommandContext(ctx, bin, "--query-gpu="+p.fields, "--format=csv,noheader,nounits").CombinedOutput()
-		cancel()
+		out, err := proc.Output(ctx, queryLimits, bin, "--query-gpu="+p.fields, "--format=csv,noheader,nounits")
 		if err == nil {
 			if _, perr := parseGPULine(firstLine(out)); perr != nil {
 				err = perr
@@ -254,7 +257,10 @@ func resolveQuery(ctx context.Context, bin string) (string, error) {
 		if err == nil {
 			break
 		}
-		p.err = fmt.Errorf("%s: %w: %s", bin, err, firstLine(out))
+		p.err = err
+		if line := firstLine(out); line != "" {
+			p.err = fmt.Errorf("%w: %s", err, line)
+		}
 		if !bytes.Contains(out, []byte("valid field")) {
 			break
 		}
@@ -281,7 +287,9 @@ type GPUSampler struct {
 	mu       sync.Mutex
 	readings []GPUReading
 	partial  []byte // an unfinished line
+	tooLong  bool   // the unfinished line is over maxGPULine: dropped
 	bad      int    // lines that did not parse
+	dropped  int    // readings past maxReadings
 	firstBad error
 	stderr   bytes.Buffer
 }
@@ -319,20 +327,24 @@ func StartGPUSampler(ctx context.Context, bin string, interval time.Duration) *G
 	}
 	interval = cmp.Or(interval, time.Second)
 	ctx, s.cancel = context.WithCancel(ctx)
-	cmd := exec.CommandContext(ctx, bin, "--query-gpu="+fields, "--format=csv,noheader,nounits",
+	// proc.Command: a killed nvidia-smi (or a script standing in for it) may leave a child
+	// holding the pipe; its process group goes with it, and Wait does not wait for the pipe
+	// long.
+	cmd := proc.Command(ctx, bin, "--query-gpu="+fields, "--format=csv,noheader,nounits",
 		"-lms", strconv.FormatInt(max(interval.Milliseconds(), 1), 10))
 	cmd.Stdout = lineWriter{s}
 	cmd.Stderr = &limitedWriter{s: s}
-	// A killed nvidia-smi (or a script standing in for it) may leave a child holding the
-	// pipe: do not wait for it long.
-	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		s.cancel()
 		s.note = fmt.Sprintf("start %s: %v: nothing sampled", bin, err)
 		return s
 	}
 	s.done = make(chan error, 1)
-	go func() { s.done <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		proc.Reap(cmd)
+		s.done <- err
+	}()
 	return s
 }
 
@@ -367,6 +379,9 @@ func (s *GPUSampler) Stop() GPUStats {
 	if s.bad > 0 {
 		notes = append(notes, fmt.Sprintf("%d unreadable lines (first: %v)", s.bad, s.firstBad))
 	}
+	if s.dropped > 0 {
+		notes = append(notes, fmt.Sprintf("%d readings past the first %d left out", s.dropped, maxReadings))
+	}
 	if !stats.Sampled && s.note == "" {
 		notes = append(notes, "nvidia-smi printed no reading before the repetition ended (interval longer than the repetition?)")
 	}
@@ -384,37 +399,68 @@ func deleteEmpty(ss []string) []string {
 	return out
 }
 
+// Bounds on what a sampler keeps of nvidia-smi's output: a line longer than maxGPULine is
+// not a reading (it is counted as unreadable, and not held whole); readings past
+// maxReadings (hours of 8 GPUs sampled every second) are counted, not kept.
+const (
+	maxGPULine  = 4 << 10
+	maxReadings = 1 << 18
+)
+
 // lineWriter parses nvidia-smi's output line by line as it arrives.
 type lineWriter struct{ s *GPUSampler }
 
 func (w lineWriter) Write(p []byte) (int, error) {
-	s := w.s
+	s, n := w.s, len(p)
 	at := time.Since(s.start)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.partial = append(s.partial, p...)
-	for {
-		i := bytes.IndexByte(s.partial, '\n')
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
+			if len(s.partial)+len(p) > maxGPULine {
+				s.tooLong = true // the rest of this line is dropped up to its end
+				s.partial = s.partial[:0]
+			} else if !s.tooLong {
+				s.partial = append(s.partial, p...)
+			}
 			break
 		}
-		line := strings.TrimSpace(string(s.partial[:i]))
-		s.partial = s.partial[i+1:]
-		if line == "" {
-			continue
+		if s.tooLong || len(s.partial)+i > maxGPULine {
+			s.badLine(fmt.Errorf("nvidia-smi printed a line over %d bytes", maxGPULine))
+		} else {
+			s.partial = append(s.partial, p[:i]...)
+			s.addLine(strings.TrimSpace(string(s.partial)), at)
 		}
-		r, err := parseGPULine(line)
-		if err != nil {
-			s.bad++
-			if s.firstBad == nil {
-				s.firstBad = err
-			}
-			continue
-		}
+		s.partial, s.tooLong = s.partial[:0], false
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// addLine parses one line of output into a reading. Hold s.mu.
+func (s *GPUSampler) addLine(line string, at time.Duration) {
+	if line == "" {
+		return
+	}
+	r, err := parseGPULine(line)
+	switch {
+	case err != nil:
+		s.badLine(err)
+	case len(s.readings) >= maxReadings:
+		s.dropped++
+	default:
 		r.At = at
 		s.readings = append(s.readings, r)
 	}
-	return len(p), nil
+}
+
+// badLine counts a line that is not a reading. Hold s.mu.
+func (s *GPUSampler) badLine(err error) {
+	s.bad++
+	if s.firstBad == nil {
+		s.firstBad = err
+	}
 }
 
 // limitedWriter keeps the first 4 KiB of nvidia-smi's stderr.

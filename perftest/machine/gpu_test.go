@@ -187,3 +187,24 @@ func TestSummarizeSkipsNaN(t *testing.T) {
 		assert.False(t, math.IsNaN(m.Value), fmt.Sprint(m))
 	}
 }
+
+// A sampler's nvidia-smi that prints a line without end, then good lines: the long line
+// is counted as unreadable without being held whole, and the readings after it count.
+func TestGPUSamplerLineWithoutEnd(t *testing.T) {
+	s := &GPUSampler{start: time.Now()}
+	w := lineWriter{s}
+	junk := []byte(strings.Repeat("x", 1<<10))
+	for range 1 << 10 { // 1 MiB in 1 KiB writes, no newline
+		n, err := w.Write(junk)
+		require.NoError(t, err)
+		require.Equal(t, len(junk), n)
+	}
+	assert.LessOrEqual(t, cap(s.partial), 2*maxGPULine, "what is kept of the line stays bounded")
+	_, err := w.Write([]byte("\n0, 1980, 2619, 351.25, 66, 40123, 97, 0x0000000000000000\n0, 1980, 26"))
+	require.NoError(t, err)
+	_, err = w.Write([]byte("19, 351.25, 66, 40123, 97, 0x0000000000000004\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, s.Readings())
+	assert.Equal(t, 1, s.bad)
+	assert.ErrorContains(t, s.firstBad, "nvidia-smi printed a line over 4096 bytes")
+}

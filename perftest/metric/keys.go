@@ -24,13 +24,19 @@ const (
 	KeyPartial = "partial"
 )
 
+// KeyHardwareFallback is on a run whose hardware class is a fallback: nvidia-smi was on
+// PATH but did not name the GPUs ("timeout", "output-over-limit", "failed" or
+// "no-gpu-named", perftest/machine's HardwareError), so the run was recorded as "cpu".
+const KeyHardwareFallback = "hardware-fallback"
+
 // KeyHardware records the class of machine a run happened on. It describes the setup, but
 // only when both runs record it: files from before perfgate recorded it lack the key.
 const KeyHardware = "hardware"
 
 // notes are the keys IsNote reports: perfgate's own and those `go test` writes.
 var notes = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
-	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyITL: true, KeyLooks: true, KeyPartial: true}
+	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyITL: true, KeyLooks: true, KeyPartial: true,
+	KeyHardwareFallback: true}
 
 // IsNote reports whether a config key says where and when a run happened or how it went
 // (goos, goarch, cpu, pkg, date, commit, host, and the Key constants above but

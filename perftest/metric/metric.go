@@ -95,6 +95,9 @@ type Def struct {
 	Threshold float64
 	// Server marks a figure the server reports on its /metrics, not one the client measures.
 	Server bool
+	// OnlyWhen names the setting a server figure exists under ("speculative decoding"): a
+	// server without it exports nothing to read, which is not a sign of a missing name.
+	OnlyWhen string
 	// TokenGap marks a latency that is one gap between two streamed tokens (ITL): it spans
 	// no whole engine steps, which the machine-noise model counts apart.
 	TokenGap bool

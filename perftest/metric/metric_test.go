@@ -23,14 +23,15 @@ func TestDefault(t *testing.T) {
 		assert.Equal(t, figureName, d.Kind == Figure, "%s: a figure exactly when its name begins with a figure prefix", d.Name)
 		assert.Equal(t, strings.HasPrefix(d.Name, ServerPrefix), d.Server, d.Name)
 		assert.Equal(t, strings.HasSuffix(d.Name, "-sec"), d.Unit == Seconds, "%s: benchfmt reads -sec as seconds", d.Name)
-		assert.Equal(t, d.Kind == Rate || d.Name == ServerPrefixHitRatio, !d.LowerBetter, "%s: higher is better for rates and hit ratios", d.Name)
+		higher := d.Kind == Rate || d.Name == ServerPrefixHitRatio || d.Name == ServerSpecAcceptance || d.Name == ServerSpecPerDraft
+		assert.Equal(t, higher, !d.LowerBetter, "%s: higher is better for rates, hit ratios and speculative acceptance", d.Name)
 		if d.Kind == Latency && d.Stat >= P50 {
 			assert.Equal(t, map[Stat]float64{P50: 0.05, P90: 0.08, P99: 0.12}[d.Stat], d.Threshold, "%s: tail percentiles get wider thresholds", d.Name)
 		}
 		assert.Equal(t, strings.HasPrefix(d.Name, "itl-"), d.TokenGap, d.Name)
 	}
-	assert.Equal(t, 16+4, len(Default().Gated()), "the runner's 16 metrics and the server's 4")
-	for _, p := range []Percentiles{TTFT, ITL, TPOT, E2E} {
+	assert.Equal(t, 21+6, len(Default().Gated()), "the runner's 21 metrics and the server's 6")
+	for _, p := range []Percentiles{TTFT, ITL, TPOT, E2E, TTFO} {
 		for i, d := range p.Defs("x") {
 			got, ok := Default().Lookup(d.Name)
 			require.True(t, ok, d.Name)
@@ -66,15 +67,15 @@ func TestLookup(t *testing.T) {
 
 func TestWith(t *testing.T) {
 	before := Default().Defs()
-	s, err := Default().With(Def{Name: "ttfo-p50-sec", Unit: Seconds, Kind: Latency, Stat: P50, LowerBetter: true, Threshold: 0.05, Desc: "time to first output token"})
+	s, err := Default().With(Def{Name: "queue-p50-sec", Unit: Seconds, Kind: Latency, Stat: P50, LowerBetter: true, Threshold: 0.05, Desc: "time in the queue"})
 	require.NoError(t, err)
-	d, ok := s.Lookup("ttfo-p50-sec")
+	d, ok := s.Lookup("queue-p50-sec")
 	assert.True(t, ok)
-	assert.Equal(t, "time to first output token", d.Desc)
+	assert.Equal(t, "time in the queue", d.Desc)
 	assert.Equal(t, len(before)+1, len(s.Defs()))
-	assert.Contains(t, s.Names(), "ttfo-p50-sec")
+	assert.Contains(t, s.Names(), "queue-p50-sec")
 	assert.True(t, s.IsFigure(GPUUtil), "the figure prefixes carry over")
-	_, ok = Default().Lookup("ttfo-p50-sec")
+	_, ok = Default().Lookup("queue-p50-sec")
 	assert.False(t, ok, "With leaves its receiver as it was")
 	assert.Equal(t, before, Default().Defs())
 

@@ -20,12 +20,23 @@ const (
 	E2EP50  = "e2e-p50-sec"
 	E2EP90  = "e2e-p90-sec"
 	E2EP99  = "e2e-p99-sec"
+	// TTFO is the time to the first output token: the first token that is not reasoning
+	// (answer text, a tool call, a refusal). Written when some request of the repetition
+	// streamed reasoning: without it, the first output token is the first token (TTFT).
+	TTFOP50 = "ttfo-p50-sec"
+	TTFOP90 = "ttfo-p90-sec"
+	TTFOP99 = "ttfo-p99-sec"
 
 	RequestRate = "req/s"
 	TokenRate   = "tok/s"
 	// Goodput is written only when the case sets SLOs.
 	Goodput   = "goodput-req/s"
 	ErrorRate = "error-rate"
+	// InputRate and PromptTokenRate are written for pooling APIs (embeddings, rerank),
+	// which generate nothing: inputs embedded or documents scored per second, and the
+	// prompt tokens the server counted per second.
+	InputRate       = "inputs/s"
+	PromptTokenRate = "prompt-tok/s"
 )
 
 // The server's figures, scraped from its /metrics around each repetition (for the metrics
@@ -36,6 +47,10 @@ const (
 	ServerPreemptions    = "server-preemptions"
 	ServerQueueMean      = "server-queue-mean-sec"
 	ServerKVPeak         = "server-kv-peak"
+	// Speculative decoding: the share of draft tokens the target model accepted, and how
+	// many draft tokens it accepted per draft (per verification step of a request).
+	ServerSpecAcceptance = "server-spec-acceptance-rate"
+	ServerSpecPerDraft   = "server-spec-accepted-per-draft"
 )
 
 // The machine's figures: how busy the client's machine was while a repetition ran, and its
@@ -90,6 +105,7 @@ var (
 	ITL  = Percentiles{"ITL", ITLP50, ITLP90, ITLP99}
 	TPOT = Percentiles{"TPOT", TPOTP50, TPOTP90, TPOTP99}
 	E2E  = Percentiles{"E2E", E2EP50, E2EP90, E2EP99}
+	TTFO = Percentiles{"TTFO", TTFOP50, TTFOP90, TTFOP99}
 )
 
 // Defs returns the three definitions of the percentiles: latencies, lower better, with the
@@ -108,11 +124,14 @@ var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix}, slices.Concat(
 	ITL.Defs("inter-token latency, the gap between two streamed tokens"),
 	TPOT.Defs("time per output token after the first: (end-to-end − TTFT) / (tokens − 1)"),
 	E2E.Defs("end-to-end latency, from the scheduled send to the last token"),
+	TTFO.Defs("time to first output token: the first that is not reasoning (answer text, a tool call, a refusal), from the scheduled send"),
 	[]Def{
 		{Name: RequestRate, Unit: "req/s", Kind: Rate, Threshold: 0.05, Desc: "requests that succeeded per second of the repetition"},
 		{Name: TokenRate, Unit: "tok/s", Kind: Rate, Threshold: 0.05, Desc: "output tokens per second of the repetition"},
 		{Name: Goodput, Unit: "req/s", Kind: Rate, Threshold: 0.05, Desc: "requests per second that met every SLO of the case"},
 		{Name: ErrorRate, Kind: Fraction, LowerBetter: true, Desc: "share of requests that failed"},
+		{Name: InputRate, Unit: "inputs/s", Kind: Rate, Threshold: 0.05, Desc: "inputs embedded or documents scored per second of the repetition (pooling APIs)"},
+		{Name: PromptTokenRate, Unit: "tok/s", Kind: Rate, Threshold: 0.05, Desc: "prompt tokens the server counted per second of the repetition (pooling APIs)"},
 
 		{Name: ServerPrefixHitRatio, Kind: Fraction, Threshold: 0.05, Server: true,
 			Desc: "share of prompt tokens the server found in its prefix cache, by its own counters"},
@@ -122,6 +141,10 @@ var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix}, slices.Concat(
 			Desc: "mean time a request waited in the server's queue"},
 		{Name: ServerKVPeak, Kind: Usage, LowerBetter: true, Threshold: 0.10, Server: true,
 			Desc: "highest KV-cache usage the server reported (a share of its capacity in most engines)"},
+		{Name: ServerSpecAcceptance, Kind: Fraction, Threshold: 0.10, Server: true, OnlyWhen: "speculative decoding",
+			Desc: "share of the speculative draft tokens the target model accepted, by the server's counters"},
+		{Name: ServerSpecPerDraft, Kind: Count, Threshold: 0.10, Server: true, OnlyWhen: "speculative decoding",
+			Desc: "draft tokens accepted per speculative draft (per verification step), by the server's counters"},
 
 		figure(MachineOthersCPU, "cores", Whole, "CPU used by every other process on the machine, in cores"),
 		figure(MachinePressure, "", Whole, "share of the time some runnable task waited for a CPU (Linux PSI)"),

@@ -27,9 +27,12 @@
 // Write writes report.md (WriteMarkdown: each comparison is gate.Report.WriteMarkdown, the
 // same text -perf.summary appends) and report.html (WriteHTML). The page has, per case,
 // the comparison table with verdicts and MDE, the baseline and current values of every
-// gated metric across repetitions (strip plots), a timeline of one repetition (each
-// request's TTFT and each inter-token gap against time, requests in flight, and the
-// server's queue and KV-cache usage where recorded) and the GPU telemetry; per sweep,
+// gated metric across repetitions (strip plots; the speculative-decoding figures among
+// them when the server drafted), a timeline of one repetition (each request's TTFT, and its
+// time to first output token when it reasoned first, and each inter-token gap against
+// time, the gaps before reasoning tokens apart from those before output tokens, requests
+// in flight, and the server's queue and KV-cache usage where recorded) and the GPU
+// telemetry; per sweep,
 // TTFT and ITL p50/p99 and throughput against load and the pareto front of output tokens/s
 // per GPU against tokens/s per user; per history, every metric over the runs with the
 // change points marked. The page loads nothing: plots are inline SVG (package plot, through

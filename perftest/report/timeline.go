@@ -15,13 +15,17 @@ import (
 // long run's page stays small (the caption says so).
 const maxPoints = 3000
 
-// timelineFigures draws one repetition over time: each request's TTFT at the time it was
-// due, each inter-token gap at the time its token arrived, the requests in flight with
-// the server's waiting queue, and the server's KV-cache usage.
+// timelineFigures draws one repetition over time: each request's TTFT (and, for a model
+// that reasons, its time to first output token) at the time it was due, each inter-token
+// gap at the time its token arrived (reasoning tokens apart from output tokens), the
+// requests in flight with the server's waiting queue, and the server's KV-cache usage.
 func timelineFigures(tl *Timeline) *figGroup {
 	g := &figGroup{Title: "Timeline", Wide: true}
 	rp := requestPoints(tl.Records)
 	g.Note = fmt.Sprintf("%s; %d requests in it, %d inter-token gaps.", capitalize(tl.Why), len(tl.Records), rp.gaps)
+	if rp.reasoningGaps > 0 {
+		g.Note = fmt.Sprintf("%s; %d requests in it, %d inter-token gaps, %d of them before a reasoning token.", capitalize(tl.Why), len(tl.Records), rp.gaps, rp.reasoningGaps)
+	}
 	if rp.stride > 1 || rp.ttftStride > 1 {
 		g.Note += fmt.Sprintf(" Every %d-th gap and every %d-th request drawn.", rp.stride, rp.ttftStride)
 	}
@@ -31,9 +35,10 @@ func timelineFigures(tl *Timeline) *figGroup {
 	const w, h = 7.5, 2.4
 	g.Charts = append(g.Charts,
 		&plot.Chart{Title: "TTFT of each request, at the time it was due", XLabel: "time in the repetition (s)", YLabel: "ms", YFromZero: true, Width: w, Height: h,
-			Series: []plot.Series{{Name: "TTFT", Points: rp.ttft, Style: plot.Dots, Color: plot.Blue}, {Name: "failed", Points: rp.failed, Style: plot.Rings, Color: plot.Vermillion}}},
+			Series: []plot.Series{{Name: "TTFT", Points: rp.ttft, Style: plot.Dots, Color: plot.Blue}, {Name: "TTFO", Points: rp.ttfo, Style: plot.Dots, Color: plot.Green},
+				{Name: "failed", Points: rp.failed, Style: plot.Rings, Color: plot.Vermillion}}},
 		&plot.Chart{Title: "inter-token latency of each gap, at the time its token arrived", XLabel: "time in the repetition (s)", YLabel: "ms", YFromZero: true, Width: w, Height: h,
-			Series: []plot.Series{{Name: "ITL", Points: rp.itl, Style: plot.Dots, Color: plot.Purple}}})
+			Series: []plot.Series{{Name: "ITL, reasoning", Points: rp.itlReasoning, Style: plot.Dots, Color: plot.Sky}, {Name: "ITL", Points: rp.itl, Style: plot.Dots, Color: plot.Purple}}})
 	waiting, kv := serverPoints(tl.Server)
 	g.Charts = append(g.Charts, &plot.Chart{Title: "load: requests in flight and waiting in the server", XLabel: "time in the repetition (s)", YLabel: "requests", YFromZero: true, Width: w, Height: h,
 		Series: []plot.Series{{Name: "in flight", Points: inFlight(tl.Records), Style: plot.Steps, Color: plot.Green},
@@ -43,7 +48,16 @@ func timelineFigures(tl *Timeline) *figGroup {
 			Series: []plot.Series{{Name: "KV usage", Points: kv, Style: plot.LineDots, Color: plot.Sky}}})
 	}
 	shareTimeAxis(g.Charts)
-	g.Legend = []legendItem{{plot.Blue, "●", "TTFT"}, {plot.Purple, "●", "inter-token gap"}, {plot.Green, "—", "requests in flight (client)"}}
+	g.Legend = []legendItem{{plot.Blue, "●", "TTFT"}}
+	if len(rp.ttfo) > 0 {
+		g.Legend = append(g.Legend, legendItem{plot.Green, "●", "time to first output token (after reasoning)"})
+	}
+	if len(rp.itlReasoning) > 0 {
+		g.Legend = append(g.Legend, legendItem{plot.Sky, "●", "inter-token gap before a reasoning token"}, legendItem{plot.Purple, "●", "inter-token gap before an output token"})
+	} else {
+		g.Legend = append(g.Legend, legendItem{plot.Purple, "●", "inter-token gap"})
+	}
+	g.Legend = append(g.Legend, legendItem{plot.Green, "—", "requests in flight (client)"})
 	if len(waiting) > 0 {
 		g.Legend = append(g.Legend, legendItem{plot.Orange, "—", "requests waiting (server)"})
 	}
@@ -60,13 +74,15 @@ func timelineFigures(tl *Timeline) *figGroup {
 }
 
 // timelinePoints are the requests of a repetition as points: each one's TTFT at the time
-// it was due, each failed one at its end-to-end time, and each inter-token gap at the time
-// its token arrived; thinned to every stride-th gap and every ttftStride-th request beyond
-// maxPoints.
+// it was due (and its time to first output token, when it reasoned first), each failed one
+// at its end-to-end time, and each inter-token gap at the time its token arrived, those
+// before a reasoning token apart; thinned to every stride-th gap and every ttftStride-th
+// request beyond maxPoints.
 type timelinePoints struct {
-	ttft, failed, itl  []plot.Point
-	gaps               int
-	stride, ttftStride int
+	ttft, ttfo, failed  []plot.Point
+	itl, itlReasoning   []plot.Point
+	gaps, reasoningGaps int
+	stride, ttftStride  int
 }
 
 func requestPoints(recs []perftest.Record) timelinePoints {
@@ -78,6 +94,9 @@ func requestPoints(recs []perftest.Record) timelinePoints {
 			continue
 		}
 		p.ttft = append(p.ttft, plot.Point{X: due, Y: ms(r.FirstToken)})
+		if r.FirstOutput > r.FirstToken {
+			p.ttfo = append(p.ttfo, plot.Point{X: due, Y: ms(r.FirstOutput)})
+		}
 		p.gaps += max(len(r.Tokens)-1, 0)
 	}
 	p.stride = max(1, (p.gaps+maxPoints-1)/maxPoints)
@@ -88,14 +107,23 @@ func requestPoints(recs []perftest.Record) timelinePoints {
 			continue
 		}
 		for j := 1; j < len(r.Tokens); j++ {
+			reasoning := r.KindAt(j) == 'r'
+			if reasoning {
+				p.reasoningGaps++
+			}
 			if k%p.stride == 0 {
-				p.itl = append(p.itl, plot.Point{X: (r.Scheduled + r.Tokens[j]).Seconds(), Y: ms(r.Tokens[j] - r.Tokens[j-1])})
+				pt := plot.Point{X: (r.Scheduled + r.Tokens[j]).Seconds(), Y: ms(r.Tokens[j] - r.Tokens[j-1])}
+				if reasoning {
+					p.itlReasoning = append(p.itlReasoning, pt)
+				} else {
+					p.itl = append(p.itl, pt)
+				}
 			}
 			k++
 		}
 	}
 	p.ttftStride = max(1, (len(p.ttft)+maxPoints-1)/maxPoints)
-	p.ttft = every(p.ttft, p.ttftStride)
+	p.ttft, p.ttfo = every(p.ttft, p.ttftStride), every(p.ttfo, p.ttftStride)
 	return p
 }
 

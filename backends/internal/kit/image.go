@@ -17,6 +17,8 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/perfgate/perfgate/internal/proc"
 )
 
 // BuildGoImage builds a container image holding one static Go binary, without a registry:
@@ -108,7 +110,7 @@ func compile(ctx context.Context, pkg, arch string) ([]byte, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		gobin = p
 	}
-	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd := proc.Command(ctx, gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build %s: %w\n%s", pkg, err, b)

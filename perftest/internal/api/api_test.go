@@ -25,7 +25,7 @@ func decode(t *testing.T, b []byte) map[string]any {
 func TestBodyLayers(t *testing.T) {
 	engine := map[string]any{"min_tokens": nil, "top_k": 5, "cache_prompt": true}
 	extra := map[string]any{"top_k": 1, "cache_prompt": nil, "seed": 3}
-	b := NewBuilder(Completions, "m", engine, extra)
+	b := NewBuilder(Completions, "m", Layers{Engine: engine, Extra: extra})
 	body, err := b.Body(&fixtures.Request{Tokens: []int{7, 8}, OutputTokens: 4})
 	require.NoError(t, err)
 	want := map[string]any{"prompt": []any{7.0, 8.0}, "model": "m", "max_tokens": 4.0, "ignore_eos": true, "stream": true,
@@ -33,16 +33,18 @@ func TestBodyLayers(t *testing.T) {
 	if diff := cmp.Diff(want, decode(t, body)); diff != "" {
 		t.Errorf("the engine's fields, then Extra's, over the defaults (-want +got):\n%s", diff)
 	}
-	assert.Equal(t, []string{"ignore_eos", "max_tokens", "model", "prompt", "seed", "stream", "stream_options", "temperature", "top_k"},
-		b.Names(&fixtures.Request{Tokens: []int{1}}))
+	names, err := b.Names(&fixtures.Request{Tokens: []int{1}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ignore_eos", "max_tokens", "model", "prompt", "seed", "stream", "stream_options", "temperature", "top_k"}, names)
 }
 
 func TestBodySpliceMatchesEncoding(t *testing.T) {
-	b := NewBuilder(Completions, "m")
+	b := NewBuilder(Completions, "m", Layers{})
 	for _, req := range []fixtures.Request{{Tokens: []int{1, 2, 3}, OutputTokens: 9}, {Tokens: []int{4}, OutputTokens: 9}, {Tokens: []int{5}, OutputTokens: 2}} {
 		body, err := b.Body(&req)
 		require.NoError(t, err)
-		want := b.Fields(&req)
+		want, err := b.Fields(&req)
+		require.NoError(t, err)
 		ids := []any{}
 		for _, id := range req.Tokens {
 			ids = append(ids, float64(id))
@@ -53,8 +55,8 @@ func TestBodySpliceMatchesEncoding(t *testing.T) {
 		assert.Equal(t, decode(t, wantJSON), decode(t, body), "spliced body of %v", req)
 		assert.True(t, strings.HasPrefix(string(body), `{"prompt":[`), "%s", body)
 	}
-	bare := NewBuilder(Completions, "m", map[string]any{"model": nil, "max_tokens": nil, "min_tokens": nil, "ignore_eos": nil,
-		"stream": nil, "stream_options": nil, "temperature": nil})
+	bare := NewBuilder(Completions, "m", Layers{Engine: map[string]any{"model": nil, "max_tokens": nil, "min_tokens": nil, "ignore_eos": nil,
+		"stream": nil, "stream_options": nil, "temperature": nil}})
 	body, err := bare.Body(&fixtures.Request{Tokens: []int{5}, OutputTokens: 4})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"prompt":[5]}`, string(body), "the overrides removed every other field")
@@ -64,7 +66,7 @@ func TestBodyAllocatesOncePerTokenRequest(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
-	b := NewBuilder(Completions, "m", nil, map[string]any{"top_k": 1})
+	b := NewBuilder(Completions, "m", Layers{Extra: map[string]any{"top_k": 1}})
 	req := fixtures.Request{Tokens: make([]int, 512), OutputTokens: 128}
 	_, err := b.Body(&req) // encodes the fields of this output length once
 	require.NoError(t, err)
@@ -72,7 +74,7 @@ func TestBodyAllocatesOncePerTokenRequest(t *testing.T) {
 }
 
 func TestChatInput(t *testing.T) {
-	b := NewBuilder(Chat, "m")
+	b := NewBuilder(Chat, "m", Layers{})
 	for _, tc := range []struct {
 		req  fixtures.Request
 		want []any

@@ -13,48 +13,79 @@ import (
 )
 
 // Builder builds the bodies of one case's requests to one API: the API's fields, then each
-// layer of overrides in turn (the engine's own fields, then Case.Extra), a layer's value
-// replacing a field and a nil value removing it. It is safe for concurrent use.
+// layer of overrides in turn (see Layers), a layer's value replacing a field and a nil
+// value removing it. It is safe for concurrent use.
 type Builder struct {
-	api   *API
-	model string
-	over  map[string]any // the layers merged, the last one winning
+	api    *API
+	model  string
+	layers Layers
 	// rests holds, per output length, the encoded fields of a token-id request but its
 	// prompt; nRests counts what was stored, up to maxRests.
 	rests  sync.Map
 	nRests atomic.Int64
 }
 
-// NewBuilder returns the builder of requests to a for model, with the given layers of
-// overrides, the last one winning.
-func NewBuilder(a *API, model string, layers ...map[string]any) *Builder {
-	over := map[string]any{}
-	for _, l := range layers {
-		maps.Copy(over, l)
-	}
-	return &Builder{api: a, model: model, over: over}
+// Layers are what a body holds beyond the API's own fields, in the order they are merged:
+// the engine's fields, the request's reasoning (the API's effort field for an effort, then
+// the engine's own spelling), then Case.Extra, which wins.
+type Layers struct {
+	// Engine holds the fields the target's engine needs in every body.
+	Engine map[string]any
+	// Reasoning returns the fields that ask the engine's server for reasoning at a level
+	// ("off", "on", "low", "medium", "high"; fixtures.Request.Reasoning), merged over the
+	// API's own spelling of an effort (a nil value removes it); nil adds nothing.
+	Reasoning func(level string) map[string]any
+	// Extra holds Case.Extra.
+	Extra map[string]any
 }
 
-// Fields are the members of req's body, but a prompt of token ids, which Body splices in.
-func (b *Builder) Fields(req *fixtures.Request) map[string]any {
-	f := b.api.fields(b.model, req)
-	for k, v := range b.over {
+// NewBuilder returns the builder of requests to a for model, with layers over the API's
+// fields.
+func NewBuilder(a *API, model string, l Layers) *Builder {
+	return &Builder{api: a, model: model, layers: l}
+}
+
+// Fields are the members of req's body, but a prompt of token ids, which Body splices in,
+// or why the API cannot carry req.
+func (b *Builder) Fields(req *fixtures.Request) (map[string]any, error) {
+	f, err := b.api.fields(b.model, req)
+	if err != nil {
+		return nil, err
+	}
+	merge(f, b.layers.Engine)
+	if level := req.Reasoning; level != "" {
+		if b.api.effort != nil && level != "on" && level != "off" {
+			merge(f, b.api.effort(level))
+		}
+		if b.layers.Reasoning != nil {
+			merge(f, b.layers.Reasoning(level))
+		}
+	}
+	merge(f, b.layers.Extra)
+	return f, nil
+}
+
+// merge puts a layer's fields over f: a value replaces a field, nil removes it.
+func merge(f, layer map[string]any) {
+	for k, v := range layer {
 		if v == nil {
 			delete(f, k)
 		} else {
 			f[k] = v
 		}
 	}
-	return f
 }
 
 // Names are the names of every member of req's body, sorted.
-func (b *Builder) Names(req *fixtures.Request) []string {
-	f := b.Fields(req)
+func (b *Builder) Names(req *fixtures.Request) ([]string, error) {
+	f, err := b.Fields(req)
+	if err != nil {
+		return nil, err
+	}
 	if b.spliced(req) {
 		f["prompt"] = nil
 	}
-	return slices.Sorted(maps.Keys(f))
+	return slices.Sorted(maps.Keys(f)), nil
 }
 
 func (b *Builder) spliced(req *fixtures.Request) bool { return b.api.splice && len(req.Tokens) > 0 }
@@ -65,11 +96,18 @@ func (b *Builder) spliced(req *fixtures.Request) bool { return b.api.splice && l
 // prompts go through encoding/json. It allocates once per request, never per token.
 func (b *Builder) Body(req *fixtures.Request) ([]byte, error) {
 	if !b.spliced(req) {
-		body, err := json.Marshal(b.Fields(req))
+		f, err := b.Fields(req)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(f)
 		if err != nil {
 			return nil, fmt.Errorf("encode request %d: %w", req.Index, err)
 		}
 		return body, nil
+	}
+	if err := completionRefuses(req); err != nil {
+		return nil, err
 	}
 	rest, err := b.rest(req)
 	if err != nil {
@@ -99,7 +137,11 @@ func (b *Builder) rest(req *fixtures.Request) ([]byte, error) {
 	if r, ok := b.rests.Load(req.OutputTokens); ok {
 		return r.([]byte), nil
 	}
-	r, err := json.Marshal(b.Fields(&fixtures.Request{OutputTokens: req.OutputTokens, Tokens: req.Tokens}))
+	f, err := b.Fields(&fixtures.Request{OutputTokens: req.OutputTokens, Tokens: req.Tokens})
+	if err != nil {
+		return nil, err
+	}
+	r, err := json.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("encode request %d: %w", req.Index, err)
 	}

@@ -43,9 +43,17 @@ type Event struct {
 	// Tokens is the number of tokens an Output event carried: 1, unless usage on every
 	// chunk (continuous usage stats) says more.
 	Tokens int
+	// Token is what an Output event's tokens are: answer text, reasoning, tool-call
+	// arguments or a refusal.
+	Token sse.Token
 	// Usage is the token counts a Done event reports (nil: none), valid until the next call
 	// of Next.
 	Usage *sse.Usage
+	// UsageErr says why the usage a Done event came with was refused (it wraps
+	// sse.ErrBadUsage): counts that cannot be true are never recorded.
+	UsageErr error
+	// Results is how many results a pooling answer's Done event holds (embeddings, scores).
+	Results int
 	// Data is the event's data, valid until the next call of Next.
 	Data []byte
 }
@@ -84,20 +92,31 @@ func (s *chunkStream) Next() (Event, error) {
 	}
 	switch ch.Kind {
 	case sse.TokenChunk:
-		out.Kind, out.Tokens = Output, 1
+		out.Kind, out.Tokens, out.Token = Output, 1, ch.Token
 		if u, ok := ch.CompletionTokens(); ok && u > s.counted {
 			out.Tokens, s.counted = u-s.counted, u
 		}
 	case sse.DoneChunk:
 		out.Kind = Done
-		var ok bool
-		if s.parsed, ok = sse.ParseUsage(s.usage); ok {
-			out.Usage = &s.parsed
-		}
+		out.Usage, out.UsageErr = parseUsage(s.usage, &s.parsed)
 	case sse.ErrorChunk:
 		out.Kind = Failed
 	case sse.MalformedChunk:
 		out.Kind = Malformed
 	}
 	return out, nil
+}
+
+// parseUsage decodes a raw usage into *into and returns it (nil: none), or the error that
+// refused it.
+func parseUsage(raw []byte, into *sse.Usage) (*sse.Usage, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	u, ok, err := sse.ParseUsage(raw)
+	if err != nil || !ok {
+		return nil, err
+	}
+	*into = u
+	return into, nil
 }

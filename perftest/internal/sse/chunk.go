@@ -23,6 +23,9 @@ const (
 // Chunk is what the client needs of one streamed chunk.
 type Chunk struct {
 	Kind Kind
+	// Token is what a TokenChunk carries: answer text, reasoning, tool-call arguments or a
+	// refusal.
+	Token Token
 	// Usage is the raw "usage" object when the chunk carries one that is not null, beside
 	// choices or not (llama.cpp puts it beside the last text, TensorRT-LLM on every chunk).
 	// It is a view into the data passed to Parse.
@@ -49,11 +52,20 @@ var (
 //
 // Kinds: an object with a non-null "error" member, or "object": "error", is an ErrorChunk;
 // otherwise the last "choices" decides: an array whose first element is an object is a
-// TokenChunk when that element's first "text" or "delta" member holds a non-empty string
-// (for "delta", its first "content" member), an EmptyChunk when it holds anything else, and
-// malformed when it has neither; "choices": [] is a UsageChunk; no choices array is a
-// UsageChunk when a non-null usage came, else malformed. Duplicate keys are read as above:
-// the last "choices", the last non-null "usage", and in it the last "completion_tokens".
+// TokenChunk when that element's first "text" or "delta" member carries a token (see
+// below), an EmptyChunk when it carries none, and malformed when it has neither;
+// "choices": [] is a UsageChunk; no choices array is a UsageChunk when a non-null usage
+// came, else malformed. Duplicate keys are read as above: the last "choices", the last
+// non-null "usage", and in it the last "completion_tokens".
+//
+// What a choice carries: "text" (completions) is answer text when it is a non-empty string.
+// A chat "delta" carries answer text in "content", reasoning in "reasoning" (vLLM) or
+// "reasoning_content" (SGLang, llama.cpp, TensorRT-LLM, DeepSeek), a refusal in "refusal",
+// and tool-call arguments in "tool_calls"[i]."function"."arguments", each counted when it is
+// a non-empty string (the first member of each name decides). A tool call's first delta,
+// which names the function with empty arguments, starts the call and carries no token. A
+// delta carrying several kinds at once (the end of reasoning and the start of the answer)
+// is answer text, then a tool call, then a refusal, then reasoning, in that order.
 func Parse(data []byte) Chunk {
 	data = bytes.TrimSpace(data)
 	if bytes.Equal(data, doneMarker) {
@@ -76,7 +88,7 @@ func Parse(data []byte) Chunk {
 		switch string(key) {
 		case "choices":
 			if hasChoices = v < len(data) && data[v] == '['; hasChoices {
-				end, choices = scanChoices(data, v)
+				end, choices, c.Token = scanChoices(data, v)
 			} else {
 				end = scanValue(data, v, 1)
 			}
@@ -86,13 +98,9 @@ func Parse(data []byte) Chunk {
 			if end, n, ok = scanUsage(data, v); end >= 0 && !bytes.Equal(data[v:end], nullValue) {
 				c.Usage, c.completion, c.hasCompletion = data[v:end], n, ok
 			}
-		case "error":
+		case "error", "object":
 			if end = scanValue(data, v, 1); end >= 0 {
-				isError = isError || !bytes.Equal(data[v:end], nullValue) // "error": null is no error
-			}
-		case "object":
-			if end = scanValue(data, v, 1); end >= 0 {
-				isError = isError || string(data[v:end]) == `"error"`
+				isError = isError || errorMember(key, data[v:end])
 			}
 		default:
 			end = scanValue(data, v, 1)
@@ -118,16 +126,28 @@ func Parse(data []byte) Chunk {
 	return c
 }
 
+// errorMember reports whether a member of an answer says it is an error: a non-null
+// "error" ("error": null is no error), or "object": "error" (vLLM's, SGLang's).
+func errorMember(key, v []byte) bool {
+	switch string(key) {
+	case "error":
+		return !bytes.Equal(v, nullValue)
+	case "object":
+		return string(v) == `"error"`
+	}
+	return false
+}
+
 // scanChoices validates the choices array at data[i] == '[' and returns its end and the
-// kind its first element says.
-func scanChoices(b []byte, i int) (end int, k Kind) {
+// kind its first element says, with the token it carries.
+func scanChoices(b []byte, i int) (end int, k Kind, t Token) {
 	const depth = 2 // the array's nesting in the chunk
 	j := skipSpace(b, i+1)
 	if j < len(b) && b[j] == ']' {
-		return j + 1, UsageChunk // "choices": []
+		return j + 1, UsageChunk, Answer // "choices": []
 	}
 	if j < len(b) && b[j] == '{' {
-		j, k = scanChoice(b, j)
+		j, k, t = scanChoice(b, j)
 	} else {
 		j, k = scanValue(b, j, depth), MalformedChunk
 	}
@@ -137,18 +157,19 @@ func scanChoices(b []byte, i int) (end int, k Kind) {
 		}
 		switch b[j] {
 		case ']':
-			return j + 1, k
+			return j + 1, k, t
 		case ',':
 			j = scanValue(b, skipSpace(b, j+1), depth)
 		default:
 			j = -1
 		}
 	}
-	return -1, MalformedChunk
+	return -1, MalformedChunk, Answer
 }
 
-// scanChoice validates the first choice, the object at b[i], and returns its end and kind.
-func scanChoice(b []byte, i int) (end int, k Kind) {
+// scanChoice validates the first choice, the object at b[i], and returns its end, kind and
+// token.
+func scanChoice(b []byte, i int) (end int, k Kind, t Token) {
 	const depth = 3
 	k = MalformedChunk // neither "text" nor "delta"
 	decided := false
@@ -156,7 +177,7 @@ func scanChoice(b []byte, i int) (end int, k Kind) {
 	for more {
 		key, v := memberKey(b, i)
 		if v < 0 {
-			return -1, k
+			return -1, k, t
 		}
 		switch {
 		case !decided && string(key) == "text":
@@ -167,7 +188,7 @@ func scanChoice(b []byte, i int) (end int, k Kind) {
 		case !decided && string(key) == "delta":
 			decided = true
 			if v < len(b) && b[v] == '{' {
-				end, k = scanDelta(b, v)
+				end, k, t = scanDelta(b, v)
 			} else {
 				end, k = scanValue(b, v, depth), EmptyChunk
 			}
@@ -175,34 +196,11 @@ func scanChoice(b []byte, i int) (end int, k Kind) {
 			end = scanValue(b, v, depth)
 		}
 		if end < 0 {
-			return -1, k
+			return -1, k, t
 		}
 		i, more = nextMember(b, end)
 	}
-	return i, k
-}
-
-// scanDelta validates a chat chunk's delta, the object at b[i], and returns its end and the
-// kind its first "content" says (none: EmptyChunk).
-func scanDelta(b []byte, i int) (end int, k Kind) {
-	const depth = 4
-	k = EmptyChunk
-	decided := false
-	i, more := openObject(b, i)
-	for more {
-		key, v := memberKey(b, i)
-		if v < 0 {
-			return -1, k
-		}
-		if end = scanValue(b, v, depth); end < 0 {
-			return -1, k
-		}
-		if !decided && string(key) == "content" {
-			decided, k = true, textKind(b[v:end])
-		}
-		i, more = nextMember(b, end)
-	}
-	return i, k
+	return i, k, t
 }
 
 // scanUsage validates the usage value at b[i] and returns its end and, for an object, its
@@ -254,52 +252,31 @@ func textKind(v []byte) Kind {
 	return EmptyChunk
 }
 
-// Usage is the token counts of a chunk's "usage" object.
-type Usage struct {
-	PromptTokens, CompletionTokens, CachedTokens int
-}
-
-// ParseUsage decodes a raw "usage" object (Chunk.Usage), once per request rather than per
-// token. ok is false when it is not one.
-func ParseUsage(raw []byte) (u Usage, ok bool) {
-	var w struct {
-		PromptTokens        *int `json:"prompt_tokens"`
-		CompletionTokens    *int `json:"completion_tokens"`
-		PromptTokensDetails *struct {
-			CachedTokens int `json:"cached_tokens"`
-		} `json:"prompt_tokens_details"`
-	}
-	if err := json.Unmarshal(raw, &w); err != nil || w.PromptTokens == nil && w.CompletionTokens == nil {
-		return Usage{}, false
-	}
-	if w.PromptTokens != nil {
-		u.PromptTokens = *w.PromptTokens
-	}
-	if w.CompletionTokens != nil {
-		u.CompletionTokens = *w.CompletionTokens
-	}
-	if d := w.PromptTokensDetails; d != nil {
-		u.CachedTokens = d.CachedTokens
-	}
-	return u, true
-}
-
 // maxMessage bounds the server messages kept from an error body or chunk.
 const maxMessage = 4 << 10
 
 // ErrorMessage is the server's message in an error body or chunk (OpenAI's
 // {"error": {"message": ...}}, vLLM's {"object": "error", "message": ...}, llama.cpp's
-// {"code": ..., "message": ...}), or the data itself, cut to 4 KiB.
+// {"code": ..., "message": ...}, the Responses API's error and response.failed events), or
+// the data itself, cut to 4 KiB.
 func ErrorMessage(data []byte) string {
 	var e struct {
-		Message string          `json:"message"`
-		Error   json.RawMessage `json:"error"`
+		Message  string          `json:"message"`
+		Error    json.RawMessage `json:"error"`
+		Response struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		} `json:"response"`
 	}
 	if err := json.Unmarshal(data, &e); err != nil {
 		return clip(string(data))
 	}
 	if e.Message != "" {
 		return clip(e.Message)
+	}
+	if m := e.Response.Error.Message; m != "" {
+		return clip(m) // the Responses API's response.failed event
 	}
 	var inner struct {
 		Message string `json:"message"`

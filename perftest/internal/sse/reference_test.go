@@ -53,43 +53,110 @@ func refParse(data []byte) Chunk {
 			c.Kind = UsageChunk
 		}
 	default:
-		c.Kind = refChoiceKind(data, choices.start)
+		c.Kind, c.Token = refChoiceKind(data, choices.start)
 	}
 	return c
 }
 
 // refChoiceKind reads the first element of a (valid) choices array.
-func refChoiceKind(data []byte, start int) Kind {
+func refChoiceKind(data []byte, start int) (Kind, Token) {
 	i := refSkipSpace(data, start+1)
 	if data[i] == ']' {
-		return UsageChunk // "choices": []
+		return UsageChunk, Answer // "choices": []
 	}
 	if data[i] != '{' {
-		return MalformedChunk
+		return MalformedChunk, Answer
 	}
 	it := refNewObjectIter(data, i, 2)
 	for {
 		f, ok := it.next()
 		if !ok {
-			return MalformedChunk
+			return MalformedChunk, Answer
 		}
 		switch string(f.key) {
 		case "text":
-			return refTextKind(data[f.start:f.end])
+			return refTextKind(data[f.start:f.end]), Answer
 		case "delta":
 			if data[f.start] != '{' {
-				return EmptyChunk
+				return EmptyChunk, Answer
 			}
-			d := refNewObjectIter(data, f.start, 3)
-			for {
-				g, ok := d.next()
-				if !ok {
-					return EmptyChunk
+			return refDeltaKind(data, f.start)
+		}
+	}
+}
+
+// refDeltaKind reads a (valid) chat delta: the first member of each name counts, answer
+// text before tool-call arguments before a refusal before reasoning.
+func refDeltaKind(data []byte, start int) (Kind, Token) {
+	seen := map[string]bool{}
+	has := map[Token]bool{}
+	d := refNewObjectIter(data, start, 3)
+	for {
+		g, ok := d.next()
+		if !ok {
+			break
+		}
+		key, v := string(g.key), data[g.start:g.end]
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		switch key {
+		case "content":
+			has[Answer] = has[Answer] || refTextKind(v) == TokenChunk
+		case "reasoning", "reasoning_content":
+			has[Reasoning] = has[Reasoning] || refTextKind(v) == TokenChunk
+		case "refusal":
+			has[Refusal] = has[Refusal] || refTextKind(v) == TokenChunk
+		case "tool_calls":
+			has[ToolCall] = refToolArgs(data, g.start)
+		}
+	}
+	for _, t := range []Token{Answer, ToolCall, Refusal, Reasoning} {
+		if has[t] {
+			return TokenChunk, t
+		}
+	}
+	return EmptyChunk, Answer
+}
+
+// refToolArgs reports whether a (valid) tool_calls value holds a call whose first
+// "function" is an object whose first "arguments" is a non-empty string.
+func refToolArgs(data []byte, start int) bool {
+	if data[start] != '[' {
+		return false
+	}
+	found := false
+	for i := refSkipSpace(data, start+1); data[i] != ']'; {
+		end := refScanValue(data, i, 4)
+		if data[i] == '{' {
+			refFirst(data, i, "function", func(f refFieldT) {
+				if data[f.start] == '{' {
+					refFirst(data, f.start, "arguments", func(a refFieldT) {
+						found = found || refTextKind(data[a.start:a.end]) == TokenChunk
+					})
 				}
-				if string(g.key) == "content" {
-					return refTextKind(data[g.start:g.end])
-				}
-			}
+			})
+		}
+		i = refSkipSpace(data, end)
+		if data[i] == ',' {
+			i = refSkipSpace(data, i+1)
+		}
+	}
+	return found
+}
+
+// refFirst calls fn with the first member named key of the (valid) object at data[i].
+func refFirst(data []byte, i int, key string, fn func(refFieldT)) {
+	it := refNewObjectIter(data, i, 4)
+	for {
+		f, ok := it.next()
+		if !ok {
+			return
+		}
+		if string(f.key) == key {
+			fn(f)
+			return
 		}
 	}
 }

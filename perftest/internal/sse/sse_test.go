@@ -68,7 +68,8 @@ func TestParse(t *testing.T) {
 		assert.Equal(t, tc.want, c.Kind, tc.data)
 		assert.Equal(t, tc.usage, c.Usage != nil, "usage of %s", tc.data)
 	}
-	u, ok := ParseUsage(Parse([]byte(vllmUsage)).Usage)
+	u, ok, err := ParseUsage(Parse([]byte(vllmUsage)).Usage)
+	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, Usage{PromptTokens: 512, CompletionTokens: 128, CachedTokens: 496}, u)
 	n, ok := Parse([]byte(trtToken)).CompletionTokens()
@@ -313,7 +314,7 @@ func FuzzSSE(f *testing.F) {
 				}
 			}
 			if c.Usage != nil {
-				_, _ = ParseUsage(c.Usage)
+				_, _, _ = ParseUsage(c.Usage)
 			}
 		}
 		t.Fatal("reader did not finish")
@@ -379,6 +380,14 @@ func FuzzParse(f *testing.F) {
 		`{"choices":[{"text":"a","x":` + strings.Repeat("{\"a\":", 253) + "1" + strings.Repeat("}", 253) + `}]}`,
 		`{"choices":[{"text":"a","x":` + strings.Repeat("{\"a\":", 254) + "1" + strings.Repeat("}", 254) + `}]}`,
 		`{"choices":[{"text":"a"}],}`, `{,"choices":[]}`, `{"choices":[],"usage":{}} x`, `{"choices":[` + "\x00",
+		vllmReasoning, sglangReasoning, toolStart, toolArgs, refusalToken, mixedToken,
+		`{"choices":[{"delta":{"reasoning":"","reasoning":"x"}}]}`,                                   // the first reasoning decides
+		`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"","arguments":"x"}}]}}]}`,     // the first arguments decides
+		`{"choices":[{"delta":{"tool_calls":[{"function":"f","function":{"arguments":"x"}}]}}]}`,     // the first function decides
+		`{"choices":[{"delta":{"tool_calls":[1,{"function":{"arguments":"{"}},[]]}}]}`,               // a later call carries arguments
+		`{"choices":[{"delta":{"tool_calls":{"function":{"arguments":"x"}}}}]}`,                      // tool_calls that is no array
+		`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":{"a":1}}}],"content":null}}]}`, // arguments that are no string
+		`{"choices":[{"delta":{"refusal":"no","reasoning_content":"hm"}}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -386,6 +395,9 @@ func FuzzParse(f *testing.F) {
 		got, want := Parse(in), refParse(in)
 		if got.Kind != want.Kind || !bytes.Equal(got.Usage, want.Usage) || (got.Usage == nil) != (want.Usage == nil) {
 			t.Fatalf("Parse(%q) = kind %d usage %q, the reference says kind %d usage %q", in, got.Kind, got.Usage, want.Kind, want.Usage)
+		}
+		if got.Kind == TokenChunk && got.Token != want.Token {
+			t.Fatalf("Parse(%q) carries %v, the reference says %v", in, got.Token, want.Token)
 		}
 		n, ok := got.CompletionTokens()
 		wn, wok := refCompletionTokens(want.Usage)

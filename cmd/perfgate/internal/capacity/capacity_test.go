@@ -2,10 +2,16 @@ package capacity
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/perfgate/perfgate/internal/readfile"
 )
 
 func read(t *testing.T, name string) Config {
@@ -180,6 +186,9 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		// A config that parses has positive sizes and a non-negative estimate.
 		e, err := c.Estimate(Options{ISL: 100, OSL: 10})
+		if errors.Is(err, ErrUnknownDType) {
+			return // said, not guessed
+		}
 		if err != nil {
 			t.Fatalf("estimate of a parsed config: %v", err)
 		}
@@ -187,4 +196,91 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("estimate %+v", e)
 		}
 	})
+}
+
+// Issue 23: inputs that overflowed, panicked or were taken as something else are refused,
+// each naming what to fix.
+func TestEstimateBadInput(t *testing.T) {
+	c := read(t, "llama-3-8b.json")
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		want []string
+	}{
+		// ISL + OSL + block size overflowed int: a division by zero panicked.
+		{"isl-osl-maxint", Options{ISL: math.MaxInt64, OSL: math.MaxInt64}, []string{"isl 9223372036854775807: want 0 to 1099511627776 tokens", "osl 9223372036854775807"}},
+		{"isl-just-over", Options{ISL: MaxTokens + 1, OSL: 1}, []string{"isl 1099511627777"}},
+		// A billion GPUs gave "17 bytes/GPU" of weights.
+		{"tp-absurd", Options{TP: 1_000_000_000}, []string{"tp 1000000000: want a number of GPUs that divides num_attention_heads 32"}},
+		{"tp-not-dividing", Options{TP: 3}, []string{"tp 3"}},
+		{"block-size", Options{BlockSize: math.MaxInt64}, []string{"block-size 9223372036854775807: want 1 to 1048576 tokens"}},
+		{"gpu-memory", Options{GPUMemory: MaxMemory + 1}, []string{"gpu-memory 1125899906842625 bytes: want more than 0 and at most 1 PiB"}},
+		{"utilization-nan", Options{Utilization: math.NaN()}, []string{"gpu-utilization NaN"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Estimate(tc.opt)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+	// Whole numbers at the limits still estimate.
+	e, err := c.Estimate(Options{ISL: MaxTokens, OSL: MaxTokens, TP: 32, GPUMemory: MaxMemory})
+	require.NoError(t, err)
+	assert.Zero(t, e.MaxBatch, "no request of 2^41 tokens fits")
+}
+
+// Issue 23: "float128" was taken as bf16 and num_key_value_heads 0 as multi-head attention.
+func TestEstimateUnknownOrZeroFields(t *testing.T) {
+	base := `"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 8, "vocab_size": 10, "intermediate_size": 8`
+	c, err := ParseConfig([]byte(`{` + base + `, "torch_dtype": "float128"}`))
+	require.NoError(t, err, "the config is fine; its type matters only where no flag names one")
+	_, err = c.Estimate(Options{})
+	require.ErrorIs(t, err, ErrUnknownDType)
+	assert.Contains(t, err.Error(), `torch_dtype "float128": not a data type the estimate knows`)
+	assert.Contains(t, err.Error(), "give --dtype and --kv-dtype")
+	assert.NotContains(t, err.Error(), `dtype "float128" is not one of`, "said once")
+	e, err := c.Estimate(Options{DType: "bf16", KVDType: "fp8"})
+	require.NoError(t, err, "both types given: the config's does not matter")
+	assert.Equal(t, "fp8", e.KVDType)
+	e, err = c.Estimate(Options{DType: "fp8", KVDType: "bf16"})
+	require.NoError(t, err)
+	assert.Equal(t, "fp8", e.DType)
+
+	_, err = ParseConfig([]byte(`{` + base + `, "num_key_value_heads": 0}`))
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Contains(t, err.Error(), `field "num_key_value_heads": is 0: a model has at least one KV head`)
+	c, err = ParseConfig([]byte(`{` + base + `, "num_key_value_heads": null}`))
+	require.NoError(t, err, "null is absent: multi-head attention")
+	assert.Equal(t, 8, c.KVHeads)
+}
+
+// Issue 23: a huge --gpu-memory overflowed to a negative size ("need GPU memory > 0").
+func TestParseBytesLimit(t *testing.T) {
+	for _, in := range []string{"1e30GiB", "9223372036854775807", "2PiB", "1025TiB"} {
+		_, err := ParseBytes(in)
+		if in == "2PiB" {
+			assert.ErrorContains(t, err, "unknown unit")
+			continue
+		}
+		assert.ErrorContains(t, err, "over the limit of 1 PiB", in)
+	}
+	n, err := ParseBytes("1024TiB")
+	require.NoError(t, err)
+	assert.Equal(t, int64(MaxMemory), n)
+}
+
+// Issue 23: --config /dev/zero grew without limit (2.7 GB).
+func TestReadConfigBounded(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(big, make([]byte, MaxConfigBytes+1), 0o644))
+	_, err := ReadConfig(big)
+	assert.ErrorIs(t, err, readfile.ErrTooLarge)
+	assert.ErrorContains(t, err, "config.json: over the size limit of 4 MiB")
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		_, err := ReadConfig("/dev/zero")
+		assert.ErrorContains(t, err, "/dev/zero: over the size limit of 4 MiB")
+	}
 }

@@ -29,8 +29,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/perfgate/perfgate/internal/readfile"
 )
 
 // Config is what the estimate reads of a Hugging Face config.json. Zero means absent;
@@ -94,6 +95,7 @@ type wire struct {
 	DTypeNew      string          `json:"dtype"`
 	Architectures []string        `json:"architectures"`
 	TieRaw        *bool           `json:"tie_word_embeddings"`
+	KVHeadsRaw    *int            `json:"num_key_value_heads"`
 	QLoraRaw      *int            `json:"q_lora_rank"`
 	LocalExperts  int             `json:"num_local_experts"`
 	NumExperts    int             `json:"num_experts"`
@@ -104,9 +106,13 @@ type wire struct {
 	} `json:"quantization_config"`
 }
 
-// ReadConfig reads and checks a config.json file.
+// MaxConfigBytes bounds a config.json: a real one is a few KB (DeepSeek-V3's is 1.7 KB);
+// more is not a model config (a log, /dev/zero).
+const MaxConfigBytes = 4 << 20
+
+// ReadConfig reads and checks a config.json file of at most MaxConfigBytes.
 func ReadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readfile.Read(path, MaxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("read model config: %w", err)
 	}
@@ -128,6 +134,9 @@ func parseConfig(data []byte, file string) (Config, error) {
 	}
 	c := w.config()
 	p := &problems{file: file}
+	if w.KVHeadsRaw != nil && *w.KVHeadsRaw == 0 {
+		p.bad("num_key_value_heads", "is 0: a model has at least one KV head (leave the field out for multi-head attention)")
+	}
 	p.expertCounts(&c, w)
 	p.sizes(c)
 	p.attention(&c)
@@ -194,6 +203,9 @@ func (w wire) config() Config {
 	}
 	if w.QLoraRaw != nil {
 		c.QLoraRank = *w.QLoraRaw
+	}
+	if w.KVHeadsRaw != nil {
+		c.KVHeads = *w.KVHeadsRaw
 	}
 	return c
 }

@@ -80,8 +80,22 @@ func ParseBytes(s string) (int64, error) {
 	if err != nil || !(v > 0) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("memory size %q: want a positive number with a unit such as 80GiB", s)
 	}
+	if v*mult > MaxMemory {
+		return 0, fmt.Errorf("memory size %q: over the limit of 1 PiB", s)
+	}
 	return int64(v * mult), nil
 }
+
+// Limits of the estimate's inputs: far above any real GPU, model or request, and low
+// enough that no product of them overflows an int64.
+const (
+	// MaxMemory bounds GPUMemory and Reserved (1 PiB; a GPU has at most a few hundred GiB).
+	MaxMemory = 1 << 50
+	// MaxTokens bounds ISL and OSL (2^40 tokens; models take at most a few million).
+	MaxTokens = 1 << 40
+	// MaxBlockSize bounds BlockSize (engines use 1 to 256).
+	MaxBlockSize = 1 << 20
+)
 
 // Params counts the model's parameters and those a token uses (all of them for a dense
 // model; the shared layers and ExpertsPerToken experts for MoE).
@@ -185,8 +199,8 @@ func dtypeName(s string) string {
 // Estimate sizes the model on the hardware opt describes.
 func (c Config) Estimate(opt Options) (Estimate, error) {
 	opt = opt.withDefaults()
-	dt, kvdt := c.dtypes(opt)
-	if err := opt.check(dt, kvdt); err != nil {
+	dt, kvdt, dtErr := c.dtypes(opt)
+	if err := errors.Join(dtErr, opt.check(c, dt, kvdt)); err != nil {
 		return Estimate{}, err
 	}
 	total, active := c.Params()
@@ -244,39 +258,81 @@ func (opt Options) withDefaults() Options {
 
 // dtypes are the weights' and the KV cache's data types: those opt names, else the
 // checkpoint's (its quantization's when that has a size), with the KV cache kept at the
-// checkpoint's type when the weights are quantized below 2 bytes.
-func (c Config) dtypes(opt Options) (dt, kvdt string) {
+// checkpoint's type when the weights are quantized below 2 bytes. A checkpoint type the
+// estimate does not know is an error when one of them needs it ("" counts as bf16, the
+// usual type of a checkpoint that does not say).
+func (c Config) dtypes(opt Options) (dt, kvdt string, err error) {
 	base := dtypeName(c.DType)
-	if _, ok := BytesPerElement[base]; !ok {
+	if base == "" {
 		base = "bf16"
 	}
+	_, known := BytesPerElement[base]
+	used := false // whether dt or kvdt comes from the checkpoint's type
 	dt = dtypeName(opt.DType)
 	if dt == "" {
-		dt = base
+		dt, used = base, true
 		if q := dtypeName(c.QuantMethod); BytesPerElement[q] > 0 {
-			dt = q // e.g. DeepSeek-V3's fp8 checkpoint
+			dt, used = q, false // e.g. DeepSeek-V3's fp8 checkpoint
 		}
 	}
 	kvdt = dtypeName(opt.KVDType)
 	if kvdt == "" {
 		kvdt = dt
 		if BytesPerElement[dt] < 2 && opt.DType == "" {
-			kvdt = base
+			kvdt, used = base, true
 		}
 	}
-	return dt, kvdt
+	if used && !known {
+		if dt == base {
+			dt = "" // said here, not again by check
+		}
+		if kvdt == base {
+			kvdt = ""
+		}
+		return dt, kvdt, fmt.Errorf("estimate: the config's torch_dtype %q: %w (%s): give --dtype and --kv-dtype", c.DType, ErrUnknownDType, knownTypes)
+	}
+	return dt, kvdt, nil
 }
 
-// check reports every problem with the options and the data types at once.
-func (opt Options) check(dt, kvdt string) error {
+// ErrUnknownDType is the error of an estimate that needs the config's torch_dtype where
+// the estimate does not know it ("float128"): it is not taken as any other type.
+var ErrUnknownDType = errors.New("not a data type the estimate knows")
+
+// knownTypes lists the data types in messages.
+const knownTypes = "fp32, bf16, fp16, fp8, int8, int4, fp4"
+
+// check reports every problem with the options and the data types at once, each naming
+// the flag of perfgate estimate that sets it.
+func (opt Options) check(c Config, dt, kvdt string) error {
 	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("estimate: "+format, args...)) }
 	for _, d := range []struct{ flag, v string }{{"dtype", dt}, {"kv-dtype", kvdt}} {
-		if _, ok := BytesPerElement[d.v]; !ok {
-			errs = append(errs, fmt.Errorf("estimate: %s %q is not one of fp32, bf16, fp16, fp8, int8, int4, fp4", d.flag, d.v))
+		if _, ok := BytesPerElement[d.v]; !ok && d.v != "" {
+			bad("%s %q is not one of %s", d.flag, d.v, knownTypes)
 		}
 	}
-	if opt.GPUMemory < 0 || !(opt.Utilization > 0 && opt.Utilization <= 1) || opt.Reserved < 0 || opt.TP < 0 || opt.BlockSize < 0 || opt.ISL < 0 || opt.OSL < 0 {
-		errs = append(errs, fmt.Errorf("estimate: need GPU memory > 0, utilization in (0, 1], reserved >= 0, tp >= 1, block size >= 1, ISL and OSL >= 0"))
+	switch {
+	case opt.GPUMemory <= 0 || opt.GPUMemory > MaxMemory:
+		bad("gpu-memory %d bytes: want more than 0 and at most 1 PiB", opt.GPUMemory)
+	case opt.Reserved < 0 || opt.Reserved > MaxMemory:
+		bad("reserved %d bytes: want 0 to 1 PiB", opt.Reserved)
+	}
+	if !(opt.Utilization > 0 && opt.Utilization <= 1) {
+		bad("gpu-utilization %g: want a fraction in (0, 1]", opt.Utilization)
+	}
+	if opt.TP < 1 || c.Heads > 0 && (opt.TP > c.Heads || c.Heads%opt.TP != 0) {
+		bad("tp %d: want a number of GPUs that divides num_attention_heads %d (engines split the attention heads evenly over the GPUs)", opt.TP, c.Heads)
+	}
+	if opt.BlockSize < 1 || opt.BlockSize > MaxBlockSize {
+		bad("block-size %d: want 1 to %d tokens", opt.BlockSize, MaxBlockSize)
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"isl", opt.ISL}, {"osl", opt.OSL}} {
+		if n.v < 0 || n.v > MaxTokens {
+			bad("%s %d: want 0 to %d tokens", n.flag, n.v, int64(MaxTokens))
+		}
 	}
 	if (opt.ISL > 0) != (opt.OSL > 0) {
 		errs = append(errs, errors.New("estimate: give both ISL and OSL, or neither"))

@@ -1,8 +1,13 @@
 package profile
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"strconv"
@@ -15,30 +20,71 @@ import (
 	"github.com/perfgate/perfgate/backends/mock"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/progress"
 )
 
 // Endpoint probes an OpenAI-compatible server at url (its root, without /v1) through
 // perftest's runner: token-id prompts to /v1/completions, every chunk stamped as it
-// arrives. model "" asks the server. It reads the KV capacity from vLLM's
-// vllm:cache_config_info series (block_size x num_gpu_blocks) on url/metrics.
-func Endpoint(url, model string) Prober {
-	return endpoint{url: strings.TrimRight(url, "/"), model: model}
+// arrives. It reads the KV capacity from vLLM's vllm:cache_config_info series
+// (block_size x num_gpu_blocks) on url/metrics, within the control timeout and a size
+// limit.
+func Endpoint(url string, opt EndpointOptions) Prober {
+	return endpoint{url: strings.TrimRight(url, "/"), opt: opt}
 }
 
-type endpoint struct{ url, model string }
+// EndpointOptions say how Endpoint talks to the server. The zero value asks the server for
+// its model, uses perftest's request timeouts (Case.Timeout, Case.StallTimeout) and says
+// nothing while a burst runs.
+type EndpointOptions struct {
+	// Model is the model name ("": the server's first).
+	Model string
+	// Timeout bounds a request, StallTimeout the wait for its next streamed event (0:
+	// perftest's defaults); Timeout also bounds the /metrics read (at most 30 seconds).
+	Timeout, StallTimeout time.Duration
+	// Settings name the settings in the runner's messages (perfgate profile: its flags).
+	Settings perftest.Settings
+	// Waiting, when set, receives a line every WaitEvery (0: 10 seconds) while a burst
+	// runs, so that a stalled server shows as waiting, not as nothing.
+	Waiting   func(format string, args ...any)
+	WaitEvery time.Duration
+}
+
+// Limits of the /metrics read: a vLLM exposition is tens of KiB.
+const (
+	maxMetricsBytes  = 16 << 20
+	maxMetricsWait   = 30 * time.Second
+	waitEveryDefault = 10 * time.Second
+)
+
+type endpoint struct {
+	url string
+	opt EndpointOptions
+}
 
 func (e endpoint) Probe(ctx context.Context, b Burst) ([]Timing, error) {
 	c := perftest.Case{
 		Name:         "PerfProfile",
 		Target:       perftest.Endpoint(e.url),
-		Model:        e.model,
+		Model:        e.opt.Model,
 		Workload:     repeated{b},
 		Load:         perftest.Concurrency(b.Concurrency),
 		Count:        1,
 		Warmup:       -1,
 		MaxErrorRate: -1,
+		Timeout:      e.opt.Timeout,
+		StallTimeout: e.opt.StallTimeout,
 	}
-	res, err := perftest.Execute(ctx, c, perftest.ExecOptions{Logf: func(string, ...any) {}})
+	xo := perftest.ExecOptions{Logf: func(string, ...any) {}, Settings: e.opt.Settings}
+	if e.opt.Waiting != nil {
+		xo.ProgressEvery = cmp.Or(e.opt.WaitEvery, waitEveryDefault)
+		xo.Progress = func(s progress.State) {
+			if !s.Finished {
+				e.opt.Waiting("profile: burst of %d requests (ISL %d, OSL %d, %d in flight): %d done after %v", b.Requests, b.ISL, b.OSL,
+					b.Concurrency, s.StepRequests, s.Elapsed.Round(time.Second))
+			}
+		}
+	}
+	res, err := perftest.Execute(ctx, c, xo)
 	if err != nil {
 		return nil, err
 	}
@@ -67,11 +113,17 @@ func (e endpoint) Probe(ctx context.Context, b Burst) ([]Timing, error) {
 }
 
 func (e endpoint) KVCapacity(ctx context.Context) (int, error) {
+	wait := min(cmp.Or(e.opt.Timeout, maxMetricsWait), maxMetricsWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
 	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return 0, fmt.Errorf("read KV capacity: %s/metrics: no answer within %v; give the KV cache size (--kv-capacity)", e.url, wait)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("read KV capacity: %w", err)
 	}
@@ -79,8 +131,33 @@ func (e endpoint) KVCapacity(ctx context.Context) (int, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, nil // no metrics: the caller asks for --kv-capacity
 	}
+	return e.kvCapacity(ctx, &io.LimitedReader{R: resp.Body, N: maxMetricsBytes + 1}, wait)
+}
+
+// kvCapacity reads vllm:cache_config_info from the exposition in body. Only that family's
+// lines are kept and parsed, so that a large exposition costs its reading, not memory.
+func (e endpoint) kvCapacity(ctx context.Context, body *io.LimitedReader, wait time.Duration) (int, error) {
+	const family = "vllm:cache_config_info"
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.Equal(metricName(line), []byte(family)) && kept.Len() < 1<<20 {
+			kept.Write(line)
+			kept.WriteByte('\n')
+		}
+	}
+	switch {
+	case body.N <= 0:
+		return 0, fmt.Errorf("read KV capacity: %s/metrics: the exposition is over %d MiB; give the KV cache size (--kv-capacity)", e.url, maxMetricsBytes>>20)
+	case ctx.Err() != nil:
+		return 0, fmt.Errorf("read KV capacity: %s/metrics: the answer did not end within %v; give the KV cache size (--kv-capacity)", e.url, wait)
+	case sc.Err() != nil:
+		return 0, fmt.Errorf("read KV capacity: %s/metrics: %w", e.url, sc.Err())
+	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := parser.TextToMetricFamilies(&kept)
 	if err != nil {
 		return 0, fmt.Errorf("read KV capacity: %s/metrics: %w", e.url, err)
 	}
@@ -103,6 +180,23 @@ func (e endpoint) KVCapacity(ctx context.Context) (int, error) {
 		}
 	}
 	return 0, nil
+}
+
+// metricName is the family a line of the text exposition is about: the sample's name, or
+// the name a # HELP or # TYPE line describes (nil for other comments).
+func metricName(line []byte) []byte {
+	if rest, ok := bytes.CutPrefix(line, []byte("# ")); ok {
+		kind, rest, _ := bytes.Cut(rest, []byte(" "))
+		if string(kind) != "HELP" && string(kind) != "TYPE" {
+			return nil
+		}
+		line = rest
+	}
+	end := bytes.IndexAny(line, "{ \t")
+	if end < 0 {
+		end = len(line)
+	}
+	return line[:end]
 }
 
 // Simulated probes the simulator with cfg on the virtual clock (mock.ReplayCluster, one

@@ -134,7 +134,7 @@ func TestWriteFilesLoads(t *testing.T) {
 // shared machine are not a unit test's business: perfgate profile --self-test measures them).
 func TestEndpointProber(t *testing.T) {
 	srv := mock.Start(t, mock.Config{NumGPUBlocks: 1000, BlockSize: 32, SpeedupRatio: 2})
-	p := Endpoint(srv.BaseURL()+"/", "")
+	p := Endpoint(srv.BaseURL()+"/", EndpointOptions{})
 	capacity, err := p.KVCapacity(t.Context())
 	if err != nil || capacity != 32000 {
 		t.Fatalf("capacity %d, %v", capacity, err)
@@ -158,7 +158,7 @@ func TestEndpointProber(t *testing.T) {
 	if len(res.Prefill) != 3 || len(res.Decode) < 2 || res.KVCapacity != 32000 || res.Profile.Validate() != nil {
 		t.Errorf("result %+v", res)
 	}
-	if _, err := Endpoint("http://127.0.0.1:1", "").Probe(t.Context(), Burst{ISL: 10, OSL: 2, Concurrency: 1, Requests: 1}); err == nil {
+	if _, err := Endpoint("http://127.0.0.1:1", EndpointOptions{}).Probe(t.Context(), Burst{ISL: 10, OSL: 2, Concurrency: 1, Requests: 1}); err == nil {
 		t.Error("probing a closed port succeeded")
 	}
 }
