@@ -31,19 +31,47 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	w.Write(b)
 }
 
-// apiRequest is a decoded, validated completion or chat request.
+// apiKind is the API a request came in on.
+type apiKind uint8
+
+const (
+	apiCompletions apiKind = iota // POST /v1/completions
+	apiChat                       // POST /v1/chat/completions
+	apiResponses                  // POST /v1/responses
+	apiEmbeddings                 // POST /v1/embeddings
+	apiScore                      // POST /score, /v1/score
+	apiRerank                     // POST /rerank, /v1/rerank, /v2/rerank
+)
+
+// apiName is how vLLM names the API in "The model does not support ... API".
+var apiName = [...]string{"Completions", "Chat Completions", "Responses", "Embeddings", "Score", "Rerank (Score)"}
+
+// apiRequest is a decoded, validated request.
 type apiRequest struct {
-	chat         bool
-	model        string
-	tokens       []int
-	maxTokens    int
-	stream       bool
-	includeUsage bool
+	api             apiKind
+	model           string
+	tokens          []int
+	maxTokens       int
+	stream          bool
+	includeUsage    bool
+	continuousUsage bool // stream_options.continuous_usage_stats: usage on every chunk
+	out             output
+	images          []imageRef
+	imageTokens     int
+	pool            poolRequest // embeddings, score, rerank
 }
 
+func (r *apiRequest) chat() bool { return r.api == apiChat }
+
 type wireMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role      string          `json:"role"`
+	Content   json.RawMessage `json:"content"`
+	ToolCalls []struct {
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
 }
 
 type wireRequest struct {
@@ -56,8 +84,10 @@ type wireRequest struct {
 	N                   *int            `json:"n"`
 	Stream              bool            `json:"stream"`
 	StreamOptions       *struct {
-		IncludeUsage bool `json:"include_usage"`
+		IncludeUsage         bool `json:"include_usage"`
+		ContinuousUsageStats bool `json:"continuous_usage_stats"`
 	} `json:"stream_options"`
+	wireChatExtras
 }
 
 // Default output lengths when the request names none: vLLM's 16 for completions; a bounded
@@ -67,32 +97,48 @@ const (
 	defaultChatTokens       = 1024
 )
 
-// decodeRequest parses and validates a request body. Unknown fields are ignored.
-func decodeRequest(body []byte, chat bool, served string, maxModelLen int) (apiRequest, *apiError) {
+// decodeRequest parses and validates a request body for api on a server configured by
+// cfg (after defaults). Unknown fields are ignored.
+func decodeRequest(body []byte, api apiKind, cfg *Config) (apiRequest, *apiError) {
+	if pooling := api >= apiEmbeddings; pooling != cfg.pooling() {
+		return apiRequest{}, badRequest("The model does not support %s API", apiName[api])
+	}
+	switch api {
+	case apiResponses:
+		return decodeResponses(body, cfg)
+	case apiEmbeddings, apiScore, apiRerank:
+		return decodePooling(body, api, cfg)
+	}
+	chat := api == apiChat
 	var w wireRequest
 	if err := json.Unmarshal(body, &w); err != nil {
 		return apiRequest{}, badRequest("invalid JSON body: %v", err)
 	}
-	r := apiRequest{chat: chat, model: w.Model, stream: w.Stream}
-	if w.Model != "" && w.Model != served {
-		return apiRequest{}, &apiError{http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", w.Model)}
+	r := apiRequest{api: api, stream: w.Stream}
+	if err := checkModel(w.Model, cfg.Model); err != nil {
+		return apiRequest{}, err
 	}
-	r.model = served
+	r.model = cfg.Model
 	if w.StreamOptions != nil {
 		if !w.Stream {
 			return apiRequest{}, badRequest("stream_options can only be set when stream is true")
 		}
 		r.includeUsage = w.StreamOptions.IncludeUsage
+		r.continuousUsage = r.includeUsage && w.StreamOptions.ContinuousUsageStats
 	}
 	if w.N != nil && *w.N != 1 {
 		return apiRequest{}, badRequest("n must be 1, got %d", *w.N)
 	}
-	var err *apiError
+	ws, err := w.wants(chat)
+	if err != nil {
+		return apiRequest{}, err
+	}
 	if chat {
 		if len(w.Messages) == 0 {
 			return apiRequest{}, badRequest("messages must not be empty")
 		}
-		r.tokens, err = chatTokens(w.Messages)
+		r.tokens = toolTokens(nil, ws.tools)
+		r.tokens, r.images, err = chatTokens(r.tokens, w.Messages, cfg)
 	} else {
 		r.tokens, err = promptTokens(w.Prompt, false)
 	}
@@ -103,23 +149,53 @@ func decodeRequest(body []byte, chat bool, served string, maxModelLen int) (apiR
 	if chat && w.MaxCompletionTokens != nil {
 		mt = w.MaxCompletionTokens
 	}
+	if err := r.setMaxTokens(mt, chat, w.MinTokens, cfg.MaxModelLen); err != nil {
+		return apiRequest{}, err
+	}
+	return r.planned(&ws, cfg)
+}
+
+// checkModel answers 404 for a model the server does not serve ("" means it).
+func checkModel(model, served string) *apiError {
+	if model != "" && model != served {
+		return &apiError{http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", model)}
+	}
+	return nil
+}
+
+// setMaxTokens sets the output length from the request's max tokens (nil: the API's
+// default) and checks it, and min_tokens, against the context length.
+func (r *apiRequest) setMaxTokens(mt *int, long bool, minTokens, maxModelLen int) *apiError {
 	switch {
 	case mt != nil:
 		r.maxTokens = *mt
 		if r.maxTokens <= 0 {
-			return apiRequest{}, badRequest("max_tokens must be at least 1, got %d", r.maxTokens)
+			return badRequest("max_tokens must be at least 1, got %d", r.maxTokens)
 		}
-	case chat:
+	case long:
 		r.maxTokens = max(1, min(defaultChatTokens, maxModelLen-len(r.tokens)))
 	default:
 		r.maxTokens = defaultCompletionTokens
 	}
-	if w.MinTokens < 0 || w.MinTokens > r.maxTokens {
-		return apiRequest{}, badRequest("min_tokens must be in [0, max_tokens], got %d", w.MinTokens)
+	if minTokens < 0 || minTokens > r.maxTokens {
+		return badRequest("min_tokens must be in [0, max_tokens], got %d", minTokens)
 	}
 	if n := len(r.tokens); n >= maxModelLen || n+r.maxTokens > maxModelLen {
-		return apiRequest{}, badRequest("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.",
+		return badRequest("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.",
 			maxModelLen, n+r.maxTokens, n, r.maxTokens)
+	}
+	return nil
+}
+
+// planned decides the request's output (see wants.plan) and returns it.
+func (r apiRequest) planned(ws *wants, cfg *Config) (apiRequest, *apiError) {
+	out, err := ws.plan(cfg, r.api, r.maxTokens, requestDraw(r.tokens, cfg.Seed))
+	if err != nil {
+		return apiRequest{}, err
+	}
+	r.out = out
+	for _, im := range r.images {
+		r.imageTokens += im.tokens
 	}
 	return r, nil
 }
@@ -179,8 +255,11 @@ const (
 	textVocab     = 32000
 )
 
-func chatTokens(msgs []wireMessage) ([]int, *apiError) {
-	var toks []int
+// chatTokens appends a conversation's tokens to toks: each message's role token, its
+// text (and an assistant's tool calls), the placeholder tokens of its images, an end
+// token; then the assistant token that opens the answer. It returns the images too.
+func chatTokens(toks []int, msgs []wireMessage, cfg *Config) ([]int, []imageRef, *apiError) {
+	var images []imageRef
 	for i, m := range msgs {
 		switch m.Role {
 		case "system", "developer":
@@ -192,34 +271,80 @@ func chatTokens(msgs []wireMessage) ([]int, *apiError) {
 		case "tool":
 			toks = append(toks, tokRoleOther)
 		default:
-			return nil, badRequest("messages[%d]: unknown role %q", i, m.Role)
+			return nil, nil, badRequest("messages[%d]: unknown role %q", i, m.Role)
 		}
-		c := bytes.TrimSpace(m.Content)
-		switch {
-		case len(c) == 0 || bytes.Equal(c, []byte("null")):
-		case c[0] == '"':
-			var s string
-			if err := json.Unmarshal(c, &s); err != nil {
-				return nil, badRequest("messages[%d].content: %v", i, err)
-			}
-			toks = textTokens(toks, s)
-		case c[0] == '[':
-			var parts []struct {
-				Type string `json:"type"`
-				Text string `json:"text"`
-			}
-			if err := json.Unmarshal(c, &parts); err != nil {
-				return nil, badRequest("messages[%d].content: %v", i, err)
-			}
-			for _, p := range parts {
-				toks = textTokens(toks, p.Text)
-			}
-		default:
-			return nil, badRequest("messages[%d].content must be a string or a list of parts", i)
+		var err *apiError
+		toks, images, err = contentTokens(toks, images, m.Content, fmt.Sprintf("messages[%d].content", i))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, c := range m.ToolCalls {
+			toks = textTokens(toks, c.Function.Name+" "+c.Function.Arguments)
 		}
 		toks = append(toks, tokEnd)
 	}
-	return append(toks, tokRoleAssistant), nil
+	if limit := cfg.limitMM("image"); len(images) > limit {
+		return nil, nil, errTooManyImages(limit)
+	}
+	return append(toks, tokRoleAssistant), images, nil
+}
+
+// contentPart is a part of a message's content: text, or an image (chat's image_url, the
+// Responses API's input_image).
+type contentPart struct {
+	Type     string          `json:"type"`
+	Text     string          `json:"text"`
+	ImageURL json.RawMessage `json:"image_url"`
+}
+
+// contentTokens appends the tokens of a message's content (a string or a list of parts)
+// to toks, and its images to images; where names the content in errors.
+func contentTokens(toks []int, images []imageRef, content json.RawMessage, where string) ([]int, []imageRef, *apiError) {
+	c := bytes.TrimSpace(content)
+	switch {
+	case len(c) == 0 || bytes.Equal(c, []byte("null")):
+	case c[0] == '"':
+		var s string
+		if err := json.Unmarshal(c, &s); err != nil {
+			return nil, nil, badRequest("%s: %v", where, err)
+		}
+		toks = textTokens(toks, s)
+	case c[0] == '[':
+		var parts []contentPart
+		if err := json.Unmarshal(c, &parts); err != nil {
+			return nil, nil, badRequest("%s: %v", where, err)
+		}
+		for j, p := range parts {
+			if p.Type != "image_url" && p.Type != "input_image" {
+				toks = textTokens(toks, p.Text)
+				continue
+			}
+			im, err := partImage(p.ImageURL)
+			if err != nil {
+				return nil, nil, badRequest("%s[%d]: %v", where, j, err)
+			}
+			images = append(images, im)
+			toks = appendImageTokens(toks, im)
+		}
+	default:
+		return nil, nil, badRequest("%s must be a string or a list of parts", where)
+	}
+	return toks, images, nil
+}
+
+// partImage reads an image part's URL: {"url": ...} (chat) or a string (Responses).
+func partImage(raw json.RawMessage) (imageRef, error) {
+	var url string
+	if json.Unmarshal(raw, &url) != nil {
+		var obj struct {
+			URL string `json:"url"`
+		}
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return imageRef{}, fmt.Errorf("image_url: %w", err)
+		}
+		url = obj.URL
+	}
+	return parseImageURL(url)
 }
 
 // textTokens maps text to token ids without a tokenizer: one token per whitespace-separated

@@ -138,7 +138,16 @@ func (c *Cluster) models(w http.ResponseWriter, r *http.Request) { c.workers[0].
 // run hashes a decoded completion's prompt blocks once, lets the router pick a worker and
 // runs it there.
 func (c *Cluster) run(w http.ResponseWriter, r *http.Request, req apiRequest) {
-	q := newSeq(req.tokens, req.maxTokens, c.cfg.Worker.BlockSize)
+	if req.api >= apiEmbeddings {
+		// A pooling request's inputs go to one worker, picked by its first input.
+		q := newSeq(req.pool.inputs[0], 0, c.cfg.Worker.BlockSize)
+		t := c.router.route(q.hashes, q.promptLen, 0)
+		defer c.router.finish(t)
+		c.m.count(t)
+		c.workers[t.worker].servePool(&routedWriter{ResponseWriter: w, first: func() { c.router.firstToken(t) }}, r, req)
+		return
+	}
+	q := req.seq(c.cfg.Worker.BlockSize)
 	t := c.router.route(q.hashes, q.promptLen, q.maxTokens)
 	defer c.router.finish(t)
 	c.m.count(t)
@@ -180,7 +189,7 @@ func (c *Cluster) MetricsURL() string { return c.BaseURL() + "/metrics" }
 // the workers' vLLM series, summed over workers by the reader, and for KV usage the mean
 // over workers.
 func (c *Cluster) MetricNames() map[string]string {
-	m := metricNames()
+	m := metricNames(c.cfg.Worker.Speculative.NumSpeculativeTokens > 0)
 	m["kv-usage"] = seriesClusterKVUsage
 	return m
 }

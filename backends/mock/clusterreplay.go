@@ -32,7 +32,7 @@ type ClusterReplayResult struct {
 
 // ClusterReplayStats sums up a cluster replay.
 type ClusterReplayStats struct {
-	// ReplayStats are the cluster's totals (Steps, Busy and Preemptions summed over workers).
+	// ReplayStats are the cluster's totals (Steps, Busy, Preemptions and the speculative decoding counters summed over workers).
 	ReplayStats
 	// Workers holds each worker's own figures: Requests counts those routed to it, Makespan
 	// is its last step's end.
@@ -253,9 +253,7 @@ func (c *clusterReplay) finish(now time.Duration) ClusterReplayStats {
 		e := c.ws[i].e
 		w := &st.Workers[i]
 		w.Preemptions, w.Steps, w.Busy, w.Makespan = e.preemptions, e.steps, e.busy, e.lastStep
-		st.Preemptions += e.preemptions
-		st.Steps += e.steps
-		st.Busy += e.busy
+		st.addEngine(e)
 	}
 	st.Makespan = now
 	st.Router = c.r.stats()

@@ -74,6 +74,26 @@ type Config struct {
 	// wait for its next request (0: 2 minutes, above clients' usual 90 seconds): a slow or
 	// idle client is not held forever.
 	BodyTimeout, IdleTimeout time.Duration
+
+	// What the simulated model does beyond a text answer (features.go); the zero value of
+	// each turns nothing on, and a request that asks for none of them is served as before.
+
+	// Reasoning makes chat answers start with reasoning tokens.
+	Reasoning Reasoning
+	// Tools lets tool_choice "auto" call tools.
+	Tools Tools
+	// StructuredOutput prices JSON answers.
+	StructuredOutput StructuredOutput
+	// Multimodal caps and prices images.
+	Multimodal Multimodal
+	// Speculative turns speculative decoding on.
+	Speculative Speculative
+	// Runner is vLLM's --runner: RunnerGenerate ("" or "auto" too) serves completions,
+	// chat and responses; RunnerPooling serves embeddings, score and rerank instead,
+	// costed as prefill only. Each answers the other's routes with vLLM's error.
+	Runner string
+	// EmbeddingDim is the length of an embedding (DefaultEmbeddingDim).
+	EmbeddingDim int
 }
 
 // Faults injects failures. Rates are probabilities per request in [0, 1], drawn from a PRNG
@@ -113,6 +133,10 @@ type Dialect struct {
 	// UsageWithLastChoice sends the final usage beside a last choice with empty text and the
 	// finish reason, as llama.cpp does, instead of a separate "choices": [] chunk.
 	UsageWithLastChoice bool
+	// ReasoningField is the delta field reasoning streams in: "reasoning" (the default,
+	// vLLM's since it stopped sending reasoning_content) or "reasoning_content" (SGLang,
+	// llama.cpp with --reasoning-format deepseek, DeepSeek's API).
+	ReasoningField string
 }
 
 func (c Config) withDefaults() Config {
@@ -151,6 +175,32 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Faults.SlowStartFactor == 0 {
 		c.Faults.SlowStartFactor = 3
+	}
+	return c.featureDefaults()
+}
+
+func (c Config) featureDefaults() Config {
+	if c.Dialect.ReasoningField == "" {
+		c.Dialect.ReasoningField = "reasoning"
+	}
+	if c.Reasoning.Fraction == 0 {
+		c.Reasoning.Fraction = 0.5
+	}
+	if c.Reasoning.Slowdown == 0 {
+		c.Reasoning.Slowdown = 1
+	}
+	m := &c.Multimodal
+	if m.EncoderMS == 0 {
+		m.EncoderMS = 2
+	}
+	if m.EncoderTokenMS == 0 {
+		m.EncoderTokenMS = 0.02
+	}
+	if m.EncoderCacheTokens == 0 {
+		m.EncoderCacheTokens = c.MaxNumBatchedTokens
+	}
+	if c.EmbeddingDim == 0 {
+		c.EmbeddingDim = DefaultEmbeddingDim
 	}
 	return c
 }
@@ -218,6 +268,7 @@ func (c Config) Validate() error {
 	if !(f.SlowStartFactor >= 1) {
 		bad("Faults.SlowStartFactor must be >= 1, got %g", f.SlowStartFactor)
 	}
+	errs = append(errs, c.validateFeatures()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("mock config: %w", err)
 	}

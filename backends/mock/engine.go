@@ -3,63 +3,9 @@ package mock
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 )
-
-// seqState is where a sequence is in the engine.
-type seqState uint8
-
-const (
-	stateNew seqState = iota
-	stateWaiting
-	stateRunning
-	stateFinished
-)
-
-// finishReason says why a sequence left the engine.
-type finishReason uint8
-
-const (
-	finishLength finishReason = iota // generated max_tokens
-	finishAbort                      // cancelled by the client
-)
-
-// seq is one request inside the engine. Prompts are kept only as the chained hashes of
-// their full blocks: that is all the cache needs, and it keeps a queued sequence small.
-type seq struct {
-	id        uint64
-	promptLen int
-	maxTokens int
-	hashes    []uint64 // chained hash of each full prompt block
-	blocks    []int32  // KV blocks, in token order
-
-	state        seqState
-	generated    int // tokens generated (emitted)
-	computed     int // tokens whose KV is computed
-	hashedBlocks int // leading blocks registered in (or taken from) the prefix cache
-	cachedTokens int // prefix-cache hit at first admission
-	preemptions  int
-	schedStep    uint64 // last step that scheduled it (0: never)
-	cancelled    bool
-
-	arrival    time.Duration // engine clock
-	scheduled  time.Duration // first admission
-	firstToken time.Duration
-	lastToken  time.Duration
-	finished   time.Duration
-
-	// Read by the HTTP handler without the engine lock.
-	emitted atomic.Int32
-	done    atomic.Bool
-	notify  chan struct{} // buffered(1); nil when nobody listens
-	quiet   bool          // notify only when done (a non-streaming response)
-	tag     int           // caller's index (replay)
-}
-
-func (s *seq) total() int { return s.promptLen + s.generated }
 
 // hooks receive the engine's events. They are called with the engine lock held and must
 // not block or allocate per token.
@@ -71,8 +17,9 @@ type hooks interface {
 }
 
 type schedItem struct {
-	s *seq
-	n int // tokens computed for s in this step
+	s     *seq
+	n     int32 // tokens scheduled for s in this step (its draft tokens included)
+	draft int32 // draft tokens of a speculative decode step
 }
 
 // engine is the iteration-level scheduler. It is a state machine driven by a clock loop
@@ -96,9 +43,23 @@ type engine struct {
 	cancels  int // cancelled sequences not yet swept from running
 	lastStep time.Duration
 
+	// Speculative decoding: draft length, acceptance per position, drafting cost.
+	k         int
+	accept    []float64
+	draftCost float64
+	onceMS    float64 // one-off costs of the sequences admitted in the step being planned
+	plain     bool    // no feature changes a step's cost: the step time is the profile's
+
 	// Totals.
 	queries, hits, promptTokens, genTokens, preemptions, steps int64
 	busy                                                       time.Duration // sum of step times
+	spec                                                       specTotals
+}
+
+// specTotals are vLLM's speculative decoding counters.
+type specTotals struct {
+	drafts, draftTokens, accepted int64
+	perPos                        []int64 // accepted tokens by draft position
 }
 
 func newEngine(cfg Config, h hooks) *engine {
@@ -119,6 +80,11 @@ func newEngine(cfg Config, h hooks) *engine {
 	if cfg.Noise > 0 {
 		e.noise = rand.New(rand.NewPCG(cfg.Seed, 0x6e6f697365))
 	}
+	if sp := cfg.Speculative; sp.NumSpeculativeTokens > 0 {
+		e.k, e.accept, e.draftCost = sp.NumSpeculativeTokens, sp.rates(), sp.draftCost()
+		e.spec.perPos = make([]int64, e.k)
+	}
+	e.plain = e.k == 0 && cfg.Reasoning.Slowdown == 1 && cfg.StructuredOutput.TokenMS == 0
 	return e
 }
 
@@ -130,45 +96,9 @@ func (e *engine) newSeq(tokens []int, maxTokens int) *seq {
 	return newSeq(tokens, maxTokens, e.bs)
 }
 
-func newSeq(tokens []int, maxTokens, bs int) *seq {
-	nb := len(tokens) / bs
-	s := &seq{
-		promptLen: len(tokens),
-		maxTokens: maxTokens,
-		hashes:    make([]uint64, nb),
-		blocks:    make([]int32, 0, (len(tokens)+maxTokens+bs-1)/bs),
-	}
-	h := uint64(hashSeed)
-	for i := range nb {
-		h = hashBlock(h, tokens[i*bs:(i+1)*bs])
-		s.hashes[i] = h
-	}
-	return s
-}
-
-const (
-	hashSeed  = 0xcbf29ce484222325
-	hashPrime = 0x100000001b3
-)
-
-// hashBlock chains a block's tokens onto its parent's hash: a multiply-xor step per token
-// and a final avalanche (splitmix64's finaliser).
-func hashBlock(parent uint64, tokens []int) uint64 {
-	h := parent
-	for _, t := range tokens {
-		h = (h ^ uint64(t)) * hashPrime
-	}
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
-}
-
 // add queues a sequence that arrived at now.
 func (e *engine) add(s *seq, now time.Duration) error {
-	if s.promptLen < 1 || s.maxTokens < 1 {
+	if s.promptLen < 1 || s.maxTokens < 0 || (s.maxTokens == 0) != s.pool {
 		return fmt.Errorf("add request: prompt and max_tokens must be >= 1")
 	}
 	if s.promptLen+s.maxTokens > e.cfg.MaxModelLen {
@@ -176,6 +106,7 @@ func (e *engine) add(s *seq, now time.Duration) error {
 	}
 	s.arrival = now
 	s.state = stateWaiting
+	s.rng ^= e.cfg.Seed * 0x9e3779b97f4a7c15
 	e.waiting.pushBack(s)
 	e.nWaiting++
 	return nil
@@ -248,7 +179,7 @@ func (e *engine) reserve(s *seq, n int, now time.Duration) bool {
 		s.blocks = append(s.blocks, e.kv.alloc())
 	}
 	s.schedStep = e.step
-	e.sched = append(e.sched, schedItem{s, n})
+	e.sched = append(e.sched, schedItem{s: s, n: int32(n)})
 	return true
 }
 
@@ -305,8 +236,13 @@ func (e *engine) scheduleRunning(budget int, now time.Duration) int {
 		if s.state != stateRunning || s.generated == 0 || s.computed != s.total()-1 {
 			continue
 		}
-		if e.reserve(s, 1, now) {
-			budget--
+		n := 1
+		if e.k > 0 {
+			n = min(1+e.drafts(s), budget)
+		}
+		if e.reserve(s, n, now) {
+			e.sched[len(e.sched)-1].draft = int32(n - 1)
+			budget -= n
 		}
 	}
 	// 2. Chunked prefill (or recompute) of running sequences.
@@ -344,44 +280,8 @@ func (e *engine) admitWaiting(budget int, preemptions int64, now time.Duration) 
 		}
 		e.waiting.popFront()
 		e.nWaiting--
-		budget -= e.sched[len(e.sched)-1].n
+		budget -= int(e.sched[len(e.sched)-1].n)
 	}
-}
-
-// stepTime is the duration of the step planned in e.sched, starting at now: the profile's
-// prefill time of its new tokens plus its decode time at the KV usage the step reaches,
-// divided by the speedup ratio, with noise and a slow start applied.
-func (e *engine) stepTime(now time.Duration) time.Duration {
-	prefill, decode, active := 0, false, 0
-	for _, it := range e.sched {
-		if it.s.generated > 0 && it.s.computed == it.s.total()-1 && it.n == 1 {
-			decode = true
-		} else {
-			prefill += it.n
-		}
-		active += it.s.computed + it.n
-	}
-	u := 0.0
-	if e.capTok > 0 {
-		u = float64(active) / e.capTok
-	}
-	ms := 0.0
-	if prefill > 0 {
-		ms += e.prof.prefillMS(prefill)
-	}
-	if decode {
-		ms += e.prof.decodeMS(u)
-	}
-	ms /= e.cfg.SpeedupRatio
-	if e.noise != nil {
-		sd := e.cfg.Noise
-		ms *= math.Exp(sd*e.noise.NormFloat64() - sd*sd/2)
-	}
-	if f := e.cfg.Faults; f.SlowStart > 0 && now-e.ready < f.SlowStart {
-		frac := float64(now-e.ready) / float64(f.SlowStart)
-		ms *= f.SlowStartFactor - (f.SlowStartFactor-1)*max(0, frac)
-	}
-	return max(msToDuration(ms), 1)
 }
 
 // admit tries to start a waiting sequence with at most budget tokens, taking its cached
@@ -420,8 +320,9 @@ func (e *engine) admit(s *seq, budget int, now time.Duration) bool {
 	s.state = stateRunning
 	s.schedStep = e.step
 	e.running = append(e.running, s)
-	e.sched = append(e.sched, schedItem{s, n})
+	e.sched = append(e.sched, schedItem{s: s, n: int32(n)})
 	if s.preemptions == 0 {
+		e.onceMS += float64(s.onceMS)
 		s.cachedTokens = hit
 		s.scheduled = now
 		e.queries += int64(s.promptLen)
@@ -433,16 +334,22 @@ func (e *engine) admit(s *seq, budget int, now time.Duration) bool {
 }
 
 // commit ends the step planned by schedule at time now: KV is computed, full prompt blocks
-// enter the prefix cache, caught-up sequences emit a token, finished ones leave.
+// enter the prefix cache, caught-up sequences emit their tokens (one, or more when draft
+// tokens were accepted), finished ones leave.
 func (e *engine) commit(now time.Duration) {
 	finished := false
 	for i := range e.sched {
-		s := e.sched[i].s
+		s, n := e.sched[i].s, int(e.sched[i].n)
 		e.sched[i].s = nil
 		if s.state != stateRunning || s.cancelled {
 			continue
 		}
-		s.computed += e.sched[i].n
+		emit := 1
+		if d := int(e.sched[i].draft); d > 0 {
+			emit += e.verify(s, d)
+			n = emit // the rejected drafts' KV is dropped
+		}
+		s.computed += n
 		full := min(s.computed/e.bs, len(s.hashes))
 		for ; s.hashedBlocks < full; s.hashedBlocks++ {
 			e.kv.register(s.blocks[s.hashedBlocks], s.hashes[s.hashedBlocks])
@@ -450,20 +357,19 @@ func (e *engine) commit(now time.Duration) {
 		if s.computed < s.total() {
 			continue
 		}
-		s.generated++
-		e.genTokens++
-		if s.generated == 1 {
-			s.firstToken = now
+		if !s.pool {
+			s.generated += emit
+			s.stepTokens = int32(emit)
+			e.genTokens += int64(emit)
+			if s.generated == emit {
+				s.firstToken = now
+			}
+			e.hooks.token(s, now)
+			s.lastToken = now
 		}
-		e.hooks.token(s, now)
-		s.lastToken = now
-		if s.generated >= s.maxTokens {
-			e.kv.release(s.blocks)
-			s.blocks = s.blocks[:0]
-			s.state = stateFinished
-			s.finished = now
+		if s.pool || s.generated >= s.maxTokens {
+			e.finish(s, now)
 			finished = true
-			e.hooks.finished(s, now, finishLength)
 		}
 	}
 	e.sched = e.sched[:0]
@@ -479,6 +385,19 @@ func (e *engine) commit(now time.Duration) {
 		e.running = e.running[:k]
 	}
 	e.lastStep = now
+}
+
+// finish ends s at now, its output complete.
+func (e *engine) finish(s *seq, now time.Duration) {
+	e.kv.release(s.blocks)
+	s.blocks = s.blocks[:0]
+	s.state = stateFinished
+	s.finished = now
+	why := finishLength
+	if s.stop || s.pool {
+		why = finishStop
+	}
+	e.hooks.finished(s, now, why)
 }
 
 // kvUsage is the fraction of KV blocks referenced by running sequences.

@@ -76,3 +76,31 @@ func ExampleNew() {
 	// " tok tok tok" length, usage 2+3
 	// map[backend:mock model:sim-llama-8b]
 }
+
+// Speculative decoding on the virtual clock: the same request at two acceptance rates. At
+// 0.5 fewer draft tokens are accepted per step, so the request takes more steps and
+// longer; vLLM's acceptance rate (accepted / draft tokens, which is what AcceptanceRate
+// sets) and mean acceptance length (1 + accepted / drafts) fall with it. A perf case
+// reads them from vllm:spec_decode_*.
+func ExampleSpeculative() {
+	prompt := make([]int, 256)
+	for i := range prompt {
+		prompt[i] = 100 + i
+	}
+	for _, p := range []float64{0.7, 0.5} {
+		cfg := mock.Config{Speculative: mock.Speculative{Method: "eagle3", NumSpeculativeTokens: 3, AcceptanceRate: p}}
+		reqs := func(yield func(mock.ReplayRequest, error) bool) {
+			yield(mock.ReplayRequest{Tokens: prompt, MaxTokens: 1000}, nil)
+		}
+		st, err := mock.Replay(cfg, reqs, nil)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("acceptance %.1f: %d tokens in %d steps, %v; acceptance rate %.2f, mean acceptance length %.2f\n",
+			p, st.OutputTokens, st.Steps, st.Makespan.Round(time.Millisecond),
+			float64(st.AcceptedTokens)/float64(st.DraftTokens), 1+float64(st.AcceptedTokens)/float64(st.Drafts))
+	}
+	// Output:
+	// acceptance 0.7: 1000 tokens in 323 steps, 2.204s; acceptance rate 0.70, mean acceptance length 3.10
+	// acceptance 0.5: 1000 tokens in 390 steps, 2.658s; acceptance rate 0.52, mean acceptance length 2.57
+}

@@ -40,15 +40,21 @@ type surface interface {
 	run(w http.ResponseWriter, r *http.Request, req apiRequest)
 }
 
-// routes sets up the simulator's HTTP surface for s: completions and chat completions
-// (checked against cfg's model, context length and body limit), /v1/models, /health,
+// routes sets up the simulator's HTTP surface for s: completions, chat completions,
+// responses, and the pooling routes (embeddings, score, rerank at vLLM's paths), checked
+// against cfg's model, context length and body limit; /v1/models, /health,
 // /version (answering version), /metrics from g, and vLLM's dev-mode
 // /reset_prefix_cache, which perf runners call between repetitions so that each starts
 // with a cold prefix cache.
 func (f *front) routes(s surface, cfg Config, version string, g prometheus.Gatherer) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/completions", f.guard(func(w http.ResponseWriter, r *http.Request) { complete(s, cfg, w, r, false) }))
-	mux.HandleFunc("/v1/chat/completions", f.guard(func(w http.ResponseWriter, r *http.Request) { complete(s, cfg, w, r, true) }))
+	for path, api := range map[string]apiKind{
+		"/v1/completions": apiCompletions, "/v1/chat/completions": apiChat, "/v1/responses": apiResponses,
+		"/v1/embeddings": apiEmbeddings, "/score": apiScore, "/v1/score": apiScore,
+		"/rerank": apiRerank, "/v1/rerank": apiRerank, "/v2/rerank": apiRerank,
+	} {
+		mux.HandleFunc(path, f.guard(func(w http.ResponseWriter, r *http.Request) { complete(s, &cfg, w, r, api) }))
+	}
 	mux.HandleFunc("/v1/models", f.guard(s.models))
 	mux.HandleFunc("/health", f.guard(func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready() {
@@ -74,8 +80,8 @@ func (f *front) routes(s surface, cfg Config, version string, g prometheus.Gathe
 	f.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cfg.IdleTimeout}
 }
 
-// complete reads and decodes a completion and hands it to s.
-func complete(s surface, cfg Config, w http.ResponseWriter, r *http.Request, chat bool) {
+// complete reads and decodes a request for api and hands it to s.
+func complete(s surface, cfg *Config, w http.ResponseWriter, r *http.Request, api apiKind) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, &apiError{http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST"})
@@ -85,7 +91,7 @@ func complete(s surface, cfg Config, w http.ResponseWriter, r *http.Request, cha
 		writeError(w, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableError", "starting up"})
 		return
 	}
-	body, err := readBody(w, r, cfg)
+	body, err := readBody(w, r, *cfg)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -95,7 +101,7 @@ func complete(s surface, cfg Config, w http.ResponseWriter, r *http.Request, cha
 		writeError(w, badRequest("read body: %v", err))
 		return
 	}
-	req, aerr := decodeRequest(body, chat, cfg.Model, cfg.MaxModelLen)
+	req, aerr := decodeRequest(body, api, cfg)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

@@ -22,22 +22,34 @@ const (
 	seriesQueueTime   = "vllm:request_queue_time_seconds"
 	seriesWaiting     = "vllm:num_requests_waiting"
 	seriesKVUsage     = "vllm:kv_cache_usage_perc"
+
+	// Speculative decoding (vllm/v1/spec_decode/metrics.py registers the counters without
+	// "_total"; the exposition adds it).
+	seriesSpecDrafts      = "vllm:spec_decode_num_drafts_total"
+	seriesSpecDraftTokens = "vllm:spec_decode_num_draft_tokens_total"
+	seriesSpecAccepted    = "vllm:spec_decode_num_accepted_tokens_total"
 )
 
-// metricNames maps perftest's server metrics (see perftest.MetricsSource) to the series.
-func metricNames() map[string]string {
-	return map[string]string{
+// metricNames maps perftest's server metrics (see perftest.MetricsSource) to the series;
+// with speculative decoding on (spec), its counters too.
+func metricNames(spec bool) map[string]string {
+	m := map[string]string{
 		"prefix-hits": seriesHits, "prefix-queries": seriesQueries, "preemptions": seriesPreemptions,
 		"queue-time": seriesQueueTime, "kv-usage": seriesKVUsage, "waiting": seriesWaiting,
 	}
+	if spec {
+		m["spec-drafts"], m["spec-draft-tokens"], m["spec-accepted-tokens"] = seriesSpecDrafts, seriesSpecDraftTokens, seriesSpecAccepted
+	}
+	return m
 }
 
 // metrics exposes the engine in vLLM's Prometheus names, labelled model_name.
 type metrics struct {
 	reg                                                 *prometheus.Registry
 	queries, hits, promptTokens, genTokens, preemptions prometheus.Counter
-	successLength, successAbort                         prometheus.Counter
+	successLength, successAbort, successStop            prometheus.Counter
 	ttft, itl, e2e, queue                               prometheus.Histogram
+	mmQueries, mmHits                                   prometheus.Counter
 }
 
 func newMetrics(model string, gauges func() (running, waiting int, kvUsage float64)) *metrics {
@@ -65,13 +77,15 @@ func newMetrics(model string, gauges func() (running, waiting int, kvUsage float
 	success := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
 		Help: "Count of successfully processed requests.", ConstLabels: lab}, []string{"finished_reason"})
 	reg.MustRegister(success)
-	success.WithLabelValues("stop")
+	m.successStop = success.WithLabelValues("stop")
 	m.successLength = success.WithLabelValues("length")
 	m.successAbort = success.WithLabelValues("abort")
 	m.ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttftBuckets)
 	m.itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itlBuckets)
 	m.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestBuckets)
 	m.queue = hist(seriesQueueTime, "Histogram of time spent in WAITING phase for request.", requestBuckets)
+	m.mmQueries = counter("vllm:mm_cache_queries_total", "Multi-modal cache queries, in terms of number of queried items.")
+	m.mmHits = counter("vllm:mm_cache_hits_total", "Multi-modal cache hits, in terms of number of cached items.")
 	gauge("vllm:num_requests_running", "Number of requests in model execution batches.", func() float64 { r, _, _ := gauges(); return float64(r) })
 	gauge(seriesWaiting, "Number of requests waiting to be processed.", func() float64 { _, w, _ := gauges(); return float64(w) })
 	gauge(seriesKVUsage, "KV-cache usage. 1 means 100 percent usage.", func() float64 { _, _, u := gauges(); return u })
@@ -92,6 +106,26 @@ func (m *metrics) cacheConfig(model string, cfg Config) {
 	m.reg.MustRegister(g)
 }
 
+// speculative exports vLLM's speculative decoding counters for k draft positions, read
+// from the engine's totals through read (which holds the engine's lock while it calls its
+// argument): vllm:spec_decode_num_drafts_total, ..._num_draft_tokens_total,
+// ..._num_accepted_tokens_total and ..._num_accepted_tokens_per_pos_total{position}.
+func (m *metrics) speculative(model string, k int, read func(func(*specTotals) float64) float64) {
+	counter := func(name, help string, lab prometheus.Labels, f func(*specTotals) float64) {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: lab},
+			func() float64 { return read(f) }))
+	}
+	lab := prometheus.Labels{"model_name": model}
+	counter(seriesSpecDrafts, "Number of spec decoding drafts.", lab, func(t *specTotals) float64 { return float64(t.drafts) })
+	counter(seriesSpecDraftTokens, "Number of draft tokens.", lab, func(t *specTotals) float64 { return float64(t.draftTokens) })
+	counter(seriesSpecAccepted, "Number of accepted tokens.", lab, func(t *specTotals) float64 { return float64(t.accepted) })
+	for pos := range k {
+		counter("vllm:spec_decode_num_accepted_tokens_per_pos_total", "Accepted tokens per draft position.",
+			prometheus.Labels{"model_name": model, "position": strconv.Itoa(pos)},
+			func(t *specTotals) float64 { return float64(t.perPos[pos]) })
+	}
+}
+
 // metrics implements hooks.
 
 func (m *metrics) admitted(s *seq, now time.Duration) {
@@ -102,8 +136,8 @@ func (m *metrics) admitted(s *seq, now time.Duration) {
 }
 
 func (m *metrics) token(s *seq, now time.Duration) {
-	m.genTokens.Inc()
-	if s.generated == 1 {
+	m.genTokens.Add(float64(s.stepTokens))
+	if s.generated == int(s.stepTokens) {
 		m.ttft.Observe((now - s.arrival).Seconds())
 	} else {
 		m.itl.Observe((now - s.lastToken).Seconds())
@@ -111,11 +145,15 @@ func (m *metrics) token(s *seq, now time.Duration) {
 }
 
 func (m *metrics) finished(s *seq, now time.Duration, why finishReason) {
-	if why == finishAbort {
+	switch why {
+	case finishAbort:
 		m.successAbort.Inc()
 		return
+	case finishStop:
+		m.successStop.Inc()
+	default:
+		m.successLength.Inc()
 	}
-	m.successLength.Inc()
 	m.e2e.Observe((now - s.arrival).Seconds())
 }
 

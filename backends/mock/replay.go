@@ -46,6 +46,19 @@ type ReplayStats struct {
 	Makespan time.Duration
 	// Busy is the sum of step times (Makespan less idle time).
 	Busy time.Duration
+	// Drafts, DraftTokens and AcceptedTokens are vLLM's speculative decoding counters
+	// (zero without Config.Speculative).
+	Drafts, DraftTokens, AcceptedTokens int64
+}
+
+// addEngine adds the totals of an engine that has run to s.
+func (s *ReplayStats) addEngine(e *engine) {
+	s.Preemptions += e.preemptions
+	s.Steps += e.steps
+	s.Busy += e.busy
+	s.Drafts += e.spec.drafts
+	s.DraftTokens += e.spec.draftTokens
+	s.AcceptedTokens += e.spec.accepted
 }
 
 // HitRatio is the fraction of prompt tokens served from the prefix cache.
@@ -105,9 +118,7 @@ func Replay(cfg Config, reqs iter.Seq2[ReplayRequest, error], each func(ReplayRe
 		now += d
 		e.commit(now)
 	}
-	rh.stats.Preemptions = e.preemptions
-	rh.stats.Steps = e.steps
-	rh.stats.Busy = e.busy
+	rh.stats.addEngine(e)
 	rh.stats.Makespan = now
 	return rh.stats, nil
 }
@@ -145,16 +156,16 @@ func (s *ReplayStats) add(q *seq) {
 // finished is the result of q, finished at now.
 func finished(q *seq, now time.Duration) ReplayResult {
 	return ReplayResult{
-		Index: q.tag, Arrival: q.arrival,
+		Index: int(q.tag), Arrival: q.arrival,
 		PromptTokens: q.promptLen, CachedTokens: q.cachedTokens, OutputTokens: q.generated,
 		Queue: q.scheduled - q.arrival, TTFT: q.firstToken - q.arrival, E2E: now - q.arrival,
-		Preemptions: q.preemptions,
+		Preemptions: int(q.preemptions),
 	}
 }
 
 // rejected is the result of q, refused with err.
 func rejected(q *seq, err error) ReplayResult {
-	return ReplayResult{Index: q.tag, Arrival: q.arrival, PromptTokens: q.promptLen, Err: err}
+	return ReplayResult{Index: int(q.tag), Arrival: q.arrival, PromptTokens: q.promptLen, Err: err}
 }
 
 // replayReader reads a replay's requests one ahead: each becomes a sequence with its index
@@ -190,7 +201,7 @@ func (r *replayReader) pull() error {
 			return fmt.Errorf("%s: request %d: %w", r.what, r.index, err)
 		}
 		q := newSeq(req.Tokens, req.MaxTokens, r.blockSize)
-		q.tag, q.arrival = r.index, req.Arrival
+		q.tag, q.arrival = int32(r.index), req.Arrival
 		r.index++
 		*r.requests++
 		if req.MaxTokens < 1 || len(req.Tokens) < 1 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -13,31 +12,43 @@ import (
 // counts words counts tokens.
 const tokenText = " tok"
 
-// responder writes one response: SSE chunks while streaming, one JSON body otherwise. The
-// per-token chunks are built once per request, so streaming does not allocate per token.
+// responder writes one response: SSE chunks (chat and completions) or events (the
+// Responses API) while streaming, one JSON body otherwise. Chunks are built in a buffer
+// the response keeps, so streaming does not allocate per token.
 type responder struct {
-	w       http.ResponseWriter
-	fl      http.Flusher
-	req     apiRequest
-	id      string
-	created int64
-	plan    faultPlan
-	faultAt int
-	stall   time.Duration
-	dialect Dialect
-	pending int // tokens generated but not yet written (Dialect.Coalesce)
+	w        http.ResponseWriter
+	fl       http.Flusher
+	req      *apiRequest
+	out      *output
+	id       string
+	created  int64
+	plan     faultPlan
+	faultAt  int
+	stall    time.Duration
+	dialect  Dialect
+	every    bool // usage on every chunk (Dialect.UsageEveryChunk, continuous_usage_stats)
+	group    bool // one chunk for all the tokens at hand (speculative decoding)
+	from     int  // first token not yet written
+	roleSent bool
 
-	head             string // a chunk's JSON up to its choice
-	mid, first, last []byte // chunk for a middle token, the first token, the last token
+	head []byte // a chunk's JSON up to its choice
+	buf  []byte
+	ev   eventState // the Responses API's
 }
 
-func newResponder(w http.ResponseWriter, req apiRequest, id uint64, created int64, plan faultPlan, stall time.Duration, d Dialect) *responder {
-	rw := &responder{w: w, req: req, created: created, plan: plan, faultAt: req.maxTokens / 2, stall: stall, dialect: d}
+func newResponder(w http.ResponseWriter, req *apiRequest, id uint64, created int64, plan faultPlan, cfg *Config) *responder {
+	rw := &responder{w: w, req: req, out: &req.out, created: created, plan: plan, faultAt: req.maxTokens / 2,
+		stall: cfg.Faults.Stall, dialect: cfg.Dialect, every: cfg.Dialect.UsageEveryChunk || req.continuousUsage,
+		group: cfg.Speculative.NumSpeculativeTokens > 0}
 	rw.fl, _ = w.(http.Flusher)
-	if req.chat {
-		rw.id = "chatcmpl-" + strconv.FormatUint(id, 10)
-	} else {
-		rw.id = "cmpl-" + strconv.FormatUint(id, 10)
+	sid := strconv.FormatUint(id, 10)
+	switch req.api {
+	case apiChat:
+		rw.id = "chatcmpl-" + sid
+	case apiResponses:
+		rw.id = "resp_" + sid
+	default:
+		rw.id = "cmpl-" + sid
 	}
 	if !req.stream {
 		return rw
@@ -46,46 +57,18 @@ func newResponder(w http.ResponseWriter, req apiRequest, id uint64, created int6
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	head := `data: {"id":"` + rw.id + `","object":"`
-	if req.chat {
-		head += `chat.completion.chunk`
-	} else {
-		head += `text_completion`
+	obj := "text_completion"
+	if req.chat() {
+		obj = "chat.completion.chunk"
 	}
-	head += `","created":` + strconv.FormatInt(created, 10) + `,"model":` + strconv.Quote(req.model) + `,"choices":[{"index":0,`
-	rw.head = head
-	rw.mid = rw.chunk(1, false, "null", "")
-	rw.first = rw.chunk(1, true, "null", "")
-	rw.last = rw.chunk(1, false, `"length"`, "")
-	if req.maxTokens == 1 {
-		rw.last = rw.chunk(1, true, `"length"`, "")
-	}
+	rw.head = []byte(`data: {"id":"` + rw.id + `","object":"` + obj + `","created":` + strconv.FormatInt(created, 10) +
+		`,"model":` + strconv.Quote(req.model) + `,"choices":[{"index":0,`)
+	rw.buf = make([]byte, 0, 512)
 	w.WriteHeader(http.StatusOK)
+	if req.api == apiResponses {
+		rw.startEvents(sid)
+	}
 	return rw
-}
-
-// chunk builds the SSE event of a chunk carrying n tokens (0: an empty text), the role when
-// role is set, the finish reason (JSON), and usage (JSON, "" for none) beside the choice.
-func (rw *responder) chunk(n int, role bool, finish, usage string) []byte {
-	var b strings.Builder
-	b.WriteString(rw.head)
-	text := strings.Repeat(tokenText, n)
-	if rw.req.chat {
-		b.WriteString(`"delta":{`)
-		if role {
-			b.WriteString(`"role":"assistant",`)
-		}
-		b.WriteString(`"content":"` + text + `"},"logprobs":null,"finish_reason":`)
-	} else {
-		b.WriteString(`"text":"` + text + `","logprobs":null,"finish_reason":`)
-	}
-	b.WriteString(finish)
-	b.WriteString(`,"stop_reason":null}]`)
-	if usage != "" {
-		b.WriteString(`,"usage":` + usage)
-	}
-	b.WriteString("}\n\n")
-	return []byte(b.String())
 }
 
 func (rw *responder) flush() {
@@ -94,69 +77,172 @@ func (rw *responder) flush() {
 	}
 }
 
-// token writes token i (from 0). It reports false if the response must end.
-func (rw *responder) token(i int, q *seq, ctx context.Context, quit <-chan struct{}) bool {
-	if i == rw.faultAt {
-		if rw.plan.disconnect {
-			rw.flush()
-			panic(http.ErrAbortHandler) // net/http closes the connection without a clean end
+// write writes tokens [a, b) (from 0), striking the request's planned fault when token
+// faultAt comes. It reports false if the response must end.
+func (rw *responder) write(a, b int, q *seq, ctx context.Context, quit <-chan struct{}) bool {
+	if f := rw.faultAt; a <= f && f < b && rw.plan != (faultPlan{}) {
+		if !rw.write(a, f, q, ctx, quit) || !rw.strike(ctx, quit) {
+			return false
 		}
-		if rw.plan.stall {
-			rw.flush()
-			t := time.NewTimer(rw.stall)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				return false
-			case <-quit:
-				return false
-			}
-		}
-		if rw.plan.malformed && rw.req.stream {
-			rw.w.Write([]byte(`data: {"id":"` + rw.id + `","object":` + "\n\n"))
-		}
+		a = f
 	}
 	if !rw.req.stream {
 		return true
 	}
-	last := i == rw.req.maxTokens-1
-	if d := rw.dialect; d.Coalesce > 1 || d.UsageEveryChunk {
-		rw.pending++
-		if rw.pending < d.Coalesce && !last {
-			return true
+	o := rw.out
+	for i := a; i < b; i++ {
+		cut := true
+		switch {
+		case rw.dialect.Coalesce > 1:
+			cut = i+1-rw.from >= rw.dialect.Coalesce
+		case rw.group:
+			cut = i == b-1
 		}
-		n := rw.pending
-		rw.pending = 0
-		finish, usage := "null", ""
-		if last {
-			finish = `"length"`
+		if !cut && !o.lastOfPhase(i) {
+			continue
 		}
-		if d.UsageEveryChunk {
-			usage = rw.usageJSON(q, i+1)
+		ok := true
+		if rw.req.api == apiResponses {
+			ok = rw.events(rw.from, i+1, q)
+		} else {
+			ok = rw.chunk(rw.from, i+1, q)
 		}
-		_, err := rw.w.Write(rw.chunk(n, rw.req.chat && i+1 == n, finish, usage))
-		return err == nil
+		if !ok {
+			return false
+		}
+		rw.from = i + 1
 	}
-	var b []byte
-	switch {
-	case last:
-		b = rw.last
-	case i == 0 && rw.req.chat:
-		b = rw.first
-	default:
-		b = rw.mid
+	return true
+}
+
+// strike carries out the fault plan: cut the connection, stall, or send an event that is
+// not JSON. It reports false if the response must end.
+func (rw *responder) strike(ctx context.Context, quit <-chan struct{}) bool {
+	p := rw.plan
+	rw.plan = faultPlan{}
+	if p.disconnect {
+		rw.flush()
+		panic(http.ErrAbortHandler) // net/http closes the connection without a clean end
 	}
-	_, err := rw.w.Write(b)
+	if p.stall {
+		rw.flush()
+		t := time.NewTimer(rw.stall)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		case <-quit:
+			return false
+		}
+	}
+	if p.malformed && rw.req.stream {
+		rw.w.Write([]byte(`data: {"id":"` + rw.id + `","object":` + "\n\n"))
+	}
+	return true
+}
+
+// chunk writes the chat or completions chunk of tokens [a, b), all of one phase: the
+// role on the first chunk, the finish reason on the last, and usage on each when asked.
+func (rw *responder) chunk(a, b int, q *seq) bool {
+	o := rw.out
+	p := o.phase(a)
+	if p == phaseReasoning && o.hideReasoning {
+		return true // vLLM generates the reasoning and sends none of it
+	}
+	buf := append(rw.buf[:0], rw.head...)
+	if rw.req.chat() {
+		buf = append(buf, `"delta":{`...)
+		if !rw.roleSent {
+			buf = append(buf, `"role":"assistant",`...)
+			rw.roleSent = true
+		}
+		buf = rw.appendDelta(buf, p, a, b)
+		buf = append(buf, `},"logprobs":null,"finish_reason":`...)
+	} else {
+		buf = append(buf, `"text":"`...)
+		buf = rw.appendPieces(buf, a, b)
+		buf = append(buf, `","logprobs":null,"finish_reason":`...)
+	}
+	if b == o.maxTokens {
+		buf = append(buf, '"')
+		buf = append(buf, o.finish()...)
+		buf = append(buf, '"')
+	} else {
+		buf = append(buf, "null"...)
+	}
+	buf = append(buf, `,"stop_reason":null}]`...)
+	if rw.every {
+		buf = append(buf, `,"usage":`...)
+		buf = rw.appendUsage(buf, q, b)
+	}
+	buf = append(buf, "}\n\n"...)
+	rw.buf = buf
+	_, err := rw.w.Write(buf)
 	return err == nil
 }
 
-// usageJSON is the usage object after completion tokens have been generated.
-func (rw *responder) usageJSON(q *seq, completion int) string {
-	u := rw.usage(q)
-	u.CompletionTokens, u.TotalTokens = completion, u.PromptTokens+completion
-	b, _ := json.Marshal(u)
-	return string(b)
+// appendDelta appends a chat delta's field for tokens [a, b) of phase p: reasoning in the
+// dialect's field, text, or a tool call (vLLM's DeltaToolCall: id, type, index and the
+// function's name first, then its arguments in pieces).
+func (rw *responder) appendDelta(buf []byte, p phase, a, b int) []byte {
+	switch p {
+	case phaseReasoning:
+		buf = append(buf, '"')
+		buf = append(buf, rw.dialect.ReasoningField...)
+		buf = append(buf, `":"`...)
+	case phaseToolName:
+		buf = append(buf, `"tool_calls":[{"id":"chatcmpl-tool-`...)
+		buf = append(buf, rw.id...)
+		buf = append(buf, `","type":"function","index":0,"function":{"name":"`...)
+		buf = append(buf, rw.out.toolEsc...)
+		if rw.out.piece(a, true) == "" {
+			return append(buf, `"}}]`...)
+		}
+		buf = append(buf, `","arguments":"`...)
+		buf = rw.appendPieces(buf, a, b)
+		return append(buf, `"}}]`...)
+	case phaseToolArgs:
+		buf = append(buf, `"tool_calls":[{"index":0,"function":{"arguments":"`...)
+		buf = rw.appendPieces(buf, a, b)
+		return append(buf, `"}}]`...)
+	default:
+		buf = append(buf, `"content":"`...)
+	}
+	buf = rw.appendPieces(buf, a, b)
+	return append(buf, '"')
+}
+
+func (rw *responder) appendPieces(buf []byte, a, b int) []byte {
+	for i := a; i < b; i++ {
+		buf = append(buf, rw.out.piece(i, true)...)
+	}
+	return buf
+}
+
+// appendUsage appends the usage after completion tokens, as vLLM's UsageInfo (the
+// details only where vLLM sends them) without allocating.
+func (rw *responder) appendUsage(buf []byte, q *seq, completion int) []byte {
+	buf = append(buf, `{"prompt_tokens":`...)
+	buf = strconv.AppendInt(buf, int64(q.promptLen), 10)
+	buf = append(buf, `,"total_tokens":`...)
+	buf = strconv.AppendInt(buf, int64(q.promptLen+completion), 10)
+	buf = append(buf, `,"completion_tokens":`...)
+	buf = strconv.AppendInt(buf, int64(completion), 10)
+	buf = append(buf, `,"prompt_tokens_details":{"cached_tokens":`...)
+	buf = strconv.AppendInt(buf, int64(q.cachedTokens), 10)
+	if n := rw.req.imageTokens; n > 0 {
+		buf = append(buf, `,"multimodal_tokens":{"image":`...)
+		buf = strconv.AppendInt(buf, int64(n), 10)
+		buf = append(buf, '}')
+	}
+	buf = append(buf, '}')
+	if rw.out.details {
+		buf = append(buf, `,"completion_tokens_details":{"reasoning_tokens":`...)
+		buf = strconv.AppendInt(buf, int64(min(completion, rw.out.reasoning)), 10)
+		buf = append(buf, '}')
+	}
+	return append(buf, '}')
 }
 
 type usage struct {
@@ -164,52 +250,89 @@ type usage struct {
 	TotalTokens         int `json:"total_tokens"`
 	CompletionTokens    int `json:"completion_tokens"`
 	PromptTokensDetails struct {
-		CachedTokens int `json:"cached_tokens"`
+		CachedTokens     int            `json:"cached_tokens"`
+		MultimodalTokens map[string]int `json:"multimodal_tokens,omitempty"`
 	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails *struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details,omitempty"`
 }
 
 func (rw *responder) usage(q *seq) usage {
 	u := usage{PromptTokens: q.promptLen, CompletionTokens: q.maxTokens, TotalTokens: q.promptLen + q.maxTokens}
 	u.PromptTokensDetails.CachedTokens = q.cachedTokens
+	if n := rw.req.imageTokens; n > 0 {
+		u.PromptTokensDetails.MultimodalTokens = map[string]int{"image": n}
+	}
+	if rw.out.details {
+		u.CompletionTokensDetails = &struct {
+			ReasoningTokens int `json:"reasoning_tokens"`
+		}{rw.out.reasoning}
+	}
 	return u
 }
 
 // finish ends the response after the last token.
 func (rw *responder) finish(q *seq) {
-	if rw.req.stream {
-		switch {
-		case rw.req.includeUsage && rw.dialect.UsageWithLastChoice:
-			rw.w.Write(rw.chunk(0, false, `"length"`, rw.usageJSON(q, q.maxTokens)))
-		case rw.req.includeUsage:
-			obj := "text_completion"
-			if rw.req.chat {
-				obj = "chat.completion.chunk"
-			}
-			b, _ := json.Marshal(map[string]any{"id": rw.id, "object": obj, "created": rw.created,
-				"model": rw.req.model, "choices": []any{}, "usage": rw.usage(q)})
-			rw.w.Write([]byte("data: "))
-			rw.w.Write(b)
-			rw.w.Write([]byte("\n\n"))
-		}
-		rw.w.Write([]byte("data: [DONE]\n\n"))
-		rw.flush()
+	if rw.req.api == apiResponses {
+		rw.finishResponses(q)
 		return
 	}
+	if !rw.req.stream {
+		rw.finishBody(q)
+		return
+	}
+	switch {
+	case rw.req.includeUsage && rw.dialect.UsageWithLastChoice:
+		buf := append(rw.buf[:0], rw.head...)
+		if rw.req.chat() {
+			buf = append(buf, `"delta":{"content":""}`...)
+		} else {
+			buf = append(buf, `"text":""`...)
+		}
+		buf = append(buf, `,"logprobs":null,"finish_reason":"`+rw.out.finish()+`","stop_reason":null}],"usage":`...)
+		buf = rw.appendUsage(buf, q, q.maxTokens)
+		rw.w.Write(append(buf, "}\n\n"...))
+	case rw.req.includeUsage:
+		obj := "text_completion"
+		if rw.req.chat() {
+			obj = "chat.completion.chunk"
+		}
+		b, _ := json.Marshal(map[string]any{"id": rw.id, "object": obj, "created": rw.created,
+			"model": rw.req.model, "choices": []any{}, "usage": rw.usage(q)})
+		rw.w.Write([]byte("data: "))
+		rw.w.Write(b)
+		rw.w.Write([]byte("\n\n"))
+	}
+	rw.w.Write([]byte("data: [DONE]\n\n"))
+	rw.flush()
+}
+
+// finishBody writes a non-streaming chat or completions answer.
+func (rw *responder) finishBody(q *seq) {
 	if rw.plan.disconnect {
 		panic(http.ErrAbortHandler)
 	}
-	text := strings.Repeat(tokenText, q.maxTokens)
-	var body map[string]any
-	if rw.req.chat {
-		body = map[string]any{"id": rw.id, "object": "chat.completion", "created": rw.created, "model": rw.req.model,
-			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text},
-				"logprobs": nil, "finish_reason": "length", "stop_reason": nil}},
-			"usage": rw.usage(q)}
+	o := rw.out
+	choice := map[string]any{"index": 0, "logprobs": nil, "finish_reason": o.finish(), "stop_reason": nil}
+	body := map[string]any{"id": rw.id, "created": rw.created, "model": rw.req.model, "usage": rw.usage(q)}
+	if rw.req.chat() {
+		body["object"] = "chat.completion"
+		msg := map[string]any{"role": "assistant", "content": o.text(o.reasoning, o.maxTokens)}
+		if o.reasoning > 0 && !o.hideReasoning {
+			msg[rw.dialect.ReasoningField] = o.text(0, o.reasoning)
+		}
+		if o.answer == answerTool {
+			msg["content"] = nil
+			msg["tool_calls"] = []any{map[string]any{"id": "chatcmpl-tool-" + rw.id, "type": "function",
+				"function": map[string]any{"name": o.tool, "arguments": o.text(o.reasoning, o.maxTokens)}}}
+		}
+		choice["message"] = msg
 	} else {
-		body = map[string]any{"id": rw.id, "object": "text_completion", "created": rw.created, "model": rw.req.model,
-			"choices": []any{map[string]any{"index": 0, "text": text, "logprobs": nil, "finish_reason": "length", "stop_reason": nil}},
-			"usage":   rw.usage(q)}
+		body["object"] = "text_completion"
+		choice["text"] = o.text(0, o.maxTokens)
 	}
+	body["choices"] = []any{choice}
 	b, _ := json.Marshal(body)
 	rw.w.Header().Set("Content-Type", "application/json")
 	rw.w.Write(b)

@@ -29,6 +29,8 @@ type Server struct {
 	faultMu  sync.Mutex
 	faultRng *rand.Rand
 	reqID    uint64
+
+	encoderCache, grammars lru // guarded by mu
 }
 
 // New builds a server from cfg without listening; call Serve, then Close.
@@ -53,6 +55,14 @@ func New(cfg Config) (*Server, error) {
 	s.m.cacheConfig(cfg.Model, cfg)
 	s.eng = newEngine(cfg, serverHooks{s.m})
 	s.eng.ready = cfg.StartupDelay
+	s.encoderCache.budget, s.grammars.budget = cfg.Multimodal.EncoderCacheTokens, 4096
+	if k := cfg.Speculative.NumSpeculativeTokens; k > 0 {
+		s.m.speculative(cfg.Model, k, func(f func(*specTotals) float64) float64 {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return f(&s.eng.spec)
+		})
+	}
 	s.routes(s, cfg, "perfgate-mock", s.m.reg)
 	return s, nil
 }
@@ -127,7 +137,9 @@ func (s *Server) MetricsURL() string { return s.BaseURL() + "/metrics" }
 
 // MetricNames maps perftest's server metrics to the simulator's series, which are vLLM's
 // (perftest.MetricsSource).
-func (s *Server) MetricNames() map[string]string { return metricNames() }
+func (s *Server) MetricNames() map[string]string {
+	return metricNames(s.cfg.Speculative.NumSpeculativeTokens > 0)
+}
 
 // ResetPrefixCache empties the simulator's prefix cache, as POST /reset_prefix_cache does
 // (perftest.CacheResetter): cached blocks no running request holds are dropped.
@@ -244,9 +256,41 @@ func (s *Server) drawFaults() faultPlan {
 	return faultPlan{draw(f.ErrorRate), draw(f.DisconnectRate), draw(f.StallRate), draw(f.MalformedRate)}
 }
 
-// run serves a decoded completion on this server's engine.
+// run serves a decoded request on this server's engine.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, req apiRequest) {
-	s.serve(w, r, req, s.eng.newSeq(req.tokens, req.maxTokens))
+	if req.api >= apiEmbeddings {
+		s.servePool(w, r, req)
+		return
+	}
+	s.serve(w, r, req, req.seq(s.eng.bs))
+}
+
+// seq builds the engine's sequence of a generation request, with its output plan.
+func (r *apiRequest) seq(bs int) *seq {
+	q := newSeq(r.tokens, r.maxTokens, bs)
+	q.reasoning, q.structured, q.stop = int32(r.out.reasoning), r.out.grammar, r.out.stops()
+	return q
+}
+
+// onceCost is the one-off time a request costs the step that first schedules it: the
+// encoder for its images not in the encoder cache, the grammar compilation for a schema
+// not seen before. It counts vLLM's multimodal cache queries and hits. Call with s.mu
+// held.
+func (s *Server) onceCost(req *apiRequest) float64 {
+	ms := 0.0
+	mm := s.cfg.Multimodal
+	for _, im := range req.images {
+		s.m.mmQueries.Inc()
+		if s.encoderCache.touch(im.hash, im.tokens) {
+			s.m.mmHits.Inc()
+			continue
+		}
+		ms += mm.EncoderMS + mm.EncoderTokenMS*float64(im.tokens)
+	}
+	if h := req.out.schema; h != 0 && !s.grammars.touch(h, 1) {
+		ms += s.cfg.StructuredOutput.CompileMS
+	}
+	return ms
 }
 
 // serve runs a decoded request, whose sequence q is built but not queued, on this server's
@@ -262,6 +306,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req apiRequest, q
 	s.mu.Lock()
 	s.reqID++
 	id := s.reqID
+	q.onceMS = float32(s.onceCost(&req))
 	err := s.eng.add(q, time.Since(s.created))
 	if err == nil {
 		s.wake.Signal()
@@ -279,7 +324,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req apiRequest, q
 			s.mu.Unlock()
 		}
 	}()
-	rw := newResponder(w, req, id, s.created.Unix(), plan, s.cfg.Faults.Stall, s.cfg.Dialect)
+	rw := newResponder(w, &req, id, s.created.Unix(), plan, &s.cfg)
 	sent := 0
 	for {
 		select {
@@ -294,11 +339,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req apiRequest, q
 		if done && n < req.maxTokens {
 			return // aborted
 		}
-		for ; sent < n; sent++ {
-			if !rw.token(sent, q, r.Context(), s.quit) {
-				return
-			}
+		if !rw.write(sent, n, q, r.Context(), s.quit) {
+			return
 		}
+		sent = n
 		if done {
 			rw.finish(q)
 			return

@@ -84,20 +84,38 @@ func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 func (d *discardWriter) Flush()                      {}
 
-// Streaming a token does not allocate: the chunks are built once per request.
+// Streaming a token does not allocate: chunks are built in a buffer the response keeps,
+// whatever the token is (text, reasoning, a tool call's arguments, a Responses delta)
+// and with usage on every chunk.
 func TestStreamTokenDoesNotAllocate(t *testing.T) {
-	for _, chat := range []bool{false, true} {
-		req := apiRequest{chat: chat, model: DefaultModel, maxTokens: 1 << 20, stream: true}
-		rw := newResponder(&discardWriter{h: http.Header{}}, req, 1, 0, faultPlan{}, 0, Dialect{})
-		q := &seq{}
-		i := 1
+	cfg := Config{Reasoning: Reasoning{Parser: "deepseek_r1", Tokens: 1000}}.withDefaults()
+	long := 1 << 20
+	for _, tc := range []struct {
+		name string
+		req  apiRequest
+	}{
+		{"completions", apiRequest{api: apiCompletions}},
+		{"chat", apiRequest{api: apiChat}},
+		{"chat reasoning", apiRequest{api: apiChat, continuousUsage: true, out: output{reasoning: long, details: true}}},
+		{"chat tool call", apiRequest{api: apiChat, out: output{reasoning: 1, answer: answerTool, tool: "f", toolEsc: "f"}}},
+		{"chat json", apiRequest{api: apiChat, out: output{answer: answerJSON}}},
+		{"responses", apiRequest{api: apiResponses, out: output{reasoning: long}}},
+	} {
+		req := tc.req
+		req.model, req.maxTokens, req.stream, req.out.maxTokens = DefaultModel, 2*long, true, 2*long
+		req.out.setKey("answer")
+		rw := newResponder(&discardWriter{h: http.Header{}}, &req, 1, 0, faultPlan{}, &cfg)
+		q := &seq{promptLen: 5}
+		i := 0
+		rw.write(i, 3, q, t.Context(), nil) // open the items
+		i = 3
 		allocs := testing.AllocsPerRun(1000, func() {
-			rw.token(i, q, t.Context(), nil)
+			rw.write(i, i+1, q, t.Context(), nil)
 			rw.flush()
 			i++
 		})
 		if allocs != 0 {
-			t.Errorf("chat=%v: %v allocs per token", chat, allocs)
+			t.Errorf("%s: %v allocs per token", tc.name, allocs)
 		}
 	}
 }

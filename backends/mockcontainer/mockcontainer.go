@@ -64,8 +64,13 @@ type Config struct {
 	MaxNumSeqs int
 	// NoPrefixCaching passes --no-enable-prefix-caching.
 	NoPrefixCaching bool
+	// ReasoningParser, ToolCallParser, SpeculativeConfig (JSON), LimitMMPerPrompt (JSON)
+	// and Runner pass vLLM's flags of those names (ToolCallParser with
+	// --enable-auto-tool-choice): a reasoning model, tool calling, speculative decoding, an
+	// image limit, a pooling model. mock.Config says what the simulator does with them.
+	ReasoningParser, ToolCallParser, SpeculativeConfig, LimitMMPerPrompt, Runner string
 	// Args are more `perfgate mock` flags (vLLM's or the simulator's own), e.g.
-	// "--block-size", "16".
+	// "--block-size", "16", "--reasoning-slowdown", "1.2"; they come last, so they win.
 	Args []string
 	// StartupTimeout bounds startup; 2 minutes when 0 (the simulator starts in milliseconds).
 	StartupTimeout time.Duration
@@ -81,13 +86,31 @@ func (c Config) vllmConfig(image string) vllm.Config {
 		Model:           cmp.Or(c.Model, DefaultModel),
 		MaxNumSeqs:      c.MaxNumSeqs,
 		NoPrefixCaching: c.NoPrefixCaching,
-		ExtraArgs:       c.Args,
+		ExtraArgs:       append(c.featureArgs(), c.Args...),
 		GPUs:            backends.NoGPU,
 		CacheDir:        backends.NoCache,
 		ShmSize:         -1,
 		StartupTimeout:  cmp.Or(c.StartupTimeout, 2*time.Minute),
 		LogDir:          c.LogDir,
 	}
+}
+
+// featureArgs are the vLLM flags of the Config's feature fields.
+func (c Config) featureArgs() []string {
+	var args []string
+	for _, f := range []struct{ flag, v string }{
+		{"--reasoning-parser", c.ReasoningParser}, {"--tool-call-parser", c.ToolCallParser},
+		{"--speculative-config", c.SpeculativeConfig}, {"--limit-mm-per-prompt", c.LimitMMPerPrompt}, {"--runner", c.Runner},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if f.flag == "--tool-call-parser" {
+			args = append(args, "--enable-auto-tool-choice")
+		}
+		args = append(args, f.flag, f.v)
+	}
+	return args
 }
 
 // Request returns the container request Run would send for cfg, with opts applied after the

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -51,6 +52,24 @@ func TestRequest(t *testing.T) {
 	}
 	if _, err := mockcontainer.Request(mockcontainer.Config{}); err == nil {
 		t.Error("Request without an image succeeded")
+	}
+
+	// The feature fields pass vLLM's flags, before Args.
+	got, err = mockcontainer.Request(mockcontainer.Config{Image: "perfgate/mock:abc", ReasoningParser: "qwen3", ToolCallParser: "hermes",
+		SpeculativeConfig: `{"method":"eagle3","num_speculative_tokens":3}`, LimitMMPerPrompt: `{"image":2}`, Runner: "generate",
+		Args: []string{"--reasoning-slowdown", "1.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCmd := []string{
+		"sim-llama-8b", "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "1",
+		"--enable-prefix-caching", "--enable-prompt-tokens-details",
+		"--reasoning-parser", "qwen3", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+		"--speculative-config", `{"method":"eagle3","num_speculative_tokens":3}`, "--limit-mm-per-prompt", `{"image":2}`,
+		"--runner", "generate", "--reasoning-slowdown", "1.2",
+	}
+	if diff := cmp.Diff(wantCmd, got.Cmd); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
 	}
 }
 
@@ -132,6 +151,33 @@ func TestStartStreamsCompletion(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET %s: %s", srv.MetricsURL(), resp.Status)
+	}
+}
+
+// TestStartWithFeatures starts the image with vLLM's feature flags: a reasoning model
+// with speculative decoding streams its reasoning in delta.reasoning and exports
+// vllm:spec_decode_*.
+func TestStartWithFeatures(t *testing.T) {
+	srv := mockcontainer.Start(t, mockcontainer.Config{ReasoningParser: "qwen3",
+		SpeculativeConfig: `{"method":"ngram","num_speculative_tokens":2}`, Args: []string{"--speedup-ratio", "10"}})
+	resp, err := http.Post(srv.BaseURL()+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"sim-llama-8b","messages":[{"role":"user","content":"hi"}],"max_tokens":6,"stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"reasoning":" tok`) {
+		t.Errorf("no reasoning delta in\n%s", b)
+	}
+	resp, err = http.Get(srv.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), "vllm:spec_decode_num_draft_tokens_total") {
+		t.Error("no vllm:spec_decode_num_draft_tokens_total in /metrics")
 	}
 }
 

@@ -198,7 +198,7 @@ var mockFlags = []mockFlag{
 var vllmBoolFlags = map[string]bool{
 	"enable-prompt-tokens-details": true, "trust-remote-code": true, "enforce-eager": true,
 	"disable-log-requests": true, "disable-log-stats": true, "enable-log-requests": true,
-	"enable-chunked-prefill": true, "no-enable-chunked-prefill": true, "enable-auto-tool-choice": true,
+	"enable-chunked-prefill": true, "no-enable-chunked-prefill": true,
 	"disable-frontend-multiprocessing": true, "enable-lora": true, "disable-custom-all-reduce": true,
 	"enable-sleep-mode": true, "enable-expert-parallel": true, "async-scheduling": true,
 	"disable-fastapi-docs": true, "enable-server-load-tracking": true, "enable-force-include-usage": true,
@@ -287,9 +287,11 @@ func mockUsage(w io.Writer) {
 
 The simulator is an iteration-level engine (FIFO queue, chunked prefill, KV blocks with
 prefix caching, preemption) timed by a step-time profile, behind vLLM's OpenAI-compatible
-API (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics). It generates
-exactly max_tokens tokens per request. vLLM flags it does not model are accepted with a
-warning, so a vLLM launch line works unchanged.
+API (/v1/completions, /v1/chat/completions, /v1/responses, /v1/models, /health, /metrics;
+with --runner pooling /v1/embeddings, /score, /rerank). It generates exactly max_tokens
+tokens per request: reasoning, text, a JSON object or a tool call as the flags and the
+request ask. vLLM flags it does not model are accepted with a warning, so a vLLM launch
+line works unchanged.
 
 Flags:
 `)
