@@ -12,7 +12,7 @@ import (
 // it reports its vocabulary, which request fields it needs or refuses. Each engine module
 // declares its own; a [Container] started from a [Spec] with an Engine, and a [Server] from
 // [Endpoint], answer perftest's optional interfaces (CacheResetter, MetricsSource,
-// Vocabulary, RequestFields, RequestChecker) with it.
+// Vocabulary, Dialect) with it.
 type Engine struct {
 	// Name is the engine's name, the Describe "backend" of an endpoint.
 	Name string

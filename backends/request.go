@@ -51,7 +51,7 @@ func (r Request) reasoning(api, level string) map[string]any {
 	return r.Reasoning(api, level)
 }
 
-// fields are the fields the engine needs in api's bodies (perftest.RequestFields).
+// fields are the fields the engine needs in api's bodies (perftest.Dialect).
 func (r Request) fields(api string) map[string]any { return maps.Clone(r.Fields[api]) }
 
 // check returns an error naming each of fields, the names of a body's fields for api, that
@@ -72,21 +72,21 @@ func (r Request) check(engine, api string, fields []string) error {
 }
 
 // RequestFields are the fields the engine needs in a request's body for api, merged over
-// perftest's defaults before Case.Extra (perftest.RequestFields).
+// perftest's defaults before Case.Extra (perftest.Dialect).
 func (s *Server) RequestFields(api string) map[string]any { return s.engine.Request.fields(api) }
 
 // CheckRequest returns an error naming each field of a body for api that the engine's
-// server would refuse (perftest.RequestChecker).
+// server would refuse (perftest.Dialect).
 func (s *Server) CheckRequest(api string, fields []string) error {
 	return s.engine.Request.check(s.engine.Name, api, fields)
 }
 
 // RequestFields are the fields the engine needs in a request's body for api, merged over
-// perftest's defaults before Case.Extra (perftest.RequestFields).
+// perftest's defaults before Case.Extra (perftest.Dialect).
 func (c *Container) RequestFields(api string) map[string]any { return c.engine.Request.fields(api) }
 
 // CheckRequest returns an error naming each field of a body for api that the engine's
-// server would refuse (perftest.RequestChecker).
+// server would refuse (perftest.Dialect).
 func (c *Container) CheckRequest(api string, fields []string) error {
 	return c.engine.Request.check(c.engine.Name, api, fields)
 }

@@ -28,13 +28,9 @@ import (
 
 // What a started container and a server one runs tell perftest of their requests.
 var (
-	_ perftest.RequestFields  = (*backends.Container)(nil)
-	_ perftest.RequestChecker = (*backends.Container)(nil)
-	_ perftest.RequestFields  = (*backends.Server)(nil)
-	_ perftest.RequestChecker = (*backends.Server)(nil)
-	_ perftest.Dialect        = (*backends.Container)(nil)
-	_ perftest.Dialect        = (*backends.Server)(nil)
-	_ perftest.Dialect        = requestsOnly{}
+	_ perftest.Dialect = (*backends.Container)(nil)
+	_ perftest.Dialect = (*backends.Server)(nil)
+	_ perftest.Dialect = requestsOnly{}
 )
 
 // literal is a workload of the requests it holds: a prompt of token ids, one of text, and

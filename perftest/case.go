@@ -60,8 +60,8 @@ type Case struct {
 	AllowShortOutputs bool
 	// Extra holds additional request-body fields, such as sampling options. They are
 	// merged last, over perftest's defaults and the fields the target's engine asks for
-	// (RequestFields); a nil value removes a field (e.g. "ignore_eos" for a server that
-	// rejects it). A target that knows which fields its server refuses (RequestChecker)
+	// (Dialect); a nil value removes a field (e.g. "ignore_eos" for a server that
+	// rejects it). A target that knows which fields its server refuses (Dialect)
 	// fails the case in Validate when the final body holds one.
 	Extra map[string]any
 }

@@ -42,7 +42,7 @@ type client struct {
 const maxTokenStamps = 1 << 16
 
 // newClient returns the client of a case. The body of its requests is the API's, then the
-// fields the target's engine asks for (RequestFields), then Case.Extra.
+// fields the target's engine asks for (Dialect.RequestFields), then Case.Extra.
 func newClient(base, model string, c Case) *client {
 	conns := c.Load.Concurrency
 	if !c.Load.closed() {

@@ -39,8 +39,7 @@
 // What perftest knows of an engine (how to empty its prefix cache, what its metrics are
 // called, which request fields it needs or refuses, how it turns reasoning on and which
 // APIs it serves) it learns from small optional interfaces that the engines' backend
-// modules satisfy: [CacheResetter], [MetricsSource], [Vocabulary], [RequestFields],
-// [RequestChecker] and [Dialect].
+// modules satisfy: [CacheResetter], [MetricsSource], [Vocabulary] and [Dialect].
 //
 // The go test entry points (Run, Result.Gate, AB, Sweep, BaselinePath, OutDir) are the only
 // code of perfgate's libraries that reads flags and the environment: -perf.update,

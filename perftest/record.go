@@ -90,6 +90,13 @@ type Record struct {
 	// was found closed before the request reached the server: not failures.
 	Retries int `json:"retries,omitempty"`
 
+	// Client is the client's side of the request (net/http/httptrace), nil where it was not
+	// traced; Server is the server's own account of it (an OTLP span it exported, the
+	// timings it put on its last chunk, its per-request perf metrics), joined to the record,
+	// nil where the target told nothing. Attribution reads both.
+	Client *ClientPhases `json:"client,omitempty"`
+	Server *ServerPhases `json:"server,omitempty"`
+
 	// run is the kind of the chunks of Tokens not yet in Kinds, and runLen how many.
 	run    byte
 	runLen int
@@ -279,4 +286,40 @@ func (r *Record) inputOff() bool {
 		d = min(d, 0) // more than intended is the uncounted part
 	}
 	return max(d, -d) > max(32, r.WantInput/10)
+}
+
+// ClientPhases is when a request's connection and bytes moved, as the client saw them: offsets
+// from Record.Scheduled, as every time of a Record.
+type ClientPhases struct {
+	// Reused is set when the request went out on a kept-alive connection; Connected is
+	// then 0, else when the new connection was up (TCP and TLS).
+	Reused    bool          `json:"reused,omitempty"`
+	Connected time.Duration `json:"connected_ns,omitempty"`
+	// Wrote is when the whole request had been written; FirstByte when the first byte of
+	// the answer arrived.
+	Wrote     time.Duration `json:"wrote_ns,omitempty"`
+	FirstByte time.Duration `json:"first_byte_ns,omitempty"`
+}
+
+// ServerPhases is a request's life as the server measured it, on its own clock: durations,
+// not offsets, since the two clocks share no origin. A zero duration is one the source did
+// not give.
+type ServerPhases struct {
+	// Source names where it came from: "otlp" (a span the server exported, joined by trace
+	// id), "timings" (fields on the stream, such as llama.cpp's), "perf-metrics"
+	// (TensorRT-LLM's per-request metrics).
+	Source string `json:"source"`
+	// Queue is the time from arrival to scheduling, Prefill from scheduling to the first
+	// token, Decode from the first token to the last, E2E from arrival to the last token;
+	// TTFT from arrival to the first token.
+	Queue   time.Duration `json:"queue_ns,omitempty"`
+	Prefill time.Duration `json:"prefill_ns,omitempty"`
+	Decode  time.Duration `json:"decode_ns,omitempty"`
+	E2E     time.Duration `json:"e2e_ns,omitempty"`
+	TTFT    time.Duration `json:"ttft_ns,omitempty"`
+	// PromptTokens, CachedTokens and OutputTokens are the server's counts where the source
+	// gave them (CachedTokens: prompt tokens found in its prefix cache).
+	PromptTokens int `json:"prompt_tokens,omitempty"`
+	CachedTokens int `json:"cached_tokens,omitempty"`
+	OutputTokens int `json:"output_tokens,omitempty"`
 }

@@ -7,20 +7,13 @@ import (
 	"github.com/perfgate/perfgate/perftest/internal/api"
 )
 
-// engineFields are the request fields the case's target asks for (RequestFields), or nil.
-func (c Case) engineFields() map[string]any {
-	if f, ok := c.Target.(RequestFields); ok {
-		return f.RequestFields(c.API.spec().Name)
-	}
-	return nil
-}
-
-// layers are what the case's bodies hold beyond the API's fields: the engine's fields, its
-// spelling of reasoning (Dialect), Case.Extra.
+// layers are what the case's bodies hold beyond the API's fields: the engine's fields and
+// its spelling of reasoning (Dialect), then Case.Extra.
 func (c Case) layers() api.Layers {
-	l := api.Layers{Engine: c.engineFields(), Extra: c.Extra}
+	l := api.Layers{Extra: c.Extra}
 	if d, ok := c.Target.(Dialect); ok {
 		name := c.API.spec().Name
+		l.Engine = d.RequestFields(name)
 		l.Reasoning = func(level string) map[string]any { return d.ReasoningFields(name, level) }
 	}
 	return l
@@ -42,14 +35,14 @@ func (c Case) path() (string, error) {
 	return a.Path, nil
 }
 
-// checkRequest asks the case's target (RequestChecker) whether its server takes every field
-// of the case's request bodies, Case.Extra included, and the target (Dialect) whether it
-// serves the case's API at all.
+// checkRequest asks the case's target (Dialect) whether it serves the case's API at all,
+// and whether its server takes every field of the case's request bodies, Case.Extra
+// included.
 func (c Case) checkRequest() error {
 	if _, err := c.path(); err != nil {
 		return err
 	}
-	rc, ok := c.Target.(RequestChecker)
+	rc, ok := c.Target.(Dialect)
 	if !ok {
 		return nil
 	}

@@ -24,6 +24,10 @@ func (dialectTarget) BaseURL() string { return "http://x" }
 
 func (d dialectTarget) RequestFields(api string) map[string]any { return d.fields[api] }
 
+func (dialectTarget) ReasoningFields(string, string) map[string]any { return nil }
+
+func (dialectTarget) APIPath(string) (string, error) { return "", nil }
+
 func (d dialectTarget) CheckRequest(api string, fields []string) error {
 	*d.asked = fields
 	var errs []error

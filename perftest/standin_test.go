@@ -258,6 +258,11 @@ func TestImpossibleUsageIsRefused(t *testing.T) {
 type spellingTarget struct{ url string }
 
 func (d spellingTarget) BaseURL() string { return d.url }
+
+func (spellingTarget) RequestFields(string) map[string]any { return nil }
+
+func (spellingTarget) CheckRequest(string, []string) error { return nil }
+
 func (d spellingTarget) ReasoningFields(api, level string) map[string]any {
 	return map[string]any{"chat_template_kwargs": map[string]any{"enable_thinking": level != "off"}, "api": api}
 }

@@ -60,35 +60,21 @@ type Vocabulary interface {
 	VocabularySize(ctx context.Context) (int, error)
 }
 
-// RequestFields is implemented by targets whose engine needs request fields of its own.
-// RequestFields returns, for an API ("completions", "chat", "responses", "embeddings",
-// "rerank"), the fields merged over
-// perftest's default body before Case.Extra: a value replaces or adds a field, a nil value
-// removes one (a field the engine ignores, or reads differently).
-type RequestFields interface {
-	RequestFields(api string) map[string]any
-}
-
-// Dialect is implemented by targets whose engine spells what a request asks beyond text its
-// own way, or serves an API elsewhere or not at all. ReasoningFields returns the fields
-// that ask the server for reasoning at level ("off", "on", "low", "medium", "high";
-// fixtures.Request.Reasoning) in a body for api, merged over perftest's own spelling (the
-// API's effort field for an effort: OpenAI's reasoning_effort, the Responses API's
-// reasoning.effort; nothing for on and off) after RequestFields and before Case.Extra; a
-// nil value removes a field, a nil map adds nothing. APIPath
-// returns where the server takes api's requests ("": perftest's default path), or an error
-// saying that it serves no such API, which Case.Validate reports.
+// Dialect is implemented by targets whose engine spells requests its own way. A body is
+// built in layers, a nil value removing a field at any layer: perftest's own fields for the
+// API ("completions", "chat", "responses", "embeddings", "rerank"), then RequestFields(api),
+// then ReasoningFields(api, level) for a request that asks for reasoning at level ("off",
+// "on", "low", "medium", "high": fixtures.Request.Reasoning; perftest itself spells only an
+// effort, in the API's effort field), then Case.Extra. APIPath says where the server takes
+// api's requests ("": perftest's default path), or returns an error saying that it serves no
+// such API. CheckRequest gets the names of every field of a body for api, Case.Extra
+// included, and returns an error naming each field the server would refuse (TensorRT-LLM
+// answers 400 to any its protocol does not declare), or nil. Case.Validate reports both
+// errors, so that such a case fails before it sends a request.
 type Dialect interface {
+	RequestFields(api string) map[string]any
 	ReasoningFields(api, level string) map[string]any
 	APIPath(api string) (string, error)
-}
-
-// RequestChecker is implemented by targets whose server refuses request fields it does not
-// know (TensorRT-LLM answers 400 to any its protocol does not declare). CheckRequest gets
-// the names of every field of a body for an API, Case.Extra included, and returns an error
-// naming each field the server would refuse and the engine; Case.Validate reports it, so
-// that such a case fails before it sends a request.
-type RequestChecker interface {
 	CheckRequest(api string, fields []string) error
 }
 

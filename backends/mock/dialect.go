@@ -3,11 +3,11 @@ package mock
 import "fmt"
 
 // The simulator speaks vLLM's dialect, so it tells a client what the vllm module tells it
-// (perftest's RequestFields and Dialect): how to turn thinking on and off, where each API
+// (perftest.Dialect): how to turn thinking on and off, where each API
 // is served, and, with speculative decoding on, to ask for usage on every chunk.
 
 // RequestFields are the fields a client adds to the simulator's requests for api
-// (perftest.RequestFields): with speculative decoding on, stream_options.
+// (perftest.Dialect): with speculative decoding on, stream_options.
 // continuous_usage_stats on completions and chat, so that a chunk carrying several
 // tokens says how many; nothing otherwise.
 func (s *Server) RequestFields(api string) map[string]any { return requestFields(&s.cfg, api) }
@@ -35,6 +35,13 @@ func (c *Cluster) ReasoningFields(api, level string) map[string]any {
 
 // APIPath is the workers' (see Server.APIPath).
 func (c *Cluster) APIPath(api string) (string, error) { return apiPath(&c.cfg.Worker, api) }
+
+// CheckRequest refuses no field: the simulator, as vLLM, ignores fields it does not know
+// (perftest.Dialect).
+func (s *Server) CheckRequest(api string, fields []string) error { return nil }
+
+// CheckRequest is the workers' (see Server.CheckRequest).
+func (c *Cluster) CheckRequest(api string, fields []string) error { return nil }
 
 func requestFields(cfg *Config, api string) map[string]any {
 	if cfg.Speculative.NumSpeculativeTokens == 0 || api != "completions" && api != "chat" {
