@@ -120,7 +120,9 @@ func (s *Span) setCount(key string, n int64) {
 }
 
 // useful reports whether the span told anything of a request's phases.
-func (s *Span) useful() bool { return s.Has&(HasQueue|HasTTFT|HasPrefill|HasDecode|HasInference|HasE2E) != 0 }
+func (s *Span) useful() bool {
+	return s.Has&(HasQueue|HasTTFT|HasPrefill|HasDecode|HasInference|HasE2E) != 0
+}
 
 // better reports whether s should replace t as its trace's span: a server span over any
 // other, then the one that carries more attributes.
