@@ -33,8 +33,8 @@ func TestParseReadsIDAndTimings(t *testing.T) {
 		t.Errorf("timings (-want +got):\n%s", diff)
 	}
 	for _, s := range []string{
-		`{"id":"a","id":"b","choices":[]}`,               // the first id
-		`{"id":5,"choices":[],"timings":[1]}`,            // an id that is no string, timings that are no object
+		`{"id":"a","id":"b","choices":[]}`,                // the first id
+		`{"id":5,"choices":[],"timings":[1]}`,             // an id that is no string, timings that are no object
 		`{"choices":[],"timings":{"a":1},"timings":null}`, // the last timings object
 	} {
 		c := Parse([]byte(s))
