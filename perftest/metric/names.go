@@ -55,8 +55,8 @@ const (
 	ServerPrefillMean   = "server-prefill-mean-sec"
 	ServerDecodeMean    = "server-decode-mean-sec"
 	ServerInferenceMean = "server-inference-mean-sec"
-	ServerKVPeak         = "server-kv-peak"
-	ServerWaitingPeak    = "server-waiting-peak"
+	ServerKVPeak        = "server-kv-peak"
+	ServerWaitingPeak   = "server-waiting-peak"
 	// Speculative decoding: the share of draft tokens the target model accepted, and how
 	// many draft tokens it accepted per draft (per verification step of a request).
 	ServerSpecAcceptance = "server-spec-acceptance-rate"
