@@ -24,8 +24,8 @@ const (
 	seriesPrefillTime   = "vllm:request_prefill_time_seconds"
 	seriesDecodeTime    = "vllm:request_decode_time_seconds"
 	seriesInferenceTime = "vllm:request_inference_time_seconds"
-	seriesWaiting     = "vllm:num_requests_waiting"
-	seriesKVUsage     = "vllm:kv_cache_usage_perc"
+	seriesWaiting       = "vllm:num_requests_waiting"
+	seriesKVUsage       = "vllm:kv_cache_usage_perc"
 
 	// Speculative decoding (vllm/v1/spec_decode/metrics.py registers the counters without
 	// "_total"; the exposition adds it).

@@ -58,11 +58,11 @@ func parseTraceparent(h string) (tc traceCtx, ok bool) {
 // finishedSpan is what the exporter needs of a finished request, copied with the engine
 // lock held.
 type finishedSpan struct {
-	tc                                             traceCtx
-	traced                                         bool // the request came with a traceparent
-	id                                             uint64
-	maxTokens, prompt, generated                   int
-	arrival, scheduled, first, last, finished      time.Duration
+	tc                                        traceCtx
+	traced                                    bool // the request came with a traceparent
+	id                                        uint64
+	maxTokens, prompt, generated              int
+	arrival, scheduled, first, last, finished time.Duration
 }
 
 // exporter batches spans and posts them to an OTLP/HTTP endpoint.
