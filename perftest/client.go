@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -193,7 +192,8 @@ func (c *client) post(ctx context.Context, hc *http.Client, body []byte, key, tp
 // reqTrace follows one request's connection through net/http/httptrace: which connection
 // it got, when a new one was up, when the request was written, when the answer's first
 // byte came, as offsets from the request's scheduled time. The hooks run on the
-// transport's goroutines, hence the atomics.
+// transport's goroutines, hence the atomics; three hooks, allocated once per request, never
+// per token.
 type reqTrace struct {
 	start                       time.Time
 	conns                       atomic.Int32 // connections the current attempt was written on
@@ -203,22 +203,16 @@ type reqTrace struct {
 
 func (t *reqTrace) hooks() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
+		// A new connection is up (dialled, and through TLS) when the transport hands it
+		// over: that is Connected, without a hook per step.
 		GotConn: func(info httptrace.GotConnInfo) {
 			t.conns.Add(1)
 			t.reused.Store(info.Reused)
-			if info.Reused {
-				t.connected.Store(0)
+			c := int64(0)
+			if !info.Reused {
+				c = int64(time.Since(t.start))
 			}
-		},
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil {
-				t.connected.Store(int64(time.Since(t.start)))
-			}
-		},
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
-			if err == nil {
-				t.connected.Store(int64(time.Since(t.start)))
-			}
+			t.connected.Store(c)
 		},
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
