@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/perfgate/perfgate/perftest/internal/otlp"
@@ -49,7 +50,7 @@ func (s *Session) startServerTiming(base string) {
 	}
 	if addr := names[keyOTLPTraces]; addr != "" {
 		t.traceTo = addr
-		r, err := otlp.Listen(addr)
+		r, err := receivers.open(addr)
 		if err != nil {
 			s.note("otlp", "perftest: server timing: %v: the server's spans cannot be received, so requests are not split by its own account of them", err)
 			return
@@ -58,10 +59,57 @@ func (s *Session) startServerTiming(base string) {
 	}
 }
 
-// close stops the receiver.
+// close lets go of the receiver.
 func (t *serverTiming) close() {
 	if t != nil && t.recv != nil {
-		_ = t.recv.Close()
+		receivers.release(t.recv)
+	}
+}
+
+// receivers are the OTLP receivers open in the process, by address: the sessions of one
+// target (an A/A comparison's two, a sweep's) share its receiver, since its server exports
+// to one address. Spans are taken by trace id, so sessions whose repetitions take turns
+// do not see each other's.
+var receivers = &receiverSet{byAddr: map[string]*sharedReceiver{}}
+
+type receiverSet struct {
+	mu     sync.Mutex
+	byAddr map[string]*sharedReceiver
+}
+
+type sharedReceiver struct {
+	r    *otlp.Receiver
+	addr string
+	refs int
+}
+
+func (rs *receiverSet) open(addr string) (*otlp.Receiver, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if sh, ok := rs.byAddr[addr]; ok {
+		sh.refs++
+		return sh.r, nil
+	}
+	r, err := otlp.Listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	rs.byAddr[addr] = &sharedReceiver{r: r, addr: addr, refs: 1}
+	return r, nil
+}
+
+func (rs *receiverSet) release(r *otlp.Receiver) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for addr, sh := range rs.byAddr {
+		if sh.r != r {
+			continue
+		}
+		if sh.refs--; sh.refs == 0 {
+			delete(rs.byAddr, addr)
+			_ = r.Close()
+		}
+		return
 	}
 }
 

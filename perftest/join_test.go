@@ -180,3 +180,18 @@ func units(rep Repetition) []string {
 	}
 	return u
 }
+
+// TestSessionsShareAReceiver: two sessions of one target that exports spans (an A/A
+// comparison) share its receiver, and each joins its own requests.
+func TestSessionsShareAReceiver(t *testing.T) {
+	srv := mock.Start(t, mock.Config{SpeedupRatio: 20, OTLPTracesEndpoint: "http://127.0.0.1:0/v1/traces"})
+	c := Case{Target: srv, Workload: small, Load: Concurrency(2), Count: 4, Warmup: -1}
+	ra, rb, err := RunAB(t.Context(), c, srv, srv, ExecOptions{})
+	require.NoError(t, err)
+	for _, res := range []*Result{ra, rb} {
+		assert.Equal(t, "otlp", res.ConfigValue(metric.KeyServerTiming))
+	}
+	receivers.mu.Lock()
+	defer receivers.mu.Unlock()
+	assert.Empty(t, receivers.byAddr, "the receiver is closed with the last session")
+}
