@@ -45,7 +45,7 @@ func (c *Container) BaseURL() string { return c.baseURL }
 func (c *Container) MetricsURL() string { return c.engine.metricsURL(c.baseURL) }
 
 // MetricNames maps perftest's server metrics to the engine's series (perftest.MetricsSource).
-func (c *Container) MetricNames() map[string]string { return c.engine.MetricNames }
+func (c *Container) MetricNames() map[string]string { return c.engine.metricNames() }
 
 // ResetPrefixCache empties the engine's prefix cache (perftest.CacheResetter); it wraps
 // errors.ErrUnsupported for an engine that has no way.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 )
 
@@ -27,6 +28,39 @@ type Engine struct {
 	Vocabulary func(ctx context.Context, base string) (int, error)
 	// Request is how the engine's request bodies differ from perftest's (see Request).
 	Request Request
+
+	// Where the server's own account of each request is, beside its histograms (which
+	// MetricNames names: "queue-time", "prefill-time", ...). Timings an engine puts on the
+	// stream (llama.cpp's) need nothing here: perftest reads them with the answer.
+
+	// PerfMetricsPath is where the server serves per-request perf metrics apart from the
+	// stream (perftest.MetricsSource's "perf-metrics"; TensorRT-LLM's /perf_metrics), ""
+	// for none.
+	PerfMetricsPath string
+	// TracesAddr is the address on this machine that the server exports OTLP/HTTP spans
+	// to, where perftest receives them while a case runs (perftest.MetricsSource's
+	// "otlp-traces"); "" for none. A module sets it on the Engine of a container it starts
+	// with tracing on; for a server you run with tracing, set it on a copy of the module's
+	// Engine and pass that to Endpoint.
+	TracesAddr string
+}
+
+// metricNames are MetricNames with where the per-request account is.
+func (e Engine) metricNames() map[string]string {
+	if e.PerfMetricsPath == "" && e.TracesAddr == "" {
+		return e.MetricNames
+	}
+	m := maps.Clone(e.MetricNames)
+	if m == nil {
+		m = map[string]string{}
+	}
+	if e.PerfMetricsPath != "" {
+		m["perf-metrics"] = e.PerfMetricsPath
+	}
+	if e.TracesAddr != "" {
+		m["otlp-traces"] = e.TracesAddr
+	}
+	return m
 }
 
 // ErrNoReset is wrapped by ResetPrefixCache when the engine has no cache reset. It is
@@ -78,7 +112,7 @@ func (s *Server) Describe() map[string]string { return map[string]string{"backen
 func (s *Server) MetricsURL() string { return s.engine.metricsURL(s.url) }
 
 // MetricNames maps perftest's server metrics to the engine's series (perftest.MetricsSource).
-func (s *Server) MetricNames() map[string]string { return s.engine.MetricNames }
+func (s *Server) MetricNames() map[string]string { return s.engine.metricNames() }
 
 // ResetPrefixCache empties the server's prefix cache (perftest.CacheResetter); it wraps
 // errors.ErrUnsupported for an engine that has no way.

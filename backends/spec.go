@@ -35,6 +35,7 @@ type Spec struct {
 	Env        map[string]string  // environment; HF_TOKEN is added from the process environment
 	Timeout    time.Duration      // startup timeout; 0 means DefaultStartupTimeout
 	Networks   []string           // networks to join
+	ExtraHosts []string           // extra /etc/hosts lines, "name:ip" ("host.docker.internal:host-gateway")
 	Aliases    []string           // aliases on those networks
 	Name       string             // container name; "" lets Docker choose
 	HealthPath string             // readiness path on Port; "/health" when empty
@@ -88,7 +89,7 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 			aliases[n] = s.Aliases
 		}
 	}
-	hc := hostConfig{ShmSize: s.ShmSize, GPUs: s.GPUs, DeviceIDs: s.DeviceIDs, Ulimits: s.Ulimits}
+	hc := hostConfig{ShmSize: s.ShmSize, GPUs: s.GPUs, DeviceIDs: s.DeviceIDs, Ulimits: s.Ulimits, ExtraHosts: s.ExtraHosts}
 	switch {
 	case s.CacheDir == "" || s.CacheDir == NoCache:
 	case filepath.IsAbs(s.CacheDir):
@@ -133,11 +134,12 @@ func (s Spec) Request() (testcontainers.GenericContainerRequest, error) {
 
 // hostConfig is the part of the Docker host configuration a Spec sets.
 type hostConfig struct {
-	ShmSize   int64
-	GPUs      int
-	DeviceIDs []string
-	Mounts    []mount.Mount
-	Ulimits   []container.Ulimit
+	ShmSize    int64
+	GPUs       int
+	DeviceIDs  []string
+	Mounts     []mount.Mount
+	Ulimits    []container.Ulimit
+	ExtraHosts []string
 }
 
 func (h hostConfig) apply(hc *container.HostConfig) {
@@ -145,6 +147,7 @@ func (h hostConfig) apply(hc *container.HostConfig) {
 		hc.ShmSize = h.ShmSize
 	}
 	hc.Mounts = append(hc.Mounts, h.Mounts...)
+	hc.ExtraHosts = append(hc.ExtraHosts, h.ExtraHosts...)
 	for _, u := range h.Ulimits {
 		hc.Ulimits = append(hc.Ulimits, &u)
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -144,16 +147,24 @@ func (c *client) do(ctx context.Context, req *fixtures.Request, body []byte, sta
 // came back - is resent once, on a fresh connection, and counted in rec.Retries, never
 // failed. net/http resends such a request by itself only when none of it was written yet
 // (the Idempotency-Key header allows that for a POST); those count too.
+//
+// Every request carries a W3C traceparent with a fresh trace id (rec.TraceID), which an
+// engine that traces requests continues, and its connection's phases are traced into
+// rec.Client (the last attempt's, when it was resent).
 func (c *client) send(ctx context.Context, body []byte, start time.Time, rec *Record) (*http.Response, error) {
 	rec.Sent = time.Since(start)
 	key := c.key + strconv.FormatInt(c.n.Add(1), 10)
-	resp, conns, unreceived, err := c.post(ctx, c.http, body, key)
+	tp := traceparent()
+	rec.TraceID = tp[3:35]
+	tr := &reqTrace{start: start}
+	defer func() { rec.Client = tr.phases() }()
+	resp, conns, unreceived, err := c.post(ctx, c.http, body, key, tp, tr)
 	rec.Retries = max(conns-1, 0)
 	if err == nil || !unreceived || ctx.Err() != nil {
 		return resp, err
 	}
 	rec.Retries++
-	resp, conns, _, err = c.post(ctx, c.fresh, body, key)
+	resp, conns, _, err = c.post(ctx, c.fresh, body, key, tp, tr)
 	rec.Retries += max(conns-1, 0)
 	return resp, err
 }
@@ -161,13 +172,10 @@ func (c *client) send(ctx context.Context, body []byte, start time.Time, rec *Re
 // post posts body with hc and returns the answer's head, the connections the request was
 // written on, and, when it failed, whether the server provably never received it: the
 // last connection was a reused one, the peer closed it, and nothing was read back.
-func (c *client) post(ctx context.Context, hc *http.Client, body []byte, key string) (resp *http.Response, conns int, unreceived bool, err error) {
-	var n atomic.Int32
-	var reused, answered atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn:              func(info httptrace.GotConnInfo) { n.Add(1); reused.Store(info.Reused) },
-		GotFirstResponseByte: func() { answered.Store(true) },
-	})
+func (c *client) post(ctx context.Context, hc *http.Client, body []byte, key, tp string, tr *reqTrace) (resp *http.Response, conns int, unreceived bool, err error) {
+	tr.conns.Store(0)
+	tr.answered.Store(false)
+	ctx = httptrace.WithClientTrace(ctx, tr.hooks())
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, 0, false, err
@@ -175,9 +183,80 @@ func (c *client) post(ctx context.Context, hc *http.Client, body []byte, key str
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", c.api.Accept)
 	hreq.Header.Set("Idempotency-Key", key)
+	hreq.Header.Set("Traceparent", tp)
 	resp, err = hc.Do(hreq)
-	unreceived = err != nil && reused.Load() && !answered.Load() && closedByPeer(err)
-	return resp, int(n.Load()), unreceived, err
+	unreceived = err != nil && tr.reused.Load() && !tr.answered.Load() && closedByPeer(err)
+	return resp, int(tr.conns.Load()), unreceived, err
+}
+
+// reqTrace follows one request's connection through net/http/httptrace: which connection
+// it got, when a new one was up, when the request was written, when the answer's first
+// byte came, as offsets from the request's scheduled time. The hooks run on the
+// transport's goroutines, hence the atomics; three hooks, allocated once per request, never
+// per token.
+type reqTrace struct {
+	start                       time.Time
+	conns                       atomic.Int32 // connections the current attempt was written on
+	reused, answered            atomic.Bool
+	connected, wrote, firstByte atomic.Int64 // offsets, ns
+}
+
+func (t *reqTrace) hooks() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		// A new connection is up (dialled, and through TLS) when the transport hands it
+		// over: that is Connected, without a hook per step.
+		GotConn: func(info httptrace.GotConnInfo) {
+			t.conns.Add(1)
+			t.reused.Store(info.Reused)
+			c := int64(0)
+			if !info.Reused {
+				c = int64(time.Since(t.start))
+			}
+			t.connected.Store(c)
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				t.wrote.Store(int64(time.Since(t.start)))
+			}
+		},
+		GotFirstResponseByte: func() {
+			t.answered.Store(true)
+			t.firstByte.Store(int64(time.Since(t.start)))
+		},
+	}
+}
+
+// phases is what the trace saw, nil when the request never got a connection.
+func (t *reqTrace) phases() *ClientPhases {
+	if t.conns.Load() == 0 && t.wrote.Load() == 0 {
+		return nil
+	}
+	return &ClientPhases{Reused: t.reused.Load(), Connected: time.Duration(t.connected.Load()),
+		Wrote: time.Duration(t.wrote.Load()), FirstByte: time.Duration(t.firstByte.Load())}
+}
+
+// traceparent returns a W3C traceparent header for a new trace: version 00, a random
+// trace id and parent (span) id, sampled, so that an engine that traces requests records
+// this one and continues its trace ("00-<32 hex>-<16 hex>-01").
+func traceparent() string {
+	var b [55]byte
+	copy(b[:], "00-")
+	hi, lo, span := rand.Uint64(), rand.Uint64(), rand.Uint64()
+	if hi|lo == 0 {
+		lo = 1 // an all-zero trace id is invalid
+	}
+	if span == 0 {
+		span = 1
+	}
+	var raw [24]byte
+	binary.BigEndian.PutUint64(raw[0:], hi)
+	binary.BigEndian.PutUint64(raw[8:], lo)
+	binary.BigEndian.PutUint64(raw[16:], span)
+	hex.Encode(b[3:35], raw[:16])
+	b[35] = '-'
+	hex.Encode(b[36:52], raw[16:])
+	copy(b[52:], "-01")
+	return string(b[:])
 }
 
 // closedByPeer reports whether err says the other end closed or reset the connection.
@@ -264,11 +343,28 @@ func (r *Record) finish(off time.Duration, ev api.Event, index int) {
 		r.ReasoningTokens, r.ReportsReasoning = u.ReasoningTokens, u.HasReasoning
 	}
 	r.Results = ev.Results
+	r.noteServer(ev)
 	switch {
 	case r.WantResults > 0 && r.Results != r.WantResults:
 		r.Outcome, r.Error = Malformed, fmt.Sprintf("request %d: asked for %d results (embeddings or scores), the answer holds %d", index, r.WantResults, r.Results)
 	case r.WantResults == 0 && r.Chunks == 0:
 		r.Outcome, r.Error = Malformed, fmt.Sprintf("request %d: stream finished without any token (of answer text, reasoning, a tool call or a refusal)", index)
+	}
+}
+
+// noteServer records what the answer said of the request on the server's side: the id it
+// gave it, and its own timings (llama.cpp's) as the request's server phases. Timings that
+// cannot be true are refused, as usage is, and the record says why.
+func (r *Record) noteServer(ev api.Event) {
+	if len(ev.ID) > 0 {
+		r.ResponseID = string(ev.ID)
+	}
+	if ev.TimingsErr != nil {
+		r.TimingsError = ev.TimingsErr.Error()
+	}
+	if t := ev.Timings; t != nil {
+		r.Server = &ServerPhases{Source: sourceTimings, Prefill: t.Prompt, Decode: t.Predicted,
+			PromptTokens: t.PromptTokens + t.CachedTokens, CachedTokens: t.CachedTokens, OutputTokens: t.PredictedTokens}
 	}
 }
 

@@ -27,6 +27,19 @@
 // metrics; config lines (backend, model, hardware class, workload fingerprint, load) say
 // what was measured. Failed requests are counted outcomes, never a reason to stop.
 //
+// Each request also records both sides of its time: the client's (schedule lag, a new or
+// kept-alive connection, when it was written, when the first byte came back:
+// [ClientPhases]) and the server's own account where the engine gives one
+// ([ServerPhases]): a span it exports over OTLP, continuing the W3C traceparent every
+// request carries, received by a small OTLP/HTTP receiver the session runs and joined by
+// trace id; timings it puts on the stream (llama.cpp's); per-request perf metrics it
+// serves apart (TensorRT-LLM's), joined by the id the stream gave the request. Each
+// repetition then writes the part-* figures of its TTFT and E2E percentiles (where the
+// time of the requests around each went: lag, connect, send, queue, prefill, decode,
+// transit, rest; see perftest/metric) and the means of the server's phase histograms,
+// from which a change of a latency can be attributed; the server-timing config line says
+// which sources there were.
+//
 // [Result.Gate] compares the repetitions with a committed baseline the way benchstat
 // does and fails the test only on a change that is significant, in the worse direction and
 // larger than the metric's threshold; [AB] compares two servers in interleaved repetitions.

@@ -203,5 +203,5 @@ func TestCacheResetIsSaidAndRecorded(t *testing.T) {
 	assert.Equal(t, "ineffective", res.ConfigValue("cache-reset"))
 	assert.Contains(t, c.logged(), "the reset did not empty the cache")
 	assert.Equal(t, "kv-peak", res.ConfigValue("server-metrics"))
-	assert.Contains(t, c.logged(), "server metrics: server-prefix-hit-ratio, server-preemptions, server-queue-mean-sec, server-waiting-peak absent")
+	assert.Contains(t, c.logged(), "server metrics: server-prefix-hit-ratio, server-preemptions, server-queue-mean-sec, server-prefill-mean-sec, server-decode-mean-sec, server-inference-mean-sec, server-waiting-peak absent")
 }

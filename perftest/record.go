@@ -72,6 +72,9 @@ type Record struct {
 	// UsageError says why the server's usage was refused (counts that cannot be true, such
 	// as 1e30 tokens or a negative cached count): the record holds none of it.
 	UsageError string `json:"usage_error,omitempty"`
+	// TimingsError says why the timings the server put on the stream were refused (times
+	// or counts that cannot be true): Server holds none of them.
+	TimingsError string `json:"timings_error,omitempty"`
 	// Results counts the results of a pooling request (embeddings, scores); WantResults
 	// how many it asked for.
 	Results     int `json:"results,omitempty"`
@@ -96,6 +99,13 @@ type Record struct {
 	// nil where the target told nothing. Attribution reads both.
 	Client *ClientPhases `json:"client,omitempty"`
 	Server *ServerPhases `json:"server,omitempty"`
+	// TraceID is the trace id of the W3C traceparent the request was sent with (32 hex
+	// digits): an engine that traces requests continues it, and the server's span is
+	// joined to the record by it. ResponseID is the id the server gave the request in its
+	// stream ("chatcmpl-42"), by which per-request figures a server serves apart from the
+	// stream are joined.
+	TraceID    string `json:"trace_id,omitempty"`
+	ResponseID string `json:"response_id,omitempty"`
 
 	// run is the kind of the chunks of Tokens not yet in Kinds, and runLen how many.
 	run    byte
@@ -322,4 +332,18 @@ type ServerPhases struct {
 	PromptTokens int `json:"prompt_tokens,omitempty"`
 	CachedTokens int `json:"cached_tokens,omitempty"`
 	OutputTokens int `json:"output_tokens,omitempty"`
+	// Wall is set when the source gave the server's wall-clock time of the request (an
+	// OTLP span's start): Transit is then the time from the server's first token to its
+	// arrival at the client (Record.FirstToken), on the two wall clocks. It means
+	// something only where the clocks agree (the same host, or hosts kept in step by
+	// NTP); the runner says so when transits come out negative.
+	Wall    bool          `json:"wall,omitempty"`
+	Transit time.Duration `json:"transit_ns,omitempty"`
 }
+
+// Sources of ServerPhases.
+const (
+	sourceOTLP        = "otlp"
+	sourceTimings     = "timings"
+	sourcePerfMetrics = "perf-metrics"
+)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -24,6 +25,10 @@ const (
 	keyPrefixQueries = "prefix-queries"
 	keyPreemptions   = "preemptions"
 	keyQueueTime     = "queue-time"
+	// The server's per-request phases, histograms in seconds.
+	keyPrefillTime   = "prefill-time"
+	keyDecodeTime    = "decode-time"
+	keyInferenceTime = "inference-time"
 	keyKVUsage       = "kv-usage"
 	keyWaiting       = "waiting"
 	// Speculative decoding (spec.go).
@@ -32,7 +37,26 @@ const (
 	keySpecAcceptedTokens = "spec-accepted-tokens"
 	keySpecAcceptance     = "spec-acceptance"
 	keySpecAcceptLength   = "spec-accept-length"
+	// Where the server's per-request account is, rather than series (join.go).
+	keyOTLPTraces  = "otlp-traces"
+	keyPerfMetrics = "perf-metrics"
 )
+
+// histogramMeans are the histograms of the server's phases whose means the repetition
+// records, each with its metric.
+var histogramMeans = []struct{ key, unit string }{
+	{keyQueueTime, metric.ServerQueueMean}, {keyPrefillTime, metric.ServerPrefillMean},
+	{keyDecodeTime, metric.ServerDecodeMean}, {keyInferenceTime, metric.ServerInferenceMean},
+}
+
+// seriesNames are the keys of names that name series: all but where the server's
+// per-request account is.
+func seriesNames(names map[string]string) map[string]string {
+	out := maps.Clone(names)
+	delete(out, keyOTLPTraces)
+	delete(out, keyPerfMetrics)
+	return out
+}
 
 // maxScrapeBytes bounds one /metrics answer; an engine's exposition is tens of kilobytes.
 const maxScrapeBytes = 16 << 20
@@ -179,9 +203,9 @@ func (w *serverWindow) sample(sc map[string]float64) {
 	}
 }
 
-// metrics turns the window into result metrics: prefix-cache hit ratio, preemptions, mean
-// queue time, peak KV-cache usage and the most requests waiting, for those the server
-// exports.
+// metrics turns the window into result metrics: prefix-cache hit ratio, preemptions, the
+// mean queue, prefill, decode and inference times, peak KV-cache usage and the most
+// requests waiting, for those the server exports.
 func (w *serverWindow) metrics() []resultfile.Metric {
 	if w == nil {
 		return nil
@@ -206,9 +230,11 @@ func (w *serverWindow) metrics() []resultfile.Metric {
 	if p, ok := delta(keyPreemptions); ok {
 		m = append(m, resultfile.Metric{Unit: metric.ServerPreemptions, Value: p})
 	}
-	if n, ok := delta(keyQueueTime + "_count"); ok && n > 0 {
-		if sum, ok := delta(keyQueueTime + "_sum"); ok {
-			m = append(m, resultfile.Metric{Unit: metric.ServerQueueMean, Value: sum / n})
+	for _, h := range histogramMeans {
+		if n, ok := delta(h.key + "_count"); ok && n > 0 {
+			if sum, ok := delta(h.key + "_sum"); ok {
+				m = append(m, resultfile.Metric{Unit: h.unit, Value: sum / n})
+			}
 		}
 	}
 	if v, ok := w.peak[keyKVUsage]; ok {

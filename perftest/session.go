@@ -58,6 +58,7 @@ type Session struct {
 	logf    func(string, ...any)
 	every   time.Duration
 
+	timing     *serverTiming    // the server's per-request account (join.go)
 	seq        *gate.Sequential // the design of the comparison running the session, if sequential
 	resetState string           // "yes", "unavailable", "failed" or "ineffective"
 	vocab      int              // the server's vocabulary size, 0 when unknown
@@ -119,10 +120,11 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	}
 	s.client = newClient(base, model, c)
 	if m, ok := c.Target.(MetricsSource); ok && m.MetricsURL() != "" && len(m.MetricNames()) > 0 {
-		s.scraper = &scraper{url: m.MetricsURL(), names: m.MetricNames(), client: s.client.http}
+		s.scraper = &scraper{url: m.MetricsURL(), names: seriesNames(m.MetricNames()), client: s.client.http}
 	} else {
 		s.note("metrics", "perftest: server metrics: the target exports none perfgate knows (it does not implement perftest.MetricsSource; use the engine module's target, such as vllm.Endpoint): results have no server-* metrics")
 	}
+	s.startServerTiming(base)
 	if r, ok := c.Target.(CacheResetter); ok {
 		s.reset = r
 	} else {
@@ -173,6 +175,9 @@ func configValue(v string) string {
 //	                "unavailable" (the target cannot), "failed" or "ineffective" (the server
 //	                reported cached tokens right after a reset)
 //	server-metrics  the server-* metrics read, "none", or "unavailable"
+//	server-timing   where the server's account of each request's phases came from: "otlp",
+//	                "timings", "perf-metrics" (joined by "+", with the share of requests
+//	                where only some had one), "histograms", or "none"
 //	itl             "per-token", or "per-chunk" when chunks carried several tokens the server
 //	                did not count
 func (s *Session) Result() *Result {
@@ -187,6 +192,7 @@ func (s *Session) Result() *Result {
 			resultfile.KV{Key: metric.KeyHealth, Value: r.health()},
 			resultfile.KV{Key: metric.KeyCacheReset, Value: s.resetState},
 			resultfile.KV{Key: metric.KeyServerMetrics, Value: s.serverMetrics()},
+			resultfile.KV{Key: metric.KeyServerTiming, Value: s.serverTimingNote()},
 			resultfile.KV{Key: metric.KeyITL, Value: s.itlAttribution()})
 	}
 	r.Config = cfg
@@ -194,7 +200,7 @@ func (s *Session) Result() *Result {
 }
 
 // sessionNotes are the config lines Result adds.
-var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyITL, metric.KeyLooks}
+var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {
@@ -282,8 +288,11 @@ func (s *Session) checkRepetition(rep *Repetition) {
 	}
 }
 
-// Close releases the session's connections.
-func (s *Session) Close() { s.client.close() }
+// Close releases the session's connections and stops its OTLP receiver.
+func (s *Session) Close() {
+	s.client.close()
+	s.timing.close()
+}
 
 // Warmup sends the case's warm-up requests (Case.Warmup), which open connections and warm
 // the server, and leaves them out of the results.
@@ -312,6 +321,7 @@ func (s *Session) Repeat(ctx context.Context) error {
 		return fmt.Errorf("stopped: %w", context.Cause(ctx))
 	}
 	s.resetCache(ctx)
+	s.timing.reset()
 	s.rep.Store(int64(len(s.result.Reps) + 1))
 	s.stepStarted()
 	rep, err := s.repetition(ctx)
@@ -324,6 +334,7 @@ func (s *Session) Repeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.joinServer(ctx, &rep)
 	s.checkRepetition(&rep)
 	s.result.Reps = append(s.result.Reps, rep)
 	s.stepFinished(int64(rep.Requests))

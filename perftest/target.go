@@ -33,12 +33,16 @@ type CacheResetter interface {
 	ResetPrefixCache(ctx context.Context) error
 }
 
-// MetricsSource is implemented by targets that export Prometheus metrics perfgate can read.
-// MetricNames maps perfgate's server metrics to the engine's series names:
+// MetricsSource is implemented by targets that export figures perfgate can read: Prometheus
+// metrics, and the server's own account of each request. MetricNames maps perfgate's keys
+// to the engine's series names:
 //
 //	"prefix-hits", "prefix-queries"  counters of prompt tokens hit and looked up in the prefix cache
 //	"preemptions"                    counter of preempted requests
 //	"queue-time"                     histogram (or summary) of time spent waiting, in seconds
+//	"prefill-time"                   histogram of time from first scheduling to the first token, in seconds
+//	"decode-time"                    histogram of time from the first token to the last, in seconds
+//	"inference-time"                 histogram of time from first scheduling to the last token, in seconds
 //	"kv-usage"                       gauge of the KV cache's used fraction, 0 to 1
 //	"waiting"                        gauge of requests waiting
 //	"spec-drafts"                    counter of speculative drafts (one per request per verification step)
@@ -47,7 +51,21 @@ type CacheResetter interface {
 //	"spec-acceptance"                gauge of the share of draft tokens accepted (when no counters)
 //	"spec-accept-length"             gauge of tokens per verification step, the target's own included
 //
-// A name the engine does not export is left out of the map.
+// and two keys to where the server's account of each request is, rather than to series:
+//
+//	"otlp-traces"   the address ("127.0.0.1:4318", "0.0.0.0:43170") the server exports OTLP/HTTP
+//	                spans to (vLLM's --otlp-traces-endpoint): perfgate receives them there while
+//	                a case runs and joins each to its request by the trace id of the traceparent
+//	                it sent the request with
+//	"perf-metrics"  the path of per-request perf metrics served apart from the stream
+//	                (TensorRT-LLM's GET /perf_metrics with return_perf_metrics: a JSON list of
+//	                {request_id, perf_metrics: {timing_metrics, kv_cache_metrics}}, drained as
+//	                read), read after each repetition and joined by the id the stream gave the
+//	                request
+//
+// Timings a server puts on the stream itself (llama.cpp's) need no key. A name the engine
+// does not export is left out of the map; what a target cannot give is said once in the log
+// and recorded in the result's "server-timing" config line.
 type MetricsSource interface {
 	MetricsURL() string
 	MetricNames() map[string]string

@@ -24,6 +24,17 @@
 // ratio follows; the engines' own metrics are on each worker's system port, not read). The
 // cache reset POST /clear_kv_blocks existed from mid-2025 and is gone from current
 // releases: where it answers 404 the result records the reset as unavailable.
+//
+// The server's account of each request's phases: the frontend has no histogram of a
+// request's queue, prefill or decode (its time-to-first-token and duration histograms are
+// the client's view again; the engines' own phase histograms are on each worker's system
+// port, which this module does not read), so results from Dynamo carry no server-side
+// split per repetition. Per request, Dynamo's runtime exports OTLP spans of its own work
+// with OTEL_EXPORT_ENABLED=1 (to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, over gRPC: docs'
+// environment variables table; the frontend and workers continue a request's
+// traceparent), but they carry no gen_ai.latency attributes of queue, prefill or decode,
+// so the module does not turn them on: perftest's join would find nothing in them to
+// split a latency with. Dynamo puts no timings on the stream.
 package dynamo
 
 import (

@@ -9,7 +9,14 @@
 //     perftest will find cached tokens right after the reset and record the reset as
 //     ineffective.
 //   - /metrics (with --metrics) has llamacpp:requests_deferred (requests waiting for a
-//     slot); it has no KV-usage, prefix-cache or preemption figure.
+//     slot); it has no KV-usage, prefix-cache or preemption figure, and no histogram of a
+//     request's phases.
+//   - Per request, the last chunk of every stream carries "timings" (result_timings::to_json
+//     in server-task.cpp): prompt_n prompt tokens evaluated in prompt_ms (from the start of
+//     prompt processing to the first token), cache_n found in the slot's cache, predicted_n
+//     generated in predicted_ms (first token to last). perftest reads them with the answer
+//     as the request's prefill and decode; the time a request waited for a slot is in
+//     neither, and llama-server exports no OTLP spans.
 //   - /v1/models names the model by its file path (--alias gives a stable name) and reports
 //     meta.n_vocab: token-id prompts are checked against it before they are sent.
 //   - Streams close the connection after each response while advertising Keep-Alive (the

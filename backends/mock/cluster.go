@@ -66,6 +66,10 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	var err error
+	if cfg.Worker.OTLPTracesEndpoint, err = resolveTraceEndpoint(cfg.Worker.OTLPTracesEndpoint); err != nil {
+		return nil, err
+	}
 	c := &Cluster{cfg: cfg, router: newRouter(cfg.Router, cfg.Workers, cfg.Worker.BlockSize)}
 	c.router.shared = true
 	for i := range cfg.Workers {
@@ -191,7 +195,7 @@ func (c *Cluster) MetricsURL() string { return c.BaseURL() + "/metrics" }
 func (c *Cluster) MetricNames() map[string]string {
 	m := metricNames(c.cfg.Worker.Speculative.NumSpeculativeTokens > 0)
 	m["kv-usage"] = seriesClusterKVUsage
-	return m
+	return withTraces(m, c.cfg.Worker.OTLPTracesEndpoint)
 }
 
 // ResetPrefixCache empties every worker's prefix cache (perftest.CacheResetter).

@@ -67,6 +67,15 @@ type Config struct {
 	Faults Faults
 	// Dialect makes the stream look like another engine's.
 	Dialect Dialect
+	// OTLPTracesEndpoint, when set, makes the simulator export a span per request to this
+	// OTLP/HTTP URL, as vLLM's --otlp-traces-endpoint does (traces.go): its own queue,
+	// prefill and decode times, continuing the request's traceparent. A port of 0 is a
+	// free port, chosen by New; MetricNames then says where perftest receives the spans
+	// ("otlp-traces").
+	OTLPTracesEndpoint string
+	// KeepTimings keeps every finished request's true timing (Server.Timings), for tests
+	// that check what a client learns of it against the truth.
+	KeepTimings bool
 	// MaxBodyBytes bounds a request body (DefaultMaxBodyBytes); a larger one gets 413.
 	MaxBodyBytes int64
 	// BodyTimeout bounds the reading of a request body once its headers arrived (0: 30
@@ -137,6 +146,12 @@ type Dialect struct {
 	// vLLM's since it stopped sending reasoning_content) or "reasoning_content" (SGLang,
 	// llama.cpp with --reasoning-format deepseek, DeepSeek's API).
 	ReasoningField string
+	// Timings puts llama.cpp's "timings" object on the last chunk of a stream, as
+	// llama-server does (tools/server at 82bb485, result_timings::to_json): prompt_n
+	// tokens not found in the cache, cache_n found, prompt_ms from the first scheduling to
+	// the first token, predicted_n and predicted_ms from the first token to the last, and
+	// their per-token and per-second rates.
+	Timings bool
 }
 
 func (c Config) withDefaults() Config {

@@ -81,11 +81,19 @@
 // (finished_reason), vllm:num_preemptions_total, vllm:mm_cache_queries_total and
 // vllm:mm_cache_hits_total (images, counted per item), and the histograms
 // vllm:time_to_first_token_seconds, vllm:inter_token_latency_seconds (one observation per
-// step a request emits in), vllm:e2e_request_latency_seconds and
-// vllm:request_queue_time_seconds, all timed on the engine's clock; with speculative
+// step a request emits in), vllm:e2e_request_latency_seconds,
+// vllm:request_queue_time_seconds, and, at each request's finish,
+// vllm:request_prefill_time_seconds, vllm:request_decode_time_seconds and
+// vllm:request_inference_time_seconds, all timed on the engine's clock; with speculative
 // decoding, vllm:spec_decode_num_drafts_total, vllm:spec_decode_num_draft_tokens_total,
 // vllm:spec_decode_num_accepted_tokens_total and
 // vllm:spec_decode_num_accepted_tokens_per_pos_total{position}.
+//
+// Per request, the simulator tells its phases the ways engines do, from the same truth
+// (Config.KeepTimings keeps it, [Server.Timings] returns it): with
+// Config.OTLPTracesEndpoint (vLLM's --otlp-traces-endpoint), vLLM's llm_request span of
+// every request over OTLP/HTTP, continuing the traceparent it came with (traces.go); with
+// Dialect.Timings (--timings), llama.cpp's timings object on the last chunk of a stream.
 //
 // # Beyond text
 //

@@ -20,8 +20,12 @@ const (
 	seriesHits        = "vllm:prefix_cache_hits_total"
 	seriesPreemptions = "vllm:num_preemptions_total"
 	seriesQueueTime   = "vllm:request_queue_time_seconds"
-	seriesWaiting     = "vllm:num_requests_waiting"
-	seriesKVUsage     = "vllm:kv_cache_usage_perc"
+	// A finished request's phases (vLLM V1's loggers.py observes them at its finish).
+	seriesPrefillTime   = "vllm:request_prefill_time_seconds"
+	seriesDecodeTime    = "vllm:request_decode_time_seconds"
+	seriesInferenceTime = "vllm:request_inference_time_seconds"
+	seriesWaiting       = "vllm:num_requests_waiting"
+	seriesKVUsage       = "vllm:kv_cache_usage_perc"
 
 	// Speculative decoding (vllm/v1/spec_decode/metrics.py registers the counters without
 	// "_total"; the exposition adds it).
@@ -36,6 +40,7 @@ func metricNames(spec bool) map[string]string {
 	m := map[string]string{
 		"prefix-hits": seriesHits, "prefix-queries": seriesQueries, "preemptions": seriesPreemptions,
 		"queue-time": seriesQueueTime, "kv-usage": seriesKVUsage, "waiting": seriesWaiting,
+		"prefill-time": seriesPrefillTime, "decode-time": seriesDecodeTime, "inference-time": seriesInferenceTime,
 	}
 	if spec {
 		m["spec-drafts"], m["spec-draft-tokens"], m["spec-accepted-tokens"] = seriesSpecDrafts, seriesSpecDraftTokens, seriesSpecAccepted
@@ -49,6 +54,7 @@ type metrics struct {
 	queries, hits, promptTokens, genTokens, preemptions prometheus.Counter
 	successLength, successAbort, successStop            prometheus.Counter
 	ttft, itl, e2e, queue                               prometheus.Histogram
+	prefill, decode, inference                          prometheus.Histogram
 	mmQueries, mmHits                                   prometheus.Counter
 }
 
@@ -84,6 +90,9 @@ func newMetrics(model string, gauges func() (running, waiting int, kvUsage float
 	m.itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itlBuckets)
 	m.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestBuckets)
 	m.queue = hist(seriesQueueTime, "Histogram of time spent in WAITING phase for request.", requestBuckets)
+	m.prefill = hist(seriesPrefillTime, "Histogram of time spent in PREFILL phase for request.", requestBuckets)
+	m.decode = hist(seriesDecodeTime, "Histogram of time spent in DECODE phase for request.", requestBuckets)
+	m.inference = hist(seriesInferenceTime, "Histogram of time spent in RUNNING phase for request.", requestBuckets)
 	m.mmQueries = counter("vllm:mm_cache_queries_total", "Multi-modal cache queries, in terms of number of queried items.")
 	m.mmHits = counter("vllm:mm_cache_hits_total", "Multi-modal cache hits, in terms of number of cached items.")
 	gauge("vllm:num_requests_running", "Number of requests in model execution batches.", func() float64 { r, _, _ := gauges(); return float64(r) })
@@ -155,6 +164,11 @@ func (m *metrics) finished(s *seq, now time.Duration, why finishReason) {
 		m.successLength.Inc()
 	}
 	m.e2e.Observe((now - s.arrival).Seconds())
+	if s.generated > 0 {
+		m.prefill.Observe((s.firstToken - s.scheduled).Seconds())
+		m.decode.Observe((s.lastToken - s.firstToken).Seconds())
+		m.inference.Observe((s.lastToken - s.scheduled).Seconds())
+	}
 }
 
 func (m *metrics) preempted(*seq, time.Duration) { m.preemptions.Inc() }

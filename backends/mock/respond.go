@@ -245,6 +245,41 @@ func (rw *responder) appendUsage(buf []byte, q *seq, completion int) []byte {
 	return append(buf, '}')
 }
 
+// appendTimings appends llama.cpp's timings member (",\"timings\":{...}") for a finished
+// request when the dialect asks for it (Dialect.Timings): its prompt processing from its
+// first scheduling to its first token, its generation from the first token to the last.
+func (rw *responder) appendTimings(buf []byte, q *seq) []byte {
+	if !rw.dialect.Timings {
+		return buf
+	}
+	promptN, predictedN := q.promptLen-q.cachedTokens, q.generated
+	promptMS := float64(q.firstToken-q.scheduled) / 1e6
+	predictedMS := float64(q.lastToken-q.firstToken) / 1e6
+	num := func(buf []byte, key string, v float64) []byte {
+		buf = append(buf, `,"`...)
+		buf = append(buf, key...)
+		buf = append(buf, `":`...)
+		return strconv.AppendFloat(buf, v, 'f', -1, 64)
+	}
+	rate := func(ms float64, n int) (perToken, perSecond float64) {
+		if n == 0 || ms == 0 {
+			return 0, 0
+		}
+		return ms / float64(n), 1e3 * float64(n) / ms
+	}
+	buf = append(buf, `,"timings":{"cache_n":`...)
+	buf = strconv.AppendInt(buf, int64(q.cachedTokens), 10)
+	buf = num(buf, "prompt_n", float64(promptN))
+	buf = num(buf, "prompt_ms", promptMS)
+	pt, ps := rate(promptMS, promptN)
+	buf = num(num(buf, "prompt_per_token_ms", pt), "prompt_per_second", ps)
+	buf = num(buf, "predicted_n", float64(predictedN))
+	buf = num(buf, "predicted_ms", predictedMS)
+	dt, ds := rate(predictedMS, predictedN)
+	buf = num(num(buf, "predicted_per_token_ms", dt), "predicted_per_second", ds)
+	return append(buf, '}')
+}
+
 type usage struct {
 	PromptTokens        int `json:"prompt_tokens"`
 	TotalTokens         int `json:"total_tokens"`
@@ -292,7 +327,7 @@ func (rw *responder) finish(q *seq) {
 		}
 		buf = append(buf, `,"logprobs":null,"finish_reason":"`+rw.out.finish()+`","stop_reason":null}],"usage":`...)
 		buf = rw.appendUsage(buf, q, q.maxTokens)
-		rw.w.Write(append(buf, "}\n\n"...))
+		rw.w.Write(append(rw.appendTimings(buf, q), "}\n\n"...))
 	case rw.req.includeUsage:
 		obj := "text_completion"
 		if rw.req.chat() {
@@ -300,9 +335,23 @@ func (rw *responder) finish(q *seq) {
 		}
 		b, _ := json.Marshal(map[string]any{"id": rw.id, "object": obj, "created": rw.created,
 			"model": rw.req.model, "choices": []any{}, "usage": rw.usage(q)})
+		if rw.dialect.Timings {
+			b = append(rw.appendTimings(b[:len(b)-1], q), '}')
+		}
 		rw.w.Write([]byte("data: "))
 		rw.w.Write(b)
 		rw.w.Write([]byte("\n\n"))
+	case rw.dialect.Timings:
+		// llama.cpp's final result is a chunk of its own: no text, the finish reason, the
+		// timings.
+		buf := append(rw.buf[:0], rw.head...)
+		if rw.req.chat() {
+			buf = append(buf, `"delta":{}`...)
+		} else {
+			buf = append(buf, `"text":""`...)
+		}
+		buf = append(buf, `,"logprobs":null,"finish_reason":"`+rw.out.finish()+`","stop_reason":null}]`...)
+		rw.w.Write(append(rw.appendTimings(buf, q), "}\n\n"...))
 	}
 	rw.w.Write([]byte("data: [DONE]\n\n"))
 	rw.flush()

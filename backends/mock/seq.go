@@ -62,6 +62,8 @@ type seq struct {
 	quiet   bool          // notify only when done (a non-streaming response)
 	notify  chan struct{} // buffered(1); nil when nobody listens
 	rng     uint64        // draft acceptance draws (splitmix64 state), seeded by the prompt
+	tc      traceCtx      // the trace the request came with, when traced
+	traced  bool
 }
 
 func (s *seq) total() int { return s.promptLen + s.generated }

@@ -31,6 +31,9 @@ type Server struct {
 	reqID    uint64
 
 	encoderCache, grammars lru // guarded by mu
+
+	spans   *exporter       // nil without Config.OTLPTracesEndpoint
+	timings []RequestTiming // guarded by mu; kept with Config.KeepTimings
 }
 
 // New builds a server from cfg without listening; call Serve, then Close.
@@ -39,6 +42,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	var err error
+	if cfg.OTLPTracesEndpoint, err = resolveTraceEndpoint(cfg.OTLPTracesEndpoint); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
 		created:  time.Now(),
@@ -53,7 +60,10 @@ func New(cfg Config) (*Server, error) {
 		return len(s.eng.running), s.eng.nWaiting, s.eng.kvUsage()
 	})
 	s.m.cacheConfig(cfg.Model, cfg)
-	s.eng = newEngine(cfg, serverHooks{s.m})
+	s.eng = newEngine(cfg, serverHooks{s})
+	if cfg.OTLPTracesEndpoint != "" {
+		s.spans = newExporter(cfg.OTLPTracesEndpoint, cfg.Model, s.created, cfg.Seed)
+	}
 	s.eng.ready = cfg.StartupDelay
 	s.encoderCache.budget, s.grammars.budget = cfg.Multimodal.EncoderCacheTokens, 4096
 	if k := cfg.Speculative.NumSpeculativeTokens; k > 0 {
@@ -125,6 +135,9 @@ func (s *Server) Close() error {
 	s.loopOnce.Do(func() { close(s.loopDone) })
 	<-s.loopDone
 	s.handlers.Wait()
+	if s.spans != nil {
+		s.spans.close()
+	}
 	return err
 }
 
@@ -138,7 +151,7 @@ func (s *Server) MetricsURL() string { return s.BaseURL() + "/metrics" }
 // MetricNames maps perftest's server metrics to the simulator's series, which are vLLM's
 // (perftest.MetricsSource).
 func (s *Server) MetricNames() map[string]string {
-	return metricNames(s.cfg.Speculative.NumSpeculativeTokens > 0)
+	return withTraces(metricNames(s.cfg.Speculative.NumSpeculativeTokens > 0), s.cfg.OTLPTracesEndpoint)
 }
 
 // ResetPrefixCache empties the simulator's prefix cache, as POST /reset_prefix_cache does
@@ -209,13 +222,14 @@ func (s *Server) loop() {
 	}
 }
 
-// serverHooks forwards engine events to the metrics and wakes the handlers.
-type serverHooks struct{ m *metrics }
+// serverHooks forwards engine events to the metrics, the span exporter and the timings
+// kept, and wakes the handlers.
+type serverHooks struct{ s *Server }
 
-func (h serverHooks) admitted(q *seq, now time.Duration) { h.m.admitted(q, now) }
+func (h serverHooks) admitted(q *seq, now time.Duration) { h.s.m.admitted(q, now) }
 
 func (h serverHooks) token(q *seq, now time.Duration) {
-	h.m.token(q, now)
+	h.s.m.token(q, now)
 	q.emitted.Store(int32(q.generated))
 	if !q.quiet {
 		poke(q)
@@ -223,12 +237,15 @@ func (h serverHooks) token(q *seq, now time.Duration) {
 }
 
 func (h serverHooks) finished(q *seq, now time.Duration, why finishReason) {
-	h.m.finished(q, now, why)
+	h.s.m.finished(q, now, why)
+	if why != finishAbort && !q.pool {
+		h.s.traceFinished(q, now)
+	}
 	q.done.Store(true)
 	poke(q)
 }
 
-func (h serverHooks) preempted(q *seq, now time.Duration) { h.m.preempted(q, now) }
+func (h serverHooks) preempted(q *seq, now time.Duration) { h.s.m.preempted(q, now) }
 
 func poke(q *seq) {
 	select {
@@ -303,9 +320,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req apiRequest, q
 	}
 	q.notify = make(chan struct{}, 1)
 	q.quiet = !req.stream && !plan.stall && !plan.disconnect
+	q.tc, q.traced = parseTraceparent(r.Header.Get("Traceparent"))
 	s.mu.Lock()
 	s.reqID++
 	id := s.reqID
+	q.id = id
 	q.onceMS = float32(s.onceCost(&req))
 	err := s.eng.add(q, time.Since(s.created))
 	if err == nil {

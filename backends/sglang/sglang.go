@@ -9,6 +9,20 @@
 // so streamed usage reports cached prompt tokens (prompt_tokens_details.cached_tokens, left
 // out when 0) and --enable-metrics so that /metrics exists. [Engine] says what perfgate knows
 // of SGLang; [Endpoint] is a server you run.
+//
+// The server's account of each request's phases: per repetition, its queue_time_seconds
+// histogram and per_stage_req_latency_seconds{stage="prefill_forward"} (from the forward's
+// start to the end of prefill: srt/observability/metrics_collector.py and
+// req_time_stats.py); it has no per-request decode histogram (its decode_loop stage is per
+// step). Per request, SGLang exports OTLP spans with --enable-trace --otlp-traces-endpoint
+// HOST:PORT (gRPC by default), whose request span carries gen_ai.latency.time_to_first_token,
+// e2e, time_in_model_prefill, time_in_model_decode, time_in_model_inference and
+// gen_ai.usage.cached_tokens, and no time_in_queue: its prefill runs from the request's
+// dispatch to the scheduler to its first token, queue included (req_time_stats.py,
+// convert_to_gen_ai_span_attrs). The module does not start SGLang with tracing: perftest's
+// receiver speaks OTLP/HTTP, and SGLang's choice of protocol was not checked; for a server
+// you run that exports over HTTP, set TracesAddr on a copy of Engine (its queue then counts
+// in the prefill part). SGLang puts no timings on the stream.
 package sglang
 
 import (
@@ -143,6 +157,7 @@ var Engine = backends.Engine{
 		"prefix-queries": "sglang:prompt_tokens_total",
 		"preemptions":    "sglang:num_retracted_requests_total",
 		"queue-time":     "sglang:queue_time_seconds",
+		"prefill-time":   `sglang:per_stage_req_latency_seconds{stage="prefill_forward"}`,
 		"kv-usage":       "sglang:token_usage",
 		"waiting":        "sglang:num_queue_reqs",
 		// Speculative decoding: gauges of the last decode log interval

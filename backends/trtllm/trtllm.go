@@ -10,7 +10,18 @@
 // adds an options file (--extra_llm_api_options) with return_perf_metrics and
 // enable_iter_perf_stats, without which trtllm-serve serves no Prometheus metrics: its
 // /metrics is JSON iteration stats, drained as read; Prometheus text is at
-// /prometheus/metrics. A Config whose ExtraArgs pass their own --extra_llm_api_options or
+// /prometheus/metrics. The file also keeps the perf metrics of the last 65,536 requests
+// (perf_metrics_max_requests, 0 by default: none kept), which trtllm-serve serves, drained
+// as read, at GET /perf_metrics: each finished request's arrival, first scheduling, first
+// and last token on the server's steady clock, and its KV-cache blocks reused and missed
+// (tensorrt_llm/serve/openai_server.py, get_perf_metrics; they are not in the response,
+// whatever return_perf_metrics suggests). perftest reads them after every repetition and
+// joins each to its request by the request id the stream's chunk ids carry ("cmpl-7":
+// postprocess_handlers.py names a stream f"{prefix}-{rsp.id}" on TensorRT-LLM's main
+// branch; a release that names streams by random ids cannot be joined, and perftest says
+// so). trtllm-serve exports no OTLP spans of requests (its tracing, where a release has
+// one, is of the executor, not per request with phase attributes) and puts no timings on
+// the stream. A Config whose ExtraArgs pass their own --extra_llm_api_options or
 // --config replaces that file: put both settings in yours. trtllm-serve has no prefix-cache
 // reset: repetitions after the first may start warm, and results say so.
 //
@@ -98,8 +109,8 @@ func (c Config) Cmd() []string {
 // optionsPath is where the module's LLM API options file goes in the container.
 const optionsPath = "/etc/perfgate/extra-llm-api-options.yaml"
 
-// options turns on the Prometheus metrics perftest reads.
-const options = "return_perf_metrics: true\nenable_iter_perf_stats: true\n"
+// options turns on the Prometheus metrics and the per-request perf metrics perftest reads.
+const options = "return_perf_metrics: true\nenable_iter_perf_stats: true\nperf_metrics_max_requests: 65536\n"
 
 // ownOptions reports whether ExtraArgs bring their own options file.
 func (c Config) ownOptions() bool {
@@ -112,8 +123,9 @@ func (c Config) ownOptions() bool {
 // /prometheus/metrics with trtllm_* names (tensorrt_llm/metrics/collector.py; which of them
 // a release exports varies, and the ones it lacks are reported absent), and no cache reset.
 var Engine = backends.Engine{
-	Name:        "trtllm",
-	MetricsPath: "/prometheus/metrics",
+	Name:            "trtllm",
+	MetricsPath:     "/prometheus/metrics",
+	PerfMetricsPath: "/perf_metrics",
 	MetricNames: map[string]string{
 		"prefix-hits":    "trtllm_prompt_cached_tokens_total",
 		"prefix-queries": "trtllm_prompt_tokens_total",

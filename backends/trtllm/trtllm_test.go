@@ -47,7 +47,7 @@ func TestRequest(t *testing.T) {
 				ExposedPorts: []string{"8000/tcp"},
 				Labels:       labels,
 				// Without them trtllm-serve serves no Prometheus metrics.
-				Files: optionsFile("return_perf_metrics: true\nenable_iter_perf_stats: true\n"),
+				Files: optionsFile("return_perf_metrics: true\nenable_iter_perf_stats: true\nperf_metrics_max_requests: 65536\n"),
 				HostConfigModifier: func(hc *container.HostConfig) {
 					hc.ShmSize = backends.DefaultShmSize
 					hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: backends.DefaultCacheVolume, Target: backends.HFCachePath}}

@@ -13,6 +13,9 @@ import (
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/mockcontainer"
 	"github.com/perfgate/perfgate/backends/vllm"
+	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/metric"
 )
 
 // TestMain checks that no container or goroutine outlives the tests.
@@ -66,4 +69,27 @@ func TestDrivesSimulatorImage(t *testing.T) {
 		}
 	}
 	t.Logf("simulator log:\n%s", logs)
+}
+
+// TestSimulatorImageExportsSpans: with Traces, the container is launched with
+// --otlp-traces-endpoint pointing at the Docker host, where the session's receiver
+// listens: every request of a case gets the server's span joined to it.
+func TestSimulatorImageExportsSpans(t *testing.T) {
+	img := mockcontainer.BuildImage(t)
+	srv := vllm.Start(t, vllm.Config{Image: img, Model: "sim-llama-8b", GPUs: backends.NoGPU, CacheDir: backends.NoCache, Traces: true})
+	res, err := perftest.Execute(t.Context(), perftest.Case{Target: srv, Workload: fixtures.Synthetic{ISL: 64, OSL: 4, Prompts: 8, Seed: 1},
+		Load: perftest.Concurrency(2), Count: 2, Warmup: -1}, perftest.ExecOptions{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.ConfigValue(metric.KeyServerTiming); got != "otlp" {
+		t.Errorf("server-timing %q, want otlp", got)
+	}
+	for _, rep := range res.Reps {
+		for _, r := range rep.Records {
+			if r.Server == nil || r.Server.Source != "otlp" || r.Server.E2E <= 0 {
+				t.Errorf("request %d: server phases %+v", r.Index, r.Server)
+			}
+		}
+	}
 }

@@ -81,7 +81,33 @@ type Config struct {
 	StartupTimeout time.Duration
 	// LogDir receives the container log; Start uses t.ArtifactDir() when empty.
 	LogDir string
+
+	// Traces makes vLLM export its llm_request span of every request (its own queue,
+	// prefill and decode times, continuing the traceparent perftest sends) over OTLP/HTTP
+	// to a receiver perftest runs on this machine while a case runs, which joins each span
+	// to its request: --otlp-traces-endpoint http://host.docker.internal:PORT/v1/traces,
+	// with the container's host.docker.internal mapped to the Docker host
+	// (host-gateway), OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf (vLLM exports over
+	// gRPC otherwise: vllm/tracing/otel.py) and OTEL_BSP_SCHEDULE_DELAY=500, so that the
+	// SDK's batch processor sends spans every half second instead of every five. The image
+	// must hold OpenTelemetry's SDK and OTLP exporter (vLLM imports them only when tracing
+	// is on; its OpenTelemetry example installs opentelemetry-sdk, -api, -exporter-otlp and
+	// -semantic-conventions-ai), or vLLM refuses to start.
+	Traces bool
+	// TracesPort is the port of that receiver on this machine, which listens on every
+	// interface so that the container can reach it; 0 picks a free one.
+	TracesPort int
 }
+
+// tracesEndpoint is what Traces adds to the launch: the flag's URL and the receiver's
+// address, on port.
+func tracesEndpoint(port int) (url, addr string) {
+	p := strconv.Itoa(port)
+	return "http://host.docker.internal:" + p + otlpPath, ":" + p
+}
+
+// otlpPath is where OTLP/HTTP exporters post traces.
+const otlpPath = "/v1/traces"
 
 // Args returns the vLLM launch flags for c, as passed to the image's entrypoint.
 func (c Config) Args() []string {
@@ -103,25 +129,42 @@ func (c Config) Args() []string {
 		args = append(args, "--enable-prefix-caching")
 	}
 	args = append(args, "--enable-prompt-tokens-details")
+	if c.Traces {
+		url, _ := tracesEndpoint(c.TracesPort)
+		args = append(args, "--otlp-traces-endpoint", url)
+	}
 	return append(args, c.ExtraArgs...)
 }
 
-// Spec is the container spec Run starts for c, before options.
+// Spec is the container spec Run starts for c, before options. With Traces and no
+// TracesPort, it picks the receiver's free port.
 func (c Config) Spec() backends.Spec {
+	if c.Traces && c.TracesPort == 0 {
+		c.TracesPort = kit.FreePort()
+	}
 	env := map[string]string{devModeEnv: "1"}
+	engine := Engine
+	var hosts []string
+	if c.Traces {
+		env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "http/protobuf"
+		env["OTEL_BSP_SCHEDULE_DELAY"] = "500"
+		_, engine.TracesAddr = tracesEndpoint(c.TracesPort)
+		hosts = []string{"host.docker.internal:host-gateway"}
+	}
 	maps.Copy(env, c.Env)
 	return backends.Spec{
-		Backend:  "vllm",
-		Image:    cmp.Or(c.Image, DefaultImage),
-		Model:    cmp.Or(c.Model, DefaultModel),
-		Cmd:      c.Args(),
-		Port:     Port,
-		GPUs:     kit.GPUCount(c.GPUs, c.TensorParallelSize),
-		ShmSize:  cmp.Or(c.ShmSize, backends.DefaultShmSize),
-		CacheDir: cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
-		Env:      env,
-		Timeout:  c.StartupTimeout,
-		Engine:   Engine,
+		ExtraHosts: hosts,
+		Backend:    "vllm",
+		Image:      cmp.Or(c.Image, DefaultImage),
+		Model:      cmp.Or(c.Model, DefaultModel),
+		Cmd:        c.Args(),
+		Port:       Port,
+		GPUs:       kit.GPUCount(c.GPUs, c.TensorParallelSize),
+		ShmSize:    cmp.Or(c.ShmSize, backends.DefaultShmSize),
+		CacheDir:   cmp.Or(c.CacheDir, backends.DefaultCacheVolume),
+		Env:        env,
+		Timeout:    c.StartupTimeout,
+		Engine:     engine,
 	}
 }
 
@@ -166,7 +209,18 @@ const devModeEnv = "VLLM_SERVER_DEV_MODE"
 //   - the metrics are V1's (vllm/v1/metrics/loggers.py), with the names older releases and
 //     llm-d-inference-sim used as alternatives: vllm:gpu_cache_usage_perc before
 //     vllm:kv_cache_usage_perc, prefix-cache counters without "_total" (inference-sim
-//     v0.8.0 to v0.10.2).
+//     v0.8.0 to v0.10.2). Its request_queue_time_seconds, request_prefill_time_seconds,
+//     request_decode_time_seconds and request_inference_time_seconds histograms split the
+//     server's time per repetition;
+//   - per request, vLLM exports an llm_request span when started with
+//     --otlp-traces-endpoint (Config.Traces; for a server you run, set TracesAddr on a copy
+//     of Engine): kind SERVER, started at the request's arrival (wall clock), continuing
+//     the traceparent the request came with, with gen_ai.latency.time_in_queue,
+//     time_to_first_token, time_in_model_prefill, time_in_model_decode,
+//     time_in_model_inference and e2e in seconds and gen_ai.usage.prompt_tokens and
+//     completion_tokens (vllm/tracing SpanAttributes, set in v1/engine/output_processor.py's
+//     do_tracing; checked against vLLM's main branch, the attribute names unchanged since
+//     v0.6). It puts no timings on the stream.
 var Engine = backends.Engine{
 	Name: "vllm",
 	MetricNames: map[string]string{
@@ -174,6 +228,9 @@ var Engine = backends.Engine{
 		"prefix-queries": "vllm:prefix_cache_queries_total|vllm:prefix_cache_queries",
 		"preemptions":    "vllm:num_preemptions_total|vllm:num_preemptions",
 		"queue-time":     "vllm:request_queue_time_seconds",
+		"prefill-time":   "vllm:request_prefill_time_seconds",
+		"decode-time":    "vllm:request_decode_time_seconds",
+		"inference-time": "vllm:request_inference_time_seconds",
 		"kv-usage":       "vllm:kv_cache_usage_perc|vllm:gpu_cache_usage_perc",
 		"waiting":        "vllm:num_requests_waiting",
 		// Speculative decoding (v1/spec_decode/metrics.py), exported with a speculative

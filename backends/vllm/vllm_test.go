@@ -121,6 +121,31 @@ func TestRequest(t *testing.T) {
 			},
 			Started: true,
 		},
+	}, {
+		// Traces: vLLM exports its llm_request spans over OTLP/HTTP (protobuf) to the
+		// receiver perftest runs on the Docker host, batched every half second.
+		name: "traces",
+		cfg:  vllm.Config{Traces: true, TracesPort: 43170},
+		want: testcontainers.GenericContainerRequest{
+			ContainerRequest: testcontainers.ContainerRequest{
+				Image: "vllm/vllm-openai:v0.32.0",
+				Cmd: []string{
+					"Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000",
+					"--tensor-parallel-size", "1", "--enable-prefix-caching", "--enable-prompt-tokens-details",
+					"--otlp-traces-endpoint", "http://host.docker.internal:43170/v1/traces",
+				},
+				Env: map[string]string{"VLLM_SERVER_DEV_MODE": "1", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+					"OTEL_BSP_SCHEDULE_DELAY": "500"},
+				ExposedPorts: []string{"8000/tcp"},
+				Labels:       kittest.Labels("vllm"),
+				HostConfigModifier: func(hc *container.HostConfig) {
+					gpuHost(1)(hc)
+					hc.ExtraHosts = []string{"host.docker.internal:host-gateway"}
+				},
+				WaitingFor: &kit.Ready{Port: "8000/tcp", Model: "Qwen/Qwen3-0.6B", StartupTimeout: backends.DefaultStartupTimeout},
+			},
+			Started: true,
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,5 +171,21 @@ func TestIdentity(t *testing.T) {
 	want := map[string]string{"backend": "vllm", "model": "Qwen/Qwen3-0.6B", "image": "vllm/vllm-openai:v0.32.0", "gpus": "4"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("identity mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestTracesAddress: a container started with Traces tells perftest where to receive its
+// spans, and its histograms of the request phases; one without tells neither.
+func TestTracesAddress(t *testing.T) {
+	spec := vllm.Config{Traces: true, TracesPort: 43170}.Spec()
+	names := backends.Endpoint("http://x", spec.Engine).MetricNames()
+	if names["otlp-traces"] != ":43170" || names["prefill-time"] != "vllm:request_prefill_time_seconds" {
+		t.Errorf("MetricNames = %v", names)
+	}
+	if _, ok := vllm.Endpoint("http://x").MetricNames()["otlp-traces"]; ok {
+		t.Error("a server without tracing claims spans")
+	}
+	if spec := (vllm.Config{Traces: true}).Spec(); spec.Engine.TracesAddr == ":0" || spec.Engine.TracesAddr == "" {
+		t.Errorf("TracesPort 0 picks a free port, got %q", spec.Engine.TracesAddr)
 	}
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // featureFlags are the flags of what the simulated model does beyond text (mock.Config's
-// Reasoning, Tools, StructuredOutput, Multimodal, Speculative, Runner): vLLM's where vLLM
-// has one, then the simulator's own knobs. They sit before the cluster flags in the usage.
+// Reasoning, Tools, StructuredOutput, Multimodal, Speculative, Runner) and of what it tells
+// of each request's phases (OTLPTracesEndpoint, Dialect.Timings): vLLM's where vLLM has
+// one, then the simulator's own knobs. They sit before the cluster flags in the usage.
 var featureFlags = []mockFlag{
 	{name: "reasoning-parser", arg: "NAME", usage: "serve a reasoning model: chat answers start with reasoning tokens (any parser name: qwen3, deepseek_r1, ...)",
 		set: func(o *mockOptions, v string) error { o.cfg.Reasoning.Parser = v; return nil }},
@@ -32,7 +33,11 @@ var featureFlags = []mockFlag{
 		}},
 	{name: "runner", arg: "NAME", usage: "generate (default: completions, chat, responses) or pooling (embeddings, score, rerank)",
 		set: func(o *mockOptions, v string) error { o.cfg.Runner = v; return nil }},
+	{name: "otlp-traces-endpoint", arg: "URL", usage: "export vLLM's llm_request span of every request to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318/v1/traces (protobuf, as with OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf; the simulator speaks no gRPC)",
+		set: func(o *mockOptions, v string) error { o.cfg.OTLPTracesEndpoint = v; return nil }},
 	// The simulator's own.
+	{name: "timings", usage: "stream dialect: llama.cpp's timings object (prompt_n, prompt_ms, predicted_n, predicted_ms, cache_n) on the last chunk",
+		set: boolFlag(func(o *mockOptions) *bool { return &o.cfg.Dialect.Timings }, true)},
 	{name: "reasoning-field", arg: "NAME", usage: "stream dialect: reasoning in delta.reasoning (vLLM, default) or delta.reasoning_content (SGLang, llama.cpp, DeepSeek)",
 		set: func(o *mockOptions, v string) error { o.cfg.Dialect.ReasoningField = v; return nil }},
 	{name: "reasoning-fraction", arg: "F", usage: "share of max_tokens a request reasons (default 0.5)",

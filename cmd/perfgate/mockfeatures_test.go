@@ -24,20 +24,22 @@ func TestMockArgsFeatures(t *testing.T) {
 		"--reasoning-field", "reasoning_content", "--reasoning-tokens", "64", "--reasoning-slowdown", "1.2",
 		"--tool-auto-text-rate", "0.25", "--grammar-token-ms", "0.5", "--grammar-compile-ms", "40",
 		"--encoder-ms", "3", "--encoder-token-ms", "0.01", "--encoder-cache-tokens", "16k", "--embedding-dim", "384",
+		"--otlp-traces-endpoint", "http://127.0.0.1:4318/v1/traces", "--timings",
 	}, false, &warn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := mock.Config{
-		Model:            "Qwen/Qwen3-8B",
-		Dialect:          mock.Dialect{ReasoningField: "reasoning_content"},
-		Reasoning:        mock.Reasoning{Parser: "qwen3", DefaultOff: true, Tokens: 64, Slowdown: 1.2},
-		Tools:            mock.Tools{AutoToolChoice: true, Parser: "hermes", AutoTextRate: 0.25},
-		StructuredOutput: mock.StructuredOutput{TokenMS: 0.5, CompileMS: 40},
-		Multimodal:       mock.Multimodal{LimitPerPrompt: map[string]int{"image": 2}, EncoderMS: 3, EncoderTokenMS: 0.01, EncoderCacheTokens: 16000},
-		Speculative:      mock.Speculative{Method: "eagle3", NumSpeculativeTokens: 3, AcceptanceRate: 0.5},
-		Runner:           "generate",
-		EmbeddingDim:     384,
+		Model:              "Qwen/Qwen3-8B",
+		Dialect:            mock.Dialect{ReasoningField: "reasoning_content", Timings: true},
+		OTLPTracesEndpoint: "http://127.0.0.1:4318/v1/traces",
+		Reasoning:          mock.Reasoning{Parser: "qwen3", DefaultOff: true, Tokens: 64, Slowdown: 1.2},
+		Tools:              mock.Tools{AutoToolChoice: true, Parser: "hermes", AutoTextRate: 0.25},
+		StructuredOutput:   mock.StructuredOutput{TokenMS: 0.5, CompileMS: 40},
+		Multimodal:         mock.Multimodal{LimitPerPrompt: map[string]int{"image": 2}, EncoderMS: 3, EncoderTokenMS: 0.01, EncoderCacheTokens: 16000},
+		Speculative:        mock.Speculative{Method: "eagle3", NumSpeculativeTokens: 3, AcceptanceRate: 0.5},
+		Runner:             "generate",
+		EmbeddingDim:       384,
 	}
 	if diff := cmp.Diff(want, o.cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -14,6 +14,14 @@ const (
 	// KeyServerMetrics lists the server's figures read ("prefix-hit-ratio,..."), "none" or
 	// "unavailable".
 	KeyServerMetrics = "server-metrics"
+	// KeyServerTiming says where the server's own account of each request came from, for
+	// attributing a latency to its phases: the per-request sources joined to the records,
+	// "otlp" (spans the server exported), "timings" (llama.cpp's, on the stream),
+	// "perf-metrics" (TensorRT-LLM's /perf_metrics), joined by "+"; "histograms" when only
+	// the server's histograms split its time (per repetition, not per request); "none".
+	// A source that gave only some requests is written with the share it gave,
+	// "otlp:0.93".
+	KeyServerTiming = "server-timing"
 	// KeyITL is "per-token", or "per-chunk" when chunks carried several tokens the server
 	// did not count.
 	KeyITL = "itl"
@@ -35,7 +43,7 @@ const KeyHardware = "hardware"
 
 // notes are the keys IsNote reports: perfgate's own and those `go test` writes.
 var notes = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
-	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyITL: true, KeyLooks: true, KeyPartial: true,
+	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyServerTiming: true, KeyITL: true, KeyLooks: true, KeyPartial: true,
 	KeyHardwareFallback: true}
 
 // IsNote reports whether a config key says where and when a run happened or how it went

@@ -133,8 +133,9 @@ type Set struct {
 	prefixes []string
 }
 
-// Default returns perfgate's vocabulary: the metrics the runner writes and the machine
-// figures (named ones, and any unit beginning MachinePrefix or GPUPrefix).
+// Default returns perfgate's vocabulary: the metrics the runner writes, the machine
+// figures (named ones, and any unit beginning MachinePrefix or GPUPrefix) and the parts of
+// latencies (any unit beginning PartPrefix: figures too, never gated).
 func Default() *Set { return defaultSet }
 
 func (s *Set) or() *Set {
@@ -185,6 +186,10 @@ func (s *Set) Lookup(name string) (Def, bool) {
 	}
 	for _, p := range s.prefixes {
 		if len(name) > len(p) && strings.HasPrefix(name, p) {
+			if latency, phase, ok := ParsePart(name); ok && p == PartPrefix {
+				return Def{Name: name, Unit: Seconds, Kind: Figure, Stat: Mean, LowerBetter: true,
+					Desc: "time spent in " + phase + " by the requests around " + latency + " (a part of the latency)"}, true
+			}
 			return Def{Name: name, Kind: Figure, LowerBetter: true, Desc: "a figure of the machine"}, true
 		}
 	}

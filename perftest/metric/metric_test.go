@@ -30,7 +30,7 @@ func TestDefault(t *testing.T) {
 		}
 		assert.Equal(t, strings.HasPrefix(d.Name, "itl-"), d.TokenGap, d.Name)
 	}
-	assert.Equal(t, 21+7, len(Default().Gated()), "the runner's 21 metrics and the server's 7")
+	assert.Equal(t, 21+10, len(Default().Gated()), "the runner's 21 metrics and the server's 10")
 	for _, p := range []Percentiles{TTFT, ITL, TPOT, E2E, TTFO} {
 		for i, d := range p.Defs("x") {
 			got, ok := Default().Lookup(d.Name)
@@ -121,5 +121,25 @@ func TestIsNote(t *testing.T) {
 	}
 	for _, k := range []string{KeyHardware, "backend", "model", "workload", "fingerprint", "load", "api", "race"} {
 		assert.False(t, IsNote(k), "%s describes the setup", k)
+	}
+}
+
+func TestParts(t *testing.T) {
+	for _, m := range Parted {
+		for _, ph := range Phases {
+			name := Part(m, ph)
+			lat, phase, ok := ParsePart(name)
+			assert.True(t, ok && lat == m && phase == ph, "ParsePart(%q) = %q %q %v", name, lat, phase, ok)
+			d, known := Default().Lookup(name)
+			assert.True(t, known && d.Kind == Figure && d.Unit == Seconds && d.LowerBetter, "%s: %+v", name, d)
+			assert.True(t, Default().IsFigure(name), "%s: a part is never gated", name)
+			assert.Contains(t, d.Desc, ph)
+		}
+	}
+	assert.Equal(t, "part-ttft-p90-queue-sec", Part(TTFTP90, PhaseQueue))
+	for _, bad := range []string{"part-", "part-ttft-p90-sec", "part-ttft-p90-nap-sec", "part--queue-sec", "ttft-p90-queue-sec", "part-ttft-p90-queue"} {
+		_, _, ok := ParsePart(bad)
+		assert.False(t, ok, bad)
+		assert.False(t, IsPart(bad), bad)
 	}
 }

@@ -46,8 +46,17 @@ const (
 	ServerPrefixHitRatio = "server-prefix-hit-ratio"
 	ServerPreemptions    = "server-preemptions"
 	ServerQueueMean      = "server-queue-mean-sec"
-	ServerKVPeak         = "server-kv-peak"
-	ServerWaitingPeak    = "server-waiting-peak"
+	// ServerPrefillMean, ServerDecodeMean and ServerInferenceMean are the server's mean
+	// times, by its own histograms, from a request's first scheduling to its first token,
+	// from the first token to the last, and from the first scheduling to the last token
+	// (vLLM's request_prefill_time_seconds, request_decode_time_seconds,
+	// request_inference_time_seconds). With ServerQueueMean they split the server's part of
+	// a latency when no per-request source is joined (histogram-level attribution).
+	ServerPrefillMean   = "server-prefill-mean-sec"
+	ServerDecodeMean    = "server-decode-mean-sec"
+	ServerInferenceMean = "server-inference-mean-sec"
+	ServerKVPeak        = "server-kv-peak"
+	ServerWaitingPeak   = "server-waiting-peak"
 	// Speculative decoding: the share of draft tokens the target model accepted, and how
 	// many draft tokens it accepted per draft (per verification step of a request).
 	ServerSpecAcceptance = "server-spec-acceptance-rate"
@@ -120,7 +129,7 @@ func (p Percentiles) Defs(desc string) []Def {
 	return []Def{d(p.P50, P50, 0.05, "median"), d(p.P90, P90, 0.08, "90th percentile"), d(p.P99, P99, 0.12, "99th percentile")}
 }
 
-var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix}, slices.Concat(
+var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix, PartPrefix}, slices.Concat(
 	TTFT.Defs("time to first token, from the scheduled send"),
 	ITL.Defs("inter-token latency, the gap between two streamed tokens"),
 	TPOT.Defs("time per output token after the first: (end-to-end − TTFT) / (tokens − 1)"),
@@ -140,6 +149,12 @@ var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix}, slices.Concat(
 			Desc: "requests the server preempted (pushed out of the batch) during the repetition"},
 		{Name: ServerQueueMean, Unit: Seconds, Kind: Latency, Stat: Mean, LowerBetter: true, Threshold: 0.10, Server: true,
 			Desc: "mean time a request waited in the server's queue"},
+		{Name: ServerPrefillMean, Unit: Seconds, Kind: Latency, Stat: Mean, LowerBetter: true, Threshold: 0.10, Server: true,
+			Desc: "mean time from a request's first scheduling to its first token, by the server's histogram"},
+		{Name: ServerDecodeMean, Unit: Seconds, Kind: Latency, Stat: Mean, LowerBetter: true, Threshold: 0.10, Server: true,
+			Desc: "mean time from a request's first token to its last, by the server's histogram"},
+		{Name: ServerInferenceMean, Unit: Seconds, Kind: Latency, Stat: Mean, LowerBetter: true, Threshold: 0.10, Server: true,
+			Desc: "mean time from a request's first scheduling to its last token, by the server's histogram"},
 		{Name: ServerKVPeak, Kind: Usage, LowerBetter: true, Threshold: 0.10, Server: true,
 			Desc: "highest KV-cache usage the server reported (a share of its capacity in most engines)"},
 		{Name: ServerWaitingPeak, Kind: Count, LowerBetter: true, Threshold: 0.10, Server: true,

@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"net"
 	"strconv"
 	"strings"
 
@@ -60,4 +61,16 @@ func NVIDIAUlimits() []container.Ulimit {
 		{Name: "memlock", Soft: -1, Hard: -1},
 		{Name: "stack", Soft: 67108864, Hard: 67108864},
 	}
+}
+
+// FreePort returns a TCP port free on every interface of this machine right now, for a
+// service a container is to reach on the host (4318, OTLP/HTTP's own port, when none can
+// be found).
+func FreePort() int {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		return 4318
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
@@ -177,4 +178,34 @@ func TestNoAllocPerToken(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
+}
+
+// TestStreamTimings: the request's id (the first chunk's) and llama.cpp's timings on its
+// last chunk come with the Done event, and do not carry over to the next answer.
+func TestStreamTimings(t *testing.T) {
+	s := Completions.NewStream()
+	last := `{"id":"cmpl-2","choices":[{"text":"","finish_reason":"length"}],"usage":{"prompt_tokens":9,"completion_tokens":1},` +
+		`"timings":{"cache_n":1,"prompt_n":8,"prompt_ms":2.5,"predicted_n":1,"predicted_ms":0}}`
+	s.Reset(strings.NewReader("data: {\"id\":\"cmpl-1\",\"choices\":[{\"text\":\"a\"}]}\n\ndata: " + last + "\n\ndata: [DONE]\n\n"))
+	var done Event
+	for {
+		ev, err := s.Next()
+		require.NoError(t, err)
+		if ev.Kind == Done {
+			done = ev
+			break
+		}
+	}
+	assert.Equal(t, "cmpl-1", string(done.ID))
+	require.NoError(t, done.TimingsErr)
+	require.NotNil(t, done.Timings)
+	assert.Equal(t, sse.Timings{PromptTokens: 8, CachedTokens: 1, PredictedTokens: 1, Prompt: 2500 * time.Microsecond}, *done.Timings)
+
+	s.Reset(strings.NewReader("data: {\"choices\":[{\"text\":\"a\"}],\"timings\":{\"prompt_ms\":-1,\"predicted_ms\":1}}\n\ndata: [DONE]\n\n"))
+	_, _ = s.Next()
+	ev, err := s.Next()
+	require.NoError(t, err)
+	assert.Empty(t, ev.ID, "an id does not carry over to the next answer")
+	assert.Nil(t, ev.Timings)
+	assert.ErrorContains(t, ev.TimingsErr, "prompt_ms -1")
 }

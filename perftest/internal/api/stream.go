@@ -54,6 +54,15 @@ type Event struct {
 	UsageErr error
 	// Results is how many results a pooling answer's Done event holds (embeddings, scores).
 	Results int
+	// ID is the id the server gave the request, from the first chunk that carried one
+	// ("chatcmpl-42"), on a Done event; nil when none did. Valid until the next call of
+	// Next.
+	ID []byte
+	// Timings is the server's timing of the request (llama.cpp's "timings" on its last
+	// chunk) on a Done event, nil when it sent none; TimingsErr says why the timings it
+	// sent were refused.
+	Timings    *sse.Timings
+	TimingsErr error
 	// Data is the event's data, valid until the next call of Next.
 	Data []byte
 }
@@ -65,6 +74,10 @@ type chunkStream struct {
 	usage []byte // the last usage object seen, kept until the stream ends
 	// parsed is usage decoded, at the end of the stream.
 	parsed sse.Usage
+	// id is the request's id (the first chunk's), timings the last timings object seen,
+	// and timed timings decoded at the end of the stream.
+	id, timings []byte
+	timed       sse.Timings
 	// counted is the completion_tokens of the last usage seen on a text chunk.
 	counted int
 }
@@ -74,6 +87,7 @@ func newChunkStream() Stream { return &chunkStream{rd: sse.NewReader(nil)} }
 func (s *chunkStream) Reset(r io.Reader) {
 	s.rd.Reset(r)
 	s.usage, s.counted = s.usage[:0], 0
+	s.id, s.timings = s.id[:0], s.timings[:0]
 }
 
 func (s *chunkStream) Next() (Event, error) {
@@ -90,6 +104,12 @@ func (s *chunkStream) Next() (Event, error) {
 	if ch.Usage != nil {
 		s.usage = append(s.usage[:0], ch.Usage...)
 	}
+	if len(s.id) == 0 && len(ch.ID) > 0 {
+		s.id = append(s.id, ch.ID...)
+	}
+	if ch.Timings != nil {
+		s.timings = append(s.timings[:0], ch.Timings...)
+	}
 	switch ch.Kind {
 	case sse.TokenChunk:
 		out.Kind, out.Tokens, out.Token = Output, 1, ch.Token
@@ -99,6 +119,8 @@ func (s *chunkStream) Next() (Event, error) {
 	case sse.DoneChunk:
 		out.Kind = Done
 		out.Usage, out.UsageErr = parseUsage(s.usage, &s.parsed)
+		out.ID = s.id
+		out.Timings, out.TimingsErr = parseTimings(s.timings, &s.timed)
 	case sse.ErrorChunk:
 		out.Kind = Failed
 	case sse.MalformedChunk:
@@ -118,5 +140,19 @@ func parseUsage(raw []byte, into *sse.Usage) (*sse.Usage, error) {
 		return nil, err
 	}
 	*into = u
+	return into, nil
+}
+
+// parseTimings decodes raw timings into *into and returns it (nil: none), or the error that
+// refused them.
+func parseTimings(raw []byte, into *sse.Timings) (*sse.Timings, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	t, err := sse.ParseTimings(raw)
+	if err != nil {
+		return nil, err
+	}
+	*into = t
 	return into, nil
 }

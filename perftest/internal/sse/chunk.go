@@ -30,6 +30,12 @@ type Chunk struct {
 	// choices or not (llama.cpp puts it beside the last text, TensorRT-LLM on every chunk).
 	// It is a view into the data passed to Parse.
 	Usage []byte
+	// ID is the chunk's "id" string, without quotes (escapes kept): the id the server gave
+	// the request ("chatcmpl-42"), nil when the chunk has none. A view into the data.
+	ID []byte
+	// Timings is the raw "timings" object llama.cpp's server puts on its last chunk (see
+	// ParseTimings), nil when the chunk has none. A view into the data.
+	Timings []byte
 	// completion is the usage's completion_tokens, when hasCompletion.
 	completion    int
 	hasCompletion bool
@@ -45,7 +51,7 @@ var (
 	nullValue  = []byte("null")
 )
 
-// Parse classifies a chunk's data and reads its usage in one pass over the bytes, which it
+// Parse classifies a chunk's data and reads its usage, id and timings in one pass over the bytes, which it
 // validates as JSON on the way (it accepts what encoding/json accepts), without allocating:
 // the cost of the token chunks that make up almost all of a stream. Whitespace around the
 // data is ignored ("[DONE] " is [DONE]).
@@ -101,6 +107,14 @@ func Parse(data []byte) Chunk {
 		case "error", "object":
 			if end = scanValue(data, v, 1); end >= 0 {
 				isError = isError || errorMember(key, data[v:end])
+			}
+		case "id":
+			if end = scanValue(data, v, 1); end >= 0 && c.ID == nil && data[v] == '"' {
+				c.ID = data[v+1 : end-1]
+			}
+		case "timings":
+			if end = scanValue(data, v, 1); end >= 0 && data[v] == '{' {
+				c.Timings = data[v:end]
 			}
 		default:
 			end = scanValue(data, v, 1)

@@ -380,7 +380,8 @@ func FuzzParse(f *testing.F) {
 		`{"choices":[{"text":"a","x":` + strings.Repeat("{\"a\":", 253) + "1" + strings.Repeat("}", 253) + `}]}`,
 		`{"choices":[{"text":"a","x":` + strings.Repeat("{\"a\":", 254) + "1" + strings.Repeat("}", 254) + `}]}`,
 		`{"choices":[{"text":"a"}],}`, `{,"choices":[]}`, `{"choices":[],"usage":{}} x`, `{"choices":[` + "\x00",
-		vllmReasoning, sglangReasoning, toolStart, toolArgs, refusalToken, mixedToken,
+		vllmReasoning, sglangReasoning, toolStart, toolArgs, refusalToken, mixedToken, llamaTimed,
+		`{"id":"a","id":5,"choices":[],"timings":{"prompt_ms":1},"timings":[` + "\x00",
 		`{"choices":[{"delta":{"reasoning":"","reasoning":"x"}}]}`,                                   // the first reasoning decides
 		`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"","arguments":"x"}}]}}]}`,     // the first arguments decides
 		`{"choices":[{"delta":{"tool_calls":[{"function":"f","function":{"arguments":"x"}}]}}]}`,     // the first function decides
