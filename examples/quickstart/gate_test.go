@@ -2,6 +2,7 @@ package quickstart
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,10 +64,18 @@ func TestGateCatchesSlowerDecode(t *testing.T) {
 	for _, d := range rep.Inconclusives() {
 		got = append(got, d.Unit)
 	}
-	for _, want := range []string{"itl-p50-sec", "tpot-p50-sec", "e2e-p50-sec", "tok/s"} {
+	// Every request's per-token time (TPOT), its end-to-end latency and the token
+	// throughput move with decode. ITL percentiles are per-chunk gaps, whose shape also
+	// depends on how the client's reads interleave with the server's steps: at 8 streams
+	// on 2 cores a 20% slower decode moved itl-p50 by +4.5% and itl-p90 by +20% (quiet
+	// machine, 2026-12-07), so some ITL percentile must be flagged, not a chosen one.
+	for _, want := range []string{"tpot-p50-sec", "e2e-p50-sec", "tok/s"} {
 		if !contains(got, want) {
 			t.Errorf("gate did not flag %s; regressions and inconclusive: %v", want, got)
 		}
+	}
+	if !slices.ContainsFunc(got, func(u string) bool { return strings.HasPrefix(u, "itl-") }) {
+		t.Errorf("gate flagged no itl-* percentile; regressions and inconclusive: %v", got)
 	}
 	if contains(got, "error-rate") {
 		t.Errorf("a slower engine fails no request, but error-rate was flagged")
