@@ -213,6 +213,9 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		if err := ctx.Err(); err != nil {
 			return nil, context.Cause(ctx)
 		}
+		if metric.IsPart(u) {
+			continue // attribution's input (Report.Attributions), neither tested nor listed
+		}
 		figure := opt.Figure != nil && opt.Figure(u)
 		switch {
 		case !slices.Contains(cur.Units, u) && !figure:
@@ -224,7 +227,7 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		}
 	}
 	for _, u := range cur.Units {
-		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) {
+		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) && !metric.IsPart(u) {
 			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only", u, ErrOneSided))
 		}
 	}
