@@ -7,12 +7,21 @@ import (
 	"strings"
 )
 
-// String is the attribution on one line: the change of the latency's mean, the causes that
-// moved (largest first, each with its shift and the half-width of its interval), those
-// within noise, and the server figures that moved:
+// String is the attribution on one line: CauseText, then the server figures that moved
+// (FigureText):
 //
 //	ttft-p90-sec +21.0ms (+22%): queue +19.0ms ±1.9ms, prefill +1.0ms ±0.4ms; within noise: client +0.1ms, network +0.3ms, unexplained +0.6ms; server: preemptions 0 → 31
 func (a *Attribution) String() string {
+	s := a.CauseText()
+	if fs := a.FigureText(); fs != "" {
+		s += "; server: " + fs
+	}
+	return s
+}
+
+// CauseText is the change of the latency's mean, the causes that moved (largest first,
+// each with its shift and the half-width of its interval) and those within noise.
+func (a *Attribution) CauseText() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", a.Latency, fmtSec(a.Change))
 	if a.Base != 0 {
@@ -20,19 +29,14 @@ func (a *Attribution) String() string {
 	}
 	b.WriteString(": ")
 	moved, still := a.split()
-	var parts []string
 	if len(moved) == 0 {
-		parts = append(parts, "no cause moved beyond its noise")
+		b.WriteString("no cause moved beyond its noise")
 	} else {
-		parts = append(parts, strings.Join(moved, ", "))
+		b.WriteString(strings.Join(moved, ", "))
 	}
 	if len(still) > 0 {
-		parts = append(parts, "within noise: "+strings.Join(still, ", "))
+		b.WriteString("; within noise: " + strings.Join(still, ", "))
 	}
-	if fs := a.figureList(); fs != "" {
-		parts = append(parts, "server: "+fs)
-	}
-	b.WriteString(strings.Join(parts, "; "))
 	if a.Histograms {
 		b.WriteString(" (the server's part split by its histograms, means of every request: it sent no per-request timing)")
 	}
@@ -65,9 +69,9 @@ func (a *Attribution) split() (moved, still []string) {
 	return moved, still
 }
 
-// figureList formats the server figures that moved, "name base → cur", the prefix hit
-// ratio marked as the first suspect.
-func (a *Attribution) figureList() string {
+// FigureText lists the server figures that moved, "name base → cur", the prefix hit ratio
+// marked as the first suspect ("" when none moved).
+func (a *Attribution) FigureText() string {
 	var out []string
 	for _, f := range a.Figures {
 		s := fmt.Sprintf("%s %s → %s", figureNames[f.Unit], fmtNum(f.Base), fmtNum(f.Cur))

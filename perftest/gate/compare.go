@@ -11,6 +11,7 @@ import (
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchmath"
 
+	"github.com/perfgate/perfgate/perftest/attrib"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
@@ -36,6 +37,9 @@ type Options struct {
 	// Sequential, when set, says the comparison is a look of a group-sequential design:
 	// the p-values account for the looks taken and planned (see Sequential).
 	Sequential *Sequential
+	// AttributeAll attributes the change of every latency (Report.Attributions), not only
+	// of those flagged.
+	AttributeAll bool
 }
 
 // Unit is what the gate knows of one metric.
@@ -163,6 +167,9 @@ type Report struct {
 	// Warnings concern the comparison as a whole: too few repetitions for any verdict,
 	// metrics present on one side only. Each wraps one of the Err* sentinels.
 	Warnings []error
+	// Attributions say why the flagged latencies changed (Options.AttributeAll: every
+	// latency), from the part-* figures of both runs (perftest/attrib).
+	Attributions []attrib.Attribution
 }
 
 // Regressions returns the metrics judged worse.
@@ -261,6 +268,7 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		rep.judgeNoise(opt.Noise(base, cur))
 	}
 	rep.Deltas = append(rep.Deltas, figures...)
+	rep.attribute(opt.AttributeAll)
 	return rep, nil
 }
 

@@ -74,6 +74,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	var b strings.Builder
+	r.writeAttributionText(&b)
 	if r.Sequential != nil {
 		fmt.Fprintf(&b, "%s\n", r.Sequential)
 	}
@@ -118,6 +119,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f (n=%d+%d) | %s | %s | %s |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), change, d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), verdict)
 	}
+	r.writeAttributionMarkdown(&b)
 	if r.Sequential != nil {
 		fmt.Fprintf(&b, "\n%s.\n", r.Sequential)
 	}
@@ -231,6 +233,8 @@ type reportJSON struct {
 	// Machine holds the machine figures (not tested) and how the machines compare.
 	Machine    *machineJSON    `json:"machine,omitempty"`
 	Sequential *sequentialJSON `json:"sequential,omitempty"`
+	// Attribution says why the flagged latencies changed (absent: none attributed).
+	Attribution []attributionJSON `json:"attribution,omitempty"`
 }
 
 type machineJSON struct {
@@ -303,6 +307,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	for _, w := range r.Warnings {
 		out.Warnings = append(out.Warnings, w.Error())
 	}
+	out.Attribution = r.attributionJSON()
 	if r.Sequential != nil {
 		out.Sequential = &sequentialJSON{Looks: r.Sequential.Looks, Paired: r.Sequential.Paired, Stopped: r.Sequential.Stopped}
 	}

@@ -1,11 +1,14 @@
 package gate
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/perfgate/perfgate/internal/golden"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -40,4 +43,33 @@ func TestPartsAreNotListed(t *testing.T) {
 	assert.NoError(t, rep.WriteText(&b))
 	assert.NotContains(t, b.String(), metric.PartPrefix)
 	assert.Len(t, rep.Regressions(), 1)
+}
+
+// TestAttributionGolden: two runs of a shared-prefix case against the simulator, the second
+// with its prefix cache off (perftest/attrib's TestInjectedRegressions wrote them): the
+// report says why each flagged latency changed, in every format, and that the prefix hit
+// ratio fell.
+func TestAttributionGolden(t *testing.T) {
+	base, err := resultfile.Read("testdata/prefix-cached.txt")
+	require.NoError(t, err)
+	cur, err := resultfile.Read("testdata/prefix-uncached.txt")
+	require.NoError(t, err)
+	rep, err := CompareAsRecorded(base, cur, testOptions)
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Regressions())
+	require.NotEmpty(t, rep.Attributions)
+	for _, a := range rep.Attributions {
+		assert.Contains(t, []Verdict{Regression, Inconclusive}, verdicts(rep)[a.Latency], "%s is attributed but not flagged", a.Latency)
+	}
+	assert.Contains(t, rep.AttributionText(), "server: prefix hit ratio 0.842 → 0 (first suspect")
+	for _, format := range []string{"text", "markdown", "json"} {
+		var b bytes.Buffer
+		require.NoError(t, rep.Write(&b, format))
+		golden.Check(t, "attributed."+format+".golden", b.Bytes())
+	}
+	all := testOptions
+	all.AttributeAll = true
+	every, err := CompareAsRecorded(base, cur, all)
+	require.NoError(t, err)
+	assert.Len(t, every.Attributions, len(metric.Parted), "every parted latency, flagged or not")
 }
