@@ -1,0 +1,194 @@
+package attrib_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/perfgate/perfgate/backends/mock"
+	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/attrib"
+	"github.com/perfgate/perfgate/perftest/metric"
+	"github.com/perfgate/perfgate/perftest/resultfile"
+)
+
+// proxied is a simulator reached through a delaying proxy: the requests go through it, the
+// metrics scrapes and cache resets straight to the server.
+type proxied struct {
+	*mock.Server
+	url string
+}
+
+func (p proxied) BaseURL() string { return p.url }
+
+// prefixCase is a small shared-prefix case: prompts of 2048 tokens whose first 90% the
+// prefix cache serves, 8 output tokens, 12 requests a second (an open loop, so that a
+// slower network does not move the arrivals against the server's steps), 16 a repetition,
+// six repetitions a side, so that the gate can flag a metric.
+func prefixCase(target perftest.Target) perftest.Case {
+	return perftest.Case{Name: "PerfPrefix", Target: target, Workload: fixtures.SharedPrefix{ISL: 2048, OSL: 8, PrefixRatio: 0.9, Prompts: 16, Seed: 5},
+		Load: perftest.Rate(12), Count: 6, Warmup: -1, MaxScheduleLag: 50 * time.Millisecond}
+}
+
+// kvCase sends 8 requests of 128 prompt and 32 output tokens at once, 80 blocks of KV cache
+// at their longest, to a simulator 4 times an H100's speed. Six repetitions a side, so
+// that the gate can flag a metric.
+func kvCase(target perftest.Target) perftest.Case {
+	return perftest.Case{Name: "PerfSmallKV", Target: target, Workload: fixtures.SharedPrefix{ISL: 128, OSL: 32, Prompts: 8, Seed: 5},
+		Load: perftest.Concurrency(8), Count: 6, Warmup: -1}
+}
+
+// simConfig is the simulator at an H100's speed exporting vLLM's spans, so that the
+// server's queue and prefill are known per request.
+func simConfig() mock.Config {
+	return mock.Config{OTLPTracesEndpoint: "http://127.0.0.1:0/v1/traces"}
+}
+
+// runSim runs a case against a simulator of cfg, through a proxy delaying each way by delay
+// when delay > 0, and returns its result file.
+func runSim(t *testing.T, cfg mock.Config, delay time.Duration, mk func(perftest.Target) perftest.Case) *resultfile.File {
+	t.Helper()
+	return runResult(t, cfg, delay, mk).File()
+}
+
+func runResult(t *testing.T, cfg mock.Config, delay time.Duration, mk func(perftest.Target) perftest.Case) *perftest.Result {
+	t.Helper()
+	srv := mock.Start(t, cfg)
+	var target perftest.Target = srv
+	if delay > 0 {
+		p := startDelayProxy(t, strings.TrimPrefix(srv.BaseURL(), "http://"), delay)
+		target = proxied{srv, "http://" + p.Addr()}
+	}
+	c := &captureTB{TB: t}
+	res := perftest.Run(c, mk(target))
+	if err := res.File().Healthy(); err != nil && strings.Contains(c.msg, "schedule lag") {
+		t.Skipf("this machine is too busy to attribute a change of milliseconds: the client sent its requests late (%v):\n%s", err, c.msg)
+	}
+	if c.msg != "" {
+		t.Fatal(c.msg)
+	}
+	return res
+}
+
+func skipUnderRace(t *testing.T) {
+	if perftest.RaceEnabled {
+		t.Skip("the race detector slows the client by more than the changes these tests attribute: its noise, not the injected cause, would decide the shares")
+	}
+}
+
+// attributed checks that the change of latency is attributed to cause with at least 70% of
+// it, the cause's interval clear of 0.
+func attributed(t *testing.T, base, cur *resultfile.File, latency, cause string) *attrib.Attribution {
+	t.Helper()
+	a, ok := attrib.Attribute(base, cur, latency)
+	require.True(t, ok, "%s: no parts to attribute with", latency)
+	t.Log(a.String())
+	c, ok := a.Cause(cause)
+	require.True(t, ok, "%s: no %s part", latency, cause)
+	assert.True(t, c.Moved, "%s: %s moved by %.4fs, not beyond its noise [%.4f, %.4f]", latency, cause, c.Shift, c.Lo, c.Hi)
+	assert.GreaterOrEqual(t, a.Share(cause), 0.7, "%s: %s takes %.0f%% of the change", latency, cause, 100*a.Share(cause))
+	return &a
+}
+
+// TestInjectedRegressions: on the simulator, each regression injected alone is attributed
+// to its cause with at least 70% of the change of the median TTFT (and E2E): a 30% slower
+// prefill to prefill, a 5 ms network delay each way to the network, a prefix cache switched
+// off to prefill, with the prefix hit ratio named first; an A/A run moves no cause beyond
+// its noise at the median or the 90th percentile.
+func TestInjectedRegressions(t *testing.T) {
+	skipUnderRace(t)
+	base := runSim(t, simConfig(), 0, prefixCase)
+	t.Run("A/A", func(t *testing.T) {
+		cur := runSim(t, simConfig(), 0, prefixCase)
+		for _, l := range []string{metric.TTFTP50, metric.TTFTP90, metric.E2EP50, metric.E2EP90} {
+			a, ok := attrib.Attribute(base, cur, l)
+			require.True(t, ok)
+			t.Log(a.String())
+			for _, c := range a.Causes {
+				assert.False(t, c.Moved, "%s: %s moved by %.4fs [%.4f, %.4f] in an A/A run", l, c.Name, c.Shift, c.Lo, c.Hi)
+			}
+			assert.Empty(t, a.Figures, "%s: server figures moved in an A/A run", l)
+		}
+	})
+	t.Run("slower prefill", func(t *testing.T) {
+		cfg := simConfig()
+		cfg.Profile = mock.DefaultProfile().Scaled(1.3, 1)
+		cur := runSim(t, cfg, 0, prefixCase)
+		attributed(t, base, cur, metric.TTFTP50, attrib.Prefill)
+	})
+	t.Run("network delay", func(t *testing.T) {
+		cur := runSim(t, simConfig(), 5*time.Millisecond, prefixCase)
+		attributed(t, base, cur, metric.TTFTP50, attrib.Network)
+		attributed(t, base, cur, metric.E2EP50, attrib.Network)
+	})
+	t.Run("broken prefix cache", func(t *testing.T) {
+		cfg := simConfig()
+		cfg.DisablePrefixCaching = true
+		res := runResult(t, cfg, 0, prefixCase)
+		a := attributed(t, base, res.File(), metric.TTFTP50, attrib.Prefill)
+		require.NotEmpty(t, a.Figures)
+		assert.Equal(t, metric.ServerPrefixHitRatio, a.Figures[0].Unit, "the prefix hit ratio is the first suspect")
+		assert.Greater(t, a.Figures[0].Base, 0.5)
+		assert.Zero(t, a.Figures[0].Cur)
+		msg := gateMessage(t, base, res)
+		assert.Regexp(t, `(regressed|INCONCLUSIVE) against .*\nwhy:\n  ttft-p50-sec \+.*: prefill \+.*; server: prefix hit ratio 0\.\d+ → 0 \(first suspect`, msg)
+		if dir := os.Getenv("PERFGATE_ATTRIB_TESTDATA"); dir != "" {
+			// The gate's and perfgate compare's golden tests read these two.
+			require.NoError(t, base.WriteFile(filepath.Join(dir, "prefix-cached.txt")))
+			require.NoError(t, res.File().WriteFile(filepath.Join(dir, "prefix-uncached.txt")))
+		}
+	})
+}
+
+// gateMessage gates res against base, written as its baseline, and returns what the gate
+// failed (or skipped) the test with.
+func gateMessage(t *testing.T, base *resultfile.File, res *perftest.Result) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), res.Name+".txt")
+	require.NoError(t, base.WriteFile(path))
+	c := &captureTB{TB: t}
+	res.Gate(c, path)
+	t.Logf("the gate's message:\n%s", c.msg)
+	return c.msg
+}
+
+// TestSmallKVCache: a KV cache too small for the running requests makes them wait for
+// blocks and be preempted; the change of the median TTFT is attributed to the queue, the
+// preemptions are named, and the gate's failure message says so.
+func TestSmallKVCache(t *testing.T) {
+	skipUnderRace(t)
+	cfg := simConfig()
+	cfg.SpeedupRatio = 4
+	base := runSim(t, cfg, 0, kvCase)
+	cfg.NumGPUBlocks = 28
+	res := runResult(t, cfg, 0, kvCase)
+	a := attributed(t, base, res.File(), metric.TTFTP50, attrib.Queue)
+	assert.Contains(t, units(a.Figures), metric.ServerPreemptions)
+
+	msg := gateMessage(t, base, res)
+	assert.Regexp(t, `(regressed|INCONCLUSIVE) against .*\nwhy:\n  ttft-p50-sec \+.*: queue \+.*preemptions 0 → [1-9]`, msg)
+}
+
+// captureTB keeps what the gate fails or skips with, without failing or skipping the test.
+type captureTB struct {
+	testing.TB
+	msg string
+}
+
+func (c *captureTB) Errorf(format string, args ...any) { c.msg += fmt.Sprintf(format, args...) + "\n" }
+func (c *captureTB) Skipf(format string, args ...any)  { c.msg += fmt.Sprintf(format, args...) + "\n" }
+
+func units(fs []attrib.Figure) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Unit)
+	}
+	return out
+}
