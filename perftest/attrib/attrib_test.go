@@ -168,3 +168,35 @@ func TestFormat(t *testing.T) {
 	assert.Equal(t, "31", fmtNum(31))
 	assert.Equal(t, "0.94", fmtNum(0.94))
 }
+
+func TestFidelity(t *testing.T) {
+	f := NewFidelity(0.842, 16, 2048, []float64{0.842, 0.898, 0.845})
+	assert.Equal(t, Fidelity{Designed: 0.842, Block: 16, Min: 0.842, Max: 0.898, Off: 1, Reps: 3}, f, "0.845 is within a block of 2048 tokens (0.0078)")
+	assert.Equal(t, "designed=0.842,block=16,measured=0.842..0.898,off=1/3", f.String())
+	got, err := ParseFidelity(f.String())
+	require.NoError(t, err)
+	assert.Equal(t, f, got)
+	for _, bad := range []string{"", "designed=x,block=16,measured=0..1,off=0/1", "designed=0.5,block=16,measured=0.5,off=0/1", "designed=0.5,colour=red"} {
+		_, err := ParseFidelity(bad)
+		assert.ErrorContains(t, err, metric.KeyCacheFidelity, "%q", bad)
+	}
+}
+
+func TestCacheStates(t *testing.T) {
+	side := func(reset, fid string, ratio float64) *resultfile.File {
+		f := file(3, func(int) map[string]float64 { return map[string]float64{metric.ServerPrefixHitRatio: ratio} })
+		f.Config = []resultfile.KV{{Key: metric.KeyCacheReset, Value: reset}, {Key: metric.KeyCacheFidelity, Value: fid}}
+		return f
+	}
+	ok := side("yes", "designed=0.842,block=16,measured=0.842..0.842,off=0/3", 0.842)
+	assert.Empty(t, CacheStates(ok, ok))
+	warm := side("unavailable", "designed=0.842,block=16,measured=0.842..0.898,off=2/3", 0.898)
+	assert.Equal(t, "the runs' cache states differ: cache reset yes in the baseline, unavailable in the current run; prefix hit ratio 0.842 (as designed, 0.842) in the baseline, 0.898 (2 of 3 repetitions above the designed 0.842, up to 0.898: a cache not emptied before them) in the current run; a latency that moved with them is the cache's doing first",
+		CacheStates(ok, warm))
+	cold := side("yes", "designed=0.842,block=16,measured=0..0,off=3/3", 0)
+	assert.Contains(t, CacheStates(ok, cold), "prefix hit ratio 0.842 (as designed, 0.842) in the baseline, 0 (nothing cached in 3 of 3 repetitions, designed 0.842: prefix caching off?) in the current run")
+	small := side("yes", "designed=0.842,block=16,measured=0.5..0.6,off=3/3", 0.55)
+	assert.Contains(t, CacheStates(ok, small), "0.55 (3 of 3 repetitions below the designed 0.842, down to 0.5: a cache too small for the working set, or prefixes scattered) in the current run")
+	old := file(3, func(int) map[string]float64 { return map[string]float64{metric.ServerPrefixHitRatio: 0.842} })
+	assert.Empty(t, CacheStates(old, ok), "a file from before cache fidelity, alike in its measured ratio")
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
 	"github.com/perfgate/perfgate/perftest/attrib"
+	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -138,7 +139,8 @@ func TestInjectedRegressions(t *testing.T) {
 		assert.Greater(t, a.Figures[0].Base, 0.5)
 		assert.Zero(t, a.Figures[0].Cur)
 		msg := gateMessage(t, base, res)
-		assert.Regexp(t, `(regressed|INCONCLUSIVE) against .*\nwhy:\n  ttft-p50-sec \+.*: prefill \+.*; server: prefix hit ratio 0\.\d+ → 0 \(first suspect`, msg)
+		assert.Regexp(t, `(regressed|INCONCLUSIVE) against .*\nwhy:\n  cache: the runs' cache states differ: prefix hit ratio 0\.\d+ \(as designed, 0\.\d+\) in the baseline, 0 \(nothing cached .*\n  ttft-p50-sec \+.*: prefill \+`, msg)
+		assert.Regexp(t, `\n  server: prefix hit ratio 0\.\d+ → 0 \(first suspect`, msg)
 		if dir := os.Getenv("PERFGATE_ATTRIB_TESTDATA"); dir != "" {
 			// The gate's and perfgate compare's golden tests read these two.
 			require.NoError(t, base.WriteFile(filepath.Join(dir, "prefix-cached.txt")))
@@ -173,7 +175,8 @@ func TestSmallKVCache(t *testing.T) {
 	assert.Contains(t, units(a.Figures), metric.ServerPreemptions)
 
 	msg := gateMessage(t, base, res)
-	assert.Regexp(t, `(regressed|INCONCLUSIVE) against .*\nwhy:\n  ttft-p50-sec \+.*: queue \+.*preemptions 0 → [1-9]`, msg)
+	assert.Regexp(t, `(regressed|INCONCLUSIVE) against .*\nwhy:\n  ttft-p50-sec \+.*: queue \+`, msg)
+	assert.Regexp(t, `\n  server: preemptions 0 → [1-9]`, msg)
 }
 
 // captureTB keeps what the gate fails or skips with, without failing or skipping the test.
@@ -191,4 +194,72 @@ func units(fs []attrib.Figure) []string {
 		out = append(out, f.Unit)
 	}
 	return out
+}
+
+// fidelityCase is a quick shared-prefix case, one request at a time: 4 prefixes of 256
+// tokens (16 blocks) under prompts of 512, 16 prompts, three repetitions.
+func fidelityCase(target perftest.Target) perftest.Case {
+	return perftest.Case{Name: "PerfFidelity", Target: target,
+		Workload: fixtures.SharedPrefix{ISL: 512, OSL: 4, PrefixRatio: 0.5, NumPrefixes: 4, Prompts: 16, Seed: 7},
+		Load:     perftest.Concurrency(1), Count: 3, Warmup: -1}
+}
+
+// noReset is a simulator whose prefix cache the runner cannot empty.
+type noReset struct{ srv *mock.Server }
+
+func (n noReset) BaseURL() string                { return n.srv.BaseURL() }
+func (n noReset) MetricsURL() string             { return n.srv.MetricsURL() }
+func (n noReset) MetricNames() map[string]string { return n.srv.MetricNames() }
+func (n noReset) Describe() map[string]string    { return n.srv.Describe() }
+
+func fidelityOf(t *testing.T, f *resultfile.File) attrib.Fidelity {
+	t.Helper()
+	fid, err := attrib.ParseFidelity(f.ConfigValue(metric.KeyCacheFidelity))
+	require.NoError(t, err)
+	t.Logf("%s: %s; measured per repetition %v", metric.KeyCacheFidelity, fid, f.Values(metric.ServerPrefixHitRatio))
+	return fid
+}
+
+// TestCacheFidelity: the result records the prefix hit ratio the workload was designed to
+// give beside the one the server measured; against the simulator they agree within a block
+// per prompt in every repetition. A run whose cache the runner cannot empty, and one whose
+// cache is smaller than the working set, are recorded as off the design, and comparing
+// either with the first says so before the latency table.
+func TestCacheFidelity(t *testing.T) {
+	cfg := mock.Config{SpeedupRatio: 10}
+	base := runSim(t, cfg, 0, fidelityCase)
+	fid := fidelityOf(t, base)
+	// 12 of 16 prompts find their prefix's 16 blocks: 12 x 256 / (16 x 512).
+	assert.InDelta(t, 0.375, fid.Designed, 1e-9)
+	assert.Equal(t, attrib.Fidelity{Designed: fid.Designed, Block: 16, Min: fid.Min, Max: fid.Max, Off: 0, Reps: 3}, fid)
+	for _, m := range base.Values(metric.ServerPrefixHitRatio) {
+		assert.InDelta(t, fid.Designed, m, 16.0/512, "within one block per prompt")
+	}
+	assert.Empty(t, attrib.CacheStates(base, base))
+
+	for _, tc := range []struct {
+		name   string
+		target func(*mock.Server) perftest.Target
+		cfg    mock.Config
+		above  bool
+	}{
+		{"no cache reset", func(s *mock.Server) perftest.Target { return noReset{s} }, cfg, true},
+		{"cache smaller than the working set", func(s *mock.Server) perftest.Target { return s }, mock.Config{SpeedupRatio: 10, NumGPUBlocks: 40}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := perftest.Run(t, fidelityCase(tc.target(mock.Start(t, tc.cfg)))).File()
+			f := fidelityOf(t, cur)
+			assert.Positive(t, f.Off)
+			if tc.above {
+				assert.Greater(t, f.Max, f.Designed)
+			} else {
+				assert.Less(t, f.Min, f.Designed)
+			}
+			rep := gate.Compare(base, cur, perftest.GateOptions(0, 0))
+			var b strings.Builder
+			require.NoError(t, rep.WriteText(&b))
+			t.Log(b.String())
+			assert.True(t, strings.HasPrefix(b.String(), "cache: the runs' cache states differ: "), "said before the table")
+		})
+	}
 }

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/perfgate/perfgate/perftest/attrib"
@@ -12,6 +13,7 @@ import (
 // from the part-* figures of the two files; a latency without parts gets the server
 // figures that moved with it, where some did.
 func (r *Report) attribute(all bool) {
+	r.Cache = attrib.CacheStates(r.Base, r.Cur)
 	for _, d := range r.Deltas {
 		if d.Figure || !all && d.Verdict != Regression && d.Verdict != Inconclusive {
 			continue
@@ -22,11 +24,30 @@ func (r *Report) attribute(all bool) {
 	}
 }
 
-// AttributionText says why the flagged latencies changed, "" when none was attributed:
-// a line per latency with its causes, then a line with the server figures that moved
-// (the same for every latency: they are the runs').
+// AttributionText says why the flagged latencies changed, "" when there is nothing to say:
+// how the runs' cache states differ (Cache), a line per latency with its causes, then a
+// line with the server figures that moved (the same for every latency: they are the
+// runs').
 func (r *Report) AttributionText() string {
-	return strings.Join(r.attributionLines(), "\n")
+	lines := r.attributionLines()
+	if r.Cache != "" {
+		lines = append([]string{"cache: " + r.Cache}, lines...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// writeCache writes the cache line that goes before the table, where the cache states
+// differ.
+func (r *Report) writeCache(w io.Writer, markdown bool) error {
+	if r.Cache == "" {
+		return nil
+	}
+	format := "cache: %s\n\n"
+	if markdown {
+		format = "**Cache**: %s.\n\n"
+	}
+	_, err := fmt.Fprintf(w, format, r.Cache)
+	return err
 }
 
 func (r *Report) attributionLines() []string {

@@ -170,6 +170,9 @@ type Report struct {
 	// Attributions say why the flagged latencies changed (Options.AttributeAll: every
 	// latency), from the part-* figures of both runs (perftest/attrib).
 	Attributions []attrib.Attribution
+	// Cache says how the runs' cache states differ ("" when alike): said before any
+	// latency verdict (perftest/attrib's CacheStates).
+	Cache string
 }
 
 // Regressions returns the metrics judged worse.
