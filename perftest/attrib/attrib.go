@@ -140,7 +140,7 @@ func Attribute(base, cur *resultfile.File, latency string) (a Attribution, ok bo
 		c.Moved = (c.Lo > 0 || c.Hi < 0) && math.Abs(c.Shift) >= MinShare*math.Abs(a.Base)
 		a.Causes = append(a.Causes, c)
 	}
-	a.Figures = movedFigures(base, cur)
+	a.Figures = MovedFigures(base, cur)
 	return a, true
 }
 

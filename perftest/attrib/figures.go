@@ -34,11 +34,11 @@ var figureNames = map[string]string{
 	metric.ServerSpecPerDraft:   "accepted per draft",
 }
 
-// movedFigures lists the Suspects that moved: both sides have them, the ranges of their
+// MovedFigures lists the Suspects that moved: both sides have them, the ranges of their
 // repetitions do not overlap or a Mann-Whitney U test separates them at Alpha, and the
 // medians differ by more than the figure's threshold in the default vocabulary (a share:
 // a hit ratio, an acceptance rate, a KV usage, by more than 0.05 absolute).
-func movedFigures(base, cur *resultfile.File) []Figure {
+func MovedFigures(base, cur *resultfile.File) []Figure {
 	var out []Figure
 	for _, u := range Suspects {
 		bv, cv := base.Values(u), cur.Values(u)

@@ -71,9 +71,12 @@ func (a *Attribution) split() (moved, still []string) {
 
 // FigureText lists the server figures that moved, "name base → cur", the prefix hit ratio
 // marked as the first suspect ("" when none moved).
-func (a *Attribution) FigureText() string {
+func (a *Attribution) FigureText() string { return FigureList(a.Figures) }
+
+// FigureList writes figures as FigureText does.
+func FigureList(figures []Figure) string {
 	var out []string
-	for _, f := range a.Figures {
+	for _, f := range figures {
 		s := fmt.Sprintf("%s %s → %s", figureNames[f.Unit], fmtNum(f.Base), fmtNum(f.Cur))
 		if f.Unit == Suspects[0] {
 			s += " (first suspect: the runs' cache states differ)"

@@ -10,17 +10,22 @@ import (
 
 // attribute splits the change of each latency the gate flagged (a regression, or one a busier
 // machine may explain), or of every latency with all, into its causes (perftest/attrib),
-// from the part-* figures of the two files; a latency without parts gets the server
-// figures that moved with it, where some did.
+// from the part-* figures of the two files; where anything was flagged it names the
+// server figures that moved, which a latency without parts (ITL, TPOT) is read with too.
 func (r *Report) attribute(all bool) {
 	r.Cache = attrib.CacheStates(r.Base, r.Cur)
+	flagged := all
 	for _, d := range r.Deltas {
 		if d.Figure || !all && d.Verdict != Regression && d.Verdict != Inconclusive {
 			continue
 		}
+		flagged = true
 		if a, ok := attrib.Attribute(r.Base, r.Cur, d.Unit); ok {
 			r.Attributions = append(r.Attributions, a)
 		}
+	}
+	if flagged {
+		r.Figures = attrib.MovedFigures(r.Base, r.Cur)
 	}
 }
 
@@ -55,17 +60,15 @@ func (r *Report) attributionLines() []string {
 	for i := range r.Attributions {
 		lines = append(lines, r.Attributions[i].CauseText())
 	}
-	if len(r.Attributions) > 0 {
-		if fs := r.Attributions[0].FigureText(); fs != "" {
-			lines = append(lines, "server: "+fs)
-		}
+	if len(r.Figures) > 0 {
+		lines = append(lines, "server: "+attrib.FigureList(r.Figures))
 	}
 	return lines
 }
 
 // writeAttributionText writes the "why:" block of the text report.
 func (r *Report) writeAttributionText(b *strings.Builder) {
-	if len(r.Attributions) == 0 {
+	if len(r.Attributions)+len(r.Figures) == 0 {
 		return
 	}
 	b.WriteString("why:\n")
@@ -76,7 +79,7 @@ func (r *Report) writeAttributionText(b *strings.Builder) {
 
 // writeAttributionMarkdown writes the "Why" list of the markdown report.
 func (r *Report) writeAttributionMarkdown(b *strings.Builder) {
-	if len(r.Attributions) == 0 {
+	if len(r.Attributions)+len(r.Figures) == 0 {
 		return
 	}
 	b.WriteString("\n**Why**\n\n")

@@ -173,6 +173,9 @@ type Report struct {
 	// Cache says how the runs' cache states differ ("" when alike): said before any
 	// latency verdict (perftest/attrib's CacheStates).
 	Cache string
+	// Figures are the server figures that moved, where some metric was flagged (or with
+	// Options.AttributeAll), the prefix hit ratio first.
+	Figures []attrib.Figure
 }
 
 // Regressions returns the metrics judged worse.

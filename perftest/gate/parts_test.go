@@ -73,3 +73,24 @@ func TestAttributionGolden(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, every.Attributions, len(metric.Parted), "every parted latency, flagged or not")
 }
+
+// TestFiguresWithoutParts: a flagged metric without parts (ITL here) still comes with the
+// server figures that moved.
+func TestFiguresWithoutParts(t *testing.T) {
+	with := func(f *resultfile.File, preemptions float64) *resultfile.File {
+		f.Units = append(f.Units, metric.ServerPreemptions)
+		for i := range f.Reps {
+			f.Reps[i].Metrics = append(f.Reps[i].Metrics, resultfile.Metric{Unit: metric.ServerPreemptions, Value: preemptions})
+		}
+		return f
+	}
+	rep := Compare(with(synth(1, 10, nil), 0), with(synth(2, 10, map[string]float64{"itl-p50-sec": 0.20}), 31), testOptions)
+	require.Len(t, rep.Regressions(), 2)
+	assert.Empty(t, rep.Attributions)
+	assert.Equal(t, "server: preemptions 0 → 31", rep.AttributionText())
+	var b strings.Builder
+	require.NoError(t, rep.WriteText(&b))
+	assert.Contains(t, b.String(), "\nwhy:\n  server: preemptions 0 → 31\n")
+	unflagged := Compare(with(synth(1, 10, nil), 0), with(synth(2, 10, nil), 0), testOptions)
+	assert.Empty(t, unflagged.AttributionText())
+}
