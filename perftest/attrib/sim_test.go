@@ -149,6 +149,21 @@ func TestInjectedRegressions(t *testing.T) {
 	})
 }
 
+// TestHistogramAttribution: a server that sends no per-request timing (no spans, no
+// timings) gets histogram-level attribution, which says so: a 30% slower prefill is still
+// the prefill's, by the server's histogram means.
+func TestHistogramAttribution(t *testing.T) {
+	skipUnderRace(t)
+	base := runSim(t, mock.Config{}, 0, prefixCase)
+	assert.Equal(t, "histograms", base.ConfigValue(metric.KeyServerTiming))
+	cur := runSim(t, mock.Config{Profile: mock.DefaultProfile().Scaled(1.3, 1)}, 0, prefixCase)
+	a := attributed(t, base, cur, metric.TTFTP50, attrib.Prefill)
+	assert.True(t, a.Histograms)
+	assert.Contains(t, a.String(), "split by its histograms")
+	_, perRequest := a.Cause(attrib.Network)
+	assert.False(t, perRequest, "without the server's own account of each request its rest is not the network's")
+}
+
 // gateMessage gates res against base, written as its baseline, and returns what the gate
 // failed (or skipped) the test with.
 func gateMessage(t *testing.T, base *resultfile.File, res *perftest.Result) string {
