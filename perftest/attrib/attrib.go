@@ -54,8 +54,10 @@ const (
 const Alpha = 0.05
 
 // MinShare is the least shift, as a share of the baseline's mean latency, that a cause
-// must have to count as moved: a smaller one is noise, whatever its interval.
-const MinShare = 0.02
+// must have to count as moved: a smaller one is noise, whatever its interval (two runs on
+// one busy machine drift apart by a few percent in every phase, which no interval over
+// the repetitions of each sees). It is the gate's threshold for a median.
+const MinShare = 0.05
 
 // Cause is one cause's part of a latency's change.
 type Cause struct {
