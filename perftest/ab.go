@@ -231,7 +231,7 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	regs, inc := rep.RegressionList(), rep.InconclusiveList()
 	switch {
 	case regs != "":
-		tb.Errorf("perftest: A/B %s: B regressed against A: %s", ra.Name, regs)
+		tb.Errorf("perftest: A/B %s: B regressed against A: %s%s", ra.Name, regs, why(rep))
 	case inc != "" && *flagStrict:
 		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; %s", ra.Name, inc, machineText(rep.Noise))
 	case inc != "":

@@ -107,11 +107,11 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	regs, inc := rep.RegressionList(), rep.InconclusiveList()
 	switch {
 	case regs != "":
-		tb.Errorf("perftest: %s regressed against %s: %s", r.Name, path, regs)
+		tb.Errorf("perftest: %s regressed against %s: %s%s", r.Name, path, regs, why(rep))
 	case inc != "" && *flagStrict:
-		tb.Errorf("perftest: %s is INCONCLUSIVE against %s (-perf.strict fails it): %s; %s", r.Name, path, inc, machineText(rep.Noise))
+		tb.Errorf("perftest: %s is INCONCLUSIVE against %s (-perf.strict fails it): %s; %s%s", r.Name, path, inc, machineText(rep.Noise), why(rep))
 	case inc != "":
-		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", r.Name, path, inc, machineText(rep.Noise))
+		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs%s", r.Name, path, inc, machineText(rep.Noise), why(rep))
 	}
 	return rep
 }

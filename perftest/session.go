@@ -180,6 +180,8 @@ func configValue(v string) string {
 //	                where only some had one), "histograms", or "none"
 //	itl             "per-token", or "per-chunk" when chunks carried several tokens the server
 //	                did not count
+//	cache-fidelity  the prefix hit ratio the workload was designed to give beside the ones the
+//	                server measured (perftest/attrib's Fidelity), where it measured any
 func (s *Session) Result() *Result {
 	r := s.result
 	r.checkHealth(s.c)
@@ -194,13 +196,16 @@ func (s *Session) Result() *Result {
 			resultfile.KV{Key: metric.KeyServerMetrics, Value: s.serverMetrics()},
 			resultfile.KV{Key: metric.KeyServerTiming, Value: s.serverTimingNote()},
 			resultfile.KV{Key: metric.KeyITL, Value: s.itlAttribution()})
+		if v := s.cacheFidelity(r.ConfigValue("fingerprint")); v != "" {
+			cfg = append(cfg, resultfile.KV{Key: metric.KeyCacheFidelity, Value: v})
+		}
 	}
 	r.Config = cfg
 	return r
 }
 
 // sessionNotes are the config lines Result adds.
-var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks}
+var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks, metric.KeyCacheFidelity}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {

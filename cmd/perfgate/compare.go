@@ -35,6 +35,11 @@ and not tested; a regression that a measurably busier machine on NEW's side can 
 INCONCLUSIVE. When NEW records the sequential design it ran with (a "looks" line), the
 p-values account for its looks, as the gate's did.
 
+Where both files hold the part-* figures (perftest writes them), the change of each
+regressed TTFT and E2E percentile is split into its causes, each with its own
+uncertainty over the repetitions, beside the server figures that moved with it (a "why"
+block; --attribute all for every such latency).
+
 When $GITHUB_STEP_SUMMARY is set, the markdown report is also appended to that file.
 
 A file is malformed, and refused with its name, line and field, when it was cut short,
@@ -54,6 +59,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	fs := newFlagSet("compare", compareUsage, stderr)
 	rf := addReportFlags(fs)
 	unhealthy := fs.Bool("allow-unhealthy", false, "compare runs whose result files record problems (error rate, short outputs, an undelivered rate)")
+	attribute := fs.String("attribute", "flagged", "which latencies' changes to split into their causes (client, queue, prefill, decode, network) from the part-* figures: flagged (the regressed ones) or all")
 	pos, code, done := parseArgs(fs, args, stdout)
 	if done {
 		return code, nil
@@ -65,6 +71,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err := rf.validate(); err != nil {
 		return 2, err
 	}
+	if *attribute != "flagged" && *attribute != "all" {
+		return 2, fmt.Errorf("unknown --attribute %q (flagged or all)", *attribute)
+	}
+	opt := perftest.GateOptions(*rf.alpha, *rf.threshold)
+	opt.AttributeAll = *attribute == "all"
 	// The work runs beside the wait for an interrupt: it checks ctx itself, but a read that
 	// blocks (a FIFO, a hung network file system) must not keep Ctrl-C from ending it.
 	type outcome struct {
@@ -74,7 +85,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	res := make(chan outcome, 1)
 	go func() {
-		rep, code, err := compareFiles(ctx, pos[0], pos[1], *unhealthy, perftest.GateOptions(*rf.alpha, *rf.threshold))
+		rep, code, err := compareFiles(ctx, pos[0], pos[1], *unhealthy, opt)
 		res <- outcome{rep, code, err}
 	}()
 	select {

@@ -28,6 +28,8 @@ func TestRunCommand(t *testing.T) {
 		"--concurrency", "4", "--count", "3", "--out", out, "--name", "Local"}, &stdout, &stderr)
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
 	assert.Contains(t, stdout.String(), "ttft-p50-sec")
+	assert.NotContains(t, stdout.String(), "part-ttft", "the parts of the latencies are in the file, not the summary")
+	assert.Regexp(t, `\(and \d+ part-\* figures`, stdout.String())
 	assert.Contains(t, stdout.String(), "results: "+filepath.Join(out, "Local.txt"))
 	rf, err := resultfile.Read(filepath.Join(out, "Local.txt"))
 	require.NoError(t, err)

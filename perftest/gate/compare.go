@@ -11,6 +11,7 @@ import (
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchmath"
 
+	"github.com/perfgate/perfgate/perftest/attrib"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
@@ -36,6 +37,9 @@ type Options struct {
 	// Sequential, when set, says the comparison is a look of a group-sequential design:
 	// the p-values account for the looks taken and planned (see Sequential).
 	Sequential *Sequential
+	// AttributeAll attributes the change of every latency (Report.Attributions), not only
+	// of those flagged.
+	AttributeAll bool
 }
 
 // Unit is what the gate knows of one metric.
@@ -163,6 +167,15 @@ type Report struct {
 	// Warnings concern the comparison as a whole: too few repetitions for any verdict,
 	// metrics present on one side only. Each wraps one of the Err* sentinels.
 	Warnings []error
+	// Attributions say why the flagged latencies changed (Options.AttributeAll: every
+	// latency), from the part-* figures of both runs (perftest/attrib).
+	Attributions []attrib.Attribution
+	// Cache says how the runs' cache states differ ("" when alike): said before any
+	// latency verdict (perftest/attrib's CacheStates).
+	Cache string
+	// Figures are the server figures that moved, where some metric was flagged (or with
+	// Options.AttributeAll), the prefix hit ratio first.
+	Figures []attrib.Figure
 }
 
 // Regressions returns the metrics judged worse.
@@ -213,6 +226,9 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		if err := ctx.Err(); err != nil {
 			return nil, context.Cause(ctx)
 		}
+		if metric.IsPart(u) {
+			continue // attribution's input (Report.Attributions), neither tested nor listed
+		}
 		figure := opt.Figure != nil && opt.Figure(u)
 		switch {
 		case !slices.Contains(cur.Units, u) && !figure:
@@ -224,7 +240,7 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		}
 	}
 	for _, u := range cur.Units {
-		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) {
+		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) && !metric.IsPart(u) {
 			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only", u, ErrOneSided))
 		}
 	}
@@ -258,6 +274,7 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		rep.judgeNoise(opt.Noise(base, cur))
 	}
 	rep.Deltas = append(rep.Deltas, figures...)
+	rep.attribute(opt.AttributeAll)
 	return rep, nil
 }
 

@@ -57,6 +57,9 @@ func (r *Report) InconclusiveList() string {
 // WriteText writes a benchstat-style table (the metrics, then the machine figures, which
 // are not tested), then the warnings and how to read it.
 func (r *Report) WriteText(w io.Writer) error {
+	if err := r.writeCache(w, false); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "metric\tbaseline\tcurrent\tchange\tp (holm)\tthreshold\tMDE\tverdict\n")
 	for _, d := range r.Deltas {
@@ -74,6 +77,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	var b strings.Builder
+	r.writeAttributionText(&b)
 	if r.Sequential != nil {
 		fmt.Fprintf(&b, "%s\n", r.Sequential)
 	}
@@ -98,6 +102,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### perfgate: %s\n\n", r.Title())
 	fmt.Fprintf(&b, "`%s` → `%s`\n\n", r.Base.Path, r.Cur.Path)
+	_ = r.writeCache(&b, true)
 	b.WriteString("| metric | baseline | current | change | p (holm) | threshold | MDE | verdict |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, d := range r.Deltas {
@@ -118,6 +123,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f (n=%d+%d) | %s | %s | %s |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), change, d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), verdict)
 	}
+	r.writeAttributionMarkdown(&b)
 	if r.Sequential != nil {
 		fmt.Fprintf(&b, "\n%s.\n", r.Sequential)
 	}
@@ -231,6 +237,10 @@ type reportJSON struct {
 	// Machine holds the machine figures (not tested) and how the machines compare.
 	Machine    *machineJSON    `json:"machine,omitempty"`
 	Sequential *sequentialJSON `json:"sequential,omitempty"`
+	// Attribution says why the flagged latencies changed (absent: none attributed).
+	Attribution []attributionJSON `json:"attribution,omitempty"`
+	// Cache says how the runs' cache states differ (absent: alike).
+	Cache string `json:"cache,omitempty"`
 }
 
 type machineJSON struct {
@@ -303,6 +313,8 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	for _, w := range r.Warnings {
 		out.Warnings = append(out.Warnings, w.Error())
 	}
+	out.Attribution = r.attributionJSON()
+	out.Cache = r.Cache
 	if r.Sequential != nil {
 		out.Sequential = &sequentialJSON{Looks: r.Sequential.Looks, Paired: r.Sequential.Paired, Stopped: r.Sequential.Stopped}
 	}
