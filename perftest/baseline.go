@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +62,7 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 			// repetitions a comparison may take.
 			tb.Logf("perftest: %s: recording the baseline with %d repetitions (Case.MaxCount, -perf.max-count): running %d more", r.Name, looks[len(looks)-1], looks[len(looks)-1]-len(r.Reps))
 			r.extend(tb, looks[len(looks)-1]-len(r.Reps))
+			r.writeOut(tb)
 			if cur = r.File(); cur.Healthy() != nil {
 				tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, cur.Healthy())
 				return nil
@@ -95,7 +97,20 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		}
 		tb.Fatalf("perftest: baseline %s was recorded for another setup; refusing to compare unlike runs:\n%s\nIf the change is intended, re-record the baseline with -perf.update.", path, diff)
 	}
-	rep := r.compareSequentially(tb, base, GateOptions(*flagAlpha, *flagThreshold))
+	opt := GateOptions(*flagAlpha, *flagThreshold)
+	rep := r.compareSequentially(tb, base, opt)
+	// Written once the gate has decided, with what it decided with: perfgate compare and
+	// perfgate report reproduce its verdicts from the files.
+	r.recordDecision(opt, rep.Sequential)
+	r.writeOut(tb)
+	r.judge(tb, rep, path)
+	return rep
+}
+
+// judge logs the gate's report, appends it to -perf.summary, and fails (or skips) the test
+// by its verdict.
+func (r *Result) judge(tb testing.TB, rep *gate.Report, path string) {
+	tb.Helper()
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
 	tb.Logf("perftest: %s against baseline %s:\n%s", r.Name, path, sb.String())
@@ -113,7 +128,6 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	case inc != "":
 		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", r.Name, path, inc, machineText(rep.Noise))
 	}
-	return rep
 }
 
 // compareSequentially compares the result with the baseline and, while the comparison is
@@ -125,8 +139,6 @@ func (r *Result) compareSequentially(tb testing.TB, base *resultfile.File, opt g
 	if looks := r.looks(); looks != nil {
 		seq = &gate.Sequential{Looks: looks}
 		opt.Sequential = seq
-		r.session.seq = seq
-		r.session.Result() // records the design in the config lines
 	}
 	for {
 		rep := gate.Compare(base, r.File(), opt)
@@ -139,6 +151,19 @@ func (r *Result) compareSequentially(tb testing.TB, base *resultfile.File, opt g
 		next := seq.Next(len(r.Reps))
 		tb.Logf("perftest: %s: undecided after %d repetitions (%s): running %d more", r.Name, len(r.Reps), strings.Join(rep.Undecided(), "; "), next-len(r.Reps))
 		r.extend(tb, next-len(r.Reps))
+	}
+}
+
+// recordDecision records in the result's config lines what the gate decided with (see
+// gate.DecisionConfig), replacing what an earlier decision recorded.
+func (r *Result) recordDecision(opt gate.Options, seq *gate.Sequential) {
+	kv := gate.DecisionConfig(opt, seq)
+	r.Config = slices.DeleteFunc(slices.Clone(r.Config), func(c resultfile.KV) bool {
+		return slices.ContainsFunc(kv, func(d resultfile.KV) bool { return d.Key == c.Key })
+	})
+	r.Config = append(r.Config, kv...)
+	if r.session != nil {
+		r.session.decided = kv
 	}
 }
 

@@ -60,6 +60,7 @@ type Session struct {
 
 	timing     *serverTiming    // the server's per-request account (join.go)
 	seq        *gate.Sequential // the design of the comparison running the session, if sequential
+	decided    []resultfile.KV  // what the gate decided with (gate.DecisionConfig), once it has
 	resetState string           // "yes", "unavailable", "failed" or "ineffective"
 	vocab      int              // the server's vocabulary size, 0 when unknown
 	served     map[string]bool
@@ -184,7 +185,10 @@ func (s *Session) Result() *Result {
 	r := s.result
 	r.checkHealth(s.c)
 	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
-	if s.seq != nil {
+	switch {
+	case s.decided != nil:
+		cfg = append(cfg, s.decided...)
+	case s.seq != nil:
 		cfg = append(cfg, resultfile.KV{Key: metric.KeyLooks, Value: s.seq.ConfigValue()})
 	}
 	if len(r.Reps) > 0 {
@@ -200,7 +204,8 @@ func (s *Session) Result() *Result {
 }
 
 // sessionNotes are the config lines Result adds.
-var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks}
+var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks,
+	metric.KeyAlpha, metric.KeyThreshold}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {

@@ -32,8 +32,10 @@ a regression only when significant, in the worse direction and above the metric'
 threshold (never below the baseline's noise floor). Every metric gets its minimum
 detectable effect (MDE). Machine figures (machine-*: how busy the machine was) are shown
 and not tested; a regression that a measurably busier machine on NEW's side can explain is
-INCONCLUSIVE. When NEW records the sequential design it ran with (a "looks" line), the
-p-values account for its looks, as the gate's did.
+INCONCLUSIVE. When NEW records what the gate decided with (the "looks", "gate-alpha" and
+"gate-threshold" lines the test writes with -perf.out), the p-values account for its looks
+and the level and threshold are the gate's, unless --alpha or --threshold is given: the
+verdicts are the test's.
 
 When $GITHUB_STEP_SUMMARY is set, the markdown report is also appended to that file.
 
@@ -74,7 +76,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	res := make(chan outcome, 1)
 	go func() {
-		rep, code, err := compareFiles(ctx, pos[0], pos[1], *unhealthy, perftest.GateOptions(*rf.alpha, *rf.threshold))
+		rep, code, err := compareFiles(ctx, pos[0], pos[1], *unhealthy, perftest.GateOptions(ifSet(fs, "alpha", *rf.alpha), ifSet(fs, "threshold", *rf.threshold)))
 		res <- outcome{rep, code, err}
 	}()
 	select {
@@ -146,6 +148,17 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, context.Cause(c.ctx)
 	}
 	return c.r.Read(p)
+}
+
+// ifSet is v when the flag name was set on the command line, else 0: the gate's level or
+// threshold that the current file records (gate.CompareAsRecorded), else its default.
+func ifSet(fs *flag.FlagSet, name string, v float64) float64 {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if set {
+		return v
+	}
+	return 0
 }
 
 // reportFlags are the comparison flags perfgate compare and perfgate ab share.

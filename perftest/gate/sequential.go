@@ -379,7 +379,8 @@ func (s *Sequential) Decide(r *Report, n int) bool {
 
 // CompareAsRecorded compares two result files as the run that wrote cur was judged: with
 // the sequential design cur records (ReadSequential), when it records one, its Stopped
-// saying what the rule concludes at cur's repetition count; else as Compare does.
+// saying what the rule concludes at cur's repetition count; at the level and threshold cur
+// records (DecisionConfig) where opt leaves Alpha or Threshold 0; else as Compare does.
 func CompareAsRecorded(base, cur *resultfile.File, opt Options) (*Report, error) {
 	return CompareAsRecordedContext(context.Background(), base, cur, opt)
 }
@@ -389,6 +390,9 @@ func CompareAsRecorded(base, cur *resultfile.File, opt Options) (*Report, error)
 func CompareAsRecordedContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
 	seq, err := ReadSequential(cur)
 	if err != nil {
+		return nil, err
+	}
+	if opt, err = recordedOptions(cur, opt); err != nil {
 		return nil, err
 	}
 	opt.Sequential = seq
