@@ -3,6 +3,7 @@ package perftest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,20 +58,7 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 		}
 	}
 	if *flagUpdate {
-		if looks := r.looks(); looks != nil && len(r.Reps) < looks[len(looks)-1] {
-			// Every later comparison gains from a larger baseline: record it at the most
-			// repetitions a comparison may take.
-			tb.Logf("perftest: %s: recording the baseline with %d repetitions (Case.MaxCount, -perf.max-count): running %d more", r.Name, looks[len(looks)-1], looks[len(looks)-1]-len(r.Reps))
-			r.extend(tb, looks[len(looks)-1]-len(r.Reps))
-			r.writeOut(tb)
-			if cur = r.File(); cur.Healthy() != nil {
-				tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, cur.Healthy())
-				return nil
-			}
-		}
-		if err := updateBaseline(tb, path, cur); err != nil {
-			tb.Fatalf("perftest: %v", err)
-		}
+		r.update(tb, path)
 		return nil
 	}
 	base, err := resultfile.Read(path)
@@ -107,6 +95,59 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	return rep
 }
 
+// update records the result as the baseline at path (-perf.update), first running it to
+// the most repetitions a comparison may take, and refuses a baseline too small for any
+// comparison against it to reach significance.
+func (r *Result) update(tb testing.TB, path string) {
+	tb.Helper()
+	cur := r.File()
+	if looks := r.looks(); looks != nil && len(r.Reps) < looks[len(looks)-1] {
+		// Every later comparison gains from a larger baseline: record it at the most
+		// repetitions a comparison may take.
+		tb.Logf("perftest: %s: recording the baseline with %d repetitions (Case.MaxCount, -perf.max-count): running %d more", r.Name, looks[len(looks)-1], looks[len(looks)-1]-len(r.Reps))
+		r.extend(tb, looks[len(looks)-1]-len(r.Reps))
+		r.writeOut(tb)
+		if cur = r.File(); cur.Healthy() != nil {
+			tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, cur.Healthy())
+			return
+		}
+	}
+	if err := tooSmall(cur, *flagAlpha); err != nil {
+		tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, err)
+		return
+	}
+	if err := updateBaseline(tb, path, cur); err != nil {
+		tb.Fatalf("perftest: %v", err)
+	}
+}
+
+// tooSmall says why no comparison against f as a baseline could reach significance, even
+// with as many current repetitions: with n a side, the smallest one-sided p-value of the
+// rank test, 1/C(2n, n), must be below alpha over the number of gated metrics (Holm's
+// first step).
+func tooSmall(f *resultfile.File, alpha float64) error {
+	m := 0
+	for _, u := range f.Units {
+		if !metric.Default().IsFigure(u) {
+			m++
+		}
+	}
+	if !(alpha > 0 && alpha < 1) {
+		alpha = gate.DefaultOptions.Alpha
+	}
+	level := alpha / float64(max(1, m))
+	n := len(f.Reps)
+	if gate.MinP(n, n) < level {
+		return nil
+	}
+	least := n + 1
+	for gate.MinP(least, least) >= level {
+		least++
+	}
+	return fmt.Errorf("with %d repetitions no comparison against it can reach significance (the smallest p-value at %d+%d is %.3g, not below alpha %g over %d metrics): record it with at least %d repetitions (-perf.count, or -perf.max-count for the most a comparison takes)",
+		n, n, n, gate.MinP(n, n), alpha, m, least)
+}
+
 // judge logs the gate's report, appends it to -perf.summary, and fails (or skips) the test
 // by its verdict.
 func (r *Result) judge(tb testing.TB, rep *gate.Report, path string) {
@@ -119,12 +160,17 @@ func (r *Result) judge(tb testing.TB, rep *gate.Report, path string) {
 			tb.Errorf("perftest: %v", err)
 		}
 	}
-	regs, inc := rep.RegressionList(), rep.InconclusiveList()
+	regs, inc, und := rep.RegressionList(), rep.InconclusiveList(), rep.Undecideds()
 	switch {
+	case rep.Refusal() != nil:
+		tb.Errorf("perftest: %s: not gated against %s: %v", r.Name, path, rep.Refusal())
 	case regs != "":
 		tb.Errorf("perftest: %s regressed against %s: %s", r.Name, path, regs)
 	case inc != "" && *flagStrict:
 		tb.Errorf("perftest: %s is INCONCLUSIVE against %s (-perf.strict fails it): %s; %s", r.Name, path, inc, machineText(rep.Noise))
+	case len(und) > 0:
+		tb.Errorf("perftest: %s is UNDECIDED against %s, not passed: at %d baseline and %d current repetitions no regression of %d metrics can be significant, whatever its size; record the baseline with more repetitions and run more (-perf.count, -perf.max-count)",
+			r.Name, path, und[0].NBase, und[0].NCur, len(und))
 	case inc != "":
 		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", r.Name, path, inc, machineText(rep.Noise))
 	}
@@ -142,7 +188,7 @@ func (r *Result) compareSequentially(tb testing.TB, base *resultfile.File, opt g
 	}
 	for {
 		rep := gate.Compare(base, r.File(), opt)
-		if seq == nil {
+		if seq == nil || rep.Refusal() != nil {
 			return rep
 		}
 		if seq.Decide(rep, len(r.Reps)) {

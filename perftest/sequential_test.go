@@ -53,8 +53,9 @@ func TestGateSequential(t *testing.T) {
 }
 
 // A comparison that cannot be decided (a 2-repetition baseline: no p-value can reach
-// alpha) runs to the most repetitions, one look at a time, and says so; the current
-// result file records the design, so that perfgate compare reproduces the p-values.
+// alpha) runs to the most repetitions, one look at a time, says so, and fails the test as
+// UNDECIDED (never a pass); the current result file records the design, so that perfgate
+// compare reproduces the p-values.
 func TestGateSequentialRunsToTheMost(t *testing.T) {
 	srv := newFakeServer(t, time.Millisecond, nil)
 	c := Case{Name: "PerfSeq", Target: srv, Workload: small, Load: Concurrency(2), Count: 2, MaxCount: 4, Warmup: -1}
@@ -68,7 +69,7 @@ func TestGateSequentialRunsToTheMost(t *testing.T) {
 		res = Run(tb, c)
 		res.Gate(tb, path)
 	})
-	assert.Empty(t, g.errors())
+	assert.Contains(t, g.errors(), "PerfSeq is UNDECIDED against "+path+", not passed: at 2 baseline and 4 current repetitions no regression of")
 	assert.Contains(t, g.logged(), "undecided after 2 repetitions")
 	assert.Contains(t, g.logged(), "undecided after 3 repetitions")
 	assert.Contains(t, g.logged(), "stopped: after 4 repetitions, the most allowed")

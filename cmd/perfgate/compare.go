@@ -45,9 +45,12 @@ write without a "Unit <unit> better=lower|higher" line, reverses the direction o
 perfgate writes, or holds an impossible value (a negative latency or rate, an error rate
 outside [0, 1], NaN or Inf). Two files that share no unit are different setups.
 
-Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input (unreadable or malformed file,
-files recorded for different setups: the difference is printed, a run whose file records
-problems, or bad flags), 130 interrupted (SIGINT or SIGTERM).
+Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad
+input (unreadable or malformed file, files recorded for different setups: the difference is
+printed, files that share no gated metric, gated metrics of OLD missing from NEW, a run
+whose file records problems, or bad flags), 3 UNDECIDED (no regression, but at these
+repetition counts no change can be significant whatever its size: not a pass; compare more
+repetitions), 130 interrupted (SIGINT or SIGTERM).
 
 Flags:
 `
@@ -124,6 +127,9 @@ func compareFiles(ctx context.Context, oldPath, newPath string, unhealthy bool, 
 	if err != nil {
 		return nil, 2, err
 	}
+	if err := rep.Refusal(); err != nil {
+		return nil, 2, fmt.Errorf("refusing to compare: %w", err)
+	}
 	return rep, 0, nil
 }
 
@@ -188,7 +194,8 @@ func (f *reportFlags) validate() error {
 }
 
 // report writes rep on stdout in the chosen format, appends its markdown to
-// $GITHUB_STEP_SUMMARY when that is set, and returns the exit status: 1 on a regression.
+// $GITHUB_STEP_SUMMARY when that is set, and returns the exit status: 1 on a regression,
+// 3 when the comparison is UNDECIDED.
 func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
 	if err := rep.Write(stdout, *f.format); err != nil {
 		return 2, err
@@ -198,8 +205,11 @@ func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
 			return 2, fmt.Errorf("write step summary: %w", err)
 		}
 	}
-	if len(rep.Regressions()) > 0 || *f.strict && len(rep.Inconclusives()) > 0 {
+	switch {
+	case len(rep.Regressions()) > 0 || *f.strict && len(rep.Inconclusives()) > 0:
 		return 1, nil
+	case len(rep.Undecideds()) > 0:
+		return 3, nil
 	}
 	return 0, nil
 }

@@ -44,7 +44,9 @@ threshold the result file records, unless --alpha or --threshold is given. A reg
 (error rate, undelivered load) is UNHEALTHY and not compared, as the gate refuses it.
 
 Exit status: 0 no regression (or inconclusive), 1 a regression or an unhealthy run, 2 bad
-input.
+input (also a case that shares no gated metric with its baseline, or lacks some of the
+baseline's gated metrics: REFUSED), 3 UNDECIDED (the most urgent verdict is a comparison
+with too few repetitions for any change to be significant: not a pass).
 
 Flags:
 `
@@ -91,8 +93,13 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) (int,
 		fmt.Fprintf(stderr, "note: %v\n", n)
 	}
 	fmt.Fprintf(stdout, "%s\n%s\n", filepath.ToSlash(md), filepath.ToSlash(html))
-	if r.Verdict() >= report.Regression {
+	switch v := r.Verdict(); {
+	case v == report.Refused:
+		return 2, nil
+	case v >= report.Regression:
 		return 1, nil
+	case v == report.Undecided:
+		return 3, nil
 	}
 	return 0, nil
 }

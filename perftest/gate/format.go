@@ -22,6 +22,9 @@ func (r *Report) Title() string {
 	switch {
 	case regs > 0:
 		return fmt.Sprintf("%s: %d %s regressed", name, regs, plural(regs, "metric", "metrics"))
+	case len(r.Undecideds()) > 0:
+		und := r.Undecideds()
+		return fmt.Sprintf("%s: UNDECIDED: no regression of %d %s can be significant at n=%d+%d", name, len(und), plural(len(und), "metric", "metrics"), und[0].NBase, und[0].NCur)
 	case inc > 0:
 		return fmt.Sprintf("%s: no regression, %d %s INCONCLUSIVE (busier machine)", name, inc, plural(inc, "metric", "metrics"))
 	case imps > 0:
@@ -109,7 +112,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		switch d.Verdict {
 		case Regression:
 			change, verdict = "**"+change+"**", "**"+verdict+"**"
-		case Inconclusive:
+		case Inconclusive, Undecided:
 			verdict = "_" + verdict + "_"
 		}
 		thr := fmtPct(d.Threshold)

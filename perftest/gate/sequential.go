@@ -337,7 +337,7 @@ var stdNormal = stats.NormalDist{Mu: 0, Sigma: 1}
 func (r *Report) Undecided() []string {
 	var out []string
 	for _, d := range r.Deltas {
-		if d.Figure || d.Verdict != Unchanged {
+		if d.Figure || d.Verdict != Unchanged && d.Verdict != Undecided {
 			continue
 		}
 		worse := d.Change > d.Threshold
