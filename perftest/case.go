@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/perfgate/perfgate/perftest/gate"
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
@@ -118,14 +119,16 @@ const defaultCount = 10
 func (c Case) count() int { return max(cmp.Or(c.Count, defaultCount), 1) }
 
 // looks are the repetition counts at which a comparison of the case is looked at: Count,
-// then every Count/2 more up to MaxCount; nil for a fixed count.
+// then every Count/2 more up to MaxCount (spaced wider where that would make more than
+// gate.MaxLooks looks); nil for a fixed count.
 func (c Case) looks() []int {
-	n, most := c.count(), c.MaxCount
+	n, most := c.count(), min(c.MaxCount, gate.MaxLook)
 	if most <= n {
 		return nil
 	}
 	looks := []int{n}
-	for step := max(1, n/2); looks[len(looks)-1] < most; {
+	spread := (most - n + gate.MaxLooks - 2) / (gate.MaxLooks - 1)
+	for step := max(1, n/2, spread); looks[len(looks)-1] < most; {
 		looks = append(looks, min(most, looks[len(looks)-1]+step))
 	}
 	return looks

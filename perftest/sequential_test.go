@@ -26,6 +26,13 @@ func TestCaseLooks(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, Case{Count: tc.count, MaxCount: tc.most}.looks(), "count %d max %d", tc.count, tc.most)
 	}
+	looks := Case{Count: 10, MaxCount: 600}.looks()
+	assert.Len(t, looks, 119, "every 5 from 10 to 600: within gate.MaxLooks")
+	assert.Equal(t, []int{10, 15, 20}, looks[:3])
+	looks = Case{Count: 1, MaxCount: 1000}.looks()
+	assert.LessOrEqual(t, len(looks), 128, "at most gate.MaxLooks looks, spaced wider")
+	assert.Equal(t, 1000, looks[len(looks)-1])
+	assert.Equal(t, []int{1, 9, 17}, looks[:3])
 	setFlag(t, flagMaxCount, 0)
 	assert.Equal(t, 12, withFlags(Case{Count: 4}).MaxCount, "3 x Count by default")
 	setFlag(t, flagMaxCount, 5)
