@@ -50,7 +50,10 @@ type Case struct {
 	// the gap between two streamed events (0: 60 seconds).
 	Timeout, StallTimeout time.Duration
 	// MaxScheduleLag is the largest p99 schedule lag (send time minus due time) an open-loop
-	// or trace-time run may show before the case fails as untrustworthy (0: 10 ms).
+	// or trace-time repetition may show before it counts as measured on a busy machine (0:
+	// -perf.max-schedule-lag, else 10 ms): not a failure, but machine evidence that makes
+	// the latencies it touches INCONCLUSIVE where they regress, and a repetition
+	// -perf.update measures again.
 	MaxScheduleLag time.Duration
 	// MaxErrorRate is the fraction of failed requests in a repetition above which the case
 	// fails (0: 0.01; negative: never). Failed requests are always counted and reported.

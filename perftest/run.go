@@ -103,12 +103,21 @@ func withFlags(c Case) Case {
 	if c.MaxCount == 0 {
 		c.MaxCount = cmp.Or(*flagMaxCount, 3*c.count())
 	}
+	if c.MaxScheduleLag == 0 {
+		c.MaxScheduleLag = *flagMaxLag
+	}
 	return c
 }
 
 // execOptions are the session options of a case run by a test.
 func execOptions(name string, logf func(string, ...any)) ExecOptions {
-	return ExecOptions{Name: name, Logf: logf, Hardware: hardware()}
+	return ExecOptions{Name: name, Logf: logf, Hardware: hardware(), Settings: testSettings}
+}
+
+// testSettings name, in a go test's messages, the flags of the test binary beside the
+// Case fields they stand in for.
+var testSettings = Settings{
+	"MaxScheduleLag": "Case.MaxScheduleLag (-perf.max-schedule-lag)",
 }
 
 // hardware is the hardware class results record: -perf.hardware, else the detected one.

@@ -62,6 +62,7 @@ type Session struct {
 	seq        *gate.Sequential // the design of the comparison running the session, if sequential
 	decided    []resultfile.KV  // what the gate decided with (gate.DecisionConfig), once it has
 	resetState string           // "yes", "unavailable", "failed" or "ineffective"
+	settings   Settings         // where the user sets each Case field, for messages
 	vocab      int              // the server's vocabulary size, 0 when unknown
 	served     map[string]bool
 	said       map[string]bool // notes already logged
@@ -85,7 +86,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if err := checkName(c.Name, opt.Settings); err != nil {
 		return nil, err
 	}
-	s := &Session{progressFn: opt.Progress, c: c, logf: escapedLogf(opt.Logf), every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
+	s := &Session{progressFn: opt.Progress, c: c, settings: opt.Settings, logf: escapedLogf(opt.Logf), every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
 	// The workload first: a bad trace row fails before the server is asked anything.
 	fp, err := c.Workload.Fingerprint()
 	if err != nil {
@@ -183,7 +184,7 @@ func configValue(v string) string {
 //	                did not count
 func (s *Session) Result() *Result {
 	r := s.result
-	r.checkHealth(s.c)
+	r.checkHealth(s.c, s.settings)
 	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
 	switch {
 	case s.decided != nil:
