@@ -224,8 +224,8 @@ func (r *Result) checkHealth(c Case, set Settings) {
 			behind = time.Duration(float64(d.Sent-1) * (1/d.AchievedRate - 1/d.RequestedRate) * float64(time.Second))
 		}
 		if d.RequestedRate > 0 && d.Sent > 10 && d.AchievedRate < 0.95*d.RequestedRate && behind > maxLag {
-			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: the client sent %.1f req/s of the %.1f requested: the numbers do not describe the requested load (see perfgate calibrate)",
-				i+1, d.AchievedRate, d.RequestedRate), ErrRateShort})
+			r.Problems = append(r.Problems, problem{fmt.Sprintf("repetition %d: the client sent %.1f req/s of the %.1f requested, more than 5%% short and later than %s %v explains: the numbers do not describe the requested load (see perfgate calibrate)",
+				i+1, d.AchievedRate, d.RequestedRate, set.Name("MaxScheduleLag"), maxLag), ErrRateShort})
 			break
 		}
 	}
