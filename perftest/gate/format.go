@@ -229,6 +229,7 @@ type reportJSON struct {
 	Regressions  int          `json:"regressions"`
 	Improvements int          `json:"improvements"`
 	Inconclusive int          `json:"inconclusive,omitempty"`
+	Undecided    int          `json:"undecided,omitempty"`
 	Warnings     []string     `json:"warnings"`
 	Metrics      []metricJSON `json:"metrics"`
 	// Machine holds the machine figures (not tested) and how the machines compare.
@@ -302,7 +303,7 @@ func finite(v float64) *float64 {
 func (r *Report) MarshalJSON() ([]byte, error) {
 	out := reportJSON{Case: r.Cur.Name, Base: r.Base.Path, Current: r.Cur.Path, Alpha: r.Alpha,
 		Regressions: len(r.Regressions()), Improvements: len(r.Improvements()), Inconclusive: len(r.Inconclusives()),
-		Warnings: []string{}, Metrics: []metricJSON{}}
+		Undecided: len(r.Undecideds()), Warnings: []string{}, Metrics: []metricJSON{}}
 	for _, w := range r.Warnings {
 		out.Warnings = append(out.Warnings, w.Error())
 	}

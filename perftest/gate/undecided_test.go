@@ -20,6 +20,9 @@ func TestTooFewIsUndecided(t *testing.T) {
 	b, err := Undecided.MarshalText()
 	assert.NoError(t, err)
 	assert.Equal(t, "undecided", string(b))
+	js, err := rep.MarshalJSON()
+	assert.NoError(t, err)
+	assert.Contains(t, string(js), `"undecided":4`)
 
 	rep = Compare(synth(1, 10, nil), synth(2, 10, shift), testOptions)
 	assert.Len(t, rep.Regressions(), 4)
