@@ -28,7 +28,7 @@ type Result struct {
 	// Partial is set when the run stopped before all repetitions finished.
 	Partial bool
 	// Problems says what makes the finished run untrustworthy or failed: each wraps
-	// ErrErrorRate, ErrRateShort, ErrScheduleLag or ErrShortOutputs, and the result file's
+	// ErrErrorRate, ErrRateShort or ErrShortOutputs, and the result file's
 	// "health" config line names them. Run fails the test on them; perfgate run exits 1;
 	// perfgate compare and the gate refuse to judge such a result, and -perf.update to keep
 	// it as a baseline.
@@ -65,7 +65,10 @@ type Repetition struct {
 	Diag Diagnostics
 }
 
-// Problems of a finished run.
+// Problems of a finished run. ErrScheduleLag is no longer one (a late repetition is
+// machine evidence, metric.MachineLate): it names files written before, whose health line
+// says schedule-lag, and a baseline -perf.update refused because its repetitions stayed
+// late when measured again.
 var (
 	ErrErrorRate    = errors.New("error rate over Case.MaxErrorRate")
 	ErrRateShort    = errors.New("requested rate not delivered")

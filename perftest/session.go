@@ -172,7 +172,9 @@ func configValue(v string) string {
 // Result is what the session has measured so far, with its Problems and the config lines
 // that say how far the numbers can be trusted (recorded, not compared):
 //
-//	health          "ok", or the problems: error-rate, rate-short, schedule-lag, short-outputs
+//	health          "ok", or the problems: error-rate, rate-short, short-outputs
+//	                (schedule-lag in files written before a late repetition became machine
+//	                evidence)
 //	cache-reset     whether every repetition started from an emptied prefix cache: "yes",
 //	                "unavailable" (the target cannot), "failed" or "ineffective" (the server
 //	                reported cached tokens right after a reset)
