@@ -100,22 +100,27 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 // comparison against it to reach significance.
 func (r *Result) update(tb testing.TB, path string) {
 	tb.Helper()
-	cur := r.File()
+	extended := false
 	if looks := r.looks(); looks != nil && len(r.Reps) < looks[len(looks)-1] {
 		// Every later comparison gains from a larger baseline: record it at the most
 		// repetitions a comparison may take.
 		tb.Logf("perftest: %s: recording the baseline with %d repetitions (Case.MaxCount, -perf.max-count): running %d more", r.Name, looks[len(looks)-1], looks[len(looks)-1]-len(r.Reps))
 		r.extend(tb, looks[len(looks)-1]-len(r.Reps))
-		r.writeOut(tb)
-		if cur = r.File(); cur.Healthy() != nil {
-			tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, cur.Healthy())
+		extended = true
+		if err := r.File().Healthy(); err != nil {
+			r.writeOut(tb)
+			tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, err)
 			return
 		}
 	}
-	if !r.punctual(tb) {
+	punctual, again := r.punctual(tb)
+	if extended || again > 0 {
+		r.writeOut(tb) // the files hold what the baseline was recorded from
+	}
+	if !punctual {
 		return
 	}
-	cur = r.File()
+	cur := r.File()
 	if err := tooSmall(cur, *flagAlpha); err != nil {
 		tb.Errorf("perftest: %s: not written as a baseline: %v", r.Name, err)
 		return
@@ -129,8 +134,9 @@ func (r *Result) update(tb testing.TB, path string) {
 // behind its schedule (metric.MachineLate): a baseline is the reference every later run is
 // judged against, so it keeps punctual repetitions only, and the run is not thrown away
 // for a few late ones. It gives up, failing the test, after as many re-measurements as the
-// run has repetitions (3 at least); it reports whether every repetition is punctual.
-func (r *Result) punctual(tb testing.TB) bool {
+// run has repetitions (3 at least); it reports whether every repetition is punctual, and
+// how many it measured again.
+func (r *Result) punctual(tb testing.TB) (ok bool, again int) {
 	tb.Helper()
 	budget := max(3, len(r.Reps))
 	for {
@@ -141,7 +147,7 @@ func (r *Result) punctual(tb testing.TB) bool {
 			}
 		}
 		if len(late) == 0 {
-			return true
+			return true, again
 		}
 		limit := "Case.MaxScheduleLag"
 		if r.session != nil {
@@ -150,9 +156,10 @@ func (r *Result) punctual(tb testing.TB) bool {
 		if r.session == nil || budget < len(late) {
 			tb.Errorf("perftest: %s: not written as a baseline: %v: repetitions %v fell behind their schedule (schedule lag p99 over %s), also when measured again: this machine is too busy for the load; record the baseline on a quieter machine, or raise the limit",
 				r.Name, ErrScheduleLag, late, limit)
-			return false
+			return false, again
 		}
 		budget -= len(late)
+		again += len(late)
 		tb.Logf("perftest: %s: repetitions %v fell behind their schedule (schedule lag p99 over %s): a baseline keeps punctual repetitions only, so they are measured again", r.Name, late, limit)
 		r.Reps = slices.DeleteFunc(r.Reps, isLate)
 		r.extend(tb, len(late))
