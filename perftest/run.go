@@ -36,33 +36,31 @@ func Run(tb testing.TB, c Case) *Result {
 	tb.Cleanup(s.Close)
 	res, runErr := s.run(ctx, c.count(), true)
 	res.session = s
-	res.finish(tb, stop, runErr, 0)
+	res.finish(tb, stop, runErr, 0, true)
 	return res
 }
 
 // extend runs n more repetitions of a result Run returned, for a sequential comparison,
-// and reports as Run does; problems already reported are not repeated.
+// and reports as Run does; problems already reported are not repeated. The files go to
+// -perf.out only when the run is cut short: the caller writes them once it has decided
+// (Gate, with what it decided with).
 func (r *Result) extend(tb testing.TB, n int) {
 	tb.Helper()
 	known := len(r.Problems)
 	ctx, stop := runContext(tb)
 	_, err := r.session.run(ctx, n, false)
-	r.finish(tb, stop, err, known)
+	r.finish(tb, stop, err, known, false)
 }
 
-// finish ends a run of repetitions: it writes the files to -perf.out (also after an
-// interrupt, which it then lets end the test binary), fails the test when the run could
-// not finish, logs the summary and fails the test on the problems from the skip-th on.
-func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int) {
+// finish ends a run of repetitions: it writes the files to -perf.out when write is set or
+// the run was cut short (also after an interrupt, which it then lets end the test binary),
+// fails the test when the run could not finish, logs the summary and fails the test on the
+// problems from the skip-th on.
+func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int, write bool) {
 	tb.Helper()
 	interrupted := stop()
-	if *flagOut != "" {
-		path, err := r.WriteFiles(*flagOut)
-		if err != nil {
-			tb.Errorf("perftest: %v", err)
-		} else {
-			tb.Logf("results: %s (records beside it)", path)
-		}
+	if write || interrupted || runErr != nil {
+		r.writeOut(tb)
 	}
 	if interrupted {
 		// The results are written: now let the interrupt end the test binary as it would have.
@@ -79,6 +77,20 @@ func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int)
 	}
 }
 
+// writeOut writes the result files to -perf.out, when it is set.
+func (r *Result) writeOut(tb testing.TB) {
+	tb.Helper()
+	if *flagOut == "" {
+		return
+	}
+	path, err := r.WriteFiles(*flagOut)
+	if err != nil {
+		tb.Errorf("perftest: %v", err)
+	} else {
+		tb.Logf("results: %s (records beside it)", path)
+	}
+}
+
 // withFlags applies the flags of the test binary to a case: -perf.endpoint replaces the
 // target, -perf.count and -perf.max-count give the counts the case does not set.
 func withFlags(c Case) Case {
@@ -91,12 +103,21 @@ func withFlags(c Case) Case {
 	if c.MaxCount == 0 {
 		c.MaxCount = cmp.Or(*flagMaxCount, 3*c.count())
 	}
+	if c.MaxScheduleLag == 0 {
+		c.MaxScheduleLag = *flagMaxLag
+	}
 	return c
 }
 
 // execOptions are the session options of a case run by a test.
 func execOptions(name string, logf func(string, ...any)) ExecOptions {
-	return ExecOptions{Name: name, Logf: logf, Hardware: hardware()}
+	return ExecOptions{Name: name, Logf: logf, Hardware: hardware(), Settings: testSettings}
+}
+
+// testSettings name, in a go test's messages, the flags of the test binary beside the
+// Case fields they stand in for.
+var testSettings = Settings{
+	"MaxScheduleLag": "Case.MaxScheduleLag (-perf.max-schedule-lag)",
 }
 
 // hardware is the hardware class results record: -perf.hardware, else the detected one.

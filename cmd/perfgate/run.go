@@ -53,7 +53,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	endpoint := fs.String("endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
 	out := fs.String("out", "out", "folder for the result files")
 	maxErrRate := fs.Float64("max-error-rate", 0.01, "error rate above which the run is a failure (negative: never)")
-	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which the run is untrustworthy")
+	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which a repetition counts as measured on a busy machine (machine-schedule-late: INCONCLUSIVE where its latencies regress, not a failure)")
 	quiet := quietFlag(fs)
 	cf := addCaseFlags(fs, "PerfRun")
 	pos, code, done := parseArgs(fs, args, stdout)

@@ -80,6 +80,9 @@ const (
 	// Inconclusive: significantly worse beyond the threshold, but no longer beyond it once
 	// the change the current run's measurably busier machine can explain is taken off.
 	Inconclusive
+	// Undecided: no regression of the metric can be significant at these repetition
+	// counts (MDE none), whatever its size: not a pass. See Report.Undecideds.
+	Undecided
 )
 
 func (v Verdict) String() string {
@@ -90,6 +93,8 @@ func (v Verdict) String() string {
 		return "improvement"
 	case Inconclusive:
 		return "INCONCLUSIVE"
+	case Undecided:
+		return "UNDECIDED"
 	}
 	return "~"
 }
@@ -103,6 +108,8 @@ func (v Verdict) MarshalText() ([]byte, error) {
 		return []byte("improvement"), nil
 	case Inconclusive:
 		return []byte("inconclusive"), nil
+	case Undecided:
+		return []byte("undecided"), nil
 	}
 	return []byte("unchanged"), nil
 }
@@ -176,6 +183,9 @@ type Report struct {
 	// Figures are the server figures that moved, where some metric was flagged (or with
 	// Options.AttributeAll), the prefix hit ratio first.
 	Figures []attrib.Figure
+	// Missing are the baseline's gated metrics the current run lacks, and Added the
+	// current run's gated metrics the baseline lacks (see Refusal).
+	Missing, Added []string
 }
 
 // Regressions returns the metrics judged worse.
@@ -183,6 +193,10 @@ func (r *Report) Regressions() []Delta { return r.with(Regression) }
 
 // Inconclusives returns the metrics whose regression a busier machine can explain.
 func (r *Report) Inconclusives() []Delta { return r.with(Inconclusive) }
+
+// Undecideds returns the metrics no regression of which can be significant at these
+// repetition counts: the comparison cannot decide them, which is not a pass.
+func (r *Report) Undecideds() []Delta { return r.with(Undecided) }
 
 // Improvements returns the metrics judged better.
 func (r *Report) Improvements() []Delta { return r.with(Improvement) }
@@ -232,7 +246,7 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		figure := opt.Figure != nil && opt.Figure(u)
 		switch {
 		case !slices.Contains(cur.Units, u) && !figure:
-			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the baseline only", u, ErrOneSided))
+			rep.Missing = append(rep.Missing, u)
 		case figure && slices.Contains(cur.Units, u):
 			figures = append(figures, summarizeFigure(u, base, cur, opt))
 		case !figure:
@@ -241,7 +255,8 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 	}
 	for _, u := range cur.Units {
 		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) && !metric.IsPart(u) {
-			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only", u, ErrOneSided))
+			rep.Added = append(rep.Added, u)
+			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only (a new metric: re-record the baseline with -perf.update to gate it)", u, ErrOneSided))
 		}
 	}
 	if opt.Sequential != nil {
@@ -268,6 +283,9 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 			d.MDE = math.NaN()
 		}
 		d.Verdict = verdict(d, alpha)
+		if d.Verdict == Unchanged && math.IsInf(d.MDE, 1) {
+			d.Verdict = Undecided
+		}
 	}
 	rep.Warnings = append(rep.Warnings, sampleSizeWarnings(rep.Deltas, alpha)...)
 	if opt.Noise != nil {

@@ -22,6 +22,9 @@ func (r *Report) Title() string {
 	switch {
 	case regs > 0:
 		return fmt.Sprintf("%s: %d %s regressed", name, regs, plural(regs, "metric", "metrics"))
+	case len(r.Undecideds()) > 0:
+		und := r.Undecideds()
+		return fmt.Sprintf("%s: UNDECIDED: no regression of %d %s can be significant at n=%d+%d", name, len(und), plural(len(und), "metric", "metrics"), und[0].NBase, und[0].NCur)
 	case inc > 0:
 		return fmt.Sprintf("%s: no regression, %d %s INCONCLUSIVE (busier machine)", name, inc, plural(inc, "metric", "metrics"))
 	case imps > 0:
@@ -114,7 +117,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		switch d.Verdict {
 		case Regression:
 			change, verdict = "**"+change+"**", "**"+verdict+"**"
-		case Inconclusive:
+		case Inconclusive, Undecided:
 			verdict = "_" + verdict + "_"
 		}
 		thr := fmtPct(d.Threshold)
@@ -232,6 +235,7 @@ type reportJSON struct {
 	Regressions  int          `json:"regressions"`
 	Improvements int          `json:"improvements"`
 	Inconclusive int          `json:"inconclusive,omitempty"`
+	Undecided    int          `json:"undecided,omitempty"`
 	Warnings     []string     `json:"warnings"`
 	Metrics      []metricJSON `json:"metrics"`
 	// Machine holds the machine figures (not tested) and how the machines compare.
@@ -309,7 +313,7 @@ func finite(v float64) *float64 {
 func (r *Report) MarshalJSON() ([]byte, error) {
 	out := reportJSON{Case: r.Cur.Name, Base: r.Base.Path, Current: r.Cur.Path, Alpha: r.Alpha,
 		Regressions: len(r.Regressions()), Improvements: len(r.Improvements()), Inconclusive: len(r.Inconclusives()),
-		Warnings: []string{}, Metrics: []metricJSON{}}
+		Undecided: len(r.Undecideds()), Warnings: []string{}, Metrics: []metricJSON{}}
 	for _, w := range r.Warnings {
 		out.Warnings = append(out.Warnings, w.Error())
 	}
