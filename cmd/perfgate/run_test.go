@@ -203,9 +203,9 @@ func TestRunChatWorkloads(t *testing.T) {
 }
 
 // TestReadmeWorkloadExamples parses every `perfgate run --workload ...` example of the
-// README: each must build a valid workload.
+// workloads page (docs/workloads.md): each must build a valid workload.
 func TestReadmeWorkloadExamples(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "docs", "workloads.md"))
 	require.NoError(t, err)
 	examples := regexp.MustCompile("`perfgate run (--workload [^`]*)`").FindAllSubmatch(readme, -1)
 	require.GreaterOrEqual(t, len(examples), 7, "one example a workload")
