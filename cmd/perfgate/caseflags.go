@@ -27,7 +27,15 @@ var engines = map[string]func(url string) *backends.Server{
 	"trtllm":   trtllm.Endpoint,
 	"dynamo":   dynamo.Endpoint,
 	"llamacpp": llamacpp.Endpoint,
-	"mock":     vllm.Endpoint, // the simulator serves vLLM's routes and metrics
+	"mock":     mockEndpoint,
+}
+
+// mockEndpoint is the simulator at url: it serves vLLM's routes, metrics and request
+// fields, and its results say "backend: mock", as those of a case that starts it do.
+func mockEndpoint(url string) *backends.Server {
+	e := vllm.Engine
+	e.Name = "mock"
+	return backends.Endpoint(url, e)
 }
 
 func engineNames() string {

@@ -76,6 +76,7 @@ func TestRunCommandEngineWorkloadsAndFields(t *testing.T) {
 	rf, err := resultfile.Read(filepath.Join(out, "Shared.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, "yes", rf.ConfigValue("cache-reset"), "--engine mock resets the simulator's cache")
+	assert.Equal(t, "mock", rf.ConfigValue("backend"), "--engine mock records the simulator as mock.Start does")
 	assert.Equal(t, "shared-prefix", rf.ConfigValue("workload"))
 	assert.NotEqual(t, "unavailable", rf.ConfigValue("server-metrics"))
 	assert.NotEmpty(t, rf.Values("server-prefix-hit-ratio"), "and reads its metrics")
