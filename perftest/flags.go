@@ -19,6 +19,7 @@ var (
 	flagStrict    = flag.Bool("perf.strict", envBool("PERFGATE_STRICT"), "fail a case whose comparison is INCONCLUSIVE (a busier machine can explain its changes) instead of skipping it (env PERFGATE_STRICT)")
 	flagOut       = flag.String("perf.out", os.Getenv("PERFGATE_OUT"), "folder for result files and per-request records (env PERFGATE_OUT)")
 	flagEndpoint  = flag.String("perf.endpoint", os.Getenv("PERFGATE_ENDPOINT"), "send every perf case to this running OpenAI-compatible server (env PERFGATE_ENDPOINT)")
+	flagEngine    = flag.String("perf.engine", os.Getenv("PERFGATE_ENGINE"), "the engine of -perf.endpoint's server (vllm, sglang, trtllm, dynamo, llamacpp, mock), so that its prefix cache is reset and its metrics read; its module must be imported by the test package (env PERFGATE_ENGINE)")
 	flagAlpha     = flag.Float64("perf.alpha", envFloat("PERFGATE_ALPHA", 0.05), "significance level of the gate, after Holm correction across a case's metrics (env PERFGATE_ALPHA)")
 	flagThreshold = flag.Float64("perf.threshold", envFloat("PERFGATE_THRESHOLD", 0), "smallest relative change the gate acts on, overriding each metric's default (env PERFGATE_THRESHOLD)")
 	flagHardware  = flag.String("perf.hardware", os.Getenv("PERFGATE_HARDWARE"), "hardware class recorded with results and used by BaselinePath, instead of the one detected with nvidia-smi (env PERFGATE_HARDWARE)")

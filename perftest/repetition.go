@@ -61,6 +61,9 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 		TokenMismatch: sum.tokenMismatch,
 		Diag:          diagnose(recs, l, pac),
 	}
+	if window != nil {
+		rep.server = window.timeline
+	}
 	switch {
 	case scrapeErr != nil:
 		s.note("scrape", "perftest: server metrics: %v: the repetitions it happens in have no server-* figures", scrapeErr)

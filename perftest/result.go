@@ -1,11 +1,14 @@
 package perftest
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -63,6 +66,8 @@ type Repetition struct {
 	TokenMismatch int
 	// Diag says how faithfully the client delivered the load.
 	Diag Diagnostics
+
+	server []serverSample // the server's queue and KV usage sampled during the repetition
 }
 
 // Problems of a finished run. ErrScheduleLag is no longer one (a late repetition is
@@ -163,14 +168,58 @@ func (r *Result) WriteFiles(dir string) (string, error) {
 		}
 		return "", fmt.Errorf("no repetition finished: %s not written (a previous result there is kept)", base+".txt")
 	}
-	// The result file last: a reader that finds it finds its records.
-	err := atomicfile.WriteAll(
-		atomicfile.File{Path: base + ".records.jsonl", Write: r.writeRecords},
-		atomicfile.File{Path: base + ".txt", Write: func(w io.Writer) error { _, err := r.File().WriteTo(w); return err }})
-	if err != nil {
+	// The result file last: a reader that finds it finds its records and the server's
+	// timeline. A timeline left by an earlier run, when this one sampled none, would
+	// describe other repetitions: it goes.
+	files := []atomicfile.File{{Path: base + ".records.jsonl", Write: r.writeRecords}}
+	if r.sampledServer() {
+		files = append(files, atomicfile.File{Path: base + ".server.jsonl", Write: r.writeServer})
+	} else if err := os.Remove(base + ".server.jsonl"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	files = append(files, atomicfile.File{Path: base + ".txt", Write: func(w io.Writer) error { _, err := r.File().WriteTo(w); return err }})
+	if err := atomicfile.WriteAll(files...); err != nil {
 		return "", err
 	}
 	return base + ".txt", nil
+}
+
+func (r *Result) sampledServer() bool {
+	for _, rep := range r.Reps {
+		if len(rep.server) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeServer writes the server's sampled queue and KV usage, one JSON line a sample:
+// {"rep": 1, "t_ns": 250000000, "waiting": 3, "kv-usage": 0.41}, repetitions numbered from
+// 1 as the records are, times from the repetition's start (package report draws them).
+func (r *Result) writeServer(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	var buf []byte
+	for i, rep := range r.Reps {
+		for _, p := range rep.server {
+			buf = append(buf[:0], `{"rep":`...)
+			buf = strconv.AppendInt(buf, int64(i+1), 10)
+			buf = append(buf, `,"t_ns":`...)
+			buf = strconv.AppendInt(buf, p.at.Sub(rep.Start).Nanoseconds(), 10)
+			if p.has&hasWaiting != 0 {
+				buf = append(buf, `,"waiting":`...)
+				buf = strconv.AppendFloat(buf, p.waiting, 'g', -1, 64)
+			}
+			if p.has&hasKV != 0 {
+				buf = append(buf, `,"kv-usage":`...)
+				buf = strconv.AppendFloat(buf, p.kv, 'g', -1, 64)
+			}
+			buf = append(buf, "}\n"...)
+			if _, err := bw.Write(buf); err != nil {
+				return err
+			}
+		}
+	}
+	return bw.Flush()
 }
 
 // writeRecords writes every record, the unfinished repetition's last.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/internal/termtext"
+	"github.com/perfgate/perfgate/perftest/engines"
 	"github.com/perfgate/perfgate/perftest/machine"
 )
 
@@ -23,7 +25,10 @@ import (
 // when the run is cut short by the test's deadline or an interrupt.
 func Run(tb testing.TB, c Case) *Result {
 	tb.Helper()
-	c = withFlags(c)
+	c, err := withFlags(c)
+	if err != nil {
+		tb.Fatalf("perftest: %v", err)
+	}
 	if err := c.Validate(); err != nil {
 		tb.Fatalf("perftest: bad Case:\n%v", err)
 	}
@@ -92,10 +97,17 @@ func (r *Result) writeOut(tb testing.TB) {
 }
 
 // withFlags applies the flags of the test binary to a case: -perf.endpoint replaces the
-// target, -perf.count and -perf.max-count give the counts the case does not set.
-func withFlags(c Case) Case {
+// target (the engine -perf.engine names, when set, so that its cache is reset and its
+// metrics read), -perf.count and -perf.max-count give the counts the case does not set.
+func withFlags(c Case) (Case, error) {
 	if *flagEndpoint != "" {
-		c.Target = Endpoint(*flagEndpoint)
+		t, err := flagTarget(*flagEndpoint, *flagEngine)
+		if err != nil {
+			return c, err
+		}
+		c.Target = t
+	} else if *flagEngine != "" {
+		return c, fmt.Errorf("-perf.engine %s (PERFGATE_ENGINE) names the engine of the server -perf.endpoint gives: set -perf.endpoint URL too", *flagEngine)
 	}
 	if c.Count == 0 {
 		c.Count = *flagCount
@@ -106,7 +118,20 @@ func withFlags(c Case) Case {
 	if c.MaxScheduleLag == 0 {
 		c.MaxScheduleLag = *flagMaxLag
 	}
-	return c
+	return c, nil
+}
+
+// flagTarget is the server at url: a plain endpoint, or engine's endpoint (an engine module
+// linked into the test binary registers its name in perftest/engines).
+func flagTarget(url, engine string) (Target, error) {
+	if engine == "" {
+		return Endpoint(url), nil
+	}
+	t, err := engines.Endpoint(engine, url)
+	if err != nil {
+		return nil, fmt.Errorf("-perf.engine %s (PERFGATE_ENGINE): %w", engine, err)
+	}
+	return t, nil
 }
 
 // execOptions are the session options of a case run by a test.

@@ -34,10 +34,10 @@ func TestCaseLooks(t *testing.T) {
 	assert.Equal(t, 1000, looks[len(looks)-1])
 	assert.Equal(t, []int{1, 9, 17}, looks[:3])
 	setFlag(t, flagMaxCount, 0)
-	assert.Equal(t, 12, withFlags(Case{Count: 4}).MaxCount, "3 x Count by default")
+	assert.Equal(t, 12, mustFlags(t, Case{Count: 4}).MaxCount, "3 x Count by default")
 	setFlag(t, flagMaxCount, 5)
-	assert.Equal(t, 5, withFlags(Case{Count: 4}).MaxCount)
-	assert.Equal(t, 4, withFlags(Case{Count: 4, MaxCount: 4}).MaxCount, "the case's own")
+	assert.Equal(t, 5, mustFlags(t, Case{Count: 4}).MaxCount)
+	assert.Equal(t, 4, mustFlags(t, Case{Count: 4, MaxCount: 4}).MaxCount, "the case's own")
 }
 
 // An update records the baseline at the most repetitions a comparison may take, and a
