@@ -196,7 +196,7 @@ func (r *Report) floorRaised() bool {
 }
 
 func (r *Report) legend() string {
-	return fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see README, \"Gate statistics and power\")",
+	return fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see docs/gate.md)",
 		r.Alpha, r.tested(), 100*MDEPower)
 }
 

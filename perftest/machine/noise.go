@@ -126,7 +126,7 @@ func higher(a, b []float64) bool {
 // over the baseline's median inter-token latency; a latency the server measures
 // (metric.Def.Server) only that. A rate (req/s, tok/s) moves as the median end-to-end
 // latency does. What the model leaves out: CPU-bound work of a server (a scheduler, a
-// tokenizer) slowed by sharing cores, which the probe does not see; see README.
+// tokenizer) slowed by sharing cores, which the probe does not see; see docs/gate.md ("Busy machines").
 //
 // A GPU that throttled on the busier side explains, for every time and rate, the
 // slowdown of its SM clock: the other side's median clock over the lowest clock of the
