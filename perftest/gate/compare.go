@@ -48,6 +48,9 @@ type Unit struct {
 	// Threshold is the smallest relative change of the median acted on (0 acts on any
 	// significant change, as for error rates).
 	Threshold float64
+	// Percent shows the metric's values as percentages (a fraction: hit ratio, KV usage,
+	// error rate); files keep the fraction, as benchstat reads it.
+	Percent bool
 }
 
 // DefaultOptions holds the defaults of a zero Options.
@@ -60,7 +63,7 @@ var DefaultOptions = Options{Alpha: 0.05, Threshold: 0.05}
 func OptionsFor(set *metric.Set, alpha, threshold float64) Options {
 	opt := Options{Alpha: alpha, Threshold: threshold, Units: map[string]Unit{}, Figure: set.IsFigure}
 	for _, d := range set.Gated() {
-		u := Unit{LowerBetter: d.LowerBetter, Threshold: d.Threshold}
+		u := Unit{LowerBetter: d.LowerBetter, Threshold: d.Threshold, Percent: d.Kind == metric.Fraction}
 		if threshold > 0 {
 			u.Threshold = threshold
 		}
@@ -118,6 +121,8 @@ func (v Verdict) MarshalText() ([]byte, error) {
 type Delta struct {
 	Unit        string
 	LowerBetter bool
+	// Percent is Unit.Percent: the reports show the values as percentages.
+	Percent     bool
 	Base, Cur   benchmath.Summary // median with its 95% confidence interval
 	NBase, NCur int
 	// Change is the relative change of the medians, cur/base - 1 (±Inf from a zero base).
@@ -305,6 +310,7 @@ func compareUnit(u string, base, cur *resultfile.File, opt Options) Delta {
 	d := Delta{
 		Unit:        u,
 		LowerBetter: lowerBetter(u, base, opt),
+		Percent:     opt.Units[u].Percent,
 		Base:        benchmath.AssumeNothing.Summary(bs, 0.95),
 		Cur:         benchmath.AssumeNothing.Summary(cs, 0.95),
 		NBase:       len(bv),

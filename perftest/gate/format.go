@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -67,14 +68,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "metric\tbaseline\tcurrent\tchange\tp (holm)\tthreshold\tMDE\tverdict\n")
 	for _, d := range r.Deltas {
 		if d.Figure {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t- (n=%d+%d)\t-\t-\tmachine\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t- (n=%d+%d)\t-\t-\tmachine\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
 			continue
 		}
 		thr := fmtPct(d.Threshold)
 		if d.raised() {
 			thr += "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f (n=%d+%d)\t%s\t%s\t%s\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), d.Verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f (n=%d+%d)\t%s\t%s\t%s\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), fmtChange(d.Change), d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), d.Verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -110,7 +111,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, d := range r.Deltas {
 		if d.Figure {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | - (n=%d+%d) | - | - | machine |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | - (n=%d+%d) | - | - | machine |\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
 			continue
 		}
 		change, verdict := fmtChange(d.Change), d.Verdict.String()
@@ -124,7 +125,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if d.raised() {
 			thr += "\\*"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f (n=%d+%d) | %s | %s | %s |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), change, d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), verdict)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f (n=%d+%d) | %s | %s | %s |\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), change, d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), verdict)
 	}
 	r.writeAttributionMarkdown(&b)
 	if r.Sequential != nil {
@@ -403,6 +404,37 @@ func fmtMDE(v float64) string {
 		return "none"
 	}
 	return fmtPct(v)
+}
+
+// fmtValue is a median with its uncertainty as people read it: a fraction as a percentage
+// with its uncertainty in percentage points ("46.9% ± 2.1pp"), anything else as benchstat
+// prints it (fmtSummary).
+func (d Delta) fmtValue(s benchmath.Summary) string {
+	if !d.Percent {
+		return fmtSummary(s)
+	}
+	c := strconv.FormatFloat(100*s.Center, 'f', pctDigits(100*s.Center), 64) + "%"
+	spread := 100 * math.Max(s.Hi-s.Center, s.Center-s.Lo)
+	switch {
+	case spread == 0 || math.IsNaN(spread):
+		return c
+	case math.IsInf(spread, 0):
+		return c + " ± ∞"
+	}
+	return c + " ± " + strconv.FormatFloat(spread, 'f', pctDigits(spread), 64) + "pp"
+}
+
+// pctDigits are the decimals that show a percentage to about three significant digits.
+func pctDigits(v float64) int {
+	switch v = math.Abs(v); {
+	case v == 0:
+		return 0
+	case v >= 10:
+		return 1
+	case v >= 1:
+		return 2
+	}
+	return 3
 }
 
 func fmtSummary(s benchmath.Summary) string {
