@@ -52,9 +52,9 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 	if *flagHistory != "" {
 		hp := history.Path(*flagHistory, hardware(), fileName(r.Name))
 		if err := history.Append(hp, historyEntry(cur)); err != nil {
-			tb.Errorf("perftest: %v", err)
+			tb.Errorf("perftest: %s: %v", r.Name, err)
 		} else {
-			tb.Logf("perftest: history: appended to %s (check it with `perfgate history %s`)", hp, hp)
+			tb.Logf("perftest: %s: history: appended to %s (check it with `perfgate history %s`)", r.Name, hp, hp)
 		}
 	}
 	if *flagUpdate {
@@ -67,23 +67,23 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 			path, strings.SplitN(tb.Name(), "/", 2)[0])
 	}
 	if err != nil {
-		tb.Fatalf("perftest: bad baseline: %v (fix the file, or re-record it with -perf.update)", err)
+		tb.Fatalf("perftest: %s: bad baseline: %v (fix the file, or re-record it with -perf.update)", r.Name, err)
 	}
 	if err := base.Healthy(); err != nil {
-		tb.Fatalf("perftest: refusing to gate on baseline %v: re-record it from a healthy run with -perf.update", err)
+		tb.Fatalf("perftest: %s: refusing to gate on baseline %v: re-record it from a healthy run with -perf.update", r.Name, err)
 	}
 	if diff := resultfile.Diff(base, cur, "baseline", "current"); diff != "" {
 		if cur.ConfigValue("race") == "on" && base.ConfigValue("race") != "on" {
-			tb.Skipf("perftest: not gated: this test binary was built with -race, and timings under the race detector are another setup than baseline %s records; run perf cases without -race to gate them (ci/check does)", path)
+			tb.Skipf("perftest: %s: not gated: this test binary was built with -race, and timings under the race detector are another setup than baseline %s records; run perf cases without -race to gate them (ci/check does)", r.Name, path)
 		}
 		if *flagEndpoint != "" && !*flagRequire {
-			tb.Skipf("perftest: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s"+
-				"To gate runs against this server, record a baseline from it at another path (res.Gate(t, perftest.BaselinePath(...)) per hardware class, or your own path) with -perf.endpoint URL -perf.update, and commit it; -perf.require-baseline makes this a failure instead of a skip.", path, diff)
+			tb.Skipf("perftest: %s: not gated: -perf.endpoint sent the case to another setup than baseline %s records:\n%s"+
+				"To gate runs against this server, record a baseline from it at another path (res.Gate(t, perftest.BaselinePath(...)) per hardware class, or your own path) with -perf.endpoint URL -perf.update, and commit it; -perf.require-baseline makes this a failure instead of a skip.", r.Name, path, diff)
 		}
 		if bh, ch := base.ConfigValue(metric.KeyHardware), cur.ConfigValue(metric.KeyHardware); bh != "" && bh != ch {
-			tb.Fatalf("perftest: baseline %s was recorded on hardware class %q, this run is on %q; refusing to compare unlike runs:\n%s\nKeep one baseline per class: res.Gate(t, perftest.BaselinePath(root, %q)), recorded on each class with -perf.update.", path, bh, ch, diff, r.Name)
+			tb.Fatalf("perftest: %s: baseline %s was recorded on hardware class %q, this run is on %q; refusing to compare unlike runs:\n%s\nKeep one baseline per class: res.Gate(t, perftest.BaselinePath(root, %q)), recorded on each class with -perf.update.", r.Name, path, bh, ch, diff, r.Name)
 		}
-		tb.Fatalf("perftest: baseline %s was recorded for another setup; refusing to compare unlike runs:\n%s\nIf the change is intended, re-record the baseline with -perf.update.", path, diff)
+		tb.Fatalf("perftest: %s: baseline %s was recorded for another setup; refusing to compare unlike runs:\n%s\nIf the change is intended, re-record the baseline with -perf.update.", r.Name, path, diff)
 	}
 	opt := GateOptions(*flagAlpha, *flagThreshold)
 	rep := r.compareSequentially(tb, base, opt)
@@ -126,7 +126,7 @@ func (r *Result) update(tb testing.TB, path string) {
 		return
 	}
 	if err := updateBaseline(tb, path, cur); err != nil {
-		tb.Fatalf("perftest: %v", err)
+		tb.Fatalf("perftest: %s: %v", r.Name, err)
 	}
 }
 
@@ -207,7 +207,7 @@ func (r *Result) judge(tb testing.TB, rep *gate.Report, path string) {
 	tb.Logf("perftest: %s against baseline %s:\n%s", r.Name, path, sb.String())
 	if *flagSummary != "" {
 		if err := rep.AppendMarkdown(*flagSummary); err != nil {
-			tb.Errorf("perftest: %v", err)
+			tb.Errorf("perftest: %s: %v", r.Name, err)
 		}
 	}
 	regs, inc, und := rep.RegressionList(), rep.InconclusiveList(), rep.Undecideds()
