@@ -12,6 +12,7 @@ import (
 
 	"github.com/perfgate/perfgate/internal/termtext"
 	"github.com/perfgate/perfgate/perftest/gate"
+	"github.com/perfgate/perfgate/perftest/internal/skipped"
 	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -244,6 +245,7 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	case inc != "" && *flagStrict:
 		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; %s", ra.Name, inc, machineText(rep.Noise))
 	case inc != "":
+		skipped.Add("A/B "+ra.Name, inc)
 		tb.Skipf("perftest: A/B %s: INCONCLUSIVE, not failed: %s. One side's machine was measurably busier (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs", ra.Name, inc, machineText(rep.Noise))
 	}
 	return rep

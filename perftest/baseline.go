@@ -18,6 +18,7 @@ import (
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/history"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/internal/skipped"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -222,6 +223,7 @@ func (r *Result) judge(tb testing.TB, rep *gate.Report, path string) {
 		tb.Errorf("perftest: %s is UNDECIDED against %s, not passed: at %d baseline and %d current repetitions no regression of %d metrics can be significant, whatever its size; record the baseline with more repetitions and run more (-perf.count, -perf.max-count)",
 			r.Name, path, und[0].NBase, und[0].NCur, len(und))
 	case inc != "":
+		skipped.Add(r.Name, inc)
 		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs%s", r.Name, path, inc, machineText(rep.Noise), why(rep))
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"testing"
 
 	"go.uber.org/goleak"
 
@@ -17,11 +16,11 @@ import (
 // defaults testcontainers' environment for an engine without a registry
 // (TESTCONTAINERS_RYUK_DISABLED and TESTCONTAINERS_HOST_OVERRIDE where unset and needed, see
 // package backends) and removes containers that dead test processes left behind; after
-// them it fails the run when a container the tests created is left or, when the tests
+// them (m is the *testing.M, or perftest/perfmain.Wrap of it) it fails the run when a container the tests created is left or, when the tests
 // passed, when a goroutine leaked (goleak).
 //
 //	func TestMain(m *testing.M) { backendstest.Main(m) }
-func Main(m *testing.M) {
+func Main(m interface{ Run() int }) {
 	ctx := context.Background()
 	if set := kit.SetTestEnv(ctx); len(set) > 0 {
 		fmt.Fprintf(os.Stderr, "testcontainers environment defaulted: %s\n", strings.Join(set, " "))
