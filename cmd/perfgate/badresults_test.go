@@ -51,7 +51,7 @@ func TestCompareRefusesBadResults(t *testing.T) {
 			data, err := os.ReadFile(path)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(tmp, data, 0o644))
-			assert.Equal(t, "perftest: bad baseline: "+strings.ReplaceAll(msg, path, tmp)+" (fix the file, or re-record it with -perf.update)", gateOn(t, tmp))
+			assert.Equal(t, "perftest: PerfX: bad baseline: "+strings.ReplaceAll(msg, path, tmp)+" (fix the file, or re-record it with -perf.update)", gateOn(t, tmp))
 		})
 	}
 }
