@@ -7,9 +7,11 @@
 // Load reads the folder:
 //
 //	NAME.txt                 a case's result file (Go benchmark format)
-//	NAME.records.jsonl       its per-request records (one JSON line per request)
-//	NAME.server.jsonl        the server's gauges sampled during the run, when recorded:
-//	                         {"rep": 0, "t_ns": 1500000000, "waiting": 3, "kv-usage": 0.41}
+//	NAME.records.jsonl       its per-request records (one JSON line per request, "rep"
+//	                         numbering repetitions from 1)
+//	NAME.server.jsonl        the server's gauges sampled during the run, when recorded,
+//	                         repetitions numbered from 1 as in the records:
+//	                         {"rep": 1, "t_ns": 1500000000, "waiting": 3, "kv-usage": 0.41}
 //	NAME.baseline.txt        the baseline the case is compared with, when present beside it
 //	CASE_LOAD.txt            a sweep: results whose names are CASE/LOAD (perftest.Sweep)
 //	NAME.A.txt, NAME.B.txt   an A/B run (perftest.AB, perfgate ab): B compared with A

@@ -65,7 +65,7 @@ func TestReportShowsReasoningAndSpec(t *testing.T) {
 		b, err := json.Marshal(struct {
 			Rep int `json:"rep"`
 			perftest.Record
-		}{i / 2, reasoningRecord(i % 2)})
+		}{i/2 + 1, reasoningRecord(i % 2)})
 		require.NoError(t, err)
 		recs.Write(append(b, '\n'))
 	}

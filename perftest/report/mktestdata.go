@@ -249,7 +249,7 @@ func watch(srv *mock.Server) func() []sample {
 }
 
 // writeSamples writes the samples taken during each repetition as NAME.server.jsonl, with
-// times from the repetition's start.
+// times from the repetition's start, repetitions numbered from 1 as the records are.
 func writeSamples(path string, res *perftest.Result, samples []sample) error {
 	return atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -259,7 +259,7 @@ func writeSamples(path string, res *perftest.Result, samples []sample) error {
 				if s.at.Before(rep.Start) || s.at.After(end) {
 					continue
 				}
-				line := map[string]any{"rep": i, "t_ns": s.at.Sub(rep.Start).Nanoseconds()}
+				line := map[string]any{"rep": i + 1, "t_ns": s.at.Sub(rep.Start).Nanoseconds()}
 				for _, k := range slices.Sorted(maps.Keys(s.values)) {
 					line[k] = s.values[k]
 				}

@@ -74,7 +74,7 @@ func (r *Report) readTimeline(c *Case, base string) {
 			return
 		}
 		tl.Requests++
-		if rec.Rep == rep {
+		if rec.Rep == rep+1 { // numbered from 1 (perftest.Result.WriteFiles)
 			tl.Records = append(tl.Records, rec.Record)
 		}
 	}
@@ -113,7 +113,7 @@ func (r *Report) readServer(path string, rep int) []ServerSample {
 			r.Notes = append(r.Notes, fmt.Errorf("%s:%d: %w (server samples left out)", path, line, err))
 			return nil
 		}
-		if s.rep == rep {
+		if s.rep == rep+1 { // numbered from 1, as the records are
 			out = append(out, s.ServerSample)
 		}
 	}
@@ -129,7 +129,7 @@ type repSample struct {
 	ServerSample
 }
 
-// parseServerSample reads {"rep": 0, "t_ns": 123, "waiting": 3, "kv-usage": 0.4}.
+// parseServerSample reads {"rep": 1, "t_ns": 123, "waiting": 3, "kv-usage": 0.4}.
 func parseServerSample(b []byte) (repSample, error) {
 	var m map[string]json.Number
 	dec := json.NewDecoder(strings.NewReader(string(b)))
