@@ -115,9 +115,8 @@ var cases = map[string]workloadCase{
 // examples/quickstart does.
 func baseline(name string) string { return "../../baselines/cpu/" + name + ".txt" }
 
-// run runs the named case against a simulator with the given config.
-func run(t *testing.T, name string, engine mock.Config) *perftest.Result {
-	t.Helper()
+// perfCase runs the named case on its own simulator and gates it on its baseline.
+func perfCase(t *testing.T, name string) {
 	c := cases[name].c
 	c.Name = name
 	if perftest.RaceEnabled {
@@ -125,13 +124,8 @@ func run(t *testing.T, name string, engine mock.Config) *perftest.Result {
 		// the baseline's): two repetitions look for races, ten took 86 s here.
 		c.Count, c.MaxCount = 2, 2
 	}
-	c.Target = mock.Start(t, engine)
-	return perftest.Run(t, c)
-}
-
-// perfCase runs the named case on its own simulator and gates it on its baseline.
-func perfCase(t *testing.T, name string) {
-	run(t, name, cases[name].engine).Gate(t, baseline(name))
+	c.Target = mock.Start(t, cases[name].engine)
+	perftest.Run(t, c).Gate(t, baseline(name))
 }
 
 func TestPerfReasoning(t *testing.T)   { perfCase(t, "PerfReasoning") }
