@@ -70,6 +70,11 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 		r.cmpOpt = *opt.Compare
 	}
 	r.cmpOpt.Sequential = r.seq
+	for _, s := range r.sessions {
+		// Both results record what B is judged against A with, so that perfgate compare
+		// and perfgate report reproduce the verdict from the files.
+		s.decided = gate.DecisionConfig(r.cmpOpt, r.seq)
+	}
 	r.meter = progress.NewMeter(r.sessions[0].result.Name+": A/B repetition", 2*c.count(), time.Now())
 	return r.rounds(ctx, c.count())
 }
@@ -228,10 +233,14 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
 	tb.Logf("perftest: A/B %s, B against A, order %s:\n%s", ra.Name, abOrder(len(ra.Reps)), sb.String())
-	regs, inc := rep.RegressionList(), rep.InconclusiveList()
+	regs, inc, und := rep.RegressionList(), rep.InconclusiveList(), rep.Undecideds()
 	switch {
+	case rep.Refusal() != nil:
+		tb.Errorf("perftest: A/B %s: not compared: %v", ra.Name, rep.Refusal())
 	case regs != "":
-		tb.Errorf("perftest: A/B %s: B regressed against A: %s", ra.Name, regs)
+		tb.Errorf("perftest: A/B %s: B regressed against A: %s%s", ra.Name, regs, why(rep))
+	case len(und) > 0:
+		tb.Errorf("perftest: A/B %s is UNDECIDED, not passed: at %d repetitions a side no regression of %d metrics can be significant, whatever its size; run more (Case.Count, -perf.count; Case.MaxCount, -perf.max-count)", ra.Name, und[0].NCur, len(und))
 	case inc != "" && *flagStrict:
 		tb.Errorf("perftest: A/B %s: INCONCLUSIVE (-perf.strict fails it): %s; %s", ra.Name, inc, machineText(rep.Noise))
 	case inc != "":

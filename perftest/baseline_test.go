@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,6 +62,38 @@ func TestGatePassesAndFails(t *testing.T) {
 	assert.Contains(t, fail.errors(), "PerfX regressed against")
 	assert.Contains(t, fail.errors(), "itl-p50-sec +")
 	assert.NotContains(t, fail.errors(), "ttft")
+}
+
+// A current run that lacks some of the baseline's gated metrics fails the test naming
+// them; a metric the baseline lacks is a warning saying how to gate it.
+func TestGateRefusesMissingMetrics(t *testing.T) {
+	path := writeBaseline(t, synthResult(1, 10, nil))
+	drop := func(r *Result, unit string) *Result {
+		for i := range r.Reps {
+			r.Reps[i].Metrics = slices.DeleteFunc(r.Reps[i].Metrics, func(m resultfile.Metric) bool { return m.Unit == unit })
+		}
+		return r
+	}
+	c := capture(t, nil, func(tb testing.TB) { drop(synthResult(2, 10, nil), "itl-p50-sec").Gate(tb, path) })
+	assert.Contains(t, c.errors(), "PerfX: not gated against "+path+": ")
+	assert.Contains(t, c.errors(), "gated metrics of the baseline are missing from the current run: itl-p50-sec")
+	assert.NotContains(t, c.errors(), "regressed")
+}
+
+// -perf.update refuses a baseline no comparison could ever decide against (issue 22:
+// PERFGATE_COUNT=1 PERFGATE_MAX_COUNT=1 wrote a 1-repetition baseline without a word).
+func TestGateUpdateRefusesTooSmall(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.txt")
+	setFlag(t, flagUpdate, true)
+	for _, n := range []int{1, 3} {
+		c := capture(t, nil, func(tb testing.TB) { synthResult(1, n, nil).Gate(tb, path) })
+		assert.Contains(t, c.errors(), fmt.Sprintf("PerfX: not written as a baseline: with %d repetitions no comparison against it can reach significance", n))
+		assert.Contains(t, c.errors(), "record it with at least 5 repetitions (-perf.count")
+		assert.NoFileExists(t, path)
+	}
+	c := capture(t, nil, func(tb testing.TB) { synthResult(1, 5, nil).Gate(tb, path) })
+	assert.Empty(t, c.errors())
+	assert.FileExists(t, path)
 }
 
 func TestGateMissingBaseline(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/perfgate/perfgate/perftest/gate"
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
@@ -49,7 +50,10 @@ type Case struct {
 	// the gap between two streamed events (0: 60 seconds).
 	Timeout, StallTimeout time.Duration
 	// MaxScheduleLag is the largest p99 schedule lag (send time minus due time) an open-loop
-	// or trace-time run may show before the case fails as untrustworthy (0: 10 ms).
+	// or trace-time repetition may show before it counts as measured on a busy machine (0:
+	// -perf.max-schedule-lag, else 10 ms): not a failure, but machine evidence that makes
+	// the latencies it touches INCONCLUSIVE where they regress, and a repetition
+	// -perf.update measures again.
 	MaxScheduleLag time.Duration
 	// MaxErrorRate is the fraction of failed requests in a repetition above which the case
 	// fails (0: 0.01; negative: never). Failed requests are always counted and reported.
@@ -118,14 +122,16 @@ const defaultCount = 10
 func (c Case) count() int { return max(cmp.Or(c.Count, defaultCount), 1) }
 
 // looks are the repetition counts at which a comparison of the case is looked at: Count,
-// then every Count/2 more up to MaxCount; nil for a fixed count.
+// then every Count/2 more up to MaxCount (spaced wider where that would make more than
+// gate.MaxLooks looks); nil for a fixed count.
 func (c Case) looks() []int {
-	n, most := c.count(), c.MaxCount
+	n, most := c.count(), min(c.MaxCount, gate.MaxLook)
 	if most <= n {
 		return nil
 	}
 	looks := []int{n}
-	for step := max(1, n/2); looks[len(looks)-1] < most; {
+	spread := (most - n + gate.MaxLooks - 2) / (gate.MaxLooks - 1)
+	for step := max(1, n/2, spread); looks[len(looks)-1] < most; {
 		looks = append(looks, min(most, looks[len(looks)-1]+step))
 	}
 	return looks

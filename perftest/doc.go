@@ -37,8 +37,9 @@
 // repetition then writes the part-* figures of its TTFT and E2E percentiles (where the
 // time of the requests around each went: lag, connect, send, queue, prefill, decode,
 // transit, rest; see perftest/metric) and the means of the server's phase histograms,
-// from which a change of a latency can be attributed; the server-timing config line says
-// which sources there were.
+// from which a change of a latency is attributed (perftest/attrib); the server-timing
+// config line says which sources there were, and cache-fidelity sets the prefix hit ratio
+// the workload was designed to give beside the ones the server measured.
 //
 // [Result.Gate] compares the repetitions with a committed baseline the way benchstat
 // does and fails the test only on a change that is significant, in the worse direction and

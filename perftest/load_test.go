@@ -3,7 +3,6 @@ package perftest
 import (
 	"iter"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -136,23 +135,19 @@ func TestRequestAndDurationLimits(t *testing.T) {
 func TestRateNotDeliveredFailsLoudly(t *testing.T) {
 	res := &Result{Reps: []Repetition{{Requests: 100, Outcomes: map[Outcome]int{OK: 100},
 		Diag: Diagnostics{Sent: 100, RequestedRate: 2000, AchievedRate: 1500, LagP99: 30 * time.Millisecond}}}}
-	res.checkHealth(Case{Load: Rate(2000)})
+	res.checkHealth(Case{Load: Rate(2000)}, nil)
 	require.Len(t, res.Problems, 1)
 	assert.ErrorIs(t, res.Problems[0], ErrRateShort)
 	assert.Contains(t, res.Problems[0].Error(), "the client sent 1500.0 req/s of the 2000.0 requested")
 	res.Reps[0].Diag.AchievedRate = 1990
-	res.checkHealth(Case{Load: Rate(2000)})
-	require.Len(t, res.Problems, 1)
-	assert.ErrorIs(t, res.Problems[0], ErrScheduleLag)
-	assert.True(t, strings.Contains(res.Problems[0].Error(), "schedule lag p99 30ms is over MaxScheduleLag 10ms"), res.Problems[0])
-	res.checkHealth(Case{Load: Rate(2000), MaxScheduleLag: time.Second})
-	assert.Empty(t, res.Problems)
+	res.checkHealth(Case{Load: Rate(2000)}, nil)
+	assert.Empty(t, res.Problems, "a schedule lag over the limit is machine evidence (metric.MachineLate), not a problem")
 	// 20 requests whose last went out 33 ms late: 107 of 129 req/s, but within the lag
 	// the case allows (seen on a busy machine).
 	res.Reps[0].Diag = Diagnostics{Sent: 20, RequestedRate: 128.9, AchievedRate: 107, LagP99: 40 * time.Millisecond}
-	res.checkHealth(Case{Load: Rate(100), MaxScheduleLag: time.Second})
+	res.checkHealth(Case{Load: Rate(100), MaxScheduleLag: time.Second}, nil)
 	assert.Empty(t, res.Problems)
-	res.checkHealth(Case{Load: Rate(100), MaxScheduleLag: 20 * time.Millisecond})
+	res.checkHealth(Case{Load: Rate(100), MaxScheduleLag: 20 * time.Millisecond}, nil)
 	require.Len(t, res.Problems, 1)
 	assert.ErrorIs(t, res.Problems[0], ErrRateShort)
 }

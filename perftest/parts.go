@@ -3,8 +3,10 @@ package perftest
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -157,4 +159,13 @@ func partBandOf(recs []Record, q float64, e2e bool) []*Record {
 		return ok[k : k+1]
 	}
 	return ok[lo:hi]
+}
+
+// why is the attribution of a comparison's flagged latencies for a failure message: a
+// "why:" block of one line each, "" when nothing was attributed.
+func why(rep *gate.Report) string {
+	if t := rep.AttributionText(); t != "" {
+		return "\nwhy:\n  " + strings.ReplaceAll(t, "\n", "\n  ")
+	}
+	return ""
 }

@@ -106,7 +106,7 @@ func writeSeqTable(w io.Writer, cells []seqCell) {
 // 15 metrics at 3% noise, -perf.threshold 0.03, a metric regressing alone by 0, 5 or 10%,
 // judged look by look as the gate does (-perf.count 10, -perf.max-count 30: looks at 10,
 // 15, 20, 25, 30), both sides growing (AB) and against a baseline recorded at 30
-// repetitions (the gate; -perf.update records at the most). The table is in README:
+// repetitions (the gate; -perf.update records at the most). The table is in docs/gate.md:
 //
 //	go test -run TestPowerSequential -v ./perftest -perf.power
 //
@@ -164,7 +164,7 @@ var busyFigures = map[bool]map[string]float64{
 // spans, rates fall as e2e-p50 grows; each with 25% noise of its own, clipped to 0.5-1.4x
 // so that it stays within what the model explains. That checks the
 // plumbing (the busier side found, the explanation applied, medians still judged), not
-// the model: README's busy-loop counts check that against the machine.
+// the model: docs/gate.md's busy-loop counts check that against the machine.
 func withMachine(rng *rand.Rand, f *resultfile.File, busy bool) *resultfile.File {
 	figs := []string{metric.MachineOthersCPU, metric.MachinePressure, metric.MachineSteal, metric.MachineWakeP50, metric.MachineWakeP90, metric.MachineWakeP99, metric.MachineWakeMean}
 	f.Units = append(f.Units, figs...)

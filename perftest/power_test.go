@@ -199,7 +199,7 @@ func writePowerTable(w io.Writer, cells []powerCell) {
 // into one metric per trial (each of the 14 non-zero metrics in turn), judged by the same
 // gate.Compare the gate uses, once with the default thresholds and once with a uniform 3%
 // threshold (-perf.threshold 0.03). It prints detection and family-wise false-alarm rates
-// per repetition count; the tables are in README ("Gate statistics and power"):
+// per repetition count; the tables are in docs/gate.md ("Gate statistics and power"):
 //
 //	go test -run TestPowerTable -v ./perftest -perf.power
 //
@@ -243,7 +243,7 @@ func TestPowerTable(t *testing.T) {
 			case c.shift == 0.05 && cfg.threshold > 0:
 				// Not the 80% aimed for: a metric regressing alone must reach p < alpha/15,
 				// which at 3% noise and 10 repetitions a side takes about 5.8% (the MDE
-				// column); see README.
+				// column); see docs/gate.md.
 				assert.GreaterOrEqual(t, all, 0.55, "count 10, 3%% thresholds: most 5%% regressions")
 			}
 			assert.LessOrEqual(t, float64(c.falseAlarms)/float64(c.trials), 0.05, "family-wise false alarms per case")

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/perftest/machine"
+	"github.com/perfgate/perfgate/perftest/metric"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
 // repetition replays the workload once under the case's load, with the server's metrics
@@ -59,6 +61,9 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 		TokenMismatch: sum.tokenMismatch,
 		Diag:          diagnose(recs, l, pac),
 	}
+	if window != nil {
+		rep.server = window.timeline
+	}
 	switch {
 	case scrapeErr != nil:
 		s.note("scrape", "perftest: server metrics: %v: the repetitions it happens in have no server-* figures", scrapeErr)
@@ -70,5 +75,19 @@ func (s *Session) repetition(ctx context.Context) (Repetition, error) {
 	}
 	rep.Diag.Retries, rep.Diag.ShortOutputs, rep.Diag.InputMismatch, rep.Diag.PerChunkITL = sum.retries, sum.short, sum.inputOff, sum.perChunk
 	rep.Diag.UsageRefused = sum.usageRefused
+	if !l.closed() {
+		rep.Metrics = append(rep.Metrics, s.lateness(rep.Diag.LagP99))
+	}
 	return rep, nil
+}
+
+// lateness is an open-loop repetition's metric.MachineLate figure: 1, said in the log,
+// when its schedule lag p99 is over the case's limit.
+func (s *Session) lateness(lag time.Duration) resultfile.Metric {
+	if lag <= s.c.maxScheduleLag() {
+		return resultfile.Metric{Unit: metric.MachineLate, Value: 0}
+	}
+	s.logf("perftest: repetition %d: schedule lag p99 %v is over %s %v: the client could not keep its schedule, so this machine is busy; the repetition counts as machine evidence (latencies that regress against a punctual baseline are INCONCLUSIVE), not as a failure",
+		len(s.result.Reps)+1, lag, s.settings.Name("MaxScheduleLag"), s.c.maxScheduleLag())
+	return resultfile.Metric{Unit: metric.MachineLate, Value: 1}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/internal/termtext"
+	"github.com/perfgate/perfgate/perftest/engines"
 	"github.com/perfgate/perfgate/perftest/machine"
 )
 
@@ -23,7 +25,10 @@ import (
 // when the run is cut short by the test's deadline or an interrupt.
 func Run(tb testing.TB, c Case) *Result {
 	tb.Helper()
-	c = withFlags(c)
+	c, err := withFlags(c)
+	if err != nil {
+		tb.Fatalf("perftest: %v", err)
+	}
 	if err := c.Validate(); err != nil {
 		tb.Fatalf("perftest: bad Case:\n%v", err)
 	}
@@ -36,33 +41,31 @@ func Run(tb testing.TB, c Case) *Result {
 	tb.Cleanup(s.Close)
 	res, runErr := s.run(ctx, c.count(), true)
 	res.session = s
-	res.finish(tb, stop, runErr, 0)
+	res.finish(tb, stop, runErr, 0, true)
 	return res
 }
 
 // extend runs n more repetitions of a result Run returned, for a sequential comparison,
-// and reports as Run does; problems already reported are not repeated.
+// and reports as Run does; problems already reported are not repeated. The files go to
+// -perf.out only when the run is cut short: the caller writes them once it has decided
+// (Gate, with what it decided with).
 func (r *Result) extend(tb testing.TB, n int) {
 	tb.Helper()
 	known := len(r.Problems)
 	ctx, stop := runContext(tb)
 	_, err := r.session.run(ctx, n, false)
-	r.finish(tb, stop, err, known)
+	r.finish(tb, stop, err, known, false)
 }
 
-// finish ends a run of repetitions: it writes the files to -perf.out (also after an
-// interrupt, which it then lets end the test binary), fails the test when the run could
-// not finish, logs the summary and fails the test on the problems from the skip-th on.
-func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int) {
+// finish ends a run of repetitions: it writes the files to -perf.out when write is set or
+// the run was cut short (also after an interrupt, which it then lets end the test binary),
+// fails the test when the run could not finish, logs the summary and fails the test on the
+// problems from the skip-th on.
+func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int, write bool) {
 	tb.Helper()
 	interrupted := stop()
-	if *flagOut != "" {
-		path, err := r.WriteFiles(*flagOut)
-		if err != nil {
-			tb.Errorf("perftest: %v", err)
-		} else {
-			tb.Logf("results: %s (records beside it)", path)
-		}
+	if write || interrupted || runErr != nil {
+		r.writeOut(tb)
 	}
 	if interrupted {
 		// The results are written: now let the interrupt end the test binary as it would have.
@@ -79,11 +82,32 @@ func (r *Result) finish(tb testing.TB, stop func() bool, runErr error, skip int)
 	}
 }
 
+// writeOut writes the result files to -perf.out, when it is set.
+func (r *Result) writeOut(tb testing.TB) {
+	tb.Helper()
+	if *flagOut == "" {
+		return
+	}
+	path, err := r.WriteFiles(*flagOut)
+	if err != nil {
+		tb.Errorf("perftest: %v", err)
+	} else {
+		tb.Logf("results: %s (records beside it)", path)
+	}
+}
+
 // withFlags applies the flags of the test binary to a case: -perf.endpoint replaces the
-// target, -perf.count and -perf.max-count give the counts the case does not set.
-func withFlags(c Case) Case {
+// target (the engine -perf.engine names, when set, so that its cache is reset and its
+// metrics read), -perf.count and -perf.max-count give the counts the case does not set.
+func withFlags(c Case) (Case, error) {
 	if *flagEndpoint != "" {
-		c.Target = Endpoint(*flagEndpoint)
+		t, err := flagTarget(*flagEndpoint, *flagEngine)
+		if err != nil {
+			return c, err
+		}
+		c.Target = t
+	} else if *flagEngine != "" {
+		return c, fmt.Errorf("-perf.engine %s (PERFGATE_ENGINE) names the engine of the server -perf.endpoint gives: set -perf.endpoint URL too", *flagEngine)
 	}
 	if c.Count == 0 {
 		c.Count = *flagCount
@@ -91,12 +115,34 @@ func withFlags(c Case) Case {
 	if c.MaxCount == 0 {
 		c.MaxCount = cmp.Or(*flagMaxCount, 3*c.count())
 	}
-	return c
+	if c.MaxScheduleLag == 0 {
+		c.MaxScheduleLag = *flagMaxLag
+	}
+	return c, nil
+}
+
+// flagTarget is the server at url: a plain endpoint, or engine's endpoint (an engine module
+// linked into the test binary registers its name in perftest/engines).
+func flagTarget(url, engine string) (Target, error) {
+	if engine == "" {
+		return Endpoint(url), nil
+	}
+	t, err := engines.Endpoint(engine, url)
+	if err != nil {
+		return nil, fmt.Errorf("-perf.engine %s (PERFGATE_ENGINE): %w", engine, err)
+	}
+	return t, nil
 }
 
 // execOptions are the session options of a case run by a test.
 func execOptions(name string, logf func(string, ...any)) ExecOptions {
-	return ExecOptions{Name: name, Logf: logf, Hardware: hardware()}
+	return ExecOptions{Name: name, Logf: logf, Hardware: hardware(), Settings: testSettings}
+}
+
+// testSettings name, in a go test's messages, the flags of the test binary beside the
+// Case fields they stand in for.
+var testSettings = Settings{
+	"MaxScheduleLag": "Case.MaxScheduleLag (-perf.max-schedule-lag)",
 }
 
 // hardware is the hardware class results record: -perf.hardware, else the detected one.

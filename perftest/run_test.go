@@ -47,7 +47,7 @@ func TestRunCountsFailures(t *testing.T) {
 		Run(tb, Case{Target: srv, Workload: small, Load: Concurrency(2), Count: 2, Warmup: -1})
 	})
 	assert.False(t, c.fatal, "failed requests must not stop the run: %s", c.errors())
-	assert.Contains(t, c.errors(), "requests failed (over MaxErrorRate 0.01)")
+	assert.Contains(t, c.errors(), "requests failed (over Case.MaxErrorRate 0.01)")
 	res, err := resultfile.Read(filepath.Join(out, "RunCountsFailures.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, []float64{8.0 / 12, 8.0 / 12}, res.Values("error-rate"), "4 of every 6 requests fail")

@@ -110,7 +110,21 @@ type serverWindow struct {
 	sum, n        map[string]float64 // sums and counts of sampled gauges, for their means
 	backwards     []string           // counters that went backwards (set by metrics)
 	dropped       []string           // series with non-finite values
+	timeline      []serverSample     // the sampled queue and KV usage, for the report
 }
+
+// serverSample is the server's queue and KV-cache usage at one time, as sampled during a
+// repetition: a point of the report's timeline (NAME.server.jsonl).
+type serverSample struct {
+	at          time.Time
+	waiting, kv float64
+	has         uint8 // hasWaiting | hasKV
+}
+
+const (
+	hasWaiting = 1 << iota
+	hasKV
+)
 
 // watch scrapes before, samples gauges every interval until stop is called, and scrapes
 // after. stop returns nil and the error when the server's metrics could not be read. A nil
@@ -190,6 +204,17 @@ func (s *scraper) pick(sc prom.Scrape) map[string]float64 {
 func (w *serverWindow) sample(sc map[string]float64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	p := serverSample{at: time.Now()}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if v, ok := sc[keyWaiting]; ok && finite(v) {
+		p.waiting, p.has = v, p.has|hasWaiting
+	}
+	if v, ok := sc[keyKVUsage]; ok && finite(v) {
+		p.kv, p.has = v, p.has|hasKV
+	}
+	if p.has != 0 {
+		w.timeline = append(w.timeline, p)
+	}
 	for _, k := range []string{keyKVUsage, keyWaiting} {
 		if v, ok := sc[k]; ok {
 			w.peak[k] = math.Max(w.peak[k], v)

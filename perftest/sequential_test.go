@@ -26,11 +26,18 @@ func TestCaseLooks(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, Case{Count: tc.count, MaxCount: tc.most}.looks(), "count %d max %d", tc.count, tc.most)
 	}
+	looks := Case{Count: 10, MaxCount: 600}.looks()
+	assert.Len(t, looks, 119, "every 5 from 10 to 600: within gate.MaxLooks")
+	assert.Equal(t, []int{10, 15, 20}, looks[:3])
+	looks = Case{Count: 1, MaxCount: 1000}.looks()
+	assert.LessOrEqual(t, len(looks), 128, "at most gate.MaxLooks looks, spaced wider")
+	assert.Equal(t, 1000, looks[len(looks)-1])
+	assert.Equal(t, []int{1, 9, 17}, looks[:3])
 	setFlag(t, flagMaxCount, 0)
-	assert.Equal(t, 12, withFlags(Case{Count: 4}).MaxCount, "3 x Count by default")
+	assert.Equal(t, 12, mustFlags(t, Case{Count: 4}).MaxCount, "3 x Count by default")
 	setFlag(t, flagMaxCount, 5)
-	assert.Equal(t, 5, withFlags(Case{Count: 4}).MaxCount)
-	assert.Equal(t, 4, withFlags(Case{Count: 4, MaxCount: 4}).MaxCount, "the case's own")
+	assert.Equal(t, 5, mustFlags(t, Case{Count: 4}).MaxCount)
+	assert.Equal(t, 4, mustFlags(t, Case{Count: 4, MaxCount: 4}).MaxCount, "the case's own")
 }
 
 // An update records the baseline at the most repetitions a comparison may take, and a
@@ -53,8 +60,9 @@ func TestGateSequential(t *testing.T) {
 }
 
 // A comparison that cannot be decided (a 2-repetition baseline: no p-value can reach
-// alpha) runs to the most repetitions, one look at a time, and says so; the current
-// result file records the design, so that perfgate compare reproduces the p-values.
+// alpha) runs to the most repetitions, one look at a time, says so, and fails the test as
+// UNDECIDED (never a pass); the current result file records the design, so that perfgate
+// compare reproduces the p-values.
 func TestGateSequentialRunsToTheMost(t *testing.T) {
 	srv := newFakeServer(t, time.Millisecond, nil)
 	c := Case{Name: "PerfSeq", Target: srv, Workload: small, Load: Concurrency(2), Count: 2, MaxCount: 4, Warmup: -1}
@@ -68,14 +76,16 @@ func TestGateSequentialRunsToTheMost(t *testing.T) {
 		res = Run(tb, c)
 		res.Gate(tb, path)
 	})
-	assert.Empty(t, g.errors())
+	assert.Contains(t, g.errors(), "PerfSeq is UNDECIDED against "+path+", not passed: at 2 baseline and 4 current repetitions no regression of")
 	assert.Contains(t, g.logged(), "undecided after 2 repetitions")
 	assert.Contains(t, g.logged(), "undecided after 3 repetitions")
 	assert.Contains(t, g.logged(), "stopped: after 4 repetitions, the most allowed")
 	require.Len(t, res.Reps, 4)
 	f, err := resultfile.Read(filepath.Join(out, "PerfSeq.txt"))
 	require.NoError(t, err)
-	assert.Len(t, f.Reps, 4, "the files are rewritten after each batch")
+	assert.Len(t, f.Reps, 4, "the files are written once the gate has decided")
+	assert.Equal(t, "0.05", f.ConfigValue("gate-alpha"), "with what it decided with")
+	assert.Equal(t, "default", f.ConfigValue("gate-threshold"))
 	seq, err := gate.ReadSequential(f)
 	require.NoError(t, err)
 	assert.Equal(t, &gate.Sequential{Looks: []int{2, 3, 4}}, seq)

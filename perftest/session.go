@@ -60,7 +60,9 @@ type Session struct {
 
 	timing     *serverTiming    // the server's per-request account (join.go)
 	seq        *gate.Sequential // the design of the comparison running the session, if sequential
+	decided    []resultfile.KV  // what the gate decided with (gate.DecisionConfig), once it has
 	resetState string           // "yes", "unavailable", "failed" or "ineffective"
+	settings   Settings         // where the user sets each Case field, for messages
 	vocab      int              // the server's vocabulary size, 0 when unknown
 	served     map[string]bool
 	said       map[string]bool // notes already logged
@@ -84,7 +86,7 @@ func NewSession(ctx context.Context, c Case, opt ExecOptions) (*Session, error) 
 	if err := checkName(c.Name, opt.Settings); err != nil {
 		return nil, err
 	}
-	s := &Session{progressFn: opt.Progress, c: c, logf: escapedLogf(opt.Logf), every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
+	s := &Session{progressFn: opt.Progress, c: c, settings: opt.Settings, logf: escapedLogf(opt.Logf), every: cmp.Or(opt.ProgressEvery, 5*time.Second), resetState: "yes", said: map[string]bool{}}
 	// The workload first: a bad trace row fails before the server is asked anything.
 	fp, err := c.Workload.Fingerprint()
 	if err != nil {
@@ -170,7 +172,9 @@ func configValue(v string) string {
 // Result is what the session has measured so far, with its Problems and the config lines
 // that say how far the numbers can be trusted (recorded, not compared):
 //
-//	health          "ok", or the problems: error-rate, rate-short, schedule-lag, short-outputs
+//	health          "ok", or the problems: error-rate, rate-short, short-outputs
+//	                (schedule-lag in files written before a late repetition became machine
+//	                evidence)
 //	cache-reset     whether every repetition started from an emptied prefix cache: "yes",
 //	                "unavailable" (the target cannot), "failed" or "ineffective" (the server
 //	                reported cached tokens right after a reset)
@@ -180,11 +184,16 @@ func configValue(v string) string {
 //	                where only some had one), "histograms", or "none"
 //	itl             "per-token", or "per-chunk" when chunks carried several tokens the server
 //	                did not count
+//	cache-fidelity  the prefix hit ratio the workload was designed to give beside the ones the
+//	                server measured (perftest/attrib's Fidelity), where it measured any
 func (s *Session) Result() *Result {
 	r := s.result
-	r.checkHealth(s.c)
+	r.checkHealth(s.c, s.settings)
 	cfg := slices.DeleteFunc(slices.Clone(r.Config), func(kv resultfile.KV) bool { return slices.Contains(sessionNotes, kv.Key) })
-	if s.seq != nil {
+	switch {
+	case s.decided != nil:
+		cfg = append(cfg, s.decided...)
+	case s.seq != nil:
 		cfg = append(cfg, resultfile.KV{Key: metric.KeyLooks, Value: s.seq.ConfigValue()})
 	}
 	if len(r.Reps) > 0 {
@@ -194,13 +203,17 @@ func (s *Session) Result() *Result {
 			resultfile.KV{Key: metric.KeyServerMetrics, Value: s.serverMetrics()},
 			resultfile.KV{Key: metric.KeyServerTiming, Value: s.serverTimingNote()},
 			resultfile.KV{Key: metric.KeyITL, Value: s.itlAttribution()})
+		if v := s.cacheFidelity(r.ConfigValue("fingerprint")); v != "" {
+			cfg = append(cfg, resultfile.KV{Key: metric.KeyCacheFidelity, Value: v})
+		}
 	}
 	r.Config = cfg
 	return r
 }
 
 // sessionNotes are the config lines Result adds.
-var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks}
+var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks,
+	metric.KeyCacheFidelity, metric.KeyAlpha, metric.KeyThreshold}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {

@@ -58,6 +58,7 @@ import (
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/internal/kit"
+	perfengines "github.com/perfgate/perfgate/perftest/engines"
 )
 
 const (
@@ -342,6 +343,12 @@ var Engine = backends.Engine{
 
 // Endpoint is a Dynamo frontend you run, at url.
 func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }
+
+// The engine is known by name to -perf.engine (perftest/engines) wherever this module is
+// linked.
+func init() {
+	perfengines.Register(Engine.Name, func(url string) perfengines.Target { return Endpoint(url) })
+}
 
 // removeVolume removes a deployment's discovery volume ("": none).
 func removeVolume(ctx context.Context, name string) error {

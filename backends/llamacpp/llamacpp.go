@@ -34,6 +34,7 @@ import (
 
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/internal/kit"
+	"github.com/perfgate/perfgate/perftest/engines"
 )
 
 // Engine is llama.cpp's knowledge (see the package doc).
@@ -47,6 +48,12 @@ var Engine = backends.Engine{
 
 // Endpoint is a llama-server you run, at url.
 func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }
+
+// The engine is known by name to -perf.engine (perftest/engines) wherever this module is
+// linked.
+func init() {
+	engines.Register(Engine.Name, func(url string) engines.Target { return Endpoint(url) })
+}
 
 // eraseSlots erases every slot's cached prompt.
 func eraseSlots(ctx context.Context, base string) error {

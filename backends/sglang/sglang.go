@@ -39,6 +39,7 @@ import (
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/internal/kit"
 	"github.com/perfgate/perfgate/backends/internal/shell"
+	"github.com/perfgate/perfgate/perftest/engines"
 )
 
 const (
@@ -195,3 +196,9 @@ func flushCache(ctx context.Context, base string) error {
 // Endpoint is an SGLang server you run, at url: a perf case's target that flushes its cache
 // and reads its metrics (when it runs with --enable-metrics).
 func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }
+
+// The engine is known by name to -perf.engine (perftest/engines) wherever this module is
+// linked.
+func init() {
+	engines.Register(Engine.Name, func(url string) engines.Target { return Endpoint(url) })
+}

@@ -46,6 +46,7 @@ import (
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/internal/kit"
 	"github.com/perfgate/perfgate/backends/internal/shell"
+	"github.com/perfgate/perfgate/perftest/engines"
 )
 
 const (
@@ -144,6 +145,12 @@ var Engine = backends.Engine{
 // Endpoint is a trtllm-serve you run, at url (started with return_perf_metrics for its
 // metrics).
 func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }
+
+// The engine is known by name to -perf.engine (perftest/engines) wherever this module is
+// linked.
+func init() {
+	engines.Register(Engine.Name, func(url string) engines.Target { return Endpoint(url) })
+}
 
 // Spec is the container spec Run starts for c, before options.
 func (c Config) Spec() backends.Spec {

@@ -39,6 +39,7 @@ import (
 	"github.com/perfgate/perfgate/backends"
 	"github.com/perfgate/perfgate/backends/internal/kit"
 	"github.com/perfgate/perfgate/backends/internal/shell"
+	"github.com/perfgate/perfgate/perftest/engines"
 )
 
 const (
@@ -327,3 +328,9 @@ func isSleeping(ctx context.Context, base string) (bool, error) {
 // Endpoint is a vLLM server you run, at url: a perf case's target that resets its cache
 // (when the server runs with VLLM_SERVER_DEV_MODE=1) and reads its metrics.
 func Endpoint(url string) *backends.Server { return backends.Endpoint(url, Engine) }
+
+// The engine is known by name to -perf.engine (perftest/engines) wherever this module is
+// linked.
+func init() {
+	engines.Register(Engine.Name, func(url string) engines.Target { return Endpoint(url) })
+}

@@ -38,7 +38,8 @@ Workload: synthetic --isl N --osl N --requests N (token-id prompts, exact length
 poisson|gamma] (open loop), or --trace-time.
 
 Exit status: 0 B did not regress (INCONCLUSIVE included, unless --strict), 1 B regressed
-against A, 2 bad input or the run could not finish.
+against A, 2 bad input or the run could not finish, 3 UNDECIDED (too few repetitions a side
+for any change to be significant: not a pass; raise --count).
 
 Flags:
 `

@@ -9,35 +9,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/perfgate/perfgate/backends"
-	"github.com/perfgate/perfgate/backends/dynamo"
-	"github.com/perfgate/perfgate/backends/llamacpp"
-	"github.com/perfgate/perfgate/backends/sglang"
-	"github.com/perfgate/perfgate/backends/trtllm"
-	"github.com/perfgate/perfgate/backends/vllm"
+	// The engines --engine takes: each module registers its endpoint in perftest/engines.
+	_ "github.com/perfgate/perfgate/backends/dynamo"
+	_ "github.com/perfgate/perfgate/backends/llamacpp"
+	_ "github.com/perfgate/perfgate/backends/mock"
+	_ "github.com/perfgate/perfgate/backends/sglang"
+	_ "github.com/perfgate/perfgate/backends/trtllm"
+	_ "github.com/perfgate/perfgate/backends/vllm"
 	"github.com/perfgate/perfgate/fixtures"
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/engines"
 )
 
-// engines are the --engine values: each engine module's endpoint, which knows how to reset
+// engineNames are the --engine values: the engine modules this command links (imported
+// above), each registered in perftest/engines with its endpoint, which knows how to reset
 // that engine's cache and what its metrics are called.
-var engines = map[string]func(url string) *backends.Server{
-	"vllm":     vllm.Endpoint,
-	"sglang":   sglang.Endpoint,
-	"trtllm":   trtllm.Endpoint,
-	"dynamo":   dynamo.Endpoint,
-	"llamacpp": llamacpp.Endpoint,
-	"mock":     vllm.Endpoint, // the simulator serves vLLM's routes and metrics
-}
-
-func engineNames() string {
-	names := []string{}
-	for n := range engines {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
+func engineNames() string { return strings.Join(engines.Names(), ", ") }
 
 // caseFlags are the workload and load flags that perfgate run and perfgate ab share.
 type caseFlags struct {
@@ -113,11 +100,14 @@ func (f *caseFlags) target(url string) (perftest.Target, error) {
 	if *f.engine == "" {
 		return perftest.Endpoint(url), nil
 	}
-	e, ok := engines[*f.engine]
-	if !ok {
+	if !slices.Contains(engines.Names(), *f.engine) {
 		return nil, fmt.Errorf("--engine %q: want one of %s", *f.engine, engineNames())
 	}
-	return e(url), nil
+	t, err := engines.Endpoint(*f.engine, url)
+	if err != nil {
+		return nil, fmt.Errorf("--engine %s: %w", *f.engine, err)
+	}
+	return t, nil
 }
 
 // workloadOf is the workload the flags describe, checked, and the kind of --workload (nil

@@ -32,8 +32,15 @@ a regression only when significant, in the worse direction and above the metric'
 threshold (never below the baseline's noise floor). Every metric gets its minimum
 detectable effect (MDE). Machine figures (machine-*: how busy the machine was) are shown
 and not tested; a regression that a measurably busier machine on NEW's side can explain is
-INCONCLUSIVE. When NEW records the sequential design it ran with (a "looks" line), the
-p-values account for its looks, as the gate's did.
+INCONCLUSIVE. When NEW records what the gate decided with (the "looks", "gate-alpha" and
+"gate-threshold" lines the test writes with -perf.out), the p-values account for its looks
+and the level and threshold are the gate's, unless --alpha or --threshold is given: the
+verdicts are the test's.
+
+Where both files hold the part-* figures (perftest writes them), the change of each
+regressed TTFT and E2E percentile is split into its causes, each with its own
+uncertainty over the repetitions, beside the server figures that moved with it (a "why"
+block; --attribute all for every such latency).
 
 When $GITHUB_STEP_SUMMARY is set, the markdown report is also appended to that file.
 
@@ -43,9 +50,12 @@ write without a "Unit <unit> better=lower|higher" line, reverses the direction o
 perfgate writes, or holds an impossible value (a negative latency or rate, an error rate
 outside [0, 1], NaN or Inf). Two files that share no unit are different setups.
 
-Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input (unreadable or malformed file,
-files recorded for different setups: the difference is printed, a run whose file records
-problems, or bad flags), 130 interrupted (SIGINT or SIGTERM).
+Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad
+input (unreadable or malformed file, files recorded for different setups: the difference is
+printed, files that share no gated metric, gated metrics of OLD missing from NEW, a run
+whose file records problems, or bad flags), 3 UNDECIDED (no regression, but at these
+repetition counts no change can be significant whatever its size: not a pass; compare more
+repetitions), 130 interrupted (SIGINT or SIGTERM).
 
 Flags:
 `
@@ -54,6 +64,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	fs := newFlagSet("compare", compareUsage, stderr)
 	rf := addReportFlags(fs)
 	unhealthy := fs.Bool("allow-unhealthy", false, "compare runs whose result files record problems (error rate, short outputs, an undelivered rate)")
+	attribute := fs.String("attribute", "flagged", "which latencies' changes to split into their causes (client, queue, prefill, decode, network) from the part-* figures: flagged (the regressed ones) or all")
 	pos, code, done := parseArgs(fs, args, stdout)
 	if done {
 		return code, nil
@@ -65,6 +76,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	if err := rf.validate(); err != nil {
 		return 2, err
 	}
+	if *attribute != "flagged" && *attribute != "all" {
+		return 2, fmt.Errorf("unknown --attribute %q (flagged or all)", *attribute)
+	}
+	opt := perftest.GateOptions(ifSet(fs, "alpha", *rf.alpha), ifSet(fs, "threshold", *rf.threshold))
+	opt.AttributeAll = *attribute == "all"
 	// The work runs beside the wait for an interrupt: it checks ctx itself, but a read that
 	// blocks (a FIFO, a hung network file system) must not keep Ctrl-C from ending it.
 	type outcome struct {
@@ -74,7 +90,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) (i
 	}
 	res := make(chan outcome, 1)
 	go func() {
-		rep, code, err := compareFiles(ctx, pos[0], pos[1], *unhealthy, perftest.GateOptions(*rf.alpha, *rf.threshold))
+		rep, code, err := compareFiles(ctx, pos[0], pos[1], *unhealthy, opt)
 		res <- outcome{rep, code, err}
 	}()
 	select {
@@ -122,6 +138,9 @@ func compareFiles(ctx context.Context, oldPath, newPath string, unhealthy bool, 
 	if err != nil {
 		return nil, 2, err
 	}
+	if err := rep.Refusal(); err != nil {
+		return nil, 2, fmt.Errorf("refusing to compare: %w", err)
+	}
 	return rep, 0, nil
 }
 
@@ -146,6 +165,17 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, context.Cause(c.ctx)
 	}
 	return c.r.Read(p)
+}
+
+// ifSet is v when the flag name was set on the command line, else 0: the gate's level or
+// threshold that the current file records (gate.CompareAsRecorded), else its default.
+func ifSet(fs *flag.FlagSet, name string, v float64) float64 {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if set {
+		return v
+	}
+	return 0
 }
 
 // reportFlags are the comparison flags perfgate compare and perfgate ab share.
@@ -175,7 +205,8 @@ func (f *reportFlags) validate() error {
 }
 
 // report writes rep on stdout in the chosen format, appends its markdown to
-// $GITHUB_STEP_SUMMARY when that is set, and returns the exit status: 1 on a regression.
+// $GITHUB_STEP_SUMMARY when that is set, and returns the exit status: 1 on a regression,
+// 3 when the comparison is UNDECIDED.
 func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
 	if err := rep.Write(stdout, *f.format); err != nil {
 		return 2, err
@@ -185,8 +216,11 @@ func (f *reportFlags) report(stdout io.Writer, rep *gate.Report) (int, error) {
 			return 2, fmt.Errorf("write step summary: %w", err)
 		}
 	}
-	if len(rep.Regressions()) > 0 || *f.strict && len(rep.Inconclusives()) > 0 {
+	switch {
+	case len(rep.Regressions()) > 0 || *f.strict && len(rep.Inconclusives()) > 0:
 		return 1, nil
+	case len(rep.Undecideds()) > 0:
+		return 3, nil
 	}
 	return 0, nil
 }

@@ -39,7 +39,7 @@ func TestCompareExitCodes(t *testing.T) {
 		{"bad format", []string{td + "base.txt", td + "same.txt", "--format", "xml"}, 2, "unknown --format"},
 		{"bad flag", []string{"--nope", td + "base.txt", td + "same.txt"}, 2, "flag provided but not defined"},
 		{"flags after files", []string{td + "base.txt", td + "slower.txt", "--threshold", "0.5"}, 0, "no regression"},
-		{"too few", []string{td + "few.txt", td + "few.txt"}, 0, "no change can be significant"},
+		{"too few: undecided, not a pass", []string{td + "few.txt", td + "few.txt"}, 3, "PerfX: UNDECIDED: no regression of 4 metrics can be significant at n=3+3"},
 		{"3 repetitions against 10 can be", []string{td + "base.txt", td + "few.txt"}, 1, "itl-p50-sec"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +51,60 @@ func TestCompareExitCodes(t *testing.T) {
 				t.Errorf("output lacks %q\nstdout:\n%s\nstderr:\n%s", tc.want, out, errs)
 			}
 		})
+	}
+}
+
+// Two files that share no gated metric (only machine figures), and a current run that
+// dropped some of the baseline's gated metrics, are refused with the metrics named, never
+// passed; a metric only the current run has is a warning.
+func TestCompareRefusesWhatItCannotCompare(t *testing.T) {
+	t.Setenv("GITHUB_STEP_SUMMARY", "")
+	read := func(name string) string {
+		b, err := os.ReadFile(td + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	figure := func(s string) string {
+		return strings.ReplaceAll(s, " error-rate\n", " error-rate 0.1 machine-others-cpu\n")
+	}
+	base := write("base.txt", figure(read("base.txt")))
+	renamed := figure(read("same.txt"))
+	for _, r := range [][2]string{{"ttft-p50", "ttft-p99"}, {"itl-p50", "itl-p99"}, {"e2e-p50", "e2e-p99"}, {"req/s", "tok/s"}} {
+		renamed = strings.ReplaceAll(renamed, r[0], r[1])
+	}
+	renamed = strings.ReplaceAll(renamed, "error-rate", "tpot-p50-sec")
+	code, out, errs := runCmd(t, "compare", base, write("renamed.txt", renamed))
+	if code != 2 || !strings.Contains(errs, "no gated metric in common: the baseline has ttft-p50-sec, itl-p50-sec, e2e-p50-sec, req/s, error-rate; the current run has ttft-p99-sec") {
+		t.Errorf("renamed metrics: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+
+	dropped := strings.ReplaceAll(strings.ReplaceAll(read("same.txt"), " 0 error-rate", ""), "Unit error-rate better=lower\n", "")
+	dropped = strings.ReplaceAll(dropped, " e2e-p50-sec ", " e2e-p90-sec ")
+	code, out, errs = runCmd(t, "compare", td+"base.txt", write("dropped.txt", dropped))
+	if code != 2 || !strings.Contains(errs, "gated metrics of the baseline are missing from the current run: e2e-p50-sec, error-rate (restore them") {
+		t.Errorf("dropped metrics: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+
+	clock := strings.Replace(read("same.txt"), " error-rate\n", " error-rate -5 gpu-sm-clock-min-mhz 1 gpu-throttle-reasons\n", 1)
+	code, out, errs = runCmd(t, "compare", td+"base.txt", write("clock.txt", clock))
+	if code != 2 || !strings.Contains(errs, "clock.txt:14: gpu-sm-clock-min-mhz -5: a clock reading must be above 0 MHz") {
+		t.Errorf("a negative clock: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+
+	added := strings.ReplaceAll(read("same.txt"), " error-rate\n", " error-rate 0.02 ttft-p99-sec\n")
+	code, out, errs = runCmd(t, "compare", td+"base.txt", write("added.txt", added))
+	if code != 0 || !strings.Contains(out, "ttft-p99-sec: not compared: in the current run only (a new metric: re-record the baseline with -perf.update to gate it)") {
+		t.Errorf("an added metric: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 }
 
@@ -120,7 +174,7 @@ func TestCompareFormats(t *testing.T) {
 
 func TestCompareHelp(t *testing.T) {
 	code, out, _ := runCmd(t, "compare", "-h")
-	if code != 0 || !strings.Contains(out, "Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad input") {
+	if code != 0 || !strings.Contains(out, "Exit status: 0 no regression (INCONCLUSIVE included, unless --strict), 1 regression, 2 bad\ninput") || !strings.Contains(out, "3 UNDECIDED") {
 		t.Errorf("exit %d, help:\n%s", code, out)
 	}
 }

@@ -13,6 +13,7 @@ func TestCompareGolden(t *testing.T) {
 	for _, tc := range []struct{ name, old, cur string }{
 		{"slower", "base.txt", "slower.txt"},
 		{"few", "base.txt", "few.txt"},
+		{"attributed", "prefix-cached.txt", "prefix-uncached.txt"},
 	} {
 		for _, format := range []string{"text", "markdown", "json"} {
 			var first string

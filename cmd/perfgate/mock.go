@@ -345,8 +345,23 @@ func mockServe(ctx context.Context, o mockOptions, stderr io.Writer) (int, error
 		return 2, err
 	}
 	return serveUntilDone(ctx, o, stderr, srv, func(addr net.Addr) string {
-		return fmt.Sprintf("serving model %s on http://%s", srv.Model(), addr)
+		return fmt.Sprintf("serving model %s on %s", srv.Model(), baseURL(addr))
 	})
+}
+
+// baseURL is a URL a user can paste for a listener's address: an unspecified host (all
+// interfaces, the default of --host) becomes the loopback address of its family, with a
+// note that every interface is served.
+func baseURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return "http://" + addr.String()
+	}
+	loop := "127.0.0.1"
+	if tcp.IP.To4() == nil {
+		loop = "::1"
+	}
+	return "http://" + net.JoinHostPort(loop, strconv.Itoa(tcp.Port)) + " (all interfaces)"
 }
 
 // serveUntilDone serves s on o's host and port until ctx ends (exit status 0) or serving

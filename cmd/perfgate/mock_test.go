@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -245,4 +246,20 @@ func TestMockReplayConversationTrace(t *testing.T) {
 		t.Fatalf("hit ratio %v%%, want 37.4 ± 0.5\n%s", hr, out)
 	}
 	t.Log(out)
+}
+
+func TestBaseURLIsPastable(t *testing.T) {
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8000}, "http://127.0.0.1:8000 (all interfaces)"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8000}, "http://[::1]:8000 (all interfaces)"},
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9000}, "http://127.0.0.1:9000"},
+		{&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 9000}, "http://[fe80::1]:9000"},
+	} {
+		if got := baseURL(tc.addr); got != tc.want {
+			t.Errorf("baseURL(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
 }

@@ -84,7 +84,7 @@ func clusterServe(ctx context.Context, o mockOptions, stderr io.Writer) (int, er
 		return 2, err
 	}
 	return serveUntilDone(ctx, o, stderr, c, func(addr net.Addr) string {
-		return fmt.Sprintf("serving model %s on %d workers behind a %s router on http://%s", c.Model(), len(c.Workers()), p, addr)
+		return fmt.Sprintf("serving model %s on %d workers behind a %s router on %s", c.Model(), len(c.Workers()), p, baseURL(addr))
 	})
 }
 

@@ -38,12 +38,15 @@ NAME.B.txt, *.history.jsonl) and writes two files into it (or into --out):
                every metric over the runs with its change points
 
 A case is compared with NAME.baseline.txt beside it, else with the baselines folder's
-<hardware class>/NAME.txt or NAME.txt. A regression measured on a GPU that throttled
+<hardware class>/NAME.txt or NAME.txt, as the gate decided it: with the looks, level and
+threshold the result file records, unless --alpha or --threshold is given. A regression measured on a GPU that throttled
 (power cap, thermal) is INCONCLUSIVE, not a regression; a run whose file records problems
 (error rate, undelivered load) is UNHEALTHY and not compared, as the gate refuses it.
 
 Exit status: 0 no regression (or inconclusive), 1 a regression or an unhealthy run, 2 bad
-input.
+input (also a case that shares no gated metric with its baseline, or lacks some of the
+baseline's gated metrics: REFUSED), 3 UNDECIDED (the most urgent verdict is a comparison
+with too few repetitions for any change to be significant: not a pass).
 
 Flags:
 `
@@ -68,7 +71,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) (int,
 	if *alpha <= 0 || *alpha >= 1 || *threshold < 0 {
 		return 2, errors.New("--alpha must be in (0, 1) and --threshold >= 0")
 	}
-	r, err := report.Load(pos[0], report.Options{Baselines: *baselines, History: *hist, Alpha: *alpha, Threshold: *threshold})
+	r, err := report.Load(pos[0], report.Options{Baselines: *baselines, History: *hist, Alpha: ifSet(fs, "alpha", *alpha), Threshold: ifSet(fs, "threshold", *threshold)})
 	if err != nil {
 		return 2, err
 	}
@@ -90,8 +93,13 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) (int,
 		fmt.Fprintf(stderr, "note: %v\n", n)
 	}
 	fmt.Fprintf(stdout, "%s\n%s\n", filepath.ToSlash(md), filepath.ToSlash(html))
-	if r.Verdict() >= report.Regression {
+	switch v := r.Verdict(); {
+	case v == report.Refused:
+		return 2, nil
+	case v >= report.Regression:
 		return 1, nil
+	case v == report.Undecided:
+		return 3, nil
 	}
 	return 0, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/perftest"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchunit"
 )
@@ -52,7 +53,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 	endpoint := fs.String("endpoint", "", "server base URL, e.g. http://127.0.0.1:8000 (required)")
 	out := fs.String("out", "out", "folder for the result files")
 	maxErrRate := fs.Float64("max-error-rate", 0.01, "error rate above which the run is a failure (negative: never)")
-	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which the run is untrustworthy")
+	maxLag := fs.Duration("max-schedule-lag", 10*time.Millisecond, "open loop: p99 schedule lag above which a repetition counts as measured on a busy machine (machine-schedule-late: INCONCLUSIVE where its latencies regress, not a failure)")
 	quiet := quietFlag(fs)
 	cf := addCaseFlags(fs, "PerfRun")
 	pos, code, done := parseArgs(fs, args, stdout)
@@ -118,13 +119,21 @@ func printSummary(w io.Writer, res *perftest.Result) {
 	rf := res.File()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "metric\tmedian\tmin\tmax\t(n=%d)\n", len(res.Reps))
+	parts := 0
 	for _, u := range rf.Units {
+		if metric.IsPart(u) {
+			parts++
+			continue
+		}
 		vals := rf.Values(u)
 		s := benchmath.AssumeNothing.Summary(benchmath.NewSample(vals, &benchmath.DefaultThresholds), 0.95)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", u, benchunit.Scale(s.Center, benchunit.Decimal),
 			benchunit.Scale(slices.Min(vals), benchunit.Decimal), benchunit.Scale(slices.Max(vals), benchunit.Decimal))
 	}
 	tw.Flush()
+	if parts > 0 {
+		fmt.Fprintf(w, "(and %d part-* figures, where the time of the requests around each TTFT and E2E percentile went: in the result file, for perfgate compare's attribution)\n", parts)
+	}
 	if len(res.Reps) > 0 {
 		d := res.Reps[len(res.Reps)-1].Diag
 		fmt.Fprintf(w, "\nlast repetition: sent %d, schedule lag p50 %v p99 %v, mean concurrency %.1f (peak %d)",

@@ -28,6 +28,8 @@ func TestRunCommand(t *testing.T) {
 		"--concurrency", "4", "--count", "3", "--out", out, "--name", "Local"}, &stdout, &stderr)
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
 	assert.Contains(t, stdout.String(), "ttft-p50-sec")
+	assert.NotContains(t, stdout.String(), "part-ttft", "the parts of the latencies are in the file, not the summary")
+	assert.Regexp(t, `\(and \d+ part-\* figures`, stdout.String())
 	assert.Contains(t, stdout.String(), "results: "+filepath.Join(out, "Local.txt"))
 	rf, err := resultfile.Read(filepath.Join(out, "Local.txt"))
 	require.NoError(t, err)
@@ -76,6 +78,7 @@ func TestRunCommandEngineWorkloadsAndFields(t *testing.T) {
 	rf, err := resultfile.Read(filepath.Join(out, "Shared.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, "yes", rf.ConfigValue("cache-reset"), "--engine mock resets the simulator's cache")
+	assert.Equal(t, "mock", rf.ConfigValue("backend"), "--engine mock records the simulator as mock.Start does")
 	assert.Equal(t, "shared-prefix", rf.ConfigValue("workload"))
 	assert.NotEqual(t, "unavailable", rf.ConfigValue("server-metrics"))
 	assert.NotEmpty(t, rf.Values("server-prefix-hit-ratio"), "and reads its metrics")
@@ -203,9 +206,9 @@ func TestRunChatWorkloads(t *testing.T) {
 }
 
 // TestReadmeWorkloadExamples parses every `perfgate run --workload ...` example of the
-// README: each must build a valid workload.
+// workloads page (docs/workloads.md): each must build a valid workload.
 func TestReadmeWorkloadExamples(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "docs", "workloads.md"))
 	require.NoError(t, err)
 	examples := regexp.MustCompile("`perfgate run (--workload [^`]*)`").FindAllSubmatch(readme, -1)
 	require.GreaterOrEqual(t, len(examples), 7, "one example a workload")

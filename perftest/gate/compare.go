@@ -11,6 +11,7 @@ import (
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchmath"
 
+	"github.com/perfgate/perfgate/perftest/attrib"
 	"github.com/perfgate/perfgate/perftest/internal/robust"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
@@ -36,6 +37,9 @@ type Options struct {
 	// Sequential, when set, says the comparison is a look of a group-sequential design:
 	// the p-values account for the looks taken and planned (see Sequential).
 	Sequential *Sequential
+	// AttributeAll attributes the change of every latency (Report.Attributions), not only
+	// of those flagged.
+	AttributeAll bool
 }
 
 // Unit is what the gate knows of one metric.
@@ -44,6 +48,9 @@ type Unit struct {
 	// Threshold is the smallest relative change of the median acted on (0 acts on any
 	// significant change, as for error rates).
 	Threshold float64
+	// Percent shows the metric's values as percentages (a fraction: hit ratio, KV usage,
+	// error rate); files keep the fraction, as benchstat reads it.
+	Percent bool
 }
 
 // DefaultOptions holds the defaults of a zero Options.
@@ -56,7 +63,7 @@ var DefaultOptions = Options{Alpha: 0.05, Threshold: 0.05}
 func OptionsFor(set *metric.Set, alpha, threshold float64) Options {
 	opt := Options{Alpha: alpha, Threshold: threshold, Units: map[string]Unit{}, Figure: set.IsFigure}
 	for _, d := range set.Gated() {
-		u := Unit{LowerBetter: d.LowerBetter, Threshold: d.Threshold}
+		u := Unit{LowerBetter: d.LowerBetter, Threshold: d.Threshold, Percent: d.Kind == metric.Fraction}
 		if threshold > 0 {
 			u.Threshold = threshold
 		}
@@ -76,6 +83,9 @@ const (
 	// Inconclusive: significantly worse beyond the threshold, but no longer beyond it once
 	// the change the current run's measurably busier machine can explain is taken off.
 	Inconclusive
+	// Undecided: no regression of the metric can be significant at these repetition
+	// counts (MDE none), whatever its size: not a pass. See Report.Undecideds.
+	Undecided
 )
 
 func (v Verdict) String() string {
@@ -86,6 +96,8 @@ func (v Verdict) String() string {
 		return "improvement"
 	case Inconclusive:
 		return "INCONCLUSIVE"
+	case Undecided:
+		return "UNDECIDED"
 	}
 	return "~"
 }
@@ -99,6 +111,8 @@ func (v Verdict) MarshalText() ([]byte, error) {
 		return []byte("improvement"), nil
 	case Inconclusive:
 		return []byte("inconclusive"), nil
+	case Undecided:
+		return []byte("undecided"), nil
 	}
 	return []byte("unchanged"), nil
 }
@@ -107,6 +121,8 @@ func (v Verdict) MarshalText() ([]byte, error) {
 type Delta struct {
 	Unit        string
 	LowerBetter bool
+	// Percent is Unit.Percent: the reports show the values as percentages.
+	Percent     bool
 	Base, Cur   benchmath.Summary // median with its 95% confidence interval
 	NBase, NCur int
 	// Change is the relative change of the medians, cur/base - 1 (±Inf from a zero base).
@@ -163,6 +179,18 @@ type Report struct {
 	// Warnings concern the comparison as a whole: too few repetitions for any verdict,
 	// metrics present on one side only. Each wraps one of the Err* sentinels.
 	Warnings []error
+	// Attributions say why the flagged latencies changed (Options.AttributeAll: every
+	// latency), from the part-* figures of both runs (perftest/attrib).
+	Attributions []attrib.Attribution
+	// Cache says how the runs' cache states differ ("" when alike): said before any
+	// latency verdict (perftest/attrib's CacheStates).
+	Cache string
+	// Figures are the server figures that moved, where some metric was flagged (or with
+	// Options.AttributeAll), the prefix hit ratio first.
+	Figures []attrib.Figure
+	// Missing are the baseline's gated metrics the current run lacks, and Added the
+	// current run's gated metrics the baseline lacks (see Refusal).
+	Missing, Added []string
 }
 
 // Regressions returns the metrics judged worse.
@@ -170,6 +198,10 @@ func (r *Report) Regressions() []Delta { return r.with(Regression) }
 
 // Inconclusives returns the metrics whose regression a busier machine can explain.
 func (r *Report) Inconclusives() []Delta { return r.with(Inconclusive) }
+
+// Undecideds returns the metrics no regression of which can be significant at these
+// repetition counts: the comparison cannot decide them, which is not a pass.
+func (r *Report) Undecideds() []Delta { return r.with(Undecided) }
 
 // Improvements returns the metrics judged better.
 func (r *Report) Improvements() []Delta { return r.with(Improvement) }
@@ -213,10 +245,13 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		if err := ctx.Err(); err != nil {
 			return nil, context.Cause(ctx)
 		}
+		if metric.IsPart(u) {
+			continue // attribution's input (Report.Attributions), neither tested nor listed
+		}
 		figure := opt.Figure != nil && opt.Figure(u)
 		switch {
 		case !slices.Contains(cur.Units, u) && !figure:
-			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the baseline only", u, ErrOneSided))
+			rep.Missing = append(rep.Missing, u)
 		case figure && slices.Contains(cur.Units, u):
 			figures = append(figures, summarizeFigure(u, base, cur, opt))
 		case !figure:
@@ -224,8 +259,9 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		}
 	}
 	for _, u := range cur.Units {
-		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) {
-			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only", u, ErrOneSided))
+		if !slices.Contains(base.Units, u) && (opt.Figure == nil || !opt.Figure(u)) && !metric.IsPart(u) {
+			rep.Added = append(rep.Added, u)
+			rep.Warnings = append(rep.Warnings, fmt.Errorf("%s: %w: in the current run only (a new metric: re-record the baseline with -perf.update to gate it)", u, ErrOneSided))
 		}
 	}
 	if opt.Sequential != nil {
@@ -252,12 +288,16 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 			d.MDE = math.NaN()
 		}
 		d.Verdict = verdict(d, alpha)
+		if d.Verdict == Unchanged && math.IsInf(d.MDE, 1) {
+			d.Verdict = Undecided
+		}
 	}
 	rep.Warnings = append(rep.Warnings, sampleSizeWarnings(rep.Deltas, alpha)...)
 	if opt.Noise != nil {
 		rep.judgeNoise(opt.Noise(base, cur))
 	}
 	rep.Deltas = append(rep.Deltas, figures...)
+	rep.attribute(opt.AttributeAll)
 	return rep, nil
 }
 
@@ -270,6 +310,7 @@ func compareUnit(u string, base, cur *resultfile.File, opt Options) Delta {
 	d := Delta{
 		Unit:        u,
 		LowerBetter: lowerBetter(u, base, opt),
+		Percent:     opt.Units[u].Percent,
 		Base:        benchmath.AssumeNothing.Summary(bs, 0.95),
 		Cur:         benchmath.AssumeNothing.Summary(cs, 0.95),
 		NBase:       len(bv),

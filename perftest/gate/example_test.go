@@ -49,5 +49,5 @@ func ExampleCompare() {
 	// e2e-p50-sec   499.7m ± 2%  551.6m ± 1%  +10.39%  0.000 (n=10+10)  5.0%       5.3%  REGRESSION
 	// req/s         29.83 ± 1%   32.33 ± 1%   +8.39%   0.000 (n=10+10)  5.0%       5.4%  improvement
 	// error-rate    0.000        0.000        ~        1.000 (n=10+10)  0.0%       n/a   ~
-	// alpha 0.05 after Holm correction across 5 metrics; MDE: smallest regression caught with 80% probability at these sample sizes and spread (see README, "Gate statistics and power")
+	// alpha 0.05 after Holm correction across 5 metrics; MDE: smallest regression caught with 80% probability at these sample sizes and spread (see docs/gate.md)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -22,6 +23,9 @@ func (r *Report) Title() string {
 	switch {
 	case regs > 0:
 		return fmt.Sprintf("%s: %d %s regressed", name, regs, plural(regs, "metric", "metrics"))
+	case len(r.Undecideds()) > 0:
+		und := r.Undecideds()
+		return fmt.Sprintf("%s: UNDECIDED: no regression of %d %s can be significant at n=%d+%d", name, len(und), plural(len(und), "metric", "metrics"), und[0].NBase, und[0].NCur)
 	case inc > 0:
 		return fmt.Sprintf("%s: no regression, %d %s INCONCLUSIVE (busier machine)", name, inc, plural(inc, "metric", "metrics"))
 	case imps > 0:
@@ -57,23 +61,27 @@ func (r *Report) InconclusiveList() string {
 // WriteText writes a benchstat-style table (the metrics, then the machine figures, which
 // are not tested), then the warnings and how to read it.
 func (r *Report) WriteText(w io.Writer) error {
+	if err := r.writeCache(w, false); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "metric\tbaseline\tcurrent\tchange\tp (holm)\tthreshold\tMDE\tverdict\n")
 	for _, d := range r.Deltas {
 		if d.Figure {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t- (n=%d+%d)\t-\t-\tmachine\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t- (n=%d+%d)\t-\t-\tmachine\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
 			continue
 		}
 		thr := fmtPct(d.Threshold)
 		if d.raised() {
 			thr += "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f (n=%d+%d)\t%s\t%s\t%s\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), d.Verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f (n=%d+%d)\t%s\t%s\t%s\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), fmtChange(d.Change), d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), d.Verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	var b strings.Builder
+	r.writeAttributionText(&b)
 	if r.Sequential != nil {
 		fmt.Fprintf(&b, "%s\n", r.Sequential)
 	}
@@ -98,26 +106,28 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### perfgate: %s\n\n", r.Title())
 	fmt.Fprintf(&b, "`%s` → `%s`\n\n", r.Base.Path, r.Cur.Path)
+	_ = r.writeCache(&b, true)
 	b.WriteString("| metric | baseline | current | change | p (holm) | threshold | MDE | verdict |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, d := range r.Deltas {
 		if d.Figure {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | - (n=%d+%d) | - | - | machine |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | - (n=%d+%d) | - | - | machine |\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), fmtChange(d.Change), d.NBase, d.NCur)
 			continue
 		}
 		change, verdict := fmtChange(d.Change), d.Verdict.String()
 		switch d.Verdict {
 		case Regression:
 			change, verdict = "**"+change+"**", "**"+verdict+"**"
-		case Inconclusive:
+		case Inconclusive, Undecided:
 			verdict = "_" + verdict + "_"
 		}
 		thr := fmtPct(d.Threshold)
 		if d.raised() {
 			thr += "\\*"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f (n=%d+%d) | %s | %s | %s |\n", d.Unit, fmtSummary(d.Base), fmtSummary(d.Cur), change, d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), verdict)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %.3f (n=%d+%d) | %s | %s | %s |\n", d.Unit, d.fmtValue(d.Base), d.fmtValue(d.Cur), change, d.PAdj, d.NBase, d.NCur, thr, fmtMDE(d.MDE), verdict)
 	}
+	r.writeAttributionMarkdown(&b)
 	if r.Sequential != nil {
 		fmt.Fprintf(&b, "\n%s.\n", r.Sequential)
 	}
@@ -187,7 +197,7 @@ func (r *Report) floorRaised() bool {
 }
 
 func (r *Report) legend() string {
-	return fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see README, \"Gate statistics and power\")",
+	return fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see docs/gate.md)",
 		r.Alpha, r.tested(), 100*MDEPower)
 }
 
@@ -226,11 +236,16 @@ type reportJSON struct {
 	Regressions  int          `json:"regressions"`
 	Improvements int          `json:"improvements"`
 	Inconclusive int          `json:"inconclusive,omitempty"`
+	Undecided    int          `json:"undecided,omitempty"`
 	Warnings     []string     `json:"warnings"`
 	Metrics      []metricJSON `json:"metrics"`
 	// Machine holds the machine figures (not tested) and how the machines compare.
 	Machine    *machineJSON    `json:"machine,omitempty"`
 	Sequential *sequentialJSON `json:"sequential,omitempty"`
+	// Attribution says why the flagged latencies changed (absent: none attributed).
+	Attribution []attributionJSON `json:"attribution,omitempty"`
+	// Cache says how the runs' cache states differ (absent: alike).
+	Cache string `json:"cache,omitempty"`
 }
 
 type machineJSON struct {
@@ -299,10 +314,12 @@ func finite(v float64) *float64 {
 func (r *Report) MarshalJSON() ([]byte, error) {
 	out := reportJSON{Case: r.Cur.Name, Base: r.Base.Path, Current: r.Cur.Path, Alpha: r.Alpha,
 		Regressions: len(r.Regressions()), Improvements: len(r.Improvements()), Inconclusive: len(r.Inconclusives()),
-		Warnings: []string{}, Metrics: []metricJSON{}}
+		Undecided: len(r.Undecideds()), Warnings: []string{}, Metrics: []metricJSON{}}
 	for _, w := range r.Warnings {
 		out.Warnings = append(out.Warnings, w.Error())
 	}
+	out.Attribution = r.attributionJSON()
+	out.Cache = r.Cache
 	if r.Sequential != nil {
 		out.Sequential = &sequentialJSON{Looks: r.Sequential.Looks, Paired: r.Sequential.Paired, Stopped: r.Sequential.Stopped}
 	}
@@ -387,6 +404,37 @@ func fmtMDE(v float64) string {
 		return "none"
 	}
 	return fmtPct(v)
+}
+
+// fmtValue is a median with its uncertainty as people read it: a fraction as a percentage
+// with its uncertainty in percentage points ("46.9% ± 2.1pp"), anything else as benchstat
+// prints it (fmtSummary).
+func (d Delta) fmtValue(s benchmath.Summary) string {
+	if !d.Percent {
+		return fmtSummary(s)
+	}
+	c := strconv.FormatFloat(100*s.Center, 'f', pctDigits(100*s.Center), 64) + "%"
+	spread := 100 * math.Max(s.Hi-s.Center, s.Center-s.Lo)
+	switch {
+	case spread == 0 || math.IsNaN(spread):
+		return c
+	case math.IsInf(spread, 0):
+		return c + " ± ∞"
+	}
+	return c + " ± " + strconv.FormatFloat(spread, 'f', pctDigits(spread), 64) + "pp"
+}
+
+// pctDigits are the decimals that show a percentage to about three significant digits.
+func pctDigits(v float64) int {
+	switch v = math.Abs(v); {
+	case v == 0:
+		return 0
+	case v >= 10:
+		return 1
+	case v >= 1:
+		return 2
+	}
+	return 3
 }
 
 func fmtSummary(s benchmath.Summary) string {

@@ -72,7 +72,7 @@ func TestCompareIgnoresSmallOrInsignificant(t *testing.T) {
 	cur := synth(2, 10, map[string]float64{"itl-p50-sec": 0.02})
 	assert.Empty(t, Compare(synth(1, 10, nil), cur, testOptions).Regressions())
 	// The same change counts once the threshold is lowered.
-	low := Options{Units: map[string]Unit{"itl-p50-sec": {true, 0.01}}}
+	low := Options{Units: map[string]Unit{"itl-p50-sec": {LowerBetter: true, Threshold: 0.01}}}
 	assert.Len(t, Compare(synth(1, 10, nil), cur, low).Regressions(), 1)
 	// A large change that the ranks cannot separate (3 repetitions a side) does not count.
 	assert.Empty(t, Compare(synth(1, 3, nil), synth(2, 3, map[string]float64{"itl-p50-sec": 0.5}), testOptions).Regressions())
@@ -154,7 +154,7 @@ func TestMDEAgainstSimulation(t *testing.T) {
 	detected, trials := 0, 2000
 	for range trials {
 		b, c := fileOf(sample(0)), fileOf(sample(mde))
-		opt := Options{Units: map[string]Unit{"x": {true, thr}}}
+		opt := Options{Units: map[string]Unit{"x": {LowerBetter: true, Threshold: thr}}}
 		d := compareUnit("x", b, c, opt)
 		one := d.P / 2
 		if d.dir > 0 && one < lone/2 && d.Change > thr {
@@ -316,7 +316,7 @@ func TestOptionsFor(t *testing.T) {
 	opt := OptionsFor(nil, 0.01, 0)
 	assert.Equal(t, 0.01, opt.Alpha)
 	assert.Equal(t, Unit{LowerBetter: true, Threshold: 0.12}, opt.Units[metric.ITLP99])
-	assert.Equal(t, Unit{LowerBetter: true}, opt.Units[metric.ErrorRate], "any significant rise of the error rate")
+	assert.Equal(t, Unit{LowerBetter: true, Percent: true}, opt.Units[metric.ErrorRate], "any significant rise of the error rate")
 	assert.Equal(t, Unit{Threshold: 0.05}, opt.Units[metric.TokenRate])
 	assert.NotContains(t, opt.Units, metric.GPUUtil, "figures are not tested")
 	assert.True(t, opt.Figure(metric.GPUUtil) && opt.Figure(metric.MachineSteal) && !opt.Figure(metric.TTFTP50))

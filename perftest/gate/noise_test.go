@@ -109,7 +109,7 @@ func TestUndecided(t *testing.T) {
 	// the rank test cannot reach significance.
 	opt := testOptions
 	opt.Threshold = 0.03
-	opt.Units = map[string]Unit{"itl-p50-sec": {true, 0.03}}
+	opt.Units = map[string]Unit{"itl-p50-sec": {LowerBetter: true, Threshold: 0.03}}
 	rep := Compare(synth(1, 3, nil), synth(2, 3, map[string]float64{"itl-p50-sec": 0.06}), opt)
 	assert.False(t, rep.Decided())
 	assert.Contains(t, strings.Join(rep.Undecided(), "\n"), "itl-p50-sec +")

@@ -83,12 +83,23 @@ func (s *Sequential) ConfigValue() string {
 	return v
 }
 
+// MaxLooks is the most looks a design may have (perftest spaces the looks of a case so
+// that it has no more), and MaxLook the most repetitions a look may take: a design read
+// from a file is refused beyond them, so that a tampered looks line cannot cost seconds.
+const (
+	MaxLooks = 128
+	MaxLook  = 1_000_000
+)
+
 // ReadSequential returns the design a result file records in its metric.KeyLooks line, nil when
 // it has none, so that a comparison of the files reproduces the gate's p-values.
 func ReadSequential(f *resultfile.File) (*Sequential, error) {
 	v := f.ConfigValue(metric.KeyLooks)
 	if v == "" {
 		return nil, nil
+	}
+	if n := strings.Count(v, ",") + 1; n > MaxLooks {
+		return nil, fmt.Errorf("%s: %s: %d looks, more than the %d a design may have", f.Path, metric.KeyLooks, n, MaxLooks)
 	}
 	s := &Sequential{}
 	list, paired := strings.CutPrefix(v, "paired:")
@@ -106,14 +117,18 @@ func ReadSequential(f *resultfile.File) (*Sequential, error) {
 	return s, nil
 }
 
-// Validate checks that the looks are positive and ascending.
+// Validate checks that the looks are positive and ascending, at most MaxLooks of them and
+// none beyond MaxLook.
 func (s *Sequential) Validate() error {
 	if len(s.Looks) == 0 {
 		return errors.New("sequential design: no looks")
 	}
+	if len(s.Looks) > MaxLooks {
+		return fmt.Errorf("sequential design: %d looks, more than %d", len(s.Looks), MaxLooks)
+	}
 	for i, l := range s.Looks {
-		if l < 1 || i > 0 && l <= s.Looks[i-1] {
-			return fmt.Errorf("sequential design: looks %v: must be positive and ascending", s.Looks)
+		if l < 1 || l > MaxLook || i > 0 && l <= s.Looks[i-1] {
+			return fmt.Errorf("sequential design: looks %v: must be positive, ascending and at most %d", s.Looks, MaxLook)
 		}
 	}
 	return nil
@@ -255,78 +270,6 @@ func interp(xs, ys []float64, x float64) float64 {
 	return ys[i-1] + f*(ys[i]-ys[i-1])
 }
 
-// crossProb is the probability that W(t_k) >= c sqrt(t_k) for some k, with W a standard
-// Brownian motion, t the looks' information and c the upper a quantile of the normal
-// distribution. It sums the probabilities of first crossing at each look, each the
-// integral of the density of not having crossed yet times the chance of crossing in the
-// next increment, so that small probabilities keep their relative accuracy.
-func crossProb(t []float64, a float64) float64 {
-	if len(t) == 0 {
-		return a
-	}
-	c := -stdNormal.InvCDF(a)
-	const lo, n = -9.0, 201 // grid of standardized values from -9 to c, Simpson's rule
-	total := a              // first look: P(Z_1 >= c)
-	// The sub-density of W(t_0) on the grid below its boundary.
-	xs, fs := grid(lo, c, n, t[0])
-	for i, x := range xs {
-		fs[i] = stdNormal.PDF(x/math.Sqrt(t[0])) / math.Sqrt(t[0])
-	}
-	for k := 1; k < len(t); k++ {
-		dt := t[k] - t[k-1]
-		if dt <= 0 {
-			continue
-		}
-		sd := math.Sqrt(dt)
-		b := c * math.Sqrt(t[k])
-		w := simpson(xs)
-		first := 0.0
-		for i, x := range xs {
-			first += w[i] * fs[i] * 0.5 * math.Erfc((b-x)/sd/math.Sqrt2)
-		}
-		total += first
-		nx, nf := grid(lo, c, n, t[k])
-		for j, y := range nx {
-			v := 0.0
-			for i, x := range xs {
-				v += w[i] * fs[i] * stdNormal.PDF((y-x)/sd) / sd
-			}
-			nf[j] = v
-		}
-		xs, fs = nx, nf
-	}
-	return min(1, total)
-}
-
-// grid returns n points from lo to hi standardized values, scaled by sqrt(t), and a slice
-// for the density on them.
-func grid(lo, hi float64, n int, t float64) ([]float64, []float64) {
-	xs := make([]float64, n)
-	s := math.Sqrt(t)
-	for i := range xs {
-		xs[i] = s * (lo + (hi-lo)*float64(i)/float64(n-1))
-	}
-	return xs, make([]float64, n)
-}
-
-// simpson returns Simpson's weights for the evenly spaced xs (an odd count).
-func simpson(xs []float64) []float64 {
-	n := len(xs)
-	h := (xs[n-1] - xs[0]) / float64(n-1)
-	w := make([]float64, n)
-	for i := range w {
-		switch {
-		case i == 0 || i == n-1:
-			w[i] = h / 3
-		case i%2 == 1:
-			w[i] = 4 * h / 3
-		default:
-			w[i] = 2 * h / 3
-		}
-	}
-	return w
-}
-
 var stdNormal = stats.NormalDist{Mu: 0, Sigma: 1}
 
 // Undecided lists the metrics that more repetitions could still turn into a regression,
@@ -337,7 +280,7 @@ var stdNormal = stats.NormalDist{Mu: 0, Sigma: 1}
 func (r *Report) Undecided() []string {
 	var out []string
 	for _, d := range r.Deltas {
-		if d.Figure || d.Verdict != Unchanged {
+		if d.Figure || d.Verdict != Unchanged && d.Verdict != Undecided {
 			continue
 		}
 		worse := d.Change > d.Threshold
@@ -379,7 +322,8 @@ func (s *Sequential) Decide(r *Report, n int) bool {
 
 // CompareAsRecorded compares two result files as the run that wrote cur was judged: with
 // the sequential design cur records (ReadSequential), when it records one, its Stopped
-// saying what the rule concludes at cur's repetition count; else as Compare does.
+// saying what the rule concludes at cur's repetition count; at the level and threshold cur
+// records (DecisionConfig) where opt leaves Alpha or Threshold 0; else as Compare does.
 func CompareAsRecorded(base, cur *resultfile.File, opt Options) (*Report, error) {
 	return CompareAsRecordedContext(context.Background(), base, cur, opt)
 }
@@ -389,6 +333,9 @@ func CompareAsRecorded(base, cur *resultfile.File, opt Options) (*Report, error)
 func CompareAsRecordedContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
 	seq, err := ReadSequential(cur)
 	if err != nil {
+		return nil, err
+	}
+	if opt, err = recordedOptions(cur, opt); err != nil {
 		return nil, err
 	}
 	opt.Sequential = seq

@@ -3,6 +3,7 @@ package gate
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aclements/go-moremath/mathx"
 )
@@ -55,11 +56,49 @@ func sampleSizeWarnings(ds []Delta, alpha float64) []error {
 	p := MinP(n1, n2)
 	switch {
 	case p >= alpha:
-		return []error{fmt.Errorf("with %d baseline and %d current repetitions the smallest p-value the rank test can reach is %.3g, not below alpha %g: %w, whatever its size, so \"no regression\" here means nothing; use at least %d repetitions a side (10 recommended, -perf.count)",
+		return []error{fmt.Errorf("with %d baseline and %d current repetitions the smallest p-value the rank test can reach is %.3g, not below alpha %g: %w, whatever its size: UNDECIDED, not a pass; use at least %d repetitions a side (10 recommended, -perf.count)",
 			n1, n2, p, alpha, ErrNoSignificance, repsFor(alpha))}
 	case p >= alpha/float64(m):
-		return []error{fmt.Errorf("with %d baseline and %d current repetitions the smallest p-value is %.3g: after Holm's correction across %d metrics, %w (needs p < %.3g), only changes shared by several metrics can; use at least %d repetitions a side (-perf.count)",
+		return []error{fmt.Errorf("with %d baseline and %d current repetitions the smallest p-value is %.3g: after Holm's correction across %d metrics, %w (needs p < %.3g), and Holm's first step needs one that is, so no change can be: UNDECIDED; use at least %d repetitions a side (-perf.count)",
 			n1, n2, p, m, ErrLoneUndetectable, alpha/float64(m), repsFor(alpha/float64(m)))}
 	}
 	return nil
+}
+
+// Refusals: a comparison that returns one of these is not a verdict (see Report.Refusal).
+var (
+	// ErrNothingCompared: the two files share no gated metric.
+	ErrNothingCompared = errors.New("no gated metric in common")
+	// ErrMissing: gated metrics of the baseline are missing from the current run.
+	ErrMissing = errors.New("gated metrics of the baseline are missing from the current run")
+)
+
+// Refusal returns why the comparison must not be read as a verdict, nil when it may: the
+// files share no gated metric (a baseline recorded before a rename, another tool's file:
+// only the machine figures would be compared), or the current run lacks some of the
+// baseline's gated metrics (a metric that stopped being measured must not pass unseen).
+// The error wraps ErrNothingCompared or ErrMissing and names the metrics.
+func (r *Report) Refusal() error {
+	tested := 0
+	for _, d := range r.Deltas {
+		if !d.Figure {
+			tested++
+		}
+	}
+	switch {
+	case tested == 0:
+		return fmt.Errorf("%s and %s: %w: the baseline has %s; the current run has %s",
+			r.Base.Path, r.Cur.Path, ErrNothingCompared, listOrNone(r.Missing), listOrNone(r.Added))
+	case len(r.Missing) > 0:
+		return fmt.Errorf("%s: %w: %s (restore them, or re-record the baseline with -perf.update if they were dropped on purpose)",
+			r.Cur.Path, ErrMissing, strings.Join(r.Missing, ", "))
+	}
+	return nil
+}
+
+func listOrNone(units []string) string {
+	if len(units) == 0 {
+		return "none"
+	}
+	return strings.Join(units, ", ")
 }

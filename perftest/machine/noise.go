@@ -40,6 +40,9 @@ type Comparison struct {
 	metrics     *metric.Set
 	// gpu is the relative slowdown of the busier side's throttled GPU (0: none).
 	gpu float64
+	// late: the busier side is busier because its client fell behind its schedule more
+	// often (lateNoise).
+	late bool
 }
 
 // Busier load is a load figure significantly (one-sided Mann-Whitney U, p < 0.05) and
@@ -64,6 +67,10 @@ func Compare(base, cur *resultfile.File, set *metric.Set) Comparison {
 	if side, slowdown, why := gpuNoise(base, cur); side != 0 {
 		// A GPU that slowed down on one side outweighs whatever the host figures say.
 		c.Busier, c.Why, c.gpu = side, why, slowdown
+		return c
+	}
+	if side, why := lateNoise(base, cur); side != 0 {
+		c.Busier, c.Why, c.late = side, why, true
 		return c
 	}
 	switch hb, hc := hasFigures(base), hasFigures(cur); {
@@ -119,7 +126,7 @@ func higher(a, b []float64) bool {
 // over the baseline's median inter-token latency; a latency the server measures
 // (metric.Def.Server) only that. A rate (req/s, tok/s) moves as the median end-to-end
 // latency does. What the model leaves out: CPU-bound work of a server (a scheduler, a
-// tokenizer) slowed by sharing cores, which the probe does not see; see README.
+// tokenizer) slowed by sharing cores, which the probe does not see; see docs/gate.md ("Busy machines").
 //
 // A GPU that throttled on the busier side explains, for every time and rate, the
 // slowdown of its SM clock: the other side's median clock over the lowest clock of the
@@ -129,6 +136,15 @@ func (c Comparison) Explain(unit string) float64 {
 		return 0
 	}
 	d, _ := c.metrics.Lookup(unit)
+	if c.late {
+		// The late side's requests went out late by up to its lag: every latency counted
+		// from the due time, and every rate, can be explained; the gaps between tokens
+		// cannot.
+		if lateTouches(d) {
+			return math.Inf(1)
+		}
+		return 0
+	}
 	if c.gpu > 0 {
 		if d.Unit == metric.Seconds || d.Kind == metric.Rate {
 			return c.gpu

@@ -30,6 +30,19 @@ const (
 	KeyLooks = "looks"
 	// KeyPartial is "yes" on a run cut short.
 	KeyPartial = "partial"
+	// KeyCacheFidelity sets the prefix hit ratio the workload was designed to give beside
+	// the one the server measured, where it measured one: "designed=0.842,block=16,
+	// measured=0.842..0.898,off=5/6", off counting the repetitions whose measured ratio
+	// is more than one block per prompt from the design (a cache that was not emptied, one
+	// too small for the working set, a router that scattered a prefix).
+	KeyCacheFidelity = "cache-fidelity"
+	// KeyAlpha is the family-wise significance level the gate decided with
+	// (-perf.alpha), written with KeyLooks once the gate has decided, so that a comparison
+	// of the files reproduces the gate's verdicts.
+	KeyAlpha = "gate-alpha"
+	// KeyThreshold is the threshold the gate decided with (-perf.threshold): a relative
+	// change applied to every metric, or "default" for each metric's own.
+	KeyThreshold = "gate-threshold"
 )
 
 // KeyHardwareFallback is on a run whose hardware class is a fallback: nvidia-smi was on
@@ -43,7 +56,7 @@ const KeyHardware = "hardware"
 
 // notes are the keys IsNote reports: perfgate's own and those `go test` writes.
 var notes = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
-	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyServerTiming: true, KeyITL: true, KeyLooks: true, KeyPartial: true,
+	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyServerTiming: true, KeyITL: true, KeyLooks: true, KeyPartial: true, KeyCacheFidelity: true, KeyAlpha: true, KeyThreshold: true,
 	KeyHardwareFallback: true}
 
 // IsNote reports whether a config key says where and when a run happened or how it went

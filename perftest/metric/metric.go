@@ -108,6 +108,9 @@ type Def struct {
 // Contains reports whether v is a possible value of the metric.
 func (d Def) Contains(v float64) bool {
 	lo, hi := d.Kind.Range()
+	if d.Unit == "MHz" && !(v > 0) {
+		return false // a clock read at 0 MHz or below is implausible telemetry
+	}
 	return v >= lo && v <= hi
 }
 
@@ -118,6 +121,9 @@ func (d Def) RangeProblem(v float64) string {
 		return ""
 	}
 	lo, hi := d.Kind.Range()
+	if d.Unit == "MHz" {
+		return "a clock reading must be above 0 MHz (implausible telemetry, never used to explain a change)"
+	}
 	if math.IsInf(hi, 1) {
 		return d.Kind.String() + " cannot be negative"
 	}

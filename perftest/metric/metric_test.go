@@ -143,3 +143,16 @@ func TestParts(t *testing.T) {
 		assert.False(t, IsPart(bad), bad)
 	}
 }
+
+// A GPU clock of 0 MHz or below is implausible telemetry: refused, so that it never
+// explains a change as a throttled GPU (issue 22).
+func TestClockMustBePositive(t *testing.T) {
+	d, ok := Default().Lookup(GPUSMClockMin)
+	require.True(t, ok)
+	for _, v := range []float64{0, -5} {
+		assert.False(t, d.Contains(v), "%g MHz", v)
+		assert.Contains(t, d.RangeProblem(v), "a clock reading must be above 0 MHz")
+	}
+	assert.True(t, d.Contains(1410))
+	assert.Empty(t, d.RangeProblem(1410))
+}

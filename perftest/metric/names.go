@@ -87,6 +87,10 @@ const (
 	MachineWakeP90  = "machine-wake-p90-sec"
 	MachineWakeP99  = "machine-wake-p99-sec"
 	MachineWakeMean = "machine-wake-mean-sec"
+	// MachineLate is 1 for an open-loop repetition whose client fell behind its schedule
+	// (schedule lag p99 over Case.MaxScheduleLag, -perf.max-schedule-lag), else 0: a client
+	// that cannot keep its schedule is evidence of a busy machine, like the wake-up delay.
+	MachineLate = "machine-schedule-late"
 
 	// The GPUs' telemetry, sampled with nvidia-smi during the repetition.
 	GPUSMClock      = "gpu-sm-clock-mhz"     // mean SM clock
@@ -171,6 +175,7 @@ var defaultSet = mustSet([]string{MachinePrefix, GPUPrefix, PartPrefix}, slices.
 		figure(MachineWakeP90, Seconds, P90, "how late a goroutine sleeping 1 ms woke up; 90th percentile"),
 		figure(MachineWakeP99, Seconds, P99, "how late a goroutine sleeping 1 ms woke up; 99th percentile"),
 		figure(MachineWakeMean, Seconds, Mean, "how late a goroutine sleeping 1 ms woke up; mean"),
+		figure(MachineLate, "", Whole, "1 when the open-loop client fell behind its schedule (lag p99 over the limit)"),
 
 		figure(GPUSMClock, "MHz", Mean, "GPU SM clock, mean"),
 		figure(GPUSMClockMin, "MHz", Whole, "GPU SM clock, lowest read"),

@@ -9,7 +9,8 @@
 //	NAME.txt                 a case's result file (Go benchmark format)
 //	NAME.records.jsonl       its per-request records (one JSON line per request, "rep"
 //	                         numbering repetitions from 1)
-//	NAME.server.jsonl        the server's gauges sampled during the run, when recorded,
+//	NAME.server.jsonl        the server's gauges sampled every 250 ms (perftest writes it
+//	                         whenever it read the server's metrics),
 //	                         repetitions numbered from 1 as in the records:
 //	                         {"rep": 1, "t_ns": 1500000000, "waiting": 3, "kv-usage": 0.41}
 //	NAME.baseline.txt        the baseline the case is compared with, when present beside it

@@ -118,7 +118,7 @@ func verdictColor(v gate.Verdict) int {
 // current run alone), in the order of the comparison table.
 func distributions(rep *gate.Report, base, cur *resultfile.File, baseName, curName string, baseTh, curTh []machine.ThrottledRep) *figGroup {
 	g := &figGroup{Title: "Distributions across repetitions"}
-	units := slices.DeleteFunc(slices.Clone(cur.Units), machine.IsTelemetry)
+	units := slices.DeleteFunc(slices.Clone(cur.Units), func(u string) bool { return machine.IsTelemetry(u) || metric.IsPart(u) })
 	verdicts := map[string]gate.Verdict{}
 	if rep != nil {
 		units = units[:0]

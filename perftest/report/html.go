@@ -102,9 +102,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 
 func verdictClass(v Verdict) string {
 	switch v {
-	case Regression, Unhealthy:
+	case Regression, Refused, Unhealthy:
 		return "v-regression"
-	case Inconclusive:
+	case Inconclusive, Undecided:
 		return "v-inconclusive"
 	case Pass, Improved:
 		return "v-pass"

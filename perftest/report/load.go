@@ -162,7 +162,9 @@ func Load(dir string, opt Options) (*Report, error) {
 			c := &Case{Name: f.Name, Path: path, Cur: f}
 			r.findBaseline(c, opt.Baselines)
 			r.readTimeline(c, strings.TrimSuffix(path, ".txt"))
-			c.compare(gopt, r.display)
+			if err := c.compare(gopt, r.display); err != nil {
+				r.Notes = append(r.Notes, fmt.Errorf("%s not compared: %w", c.Name, err))
+			}
 			cases = append(cases, c)
 		}
 	}
@@ -172,7 +174,9 @@ func Load(dir string, opt Options) (*Report, error) {
 			r.Notes = append(r.Notes, fmt.Errorf("%s: an A/B run needs both %s.A.txt and %s.B.txt; only one is there", dir, k, k))
 			continue
 		}
-		ab.compare(gopt, r.display)
+		if err := ab.compare(gopt, r.display); err != nil {
+			r.Notes = append(r.Notes, fmt.Errorf("A/B %s not compared: %w", k, err))
+		}
 		r.ABs = append(r.ABs, ab)
 	}
 	r.Cases, r.Sweeps = groupSweeps(cases)
@@ -228,26 +232,32 @@ func (r *Report) findBaseline(c *Case, root string) {
 	}
 }
 
-// compare runs the gate's comparison when the case has a baseline of the same setup.
-func (c *Case) compare(opt gate.Options, display func(string) string) {
+// compare runs the gate's comparison when the case has a baseline of the same setup, as
+// the gate decided it (gate.CompareAsRecorded: the looks, level and threshold the current
+// file records), so that the report's verdicts are the test's.
+func (c *Case) compare(opt gate.Options, display func(string) string) error {
 	c.Throttled = machine.Throttled(c.Cur)
 	if c.Unhealthy = healthy(c.Cur, c.Base); c.Unhealthy != nil || c.Base == nil {
-		return
+		return nil
 	}
 	c.BaseThrottled = machine.Throttled(c.Base)
 	if c.Diff = resultfile.Diff(c.Base, c.Cur, "baseline", "current"); c.Diff != "" {
-		return
+		return nil
 	}
-	c.Compare = gate.Compare(gated(c.Base, display(c.BaselinePath)), gated(c.Cur, display(c.Path)), opt)
+	rep, err := gate.CompareAsRecorded(gated(c.Base, display(c.BaselinePath)), gated(c.Cur, display(c.Path)), opt)
+	c.Compare = rep
+	return err
 }
 
-func (ab *AB) compare(opt gate.Options, display func(string) string) {
+func (ab *AB) compare(opt gate.Options, display func(string) string) error {
 	ab.ThrottledA, ab.ThrottledB = machine.Throttled(ab.A), machine.Throttled(ab.B)
 	ab.Diff = resultfile.Diff(ab.A, ab.B, "A", "B")
 	if ab.Unhealthy = healthy(ab.A, ab.B); ab.Unhealthy != nil {
-		return
+		return nil
 	}
-	ab.Compare = gate.Compare(gated(ab.A, display(ab.PathA)), gated(ab.B, display(ab.PathB)), opt)
+	rep, err := gate.CompareAsRecorded(gated(ab.A, display(ab.PathA)), gated(ab.B, display(ab.PathB)), opt)
+	ab.Compare = rep
+	return err
 }
 
 // healthy is the first problem the files record (nil files are left out).

@@ -38,11 +38,13 @@ func (r *Report) Headline() string {
 		Unhealthy:    fmt.Sprintf("UNHEALTHY: %d of %d %s recorded problems (error rate, undelivered load): not compared", count[Unhealthy], n, runs),
 		Regression:   fmt.Sprintf("REGRESSION: %d of %d compared %s regressed", count[Regression], n, runs),
 		Inconclusive: fmt.Sprintf("INCONCLUSIVE: %d of %d compared %s regressed on a GPU that throttled", count[Inconclusive], n, runs),
+		Refused:      fmt.Sprintf("REFUSED: %d of %d %s share no gated metric with the baseline or lack some of its gated metrics: not compared", count[Refused], n, runs),
+		Undecided:    fmt.Sprintf("UNDECIDED: %d of %d compared %s had too few repetitions for any change to be significant", count[Undecided], n, runs),
 	}
 	switch v := r.Verdict(); v {
-	case Unhealthy, Regression, Inconclusive:
+	case Unhealthy, Refused, Regression, Inconclusive, Undecided:
 		parts := []string{clause[v]}
-		for _, other := range []Verdict{Unhealthy, Regression, Inconclusive} {
+		for _, other := range []Verdict{Unhealthy, Refused, Regression, Inconclusive, Undecided} {
 			if other != v && count[other] > 0 {
 				parts = append(parts, clause[other])
 			}
@@ -192,7 +194,7 @@ func (r *Report) caseRow(b *strings.Builder, name string, c *Case) {
 }
 
 func mdVerdict(v Verdict) string {
-	if v >= Inconclusive {
+	if v >= Undecided {
 		return "**" + v.String() + "**"
 	}
 	return v.String()

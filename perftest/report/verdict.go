@@ -15,8 +15,10 @@ const (
 	NotGated     Verdict = iota // no baseline, or a baseline of another setup
 	Pass                        // compared: no regression
 	Improved                    // compared: no regression, some metrics better
+	Undecided                   // compared: no regression could be significant at these repetition counts
 	Inconclusive                // regressed metrics, measured on a GPU that slowed down
 	Regression                  // regressed metrics on a machine that did not slow down
+	Refused                     // no gated metric in common, or the baseline's gated metrics missing
 	Unhealthy                   // a run whose numbers do not describe the requested load
 )
 
@@ -26,8 +28,12 @@ func (v Verdict) String() string {
 		return "no regression"
 	case Improved:
 		return "improved"
+	case Undecided:
+		return "UNDECIDED"
 	case Inconclusive:
 		return "INCONCLUSIVE"
+	case Refused:
+		return "REFUSED"
 	case Regression:
 		return "REGRESSION"
 	case Unhealthy:
@@ -42,8 +48,10 @@ func (v Verdict) String() string {
 // repetition of both sides (a GPU that runs at its power cap all along) is part of the
 // setup, not noise.
 func judge(rep *gate.Report) (Verdict, string) {
-	regs, inc := rep.Regressions(), rep.Inconclusives()
+	regs, inc, und := rep.Regressions(), rep.Inconclusives(), rep.Undecideds()
 	switch {
+	case rep.Refusal() != nil:
+		return Refused, fmt.Sprintf("not compared: %v", rep.Refusal())
 	case len(regs) > 0:
 		return Regression, fmt.Sprintf("%d %s regressed: %s", len(regs), plural(len(regs), "metric", "metrics"), changeList(regs))
 	case len(inc) > 0:
@@ -53,6 +61,9 @@ func judge(rep *gate.Report) (Verdict, string) {
 		}
 		return Inconclusive, fmt.Sprintf("%d %s regressed (%s), but %s: machine noise explains the change as well as the code, so it is not called a regression (rerun on a quieter machine, a cool, uncapped GPU)",
 			len(inc), plural(len(inc), "metric", "metrics"), unitList(inc), why)
+	case len(und) > 0:
+		return Undecided, fmt.Sprintf("no regression of %d %s can be significant at %d+%d repetitions, whatever its size: not a pass (compare more repetitions)",
+			len(und), plural(len(und), "metric", "metrics"), und[0].NBase, und[0].NCur)
 	case len(rep.Improvements()) > 0:
 		imps := rep.Improvements()
 		return Improved, fmt.Sprintf("%d %s improved: %s", len(imps), plural(len(imps), "metric", "metrics"), changeList(imps))

@@ -63,12 +63,22 @@ func Listen(addr string) (*Receiver, error) {
 // Addr is the address the receiver listens on.
 func (r *Receiver) Addr() string { return r.ln.Addr().String() }
 
-// Close stops the receiver and waits for its handlers.
+// Close stops the receiver and waits for its handlers and connections: one refused
+// before its body was read (too large) lingers half a second in net/http before it is
+// closed, and Close waits for that too (at most closeWait), so nothing outlives it.
 func (r *Receiver) Close() error {
-	err := r.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	err := r.srv.Shutdown(ctx)
+	if err != nil {
+		err = r.srv.Close()
+	}
 	r.wg.Wait()
 	return err
 }
+
+// closeWait bounds how long Close waits for connections to end.
+const closeWait = 2 * time.Second
 
 // Stats returns the counts so far.
 func (r *Receiver) Stats() Stats {

@@ -12,7 +12,7 @@ import (
 
 // TestCalibrate checks that calibration runs in both modes and reports complete,
 // self-consistent figures. The figures themselves are machine-dependent, so none is
-// checked against a limit: `perfgate calibrate` reports them and README records them.
+// checked against a limit: `perfgate calibrate` reports them and docs/benchmarks.md records them.
 func TestCalibrate(t *testing.T) {
 	for _, mode := range []Mode{Burst, PerStream} {
 		t.Run(mode.String(), func(t *testing.T) {
