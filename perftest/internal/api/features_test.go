@@ -210,3 +210,41 @@ func TestPooledStream(t *testing.T) {
 	assert.ErrorIs(t, bad.UsageErr, sse.ErrBadUsage)
 	assert.Nil(t, bad.Usage)
 }
+
+// TestNoAllocPerKindedEvent: reading a reasoning, tool-call or refusal delta on the chat
+// stream, or a Responses API delta event (its "event:" line included), allocates nothing,
+// as a text token does (TestNoAllocPerToken).
+func TestNoAllocPerKindedEvent(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	chat := func(delta string) string {
+		return "data: " + `{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":` + delta + `,"logprobs":null,"finish_reason":null}]}` + "\n\n"
+	}
+	resp := func(typ, delta string) string {
+		return "event: " + typ + "\ndata: " + `{"content_index":0,"delta":"` + delta + `","item_id":"msg_1","output_index":0,"sequence_number":7,"type":"` + typ + `"}` + "\n\n"
+	}
+	for _, tc := range []struct {
+		name string
+		api  *API
+		ev   string
+		tok  sse.Token
+	}{
+		{"chat reasoning (vLLM)", Chat, chat(`{"reasoning":" so"}`), sse.Reasoning},
+		{"chat reasoning_content (SGLang)", Chat, chat(`{"content":null,"reasoning_content":" so","tool_calls":null}`), sse.Reasoning},
+		{"chat tool-call arguments", Chat, chat(`{"tool_calls":[{"index":0,"function":{"arguments":"\"ci"}}]}`), sse.ToolCall},
+		{"chat refusal", Chat, chat(`{"refusal":" no"}`), sse.Refusal},
+		{"responses reasoning", Responses, resp("response.reasoning_text.delta", " so"), sse.Reasoning},
+		{"responses text", Responses, resp("response.output_text.delta", " the"), sse.Answer},
+		{"responses arguments", Responses, resp("response.function_call_arguments.delta", `{\"a`), sse.ToolCall},
+	} {
+		s := tc.api.NewStream()
+		s.Reset(strings.NewReader(strings.Repeat(tc.ev, 2000)))
+		allocs := testing.AllocsPerRun(1000, func() {
+			if ev, err := s.Next(); err != nil || ev.Kind != Output || ev.Token != tc.tok {
+				t.Fatalf("%s: unexpected event %v %v", tc.name, ev, err)
+			}
+		})
+		assert.Zero(t, allocs, tc.name)
+	}
+}
