@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"strings"
@@ -109,10 +110,41 @@ func requestID(responseID string) string {
 	return responseID
 }
 
+// collectPerfMetrics reads the perf metrics of a repetition's requests. The server records
+// a request's metrics as it finishes it, which can be just after the stream's last byte
+// reached the client: while some answered request is missing and the server had metrics
+// to give at all, it reads again, a few times over about a second.
+func (s *Session) collectPerfMetrics(ctx context.Context, recs []Record) (map[string]*ServerPhases, error) {
+	byID, err := s.readPerfMetrics(ctx, s.timing.perfURL)
+	for wait := 20 * time.Millisecond; err == nil && len(byID) > 0 && wait < 1500*time.Millisecond && missingPerfMetrics(recs, byID); wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return byID, nil
+		case <-time.After(wait):
+		}
+		more, err2 := s.readPerfMetrics(ctx, s.timing.perfURL)
+		if err2 != nil {
+			break
+		}
+		maps.Copy(byID, more)
+	}
+	return byID, err
+}
+
+// missingPerfMetrics reports whether an answered request with a stream id has no metrics.
+func missingPerfMetrics(recs []Record, byID map[string]*ServerPhases) bool {
+	for _, r := range recs {
+		if _, ok := byID[requestID(r.ResponseID)]; r.Outcome == OK && r.ResponseID != "" && !ok {
+			return true
+		}
+	}
+	return false
+}
+
 // joinPerfMetrics reads the perf metrics after a repetition and joins each to its record.
 func (s *Session) joinPerfMetrics(ctx context.Context, rep *Repetition, n int) {
 	t := s.timing
-	byID, err := s.readPerfMetrics(ctx, t.perfURL)
+	byID, err := s.collectPerfMetrics(ctx, rep.Records)
 	if err != nil {
 		s.note("perfmetrics", "perftest: server timing: repetition %d: %v: requests are not split by the server's perf metrics", n, err)
 		return

@@ -25,12 +25,15 @@ func TestTimedStandIns(t *testing.T) {
 		target  func(url string) Target
 		source  string
 		queue   bool
+		lag     time.Duration
 	}{
-		{"llama.cpp timings", fakeserver.LlamaCppTimings, func(u string) Target { return llamacpp.Endpoint(u) }, "timings", false},
-		{"TensorRT-LLM perf metrics", fakeserver.TRTLLMPerfMetrics, func(u string) Target { return trtllm.Endpoint(u) }, "perf-metrics", true},
+		{"llama.cpp timings", fakeserver.LlamaCppTimings, func(u string) Target { return llamacpp.Endpoint(u) }, "timings", false, 0},
+		{"TensorRT-LLM perf metrics", fakeserver.TRTLLMPerfMetrics, func(u string) Target { return trtllm.Endpoint(u) }, "perf-metrics", true, 0},
+		// Metrics booked 50 ms after each stream ended: read again until all are there.
+		{"TensorRT-LLM perf metrics booked late", fakeserver.TRTLLMPerfMetrics, func(u string) Target { return trtllm.Endpoint(u) }, "perf-metrics", true, 50 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := fakeserver.StartTimed(t, fakeserver.Timed{Dialect: tc.dialect, Slots: 2, Prefill: 3 * time.Millisecond, ITL: time.Millisecond, Cached: 32})
+			srv := fakeserver.StartTimed(t, fakeserver.Timed{Dialect: tc.dialect, Slots: 2, Prefill: 3 * time.Millisecond, ITL: time.Millisecond, Cached: 32, MetricsLag: tc.lag})
 			var res *Result
 			capture(t, nil, func(tb testing.TB) {
 				res = Run(tb, Case{Target: tc.target(srv.URL), Workload: fixtures.Synthetic{ISL: 64, OSL: 4, Prompts: 12, Seed: 1, Vocab: 32000},

@@ -48,6 +48,10 @@ type Timed struct {
 	Slots        int // 0: 1
 	Prefill, ITL time.Duration
 	Cached       int
+	// MetricsLag records a finished request's truth and perf metrics this long after its
+	// stream ended, as a server that books a request after answering it: a client that
+	// reads /perf_metrics at once misses it.
+	MetricsLag time.Duration
 }
 
 // TimedTruth is what a Timed stand-in measured of one request on its own clock: the
@@ -141,6 +145,9 @@ func (s *TimedServer) complete(w http.ResponseWriter, r *http.Request) {
 	t.Queue, t.Prefill, t.Decode = t.scheduled.Sub(t.arrival), t.first.Sub(t.scheduled), t.last.Sub(t.first)
 	send(s.lastChunk(id, t))
 	send("[DONE]")
+	if s.cfg.MetricsLag > 0 {
+		time.Sleep(s.cfg.MetricsLag) // the stream has ended: the client no longer waits on it
+	}
 	s.finished(id, t)
 }
 
