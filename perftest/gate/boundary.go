@@ -43,17 +43,45 @@ func worseBound(bv, cv []float64, lowerBetter bool, level float64) float64 {
 	if k < 1 {
 		return math.Inf(1)
 	}
-	diffs := make([]float64, 0, n1*n2)
-	for _, c := range cv {
-		for _, b := range bv {
-			diffs = append(diffs, c-b)
+	if lowerBetter {
+		return kthLargestDiff(cv, bv, k) // upper bound of the shift
+	}
+	return kthLargestDiff(bv, cv, k) // the fall a rate may have: minus the lower bound of the shift
+}
+
+// kthLargestDiff is the k-th largest of the len(xs) len(ys) differences x - y, found by
+// bisecting on the value with an O(n) count of the differences above it, so that files of
+// 100,000s of repetitions do not need their differences in memory.
+func kthLargestDiff(xs, ys []float64, k int) float64 {
+	xs, ys = slices.Sorted(slices.Values(xs)), slices.Sorted(slices.Values(ys))
+	// above counts the differences greater than t.
+	above := func(t float64) int {
+		n, i := 0, 0 // i: the ys below x - t, for ascending x
+		for _, x := range xs {
+			for i < len(ys) && ys[i] < x-t {
+				i++
+			}
+			n += i
+		}
+		return n
+	}
+	lo, hi := xs[0]-ys[len(ys)-1], xs[len(xs)-1]-ys[0]
+	if above(lo) < k {
+		return lo
+	}
+	// above(lo) >= k > above(hi): the k-th largest is in (lo, hi].
+	for range 200 {
+		mid := lo + (hi-lo)/2
+		if mid <= lo || mid >= hi {
+			break
+		}
+		if above(mid) >= k {
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
-	slices.Sort(diffs)
-	if lowerBetter {
-		return diffs[len(diffs)-k] // upper bound of the shift
-	}
-	return -diffs[k-1] // the fall a rate may have: minus the lower bound of the shift
+	return hi
 }
 
 // boundaryLevel is the nominal one-sided level of the no-change bound at a look of ncur

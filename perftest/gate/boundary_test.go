@@ -3,6 +3,7 @@ package gate
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,4 +143,30 @@ func TestReadSequentialLeast(t *testing.T) {
 	f.Config[0].Value = "least:x:6,10"
 	_, err = ReadSequential(f)
 	assert.ErrorContains(t, err, "bad least look")
+}
+
+// kthLargestDiff agrees with sorting every difference, ties included.
+func TestKthLargestDiff(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 200 {
+		xs, ys := make([]float64, 1+rng.IntN(12)), make([]float64, 1+rng.IntN(12))
+		for i := range xs {
+			xs[i] = float64(rng.IntN(5))
+		}
+		for i := range ys {
+			ys[i] = rng.NormFloat64()
+		}
+		if rng.IntN(2) == 0 {
+			xs, ys = ys, xs
+		}
+		var diffs []float64
+		for _, x := range xs {
+			for _, y := range ys {
+				diffs = append(diffs, x-y)
+			}
+		}
+		slices.Sort(diffs)
+		k := 1 + rng.IntN(len(diffs))
+		assert.InDelta(t, diffs[len(diffs)-k], kthLargestDiff(xs, ys, k), 1e-12, "k %d of %v - %v", k, xs, ys)
+	}
 }
