@@ -336,7 +336,7 @@ func (s *Sequential) Decide(r *Report, n int) bool {
 	switch {
 	case len(r.Regressions()) > 0:
 		s.Stopped = fmt.Sprintf("after %d repetitions: %s regressed", n, r.Regressions()[0].Unit)
-	case len(s.Unsettled(r)) == 0:
+	case slices.ContainsFunc(r.Deltas, func(d Delta) bool { return !d.Figure }) && len(s.Unsettled(r)) == 0:
 		s.Stopped = fmt.Sprintf("after %d repetitions: every metric within its threshold (no-change boundary)", n)
 	case n < s.Least && s.Next(n) != 0:
 		s.Stopped = ""
