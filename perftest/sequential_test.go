@@ -132,7 +132,7 @@ func TestGateNoChangeBoundary(t *testing.T) {
 		res = Run(tb, c)
 		res.Gate(tb, path)
 	})
-	m := regexp.MustCompile(`sequential: looks at 4, 8, 12 repetitions \(before 8 only at the no-change boundary\); stopped: after (\d+) repetitions: (.*)`).FindStringSubmatch(g.logged())
+	m := regexp.MustCompile(`sequential: looks at 4, 8, 12 repetitions \(before 8 only at the no-change boundary\); stopped: after (\d+) repetitions[:,] (.*)`).FindStringSubmatch(g.logged())
 	require.NotNil(t, m, g.logged())
 	if m[1] == "4" {
 		assert.Equal(t, "every metric within its threshold (no-change boundary)", m[2])
