@@ -27,9 +27,10 @@ type Pairs struct {
 }
 
 // PairedOrder describes how an A/B run ordered its repetitions, recorded in the result
-// files' metric.KeyABOrder line: blocks of four, A B B A or B A A B, starting with First
-// and alternating, so that every prefix of whole blocks has each side at the same mean
-// position (a steady drift adds the same to both sides); Seed chose First.
+// files' metric.KeyABOrder line: blocks of four, every one First (A B B A or B A A B), so
+// that every prefix of whole blocks has each side the same number of times at the same mean
+// position (a steady drift adds the same to both sides). Pair i is the i-th repetition of
+// each side, run back to back. Seed chose First.
 type PairedOrder struct {
 	First string // "ABBA" or "BAAB"
 	Seed  uint64
@@ -45,19 +46,7 @@ func NewPairedOrder(seed uint64) PairedOrder {
 
 // Sides returns the order of the first blocks*4 repetitions, one letter each.
 func (o PairedOrder) Sides(blocks int) string {
-	other := "BAAB"
-	if o.First == "BAAB" {
-		other = "ABBA"
-	}
-	var sb strings.Builder
-	for i := range blocks {
-		if i%2 == 0 {
-			sb.WriteString(o.First)
-		} else {
-			sb.WriteString(other)
-		}
-	}
-	return sb.String()
+	return strings.Repeat(o.First, max(blocks, 0))
 }
 
 // ConfigValue is the order as its config line's value: "blocks ABBA seed 42".

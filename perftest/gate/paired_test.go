@@ -179,8 +179,8 @@ func TestHodgesLehmann(t *testing.T) {
 }
 
 func TestPairedOrder(t *testing.T) {
-	assert.Equal(t, "ABBABAABABBA", NewPairedOrder(42).Sides(3))
-	assert.Equal(t, "BAABABBA", NewPairedOrder(7).Sides(2))
+	assert.Equal(t, "ABBAABBAABBA", NewPairedOrder(42).Sides(3))
+	assert.Equal(t, "BAABBAAB", NewPairedOrder(7).Sides(2))
 	for _, seed := range []uint64{1, 2, 99} {
 		s := NewPairedOrder(seed).Sides(5)
 		for blocks := 1; blocks <= 5; blocks++ {
