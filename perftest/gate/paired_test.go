@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/perfgate/perfgate/internal/golden"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
@@ -286,4 +287,30 @@ func TestPairedAsRecorded(t *testing.T) {
 	assert.Equal(t, Undecided, rep.Deltas[0].Verdict)
 	assert.True(t, math.IsInf(rep.Deltas[0].MDE, 1))
 	assert.True(t, slices.ContainsFunc(rep.Warnings, func(e error) bool { return e != nil }), "the sample-size warning")
+}
+
+// The two sides of an A/B run (testdata/paired-a.txt, paired-b.txt: 10 pairs in ABBA
+// blocks while the machine slowed by 30%, B's ITL 10% slower, its e2e 4%) compare pair by
+// pair from their ab-order line: ITL regressed, e2e and req/s below the threshold, and the
+// reports say "paired". Without the pairs (the same files, unpaired) the drift's spread
+// hides the ITL regression.
+func TestPairedGolden(t *testing.T) {
+	a, err := resultfile.Read("testdata/paired-a.txt")
+	require.NoError(t, err)
+	b, err := resultfile.Read("testdata/paired-b.txt")
+	require.NoError(t, err)
+	rep, err := CompareAsRecorded(a, b, testOptions)
+	require.NoError(t, err)
+	v := verdicts(rep)
+	assert.Equal(t, Regression, v["itl-p50-sec"])
+	assert.Equal(t, Unchanged, v["e2e-p50-sec"], "4% is below the 5% threshold")
+	assert.Equal(t, Unchanged, v["ttft-p50-sec"])
+	assert.Equal(t, Unchanged, v["error-rate"], "all zero: no pair differs")
+	for _, format := range []string{"text", "markdown", "json"} {
+		var buf strings.Builder
+		require.NoError(t, rep.Write(&buf, format))
+		golden.Check(t, "paired."+format+".golden", []byte(buf.String()))
+	}
+	unpaired := Compare(a, b, testOptions)
+	assert.Equal(t, Unchanged, verdicts(unpaired)["itl-p50-sec"], "unpaired, the drift hides 10%")
 }
