@@ -102,7 +102,7 @@ func (r *Result) Gate(tb testing.TB, path string) *gate.Report {
 func (r *Result) update(tb testing.TB, path string) {
 	tb.Helper()
 	extended := false
-	if looks := r.looks(); looks != nil && len(r.Reps) < looks[len(looks)-1] {
+	if looks, _ := r.looks(); looks != nil && len(r.Reps) < looks[len(looks)-1] {
 		// Every later comparison gains from a larger baseline: record it at the most
 		// repetitions a comparison may take.
 		tb.Logf("perftest: %s: recording the baseline with %d repetitions (Case.MaxCount, -perf.max-count): running %d more", r.Name, looks[len(looks)-1], looks[len(looks)-1]-len(r.Reps))
@@ -230,12 +230,14 @@ func (r *Result) judge(tb testing.TB, rep *gate.Report, path string) {
 
 // compareSequentially compares the result with the baseline and, while the comparison is
 // undecided and the case allows more repetitions (Case.MaxCount), runs the next batch and
-// looks again, with the p-values of a group-sequential design.
+// looks again, with the p-values of a group-sequential design. Its first look may come
+// before Count (-perf.min-count): there it stops only at the no-change boundary or on a
+// regression.
 func (r *Result) compareSequentially(tb testing.TB, base *resultfile.File, opt gate.Options) *gate.Report {
 	tb.Helper()
 	var seq *gate.Sequential
-	if looks := r.looks(); looks != nil {
-		seq = &gate.Sequential{Looks: looks}
+	if looks, least := r.looks(); looks != nil {
+		seq = &gate.Sequential{Looks: looks, Least: least}
 		opt.Sequential = seq
 	}
 	for {
@@ -247,7 +249,11 @@ func (r *Result) compareSequentially(tb testing.TB, base *resultfile.File, opt g
 			return rep
 		}
 		next := seq.Next(len(r.Reps))
-		tb.Logf("perftest: %s: undecided after %d repetitions (%s): running %d more", r.Name, len(r.Reps), strings.Join(rep.Undecided(), "; "), next-len(r.Reps))
+		why := rep.Undecided()
+		if len(why) == 0 {
+			why = seq.Unsettled(rep) // an early look: not every metric within the no-change boundary
+		}
+		tb.Logf("perftest: %s: undecided after %d repetitions (%s): running %d more", r.Name, len(r.Reps), strings.Join(why, "; "), next-len(r.Reps))
 		r.extend(tb, next-len(r.Reps))
 	}
 }

@@ -37,7 +37,10 @@ type Case struct {
 	// more run in batches of Count/2, each batch a look of a group-sequential design that
 	// keeps the false-alarm rate at alpha (see gate.Sequential). At most Count: exactly
 	// Count. 0: in the go test entry points -perf.max-count, which is 3 x Count by default;
-	// in RunAB, exactly Count.
+	// in RunAB, exactly Count. Against a baseline (Run and Result.Gate) the first look
+	// comes earlier, at -perf.min-count (5), where an unchanged case stops when every
+	// metric's confidence bound lies within its threshold (the no-change boundary); a
+	// comparison not settled there runs on to Count and is judged as before.
 	MaxCount int
 	// Warmup is the number of requests sent before the first repetition and left out of the
 	// results (0: one per concurrent stream; negative: none). They open connections and warm
@@ -120,6 +123,24 @@ const defaultCount = 10
 
 // count is the number of repetitions the case asks for.
 func (c Case) count() int { return max(cmp.Or(c.Count, defaultCount), 1) }
+
+// defaultMinCount is the first look of a comparison against a baseline (-perf.min-count):
+// with a baseline of 30 repetitions at 3% noise, 5 current ones bound an unchanged
+// metric's change within its 5% threshold (see gate.Sequential.Unsettled).
+const defaultMinCount = 5
+
+// gateLooks are the looks of a comparison against a baseline (Result.Gate): looks(), led by
+// an early look at minCount repetitions when that is at least 2 and at most two thirds of
+// Count (an early look one or two repetitions short of Count saves little); least is then
+// Count, the first look at which the comparison may stop other than at the no-change
+// boundary or on a regression (0 without an early look).
+func (c Case) gateLooks(minCount int) (looks []int, least int) {
+	looks = c.looks()
+	if looks == nil || minCount < 2 || 3*minCount > 2*looks[0] || len(looks) >= gate.MaxLooks {
+		return looks, 0
+	}
+	return append([]int{minCount}, looks...), looks[0]
+}
 
 // looks are the repetition counts at which a comparison of the case is looked at: Count,
 // then every Count/2 more up to MaxCount (spaced wider where that would make more than

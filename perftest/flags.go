@@ -15,6 +15,7 @@ import (
 var (
 	flagUpdate    = flag.Bool("perf.update", envBool("PERFGATE_UPDATE"), "rewrite baselines with this run's results (env PERFGATE_UPDATE)")
 	flagCount     = flag.Int("perf.count", envInt("PERFGATE_COUNT", defaultCount), "repetitions per perf case, the least a comparison takes (env PERFGATE_COUNT)")
+	flagMinCount  = flag.Int("perf.min-count", envInt("PERFGATE_MIN_COUNT", defaultMinCount), "first look of a comparison against a baseline when -perf.max-count is above -perf.count: Run runs this many, and an unchanged case stops there when every metric's confidence bound lies within its threshold (the no-change boundary), else Result.Gate runs on to -perf.count as before; above two thirds of -perf.count: off (env PERFGATE_MIN_COUNT)")
 	flagMaxCount  = flag.Int("perf.max-count", envInt("PERFGATE_MAX_COUNT", 0), "most repetitions per perf case while its comparison is undecided; 0: 3 x -perf.count; -perf.count or less: a fixed count (env PERFGATE_MAX_COUNT)")
 	flagStrict    = flag.Bool("perf.strict", envBool("PERFGATE_STRICT"), "fail a case whose comparison is INCONCLUSIVE (a busier machine can explain its changes) instead of skipping it (env PERFGATE_STRICT)")
 	flagOut       = flag.String("perf.out", os.Getenv("PERFGATE_OUT"), "folder for result files and per-request records (env PERFGATE_OUT)")

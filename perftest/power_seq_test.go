@@ -36,8 +36,8 @@ func prefixFile(f *resultfile.File, n int) *resultfile.File {
 // runSequential plays one sequential comparison on pre-drawn runs: it looks at each of
 // the design's looks in turn (the baseline growing too when paired, else whole) and
 // stops as the gate does. It returns the report at the stop and the current run's count.
-func runSequential(base, cur *resultfile.File, looks []int, paired bool, opt gate.Options) (*gate.Report, int) {
-	seq := &gate.Sequential{Looks: looks, Paired: paired}
+func runSequential(base, cur *resultfile.File, looks []int, least int, paired bool, opt gate.Options) (*gate.Report, int) {
+	seq := &gate.Sequential{Looks: looks, Least: least, Paired: paired}
 	opt.Sequential = seq
 	for _, n := range looks {
 		b := base
@@ -56,6 +56,12 @@ func runSequential(base, cur *resultfile.File, looks []int, paired bool, opt gat
 // (powerRun), with one metric regressing alone by shift in each trial (each of the 14 in
 // turn; none with shift 0).
 func powerSequential(design string, looks []int, paired bool, shift float64, trials int, noise float64, opt gate.Options) seqCell {
+	return powerSequentialLeast(design, looks, 0, paired, shift, trials, noise, opt)
+}
+
+// powerSequentialLeast is powerSequential for a design whose looks before least stop only at
+// the no-change boundary or on a regression.
+func powerSequentialLeast(design string, looks []int, least int, paired bool, shift float64, trials int, noise float64, opt gate.Options) seqCell {
 	c := seqCell{design: design, shift: shift, trials: trials}
 	most := looks[len(looks)-1]
 	rng := rand.New(rand.NewPCG(uint64(len(looks))*7+boolSeed(paired), math.Float64bits(shift)))
@@ -63,7 +69,7 @@ func powerSequential(design string, looks []int, paired bool, shift float64, tri
 		target := i % (len(powerMetrics) - 1)
 		base := powerRun(rng, most, noise, nil, 0)
 		cur := powerRun(rng, most, noise, func(j int) bool { return shift > 0 && j == target }, shift)
-		rep, n := runSequential(base, cur, looks, paired, opt)
+		rep, n := runSequential(base, cur, looks, least, paired, opt)
 		c.reps += n
 		alarm := false
 		for j, d := range rep.Deltas {
@@ -275,4 +281,58 @@ func TestPowerBusyMachine(t *testing.T) {
 	}
 	tw.Flush()
 	t.Logf("machine noise injected, %d trials per row, count 10, default thresholds:\n%s", trials, sb.String())
+}
+
+// TestPowerBoundary is the power self-test of the no-change boundary: the gate against a
+// baseline of 30 repetitions (-perf.count 10, -perf.max-count 30, where -perf.update
+// records at 30), the quickstart's 15 metrics at 3% noise with their default thresholds,
+// a metric regressing alone by 0, 5, 10 or 20%, judged look by look as Result.Gate does:
+// with the first look at -perf.min-count 5 (the default) or 6, the boundary's early look,
+// and without (-perf.min-count 10: the looks before the boundary). The table is in
+// docs/boundary.md:
+//
+//	go test -run TestPowerBoundary -v ./perftest -perf.power
+//
+// It checks the boundary's promises: an unchanged case stops at a mean of at most 6
+// repetitions at the default, a regression is caught about as often as without the early look, and
+// false alarms per case stay at or below alpha.
+func TestPowerBoundary(t *testing.T) {
+	trials := 140
+	if *flagPower {
+		trials = 1400
+	}
+	opt := GateOptions(0, 0)
+	c := Case{Count: 10, MaxCount: 30}
+	var cells []seqCell
+	for _, d := range []struct {
+		name     string
+		minCount int
+	}{{"min-count 10 (no early look)", 10}, {"min-count 6", 6}, {"min-count 5 (the default)", 5}} {
+		looks, least := c.gateLooks(d.minCount)
+		for _, shift := range []float64{0, 0.05, 0.10, 0.20} {
+			cells = append(cells, powerSequentialLeast(d.name, looks, least, false, shift, trials, 0.03, opt))
+		}
+	}
+	var sb strings.Builder
+	writeSeqTable(&sb, cells)
+	t.Logf("gate against a baseline of 30, current 5, 6 or 10..30, %d trials per row, 3%% noise, default thresholds, the quickstart's 15 metrics:\n%s", trials, sb.String())
+	const shifts = 4
+	for i, c := range cells {
+		rate := float64(c.detected) / float64(c.trials)
+		mean := float64(c.reps) / float64(c.trials)
+		assert.LessOrEqual(t, float64(c.falseAlarms)/float64(c.trials), 0.05, "%s %.0f%%: family-wise false alarms per case", c.design, 100*c.shift)
+		if i < shifts {
+			continue
+		}
+		old := cells[i%shifts]
+		switch c.shift {
+		case 0:
+			if i >= 2*shifts {
+				assert.LessOrEqual(t, mean, 6.0, "%s: mean repetitions of an unchanged case", c.design)
+			}
+		case 0.20:
+			assert.GreaterOrEqual(t, rate, float64(old.detected)/float64(old.trials)-0.02, "%s: a 20%% regression is caught as often as without the early look", c.design)
+			assert.GreaterOrEqual(t, rate, 0.95, "%s: a 20%% regression alone", c.design)
+		}
+	}
 }

@@ -20,7 +20,8 @@ func TestRunStopsBeforeTestDeadline(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(c, Case{Target: srv, Workload: small, Load: Concurrency(4), Count: 10000, Warmup: -1})
+		// A fixed count (MaxCount: Count): Run runs all of it, not a gate's first look.
+		Run(c, Case{Target: srv, Workload: small, Load: Concurrency(4), Count: 10000, MaxCount: 10000, Warmup: -1})
 	}()
 	<-done
 	require.True(t, c.fatal)

@@ -88,6 +88,6 @@ func (s *Session) lateness(lag time.Duration) resultfile.Metric {
 		return resultfile.Metric{Unit: metric.MachineLate, Value: 0}
 	}
 	s.logf("perftest: repetition %d: schedule lag p99 %v is over %s %v: the client could not keep its schedule, so this machine is busy; the repetition counts as machine evidence (latencies that regress against a punctual baseline are INCONCLUSIVE), not as a failure",
-		len(s.result.Reps)+1, lag, s.settings.Name("MaxScheduleLag"), s.c.maxScheduleLag())
+		len(s.result.Reps)+1, lag.Round(10*time.Microsecond), s.settings.Name("MaxScheduleLag"), s.c.maxScheduleLag())
 	return resultfile.Metric{Unit: metric.MachineLate, Value: 1}
 }

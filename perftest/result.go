@@ -43,12 +43,14 @@ type Result struct {
 	unfinished []Record
 }
 
-// looks are the counts at which a sequential comparison of the result looks (nil: fixed).
-func (r *Result) looks() []int {
+// looks are the counts at which a sequential comparison of the result against a baseline
+// looks (nil: fixed), and the first of them at which it may stop other than at the
+// no-change boundary or on a regression (see Case.gateLooks).
+func (r *Result) looks() ([]int, int) {
 	if r.session == nil {
-		return nil
+		return nil, 0
 	}
-	return r.session.c.looks()
+	return r.session.c.gateLooks(*flagMinCount)
 }
 
 // Repetition is one replay of the workload.

@@ -17,7 +17,10 @@ import (
 )
 
 // Run runs a perf case: it replays the workload against the target Count times
-// (-perf.count when 0) and returns the per-repetition metrics. With -perf.endpoint the case
+// (-perf.count when 0) and returns the per-repetition metrics. When MaxCount (-perf.max-count)
+// is above Count, so that Result.Gate may take more, Run runs only the gate's first look,
+// -perf.min-count (5) when at most two thirds of Count: Result.Gate stops there when every metric is
+// within its threshold (the no-change boundary), else runs on to Count and beyond as before. With -perf.endpoint the case
 // goes to that server instead of its Target. A bad Case fails the test with a message saying
 // what to set. Failed requests are counted, not fatal; after the run the case fails on the
 // result's Problems (an error rate over Case.MaxErrorRate, a load the client did not
@@ -39,7 +42,11 @@ func Run(tb testing.TB, c Case) *Result {
 		tb.Fatalf("perftest: %s", termtext.Text(err.Error()))
 	}
 	tb.Cleanup(s.Close)
-	res, runErr := s.run(ctx, c.count(), true)
+	first := c.count()
+	if looks, _ := c.gateLooks(*flagMinCount); looks != nil {
+		first = looks[0] // Result.Gate runs more while the comparison is undecided
+	}
+	res, runErr := s.run(ctx, first, true)
 	res.session = s
 	res.finish(tb, stop, runErr, 0, true)
 	return res

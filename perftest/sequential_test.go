@@ -91,3 +91,58 @@ func TestGateSequentialRunsToTheMost(t *testing.T) {
 	assert.Equal(t, &gate.Sequential{Looks: []int{2, 3, 4}}, seq)
 	assert.Empty(t, resultfile.Diff(base.File(), f, "a", "b"), "the design is not part of the setup")
 }
+
+func TestGateLooks(t *testing.T) {
+	for _, tc := range []struct {
+		count, most, min int
+		want             []int
+		least            int
+	}{
+		{10, 30, 5, []int{5, 10, 15, 20, 25, 30}, 10},
+		{10, 30, 6, []int{6, 10, 15, 20, 25, 30}, 10},
+		{10, 30, 7, []int{10, 15, 20, 25, 30}, 0}, // more than two thirds of Count
+		{10, 30, 1, []int{10, 15, 20, 25, 30}, 0},
+		{10, 10, 5, nil, 0}, // a fixed count
+		{6, 9, 5, []int{6, 9}, 0},
+	} {
+		looks, least := Case{Count: tc.count, MaxCount: tc.most}.gateLooks(tc.min)
+		assert.Equal(t, tc.want, looks, "count %d max %d min %d", tc.count, tc.most, tc.min)
+		assert.Equal(t, tc.least, least, "count %d max %d min %d", tc.count, tc.most, tc.min)
+	}
+}
+
+// With -perf.min-count below Count, Run runs the early look's repetitions, and the gate
+// stops there only at the no-change boundary; the result file records the design.
+func TestGateNoChangeBoundary(t *testing.T) {
+	srv := newFakeServer(t, time.Millisecond, nil)
+	c := Case{Name: "PerfSeq", Target: srv, Workload: small, Load: Concurrency(2), Count: 8, MaxCount: 12, Warmup: -1}
+	path := filepath.Join(t.TempDir(), "seq.txt")
+	setFlag(t, flagMinCount, 4)
+	setFlag(t, flagUpdate, true)
+	up := capture(t, nil, func(tb testing.TB) { Run(tb, c).Gate(tb, path) })
+	require.Empty(t, up.errors())
+	assert.Contains(t, up.logged(), "repetition 4/4 done", "Run runs the first look")
+	assert.Contains(t, up.logged(), "updated (12 repetitions)", "the baseline is recorded at the most")
+	*flagUpdate = false
+
+	out := t.TempDir()
+	setFlag(t, flagOut, out)
+	var res *Result
+	g := capture(t, nil, func(tb testing.TB) {
+		res = Run(tb, c)
+		res.Gate(tb, path)
+	})
+	m := regexp.MustCompile(`sequential: looks at 4, 8, 12 repetitions \(before 8 only at the no-change boundary\); stopped: after (\d+) repetitions[:,] (.*)`).FindStringSubmatch(g.logged())
+	require.NotNil(t, m, g.logged())
+	if m[1] == "4" {
+		assert.Equal(t, "every metric within its threshold (no-change boundary)", m[2])
+	} else {
+		assert.Contains(t, g.logged(), "undecided after 4 repetitions (", "an early look that goes on says which bounds are beyond their thresholds")
+	}
+	f, err := resultfile.Read(filepath.Join(out, "PerfSeq.txt"))
+	require.NoError(t, err)
+	seq, err := gate.ReadSequential(f)
+	require.NoError(t, err)
+	assert.Equal(t, &gate.Sequential{Looks: []int{4, 8, 12}, Least: 8}, seq)
+	assert.Len(t, res.Reps, len(f.Reps))
+}

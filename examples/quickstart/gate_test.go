@@ -48,7 +48,13 @@ func TestGateCatchesSlowerDecode(t *testing.T) {
 	}
 	slow := engine
 	slow.Profile = mock.DefaultProfile().Scaled(1, 1.2)
-	res := runQuickstart(t, slow)
+	// perftest.Execute, not Run: the slowed run writes no result file, so -perf.out keeps
+	// TestPerfQuickstart's own PerfQuickstart.txt whichever tests -run selects.
+	res, err := perftest.Execute(t.Context(), perftest.Case{Name: "PerfQuickstart", Target: mock.Start(t, slow), Workload: workload, Load: load},
+		perftest.ExecOptions{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
 	base, err := resultfile.Read(baseline)
 	if err != nil {
 		t.Fatal(err)

@@ -33,9 +33,18 @@ import (
 // p-values, so false regressions stay below alpha per case over all looks together, however
 // the run stops. Looks the run did not take are counted as if taken, which only makes the
 // p-values larger.
+//
+// A look also stops at the no-change boundary (see Unsettled): when every gated metric is
+// settled unchanged or judged. Looks before Least repetitions stop only there or on a
+// regression: they are early looks for the common case of no change, which the rule
+// "no metric beyond its threshold undecided" of the looks from Least on would stop on too
+// little evidence.
 type Sequential struct {
 	Looks  []int
 	Paired bool
+	// Least is the first look at which the comparison may stop without the boundary or a
+	// regression (0: every look).
+	Least int
 	// Stopped says why the run stopped at this look ("" while it goes on); set by the
 	// caller that runs the repetitions, for the report.
 	Stopped string
@@ -62,6 +71,9 @@ func (s *Sequential) String() string {
 	if s.Paired {
 		out += " a side"
 	}
+	if s.Least > s.Looks[0] {
+		out += fmt.Sprintf(" (before %d only at the no-change boundary)", s.Least)
+	}
 	if s.Stopped != "" {
 		out += "; stopped: " + s.Stopped
 	}
@@ -70,13 +82,16 @@ func (s *Sequential) String() string {
 
 // ConfigValue is the design as the value of the config line (metric.KeyLooks) under which a
 // result file records the design it was run with: "10,15,20" (fixed baseline) or
-// "paired:10,15,20" (A/B).
+// "paired:10,15,20" (A/B), with early looks "least:10:6,10,15,20" (Least 10).
 func (s *Sequential) ConfigValue() string {
 	var looks []string
 	for _, l := range s.Looks {
 		looks = append(looks, strconv.Itoa(l))
 	}
 	v := strings.Join(looks, ",")
+	if s.Least > s.Looks[0] {
+		v = "least:" + strconv.Itoa(s.Least) + ":" + v
+	}
 	if s.Paired {
 		v = "paired:" + v
 	}
@@ -104,6 +119,14 @@ func ReadSequential(f *resultfile.File) (*Sequential, error) {
 	s := &Sequential{}
 	list, paired := strings.CutPrefix(v, "paired:")
 	s.Paired = paired
+	if rest, ok := strings.CutPrefix(list, "least:"); ok {
+		least, looks, _ := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(least)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %q: bad least look: %w", f.Path, metric.KeyLooks, v, err)
+		}
+		s.Least, list = n, looks
+	}
 	for _, part := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(part)
 		if err != nil {
@@ -130,6 +153,9 @@ func (s *Sequential) Validate() error {
 		if l < 1 || l > MaxLook || i > 0 && l <= s.Looks[i-1] {
 			return fmt.Errorf("sequential design: looks %v: must be positive, ascending and at most %d", s.Looks, MaxLook)
 		}
+	}
+	if s.Least != 0 && !slices.Contains(s.Looks, s.Least) {
+		return fmt.Errorf("sequential design: least %d is not one of the looks %v", s.Least, s.Looks)
 	}
 	return nil
 }
@@ -302,13 +328,19 @@ func (r *Report) Undecided() []string {
 func (r *Report) Decided() bool { return len(r.Regressions()) > 0 || len(r.Undecided()) == 0 }
 
 // Decide applies the stopping rule after a look at n repetitions (of the current run; of
-// each side when Paired): stop when a metric regressed, when none is undecided (see
-// Report.Undecided), or at the last look. It records why in Stopped and reports whether
-// to stop; with false, run up to Next(n) and look again.
+// each side when Paired): stop when a metric regressed, at the no-change boundary (every
+// metric settled unchanged or judged, see Unsettled), from Least on when none is
+// undecided (see Report.Undecided), or at the last look. It records why in Stopped and
+// reports whether to stop; with false, run up to Next(n) and look again.
 func (s *Sequential) Decide(r *Report, n int) bool {
 	switch {
 	case len(r.Regressions()) > 0:
 		s.Stopped = fmt.Sprintf("after %d repetitions: %s regressed", n, r.Regressions()[0].Unit)
+	case slices.ContainsFunc(r.Deltas, func(d Delta) bool { return !d.Figure }) && len(s.Unsettled(r)) == 0:
+		s.Stopped = fmt.Sprintf("after %d repetitions: every metric within its threshold (no-change boundary)", n)
+	case n < s.Least && s.Next(n) != 0:
+		s.Stopped = ""
+		return false
 	case r.Decided():
 		s.Stopped = fmt.Sprintf("after %d repetitions: decided, no metric beyond its threshold undecided", n)
 	case s.Next(n) == 0:

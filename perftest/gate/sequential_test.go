@@ -37,24 +37,10 @@ func TestCrossProbPocock(t *testing.T) {
 func TestCrossProbSimulated(t *testing.T) {
 	info := []float64{5, 6.25, 7.5, 8.75, 10}
 	a := 0.001
-	rng := rand.New(rand.NewPCG(1, 2))
-	c := -stdNormal.InvCDF(a)
 	const trials = 400000
-	hits := 0
-	for range trials {
-		w, prev := 0.0, 0.0
-		for _, ti := range info {
-			w += math.Sqrt(ti-prev) * rng.NormFloat64()
-			prev = ti
-			if w >= c*math.Sqrt(ti) {
-				hits++
-				break
-			}
-		}
-	}
-	sim := float64(hits) / trials
+	sim := simulateCrossing(rand.New(rand.NewPCG(1, 2)), info, a, trials)
 	got := crossProb(info, a)
-	t.Logf("crossing at nominal %g: integrated %.5f, simulated %.5f (%d hits)", a, got, sim, hits)
+	t.Logf("crossing at nominal %g: integrated %.5f, simulated %.5f", a, got, sim)
 	se := math.Sqrt(sim * (1 - sim) / trials)
 	assert.InDelta(t, sim, got, 4*se)
 	assert.Greater(t, got, a, "more looks cross more often")
