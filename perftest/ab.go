@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,28 +14,39 @@ import (
 	"github.com/perfgate/perfgate/internal/termtext"
 	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/internal/skipped"
+	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/progress"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
-// abOrder is the order RunAB runs repetitions in: ABBA blocks (A B, B A, A B, ...). A steady
-// drift of the machine (warming up, a neighbour's load ramping) then adds the same amount to
-// both sides on average; plain ABAB would always give B the later slot.
-func abOrder(count int) string {
-	var sb strings.Builder
-	for i := range count {
-		if i%2 == 0 {
-			sb.WriteString("AB")
-		} else {
-			sb.WriteString("BA")
+// abOrder is the order RunAB runs count repetitions a side in: whole blocks of A B B A (or
+// B A A B, as the seed chose, see gate.PairedOrder), count rounded up to even. A steady drift
+// of the machine (warming up, a neighbour's load ramping) then adds the same amount to both
+// sides at every block boundary; plain ABAB would always give B the later slot.
+func abOrder(o gate.PairedOrder, count int) string { return o.Sides((count + 1) / 2) }
+
+// wholeBlocks rounds a count, and every look of a design, up to whole ABBA blocks (an even
+// number of repetitions a side), so that the sequential looks fall on block boundaries.
+func wholeBlocks(n int) int { return n + n%2 }
+
+// blockLooks returns looks rounded up to whole blocks, duplicates dropped.
+func blockLooks(looks []int) []int {
+	var out []int
+	for _, l := range looks {
+		if l = wholeBlocks(l); len(out) == 0 || out[len(out)-1] < l {
+			out = append(out, l)
 		}
 	}
-	return sb.String()
+	return out
 }
 
-// RunAB runs case c against two targets, a and b, in interleaved repetitions (A B B A A B
-// ...), Case.Count a side: the way to measure a small difference between two builds on one
-// machine, because drift of the machine over the run cancels instead of landing on one side.
+// RunAB runs case c against two targets, a and b, in interleaved repetitions, Case.Count a
+// side rounded up to whole blocks of A B B A (or B A A B: opt.OrderSeed chooses, see
+// gate.PairedOrder), and compares them pair by pair (gate.Options.Paired: repetition i of B
+// against repetition i of A, run back to back): the way to measure a small difference
+// between two builds on one machine, because drift of the machine over the run cancels in
+// each pair instead of landing on one side. Both results record the order
+// (metric.KeyABOrder), so that comparing the files pairs them too.
 // Each side is warmed up first, as Execute does, and each repetition starts with a
 // prefix-cache reset where the target can. With Case.MaxCount above Count the run is
 // sequential: after Count a side it compares B with A (opt.Compare, else GateOptions(0, 0))
@@ -48,7 +60,12 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 	if a == nil || b == nil {
 		return nil, nil, errors.New("A/B needs two targets, got nil")
 	}
-	r := &abRun{opt: opt, logf: opt.Logf}
+	c.Count = wholeBlocks(c.count())
+	seed := opt.OrderSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	r := &abRun{opt: opt, logf: opt.Logf, order: gate.NewPairedOrder(seed)}
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
 	}
@@ -63,7 +80,7 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 		}
 	}
 	if looks := c.looks(); looks != nil {
-		r.seq = &gate.Sequential{Looks: looks, Paired: true}
+		r.seq = &gate.Sequential{Looks: blockLooks(looks), Paired: true}
 		r.sessions[0].seq, r.sessions[1].seq = r.seq, r.seq
 	}
 	r.cmpOpt = GateOptions(0, 0)
@@ -71,10 +88,12 @@ func RunAB(ctx context.Context, c Case, a, b Target, opt ExecOptions) (ra, rb *R
 		r.cmpOpt = *opt.Compare
 	}
 	r.cmpOpt.Sequential = r.seq
+	r.cmpOpt.Paired = true
 	for _, s := range r.sessions {
-		// Both results record what B is judged against A with, so that perfgate compare
-		// and perfgate report reproduce the verdict from the files.
-		s.decided = gate.DecisionConfig(r.cmpOpt, r.seq)
+		// Both results record what B is judged against A with, and the order that pairs
+		// them, so that perfgate compare and perfgate report reproduce the verdict from
+		// the files.
+		s.decided = append(gate.DecisionConfig(r.cmpOpt, r.seq), resultfile.KV{Key: metric.KeyABOrder, Value: r.order.ConfigValue()})
 	}
 	r.meter = progress.NewMeter(r.sessions[0].result.Name+": A/B repetition", 2*c.count(), time.Now())
 	return r.rounds(ctx, c.count())
@@ -87,6 +106,7 @@ type abRun struct {
 	opt      ExecOptions
 	logf     func(string, ...any)
 	seq      *gate.Sequential // nil: a fixed number of repetitions
+	order    gate.PairedOrder
 	cmpOpt   gate.Options
 	meter    *progress.Meter
 }
@@ -131,7 +151,7 @@ func (r *abRun) counters() (done, failed int64) {
 // the comparison undecided, more rounds up to the design's last look.
 func (r *abRun) rounds(ctx context.Context, target int) (ra, rb *Result, err error) {
 	for done := 0; ; {
-		order := abOrder(target)
+		order := abOrder(r.order, target)
 		r.meter.SetSteps(len(order))
 		for _, side := range order[2*done:] {
 			if err := r.repeat(ctx, side); err != nil {
@@ -233,7 +253,11 @@ func AB(tb testing.TB, c Case, a, b Target) *gate.Report {
 	}
 	var sb strings.Builder
 	_ = rep.WriteText(&sb)
-	tb.Logf("perftest: A/B %s, B against A, order %s:\n%s", ra.Name, abOrder(len(ra.Reps)), sb.String())
+	order := "?"
+	if o, ok, _ := gate.ReadPairedOrder(fb); ok {
+		order = abOrder(o, len(ra.Reps))
+	}
+	tb.Logf("perftest: A/B %s, B against A, paired, order %s:\n%s", ra.Name, order, sb.String())
 	regs, inc, und := rep.RegressionList(), rep.InconclusiveList(), rep.Undecideds()
 	switch {
 	case rep.Refusal() != nil:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/perfgate/perfgate/fixtures"
+	"github.com/perfgate/perfgate/perftest/gate"
 	"github.com/perfgate/perfgate/perftest/metric"
 	"github.com/perfgate/perfgate/perftest/resultfile"
 	"github.com/stretchr/testify/assert"
@@ -15,8 +16,30 @@ import (
 )
 
 func TestABOrder(t *testing.T) {
-	assert.Equal(t, "ABBAAB", abOrder(3))
-	assert.Equal(t, "ABBAABBA", abOrder(4))
+	assert.Equal(t, "ABBAABBA", abOrder(gate.NewPairedOrder(2), 3), "rounded up to whole blocks")
+	assert.Equal(t, "BAABBAAB", abOrder(gate.NewPairedOrder(1), 4))
+	assert.Equal(t, []int{4, 6, 8}, blockLooks([]int{3, 4, 5, 7, 8}))
+}
+
+// runsOf turns an order of repetitions of perRep requests each into the runs of requests
+// the servers see ("ABBA", 3: "A3 B6 A3"), after the warm-up requests warm (in order).
+func runsOf(order string, perRep int, warm ...byte) []string {
+	seq := slices.Clone(warm)
+	for _, c := range []byte(order) {
+		for range perRep {
+			seq = append(seq, c)
+		}
+	}
+	return runs(seq)
+}
+
+// recordedOrder reads the block order a result file records.
+func recordedOrder(t *testing.T, f *resultfile.File) gate.PairedOrder {
+	t.Helper()
+	o, ok, err := gate.ReadPairedOrder(f)
+	require.NoError(t, err)
+	require.True(t, ok, "the A/B order is recorded")
+	return o
 }
 
 // abServers starts two fake servers that log which of them each request reached.
@@ -54,22 +77,30 @@ func TestABInterleaves(t *testing.T) {
 	out := t.TempDir()
 	setFlag(t, flagOut, out)
 	w := fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 3, Seed: 1}
+	var order gate.PairedOrder
 	c := capture(t, nil, func(tb testing.TB) {
 		rep := AB(tb, Case{Name: "PerfAB", Workload: w, Load: Concurrency(1), Count: 3, MaxCount: 3, Warmup: 2}, a, b)
 		require.NotNil(t, rep)
 		assert.Len(t, rep.Deltas, len(slices.DeleteFunc(slices.Clone(rep.Base.Units), metric.IsPart)), "every unit but the parts of latencies")
-		assert.Empty(t, rep.Regressions(), "3 a side can never be significant")
+		assert.Empty(t, rep.Regressions(), "4 pairs can never be significant (2^-4 > 0.05)")
 		assert.NotEmpty(t, rep.Undecideds())
+		assert.Equal(t, 4, rep.Pairs, "3 a side rounded up to whole ABBA blocks")
+		order = recordedOrder(t, rep.Cur)
 	})
-	assert.Contains(t, c.errors(), "PerfAB is UNDECIDED, not passed: at 3 repetitions a side", "3 a side is UNDECIDED, never a pass")
-	// Warm-ups of 2 requests each, then repetitions of 3 requests in ABBAAB order.
-	assert.Equal(t, []string{"A2", "B2", "A3", "B6", "A6", "B3"}, runs(log()))
-	assert.Contains(t, c.logged(), "B against A, order ABBAAB")
+	assert.Contains(t, c.errors(), "PerfAB is UNDECIDED, not passed: at 4 repetitions a side", "4 pairs are UNDECIDED, never a pass")
+	// Warm-ups of 2 requests each, then repetitions of 3 requests in whole blocks.
+	first := order.First[:1]
+	second := map[string]string{"A": "B", "B": "A"}[first]
+	assert.Equal(t, runsOf(order.Sides(2), 3, 'A', 'A', 'B', 'B'), runs(log()))
+	assert.Equal(t, []string{first + "3", second + "6", first + "6", second + "6", first + "3"}, runsOf(order.Sides(2), 3))
+	assert.Contains(t, c.logged(), "B against A, paired, order "+order.Sides(2))
+	assert.Contains(t, c.logged(), "paired, 4 pairs, signed-rank")
 	for _, side := range []string{"A", "B"} {
 		rf, err := resultfile.Read(filepath.Join(out, "PerfAB."+side+".txt"))
 		require.NoError(t, err, "benchmark-format results of each side")
-		assert.Len(t, rf.Values("e2e-p50-sec"), 3)
+		assert.Len(t, rf.Values("e2e-p50-sec"), 4)
 		assert.Equal(t, "0.05", rf.ConfigValue("gate-alpha"), "what B was judged against A with")
+		assert.Equal(t, order, recordedOrder(t, rf), "both sides record the order")
 	}
 }
 
@@ -78,18 +109,20 @@ func TestABInterleaves(t *testing.T) {
 func TestABSequential(t *testing.T) {
 	a, b, log := abServers(t, 100*time.Microsecond, 100*time.Microsecond)
 	w := fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 3, Seed: 1}
+	var order gate.PairedOrder
 	c := capture(t, nil, func(tb testing.TB) {
+		// Pairs of two-token streams from identical servers: too coarse to decide a rank
+		// at 4 pairs (2^-4), so the run goes on to the last look.
 		rep := AB(tb, Case{Name: "PerfAB", Workload: w, Load: Concurrency(1), Count: 3, MaxCount: 5, Warmup: -1}, a, b)
 		require.NotNil(t, rep)
 		require.NotNil(t, rep.Sequential)
-		assert.Equal(t, []int{3, 4, 5}, rep.Sequential.Looks)
+		assert.Equal(t, []int{4, 6}, rep.Sequential.Looks, "looks on whole ABBA blocks")
 		assert.True(t, rep.Sequential.Paired)
-		assert.Contains(t, rep.Sequential.Stopped, "after 5 repetitions, the most allowed, still undecided")
+		order = recordedOrder(t, rep.Cur)
 	})
-	assert.Contains(t, c.errors(), "PerfAB is UNDECIDED, not passed: at 5 repetitions a side no regression of", "never a pass")
-	assert.Equal(t, []string{"A3", "B6", "A6", "B6", "A6", "B3"}, runs(log()), "ABBAABBAAB")
-	assert.Contains(t, c.logged(), "undecided after 3 repetitions a side")
-	assert.Contains(t, c.logged(), "sequential: looks at 3, 4, 5 repetitions a side; stopped: after 5 repetitions")
+	assert.Equal(t, runsOf(order.Sides(len(log())/12), 3), runs(log()), "whole blocks, in the recorded order")
+	assert.Contains(t, c.logged(), "undecided after 4 repetitions a side")
+	assert.Contains(t, c.logged(), "sequential: looks at 4, 6 repetitions a side; stopped: after 6 repetitions")
 }
 
 func TestABFindsSlowerB(t *testing.T) {
@@ -118,8 +151,9 @@ func TestRunABReadsNoFlags(t *testing.T) {
 	a, b, _ := abServers(t, 100*time.Microsecond, 100*time.Microsecond)
 	setFlag(t, flagEndpoint, "http://127.0.0.1:1")
 	setFlag(t, flagCount, 7)
-	ra, rb, err := RunAB(t.Context(), Case{Workload: fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 2}, Load: Concurrency(1), Count: 2, Warmup: -1}, a, b, ExecOptions{})
+	ra, rb, err := RunAB(t.Context(), Case{Workload: fixtures.Synthetic{ISL: 8, OSL: 4, Prompts: 2}, Load: Concurrency(1), Count: 2, Warmup: -1}, a, b, ExecOptions{OrderSeed: 9})
 	require.NoError(t, err)
 	assert.Len(t, ra.Reps, 2)
 	assert.Len(t, rb.Reps, 2)
+	assert.Equal(t, "blocks BAAB seed 9", ra.File().ConfigValue(metric.KeyABOrder), "the seed chose the order")
 }

@@ -41,8 +41,11 @@ type ExecOptions struct {
 	// themselves; perfgate run names its flags, "--model").
 	Settings Settings
 	// Compare is how RunAB judges B against A at each look of a sequential run (nil:
-	// GateOptions(0, 0)).
+	// GateOptions(0, 0)); RunAB makes it paired.
 	Compare *gate.Options
+	// OrderSeed chooses RunAB's block order, A B B A or B A A B (0: a random seed); the
+	// results record the seed either way (metric.KeyABOrder).
+	OrderSeed uint64
 }
 
 // A Session runs one case against one target: it resolves the model and the config lines
@@ -213,7 +216,7 @@ func (s *Session) Result() *Result {
 
 // sessionNotes are the config lines Result adds.
 var sessionNotes = []string{metric.KeyHealth, metric.KeyCacheReset, metric.KeyServerMetrics, metric.KeyServerTiming, metric.KeyITL, metric.KeyLooks,
-	metric.KeyCacheFidelity, metric.KeyAlpha, metric.KeyThreshold}
+	metric.KeyCacheFidelity, metric.KeyAlpha, metric.KeyThreshold, metric.KeyABOrder}
 
 // note logs a line once per key.
 func (s *Session) note(key, format string, args ...any) {

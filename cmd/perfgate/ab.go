@@ -23,15 +23,18 @@ func init() {
 
 const abUsage = `Usage:
 
-	perfgate ab --a URL --b URL [workload] [load] [--count N] [--max-count M] [--format text|markdown|json] [--out DIR]
+	perfgate ab --a URL --b URL [workload] [load] [--count N] [--max-count M] [--order-seed S] [--format text|markdown|json] [--out DIR]
 
 Runs the same workload against two OpenAI-compatible servers, alternating repetitions in
-ABBA blocks (A B B A A B ...) so that drift of the machine lands on both sides, then
-compares B against A with the gate's statistics. The way to reproduce a regression
-locally: serve the old build on one port and the new one on another. While the
-comparison is undecided after --count repetitions a side, it runs --count/2 more a side
-and looks again, up to --max-count, with a group-sequential design that keeps the
-false-alarm rate at --alpha; the report says why it stopped.
+whole blocks of A B B A (or B A A B, chosen by --order-seed, random by default; the files
+record it), so that drift of the machine lands on both sides, then compares B against A
+pair by pair: repetition i of B against repetition i of A, which ran back to back, with
+the Wilcoxon signed-rank test on log(B/A) and the Hodges-Lehmann estimate of the change,
+Holm's correction across metrics and the gate's thresholds. The way to reproduce a
+regression locally: serve the old build on one port and the new one on another. While the
+comparison is undecided after --count repetitions a side (rounded up to even), it runs
+--count/2 more a side and looks again, up to --max-count, with a group-sequential design
+that keeps the false-alarm rate at --alpha; the report says why it stopped.
 
 Workload: synthetic --isl N --osl N --requests N (token-id prompts, exact lengths), or
 --trace FILE. Load: --concurrency N (closed loop, default 8), --rate R [--arrival
@@ -52,6 +55,7 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		out   = fs.String("out", "", "also write NAME.A.txt and NAME.B.txt (Go benchmark format) to this folder")
 		quiet = quietFlag(fs)
 		most  = fs.Int("max-count", 0, "most repetitions a side while the comparison is undecided (0: 3 x --count; --count: exactly --count)")
+		seed  = fs.Uint64("order-seed", 0, "chooses the block order, A B B A (even) or B A A B (odd); 0: a random seed (the files record it)")
 		rf    = addReportFlags(fs)
 		cf    = addCaseFlags(fs, "PerfAB")
 		name  = cf.name
@@ -96,6 +100,7 @@ func runAB(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 		}
 	}
 	opt := cf.execOptions()
+	opt.OrderSeed = *seed
 	gopt := perftest.GateOptions(*rf.alpha, *rf.threshold)
 	opt.Compare = &gopt
 	prog := newProgress(stderr, *quiet)

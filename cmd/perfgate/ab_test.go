@@ -15,11 +15,11 @@ func TestABFindsSlowerDecode(t *testing.T) {
 	b := mock.Start(t, mock.Config{Model: "sim", SpeedupRatio: 20, Profile: mock.DefaultProfile().Scaled(1, 3)})
 	out := t.TempDir()
 	code, stdout, errs := runCmd(t, "ab", "--a", a.BaseURL(), "--b", b.BaseURL(), "--isl", "32", "--osl", "8", "--requests", "6",
-		"--concurrency", "2", "--count", "6", "--out", out)
+		"--concurrency", "2", "--count", "6", "--order-seed", "4", "--out", out)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (B decodes 3x slower)\nstdout:\n%s\nstderr:\n%s", code, stdout, errs)
 	}
-	if !strings.Contains(stdout, "regressed") || !strings.Contains(stdout, "itl-p50-sec") {
+	if !strings.Contains(stdout, "regressed") || !strings.Contains(stdout, "itl-p50-sec") || !strings.Contains(stdout, "paired, ") {
 		t.Errorf("report:\n%s", stdout)
 	}
 	if !strings.Contains(errs, "A/B repetition 12/12 (A 6) done") {

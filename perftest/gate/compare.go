@@ -40,6 +40,11 @@ type Options struct {
 	// AttributeAll attributes the change of every latency (Report.Attributions), not only
 	// of those flagged.
 	AttributeAll bool
+	// Paired compares the runs pair by pair, repetition i of cur against repetition i of
+	// base (the two sides of a paired A/B run, see PairedOrder): the signed-rank test and
+	// Hodges-Lehmann estimate of the paired changes (Delta.Pairs) replace the rank test
+	// and the change of the medians.
+	Paired bool
 }
 
 // Unit is what the gate knows of one metric.
@@ -158,6 +163,9 @@ type Delta struct {
 	Figure bool
 	// Warnings concern this metric alone.
 	Warnings []error
+	// Pairs is the paired analysis (Options.Paired; nil otherwise): Change is then its
+	// Hodges-Lehmann estimate, P and PAdj the signed-rank test's.
+	Pairs *Pairs
 
 	dir int // sign of the rank statistic: +1 current larger, -1 smaller
 	// One-sided p-values for "worse" and "better", before Holm's correction: P/2 in the
@@ -191,6 +199,8 @@ type Report struct {
 	// Missing are the baseline's gated metrics the current run lacks, and Added the
 	// current run's gated metrics the baseline lacks (see Refusal).
 	Missing, Added []string
+	// Pairs is the number of pairs of a paired comparison (Options.Paired), 0 otherwise.
+	Pairs int
 }
 
 // Regressions returns the metrics judged worse.
@@ -240,6 +250,9 @@ func Compare(base, cur *resultfile.File, opt Options) *Report {
 func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options) (*Report, error) {
 	alpha := cmpOr(opt.Alpha, DefaultOptions.Alpha)
 	rep := &Report{Base: base, Cur: cur, Alpha: alpha, Sequential: opt.Sequential}
+	if opt.Paired {
+		rep.Pairs = min(len(base.Reps), len(cur.Reps))
+	}
 	var figures []Delta
 	for _, u := range base.Units {
 		if err := ctx.Err(); err != nil {
@@ -286,6 +299,9 @@ func CompareContext(ctx context.Context, base, cur *resultfile.File, opt Options
 		d.MDE = MDE(d.NBase, d.NCur, lone, d.Threshold, robust.Sigma(base.Values(d.Unit), cur.Values(d.Unit))/math.Abs(d.Base.Center))
 		if d.Base.Center == 0 {
 			d.MDE = math.NaN()
+		}
+		if d.Pairs != nil {
+			setPairedMDE(d, base, cur, lone)
 		}
 		d.Verdict = verdict(d, alpha)
 		if d.Verdict == Unchanged && math.IsInf(d.MDE, 1) {
@@ -344,6 +360,9 @@ func compareUnit(u string, base, cur *resultfile.File, opt Options) Delta {
 	d.NoiseFloor = noiseFloor(bv, d.Base.Center)
 	d.Threshold = max(d.ConfiguredThreshold, d.NoiseFloor)
 	d.MinP = MinP(d.NBase, d.NCur)
+	if opt.Paired {
+		pairUnit(&d, base, cur)
+	}
 	return d
 }
 

@@ -197,7 +197,11 @@ func (r *Report) floorRaised() bool {
 }
 
 func (r *Report) legend() string {
-	return fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see docs/gate.md)",
+	paired := ""
+	if r.Pairs > 0 {
+		paired = fmt.Sprintf("paired, %d pairs, signed-rank test and Hodges-Lehmann change of log(B/A); ", r.Pairs)
+	}
+	return paired + fmt.Sprintf("alpha %.3g after Holm correction across %d metrics; MDE: smallest regression caught with %.0f%% probability at these sample sizes and spread (see docs/gate.md)",
 		r.Alpha, r.tested(), 100*MDEPower)
 }
 
@@ -242,6 +246,8 @@ type reportJSON struct {
 	// Machine holds the machine figures (not tested) and how the machines compare.
 	Machine    *machineJSON    `json:"machine,omitempty"`
 	Sequential *sequentialJSON `json:"sequential,omitempty"`
+	// Pairs is the number of pairs of a paired A/B comparison (absent: unpaired).
+	Pairs int `json:"pairs,omitempty"`
 	// Attribution says why the flagged latencies changed (absent: none attributed).
 	Attribution []attributionJSON `json:"attribution,omitempty"`
 	// Cache says how the runs' cache states differ (absent: alike).
@@ -297,6 +303,17 @@ type metricJSON struct {
 	// Explained is the relative change a busier machine explains (absent: none).
 	Explained float64  `json:"explained,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
+	// Paired is the paired analysis (absent: unpaired): the Hodges-Lehmann change with
+	// its 95% interval, and the pair count.
+	Paired *pairedJSON `json:"paired,omitempty"`
+}
+
+type pairedJSON struct {
+	N      int     `json:"n"`
+	Log    bool    `json:"log_ratio"`
+	Change float64 `json:"hl_change"`
+	Lo     float64 `json:"lo"`
+	Hi     float64 `json:"hi"`
 }
 
 func finite(v float64) *float64 {
@@ -320,6 +337,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	}
 	out.Attribution = r.attributionJSON()
 	out.Cache = r.Cache
+	out.Pairs = r.Pairs
 	if r.Sequential != nil {
 		out.Sequential = &sequentialJSON{Looks: r.Sequential.Looks, Paired: r.Sequential.Paired, Stopped: r.Sequential.Stopped}
 	}
@@ -350,6 +368,9 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 			MDE: finite(d.MDE), Verdict: d.Verdict, Explained: d.Explained}
 		for _, w := range d.Warnings {
 			m.Warnings = append(m.Warnings, w.Error())
+		}
+		if p := d.Pairs; p != nil {
+			m.Paired = &pairedJSON{N: p.N, Log: p.Log, Change: p.Change, Lo: p.Lo, Hi: p.Hi}
 		}
 		if d.LowerBetter {
 			m.Better = "lower"

@@ -55,5 +55,10 @@ func recordedOptions(f *resultfile.File, opt Options) (Options, error) {
 			opt.Units = units
 		}
 	}
+	if _, ok, err := ReadPairedOrder(f); err != nil {
+		return opt, err
+	} else if ok {
+		opt.Paired = true
+	}
 	return opt, nil
 }

@@ -202,7 +202,7 @@ func (s *Sequential) pvalues(ds []Delta, base, cur *resultfile.File) {
 			if s.Paired {
 				b = prefix(base, l)
 			}
-			w, bt := oneSided(b.Values(d.Unit), prefix(cur, l).Values(d.Unit), d.LowerBetter)
+			w, bt := lookPValues(d, b, prefix(cur, l))
 			worse, better = min(worse, w), min(better, bt)
 		}
 		d.pWorse, d.pBetter = cross.at(worse), cross.at(better)

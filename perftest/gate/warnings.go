@@ -53,7 +53,10 @@ func sampleSizeWarnings(ds []Delta, alpha float64) []error {
 	for _, d := range ds {
 		n1, n2 = min(n1, d.NBase), min(n2, d.NCur)
 	}
-	p := MinP(n1, n2)
+	p := 0.0 // the largest MinP: MinP(n1, n2) for the rank test, 2^-pairs when paired
+	for _, d := range ds {
+		p = max(p, d.MinP)
+	}
 	switch {
 	case p >= alpha:
 		return []error{fmt.Errorf("with %d baseline and %d current repetitions the smallest p-value the rank test can reach is %.3g, not below alpha %g: %w, whatever its size: UNDECIDED, not a pass; use at least %d repetitions a side (10 recommended, -perf.count)",

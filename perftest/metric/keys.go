@@ -43,6 +43,10 @@ const (
 	// KeyThreshold is the threshold the gate decided with (-perf.threshold): a relative
 	// change applied to every metric, or "default" for each metric's own.
 	KeyThreshold = "gate-threshold"
+	// KeyABOrder is how a paired A/B run ordered its repetitions (perftest/gate's
+	// PairedOrder): "blocks ABBA seed 42". A file with it is one side of a paired run,
+	// compared pair by pair.
+	KeyABOrder = "ab-order"
 )
 
 // KeyHardwareFallback is on a run whose hardware class is a fallback: nvidia-smi was on
@@ -56,7 +60,7 @@ const KeyHardware = "hardware"
 
 // notes are the keys IsNote reports: perfgate's own and those `go test` writes.
 var notes = map[string]bool{"goos": true, "goarch": true, "cpu": true, "pkg": true, "date": true, "commit": true, "host": true,
-	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyServerTiming: true, KeyITL: true, KeyLooks: true, KeyPartial: true, KeyCacheFidelity: true, KeyAlpha: true, KeyThreshold: true,
+	KeyCacheReset: true, KeyHealth: true, KeyServerMetrics: true, KeyServerTiming: true, KeyITL: true, KeyLooks: true, KeyPartial: true, KeyCacheFidelity: true, KeyAlpha: true, KeyThreshold: true, KeyABOrder: true,
 	KeyHardwareFallback: true}
 
 // IsNote reports whether a config key says where and when a run happened or how it went

@@ -329,6 +329,10 @@ func historyFigures(h *History) *figGroup {
 // drift over the run shows (ABBA blocks put it on both sides).
 func abOrderFigures(ab *AB) *figGroup {
 	g := &figGroup{Title: "In the order the repetitions ran", Note: "A and B alternate in ABBA blocks (A B, B A, ...), so a drift of the machine over the run lands on both sides."}
+	bFirst := 0 // the pair whose B ran first: odd pairs in A B B A blocks, even ones in B A A B
+	if o, ok, _ := gate.ReadPairedOrder(ab.B); ok && o.First == "BAAB" {
+		bFirst = 1
+	}
 	for _, u := range []string{metric.TokenRate, metric.TTFTP50, metric.ITLP50} {
 		scale, label := scaleOf(u)
 		var pa, pb []plot.Point
@@ -336,7 +340,7 @@ func abOrderFigures(ab *AB) *figGroup {
 		for i := range max(len(ab.A.Reps), len(ab.B.Reps)) {
 			first, second := &pa, &pb
 			fa, fb := ab.A, ab.B
-			if i%2 == 1 {
+			if i%2 == 1-bFirst {
 				first, second, fa, fb = &pb, &pa, ab.B, ab.A
 			}
 			for _, s := range []struct {
