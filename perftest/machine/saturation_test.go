@@ -36,3 +36,23 @@ func TestPerChunkITLOnABusierSide(t *testing.T) {
 		t.Errorf("per-chunk ITL on the busier side: explains %v, want +Inf", got)
 	}
 }
+
+// The simulator on a crowded busier machine (two busy loops: 1.9 cores of others, PSI low)
+// explains every latency, rate and server peak; the same load with a server elsewhere
+// does not.
+func TestColocatedSimulatorOnACrowdedMachine(t *testing.T) {
+	c := Comparison{Busier: 1, baseMedians: map[string]float64{metric.TPOTP50: 0.004}, metrics: metric.Default(),
+		Base: Figures{OthersCPU: 0.37, Pressure: 0.16}, Cur: Figures{OthersCPU: 1.9, Pressure: 0.09}}
+	if got := c.Explain(metric.TPOTP50); got != 0 {
+		t.Errorf("server elsewhere: explains %v of tpot-p50, want 0", got)
+	}
+	c.colocated = true
+	for _, u := range []string{metric.TPOTP50, metric.TokenRate, metric.ServerKVPeak} {
+		if got := c.Explain(u); !math.IsInf(got, 1) {
+			t.Errorf("simulator on the crowded machine: explains %v of %s, want +Inf", got, u)
+		}
+	}
+	if got := c.Explain(metric.ErrorRate); got != 0 {
+		t.Errorf("error-rate is never explained, got %v", got)
+	}
+}
