@@ -172,10 +172,7 @@ func (c Comparison) Explain(unit string) float64 {
 	if !ok || m <= 0 || d.Unit != metric.Seconds {
 		return 0
 	}
-	busy, calm := c.Cur, c.Base
-	if c.Busier < 0 {
-		busy, calm = c.Base, c.Cur
-	}
+	busy, calm := c.busier()
 	if d.TokenGap && c.perChunk {
 		// Gaps between chunks the server did not count tokens in are as wide as the client's
 		// reads make them: a busier client coalesces chunks into fewer, wider gaps, by no
