@@ -3,6 +3,7 @@ package quickstart
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,16 +98,43 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// TestGateTrialSlowDecode is the quickstart case with the simulator's decode 20% slower,
-// gated on the committed baseline as TestPerfQuickstart is (sequential repetitions, the
-// machine judged): a measurement for ci/gate-trials, which counts how often each verdict
-// comes out, on a quiet machine and beside busy loops. It skips unless PERFGATE_TRIALS is
-// set; its name avoids "Perf" so that -run Perf -perf.update never records it.
-func TestGateTrialSlowDecode(t *testing.T) {
+// trialEngine is the simulator of a trial run (ci/gate-trials): the quickstart's, with its
+// decode steps slower by the factor in PERFGATE_TRIAL_DECODE (1.05: 5% slower; unset or 1:
+// unchanged). It skips the test unless PERFGATE_TRIALS is set.
+func trialEngine(t *testing.T) mock.Config {
+	t.Helper()
 	if os.Getenv("PERFGATE_TRIALS") == "" {
 		t.Skip("measurement only: ci/gate-trials runs it (PERFGATE_TRIALS=1)")
 	}
-	slow := engine
-	slow.Profile = mock.DefaultProfile().Scaled(1, 1.2)
-	runQuickstart(t, slow).Gate(t, baseline)
+	cfg := engine
+	if v := os.Getenv("PERFGATE_TRIAL_DECODE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 1) {
+			t.Fatalf("PERFGATE_TRIAL_DECODE=%q: want a factor of 1 or more (1.05: decode 5%% slower)", v)
+		}
+		if f != 1 {
+			cfg.Profile = mock.DefaultProfile().Scaled(1, f)
+		}
+	}
+	return cfg
+}
+
+// TestGateTrialBaseline is the quickstart case with the trial's simulator (trialEngine),
+// gated on the committed baseline as TestPerfQuickstart is (sequential repetitions, the
+// machine judged): a measurement for ci/gate-trials, which counts how often each verdict
+// comes out, on a quiet machine and beside busy loops. Its name avoids "Perf" so that
+// -run Perf -perf.update never records it.
+func TestGateTrialBaseline(t *testing.T) {
+	cfg := trialEngine(t)
+	res := runQuickstart(t, cfg)
+	t.Cleanup(func() { t.Logf("trial: %d repetitions", len(res.Reps)) })
+	res.Gate(t, baseline)
+}
+
+// TestGateTrialAB is the quickstart case as a paired A/B run (perftest.AB): A the
+// quickstart's simulator, B the trial's (trialEngine), 10 to 20 pairs, for ci/gate-trials.
+func TestGateTrialAB(t *testing.T) {
+	cfg := trialEngine(t)
+	c := perftest.Case{Name: "PerfQuickstart", Workload: workload, Load: load, Count: 10, MaxCount: 20}
+	perftest.AB(t, c, mock.Start(t, engine), mock.Start(t, cfg))
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/perfgate/perfgate/perftest/internal/robust"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
 // The no-change boundary of a sequential design. At each look a metric is settled
@@ -13,7 +14,8 @@ import (
 // below its threshold: the bound of the Hodges-Lehmann interval of the shift between the
 // two samples (the pairwise differences cur - base at the order statistic the U test's
 // distribution gives, the interval that inverts the gate's own rank test), over the
-// baseline's median. The comparison stops at a look where every gated metric is settled or
+// baseline's median; in a paired comparison the bound of the Hodges-Lehmann interval of
+// the pairs' log ratios (the Walsh averages, which invert the signed-rank test). The comparison stops at a look where every gated metric is settled or
 // judged (REGRESSION, improvement, INCONCLUSIVE).
 //
 // Its level: stopping for no change can only take chances to reject away, so it leaves
@@ -47,6 +49,32 @@ func worseBound(bv, cv []float64, lowerBetter bool, level float64) float64 {
 		return kthLargestDiff(cv, bv, k) // upper bound of the shift
 	}
 	return kthLargestDiff(bv, cv, k) // the fall a rate may have: minus the lower bound of the shift
+}
+
+// pairedWorseBound is worseBound for a paired metric (Options.Paired): the one-sided
+// (1 - level) bound of the median paired change in the worse direction, from the Walsh
+// averages of the pairs' differences (the interval that inverts the signed-rank test the
+// paired gate uses), as a relative change: exp(bound)-1 of the log ratios, or the
+// difference relative to the baseline median where some value is 0 or below. +Inf when
+// the pairs are too few for a bound at this level (2^-n, the signed-rank test's smallest
+// tail, above level).
+func pairedWorseBound(base, cur *resultfile.File, unit string, lowerBetter bool, level float64) float64 {
+	diffs, logs := pairDiffs(pairedValues(base, cur, unit))
+	if len(diffs) == 0 || !(level > 0 && level < 0.5) || math.Pow(0.5, float64(len(diffs))) > level {
+		return math.Inf(1)
+	}
+	_, lo, hi := walshInterval(diffs, level)
+	worse := hi // lower is better: the largest rise not ruled out
+	if !lowerBetter {
+		worse = -lo // higher is better: the largest fall not ruled out
+	}
+	if logs {
+		if lowerBetter {
+			return math.Expm1(worse)
+		}
+		return -math.Expm1(-worse)
+	}
+	return worse
 }
 
 // kthLargestDiff is the k-th largest of the len(xs) len(ys) differences x - y, found by
@@ -101,8 +129,13 @@ func (s *Sequential) Unsettled(r *Report) []string {
 		if d.Figure || d.Verdict == Regression || d.Verdict == Improvement || d.Verdict == Inconclusive {
 			continue
 		}
-		b := worseBound(r.Base.Values(d.Unit), r.Cur.Values(d.Unit), d.LowerBetter, level)
-		centre := math.Abs(robust.Median(r.Base.Values(d.Unit)))
+		var b, centre float64
+		if d.Pairs != nil {
+			b, centre = pairedWorseBound(r.Base, r.Cur, d.Unit, d.LowerBetter, level), 1
+		} else {
+			b = worseBound(r.Base.Values(d.Unit), r.Cur.Values(d.Unit), d.LowerBetter, level)
+			centre = math.Abs(robust.Median(r.Base.Values(d.Unit)))
+		}
 		switch {
 		case d.Verdict == Undecided || math.IsInf(b, 1):
 			out = append(out, fmt.Sprintf("%s: no bound at n=%d+%d", d.Unit, d.NBase, d.NCur))

@@ -170,3 +170,52 @@ func TestKthLargestDiff(t *testing.T) {
 		assert.InDelta(t, diffs[len(diffs)-k], kthLargestDiff(xs, ys, k), 1e-12, "k %d of %v - %v", k, xs, ys)
 	}
 }
+
+// The paired bound is a one-sided confidence bound of the median paired change: with every
+// pair worse by exactly 5% (3% noise a repetition), it rules out 5% in about level of the
+// trials, in both directions of better.
+func TestPairedWorseBoundCoverage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const trials, level = 4000, 0.1
+	for _, lowerBetter := range []bool{true, false} {
+		below := 0
+		for range trials {
+			worse := 1.05
+			if !lowerBetter {
+				worse = 0.95
+			}
+			a, b := &resultfile.File{}, &resultfile.File{}
+			for _, v := range normals(rng, 12, 1, 0.03) {
+				a.Reps = append(a.Reps, resultfile.Rep{Metrics: []resultfile.Metric{{Unit: "x", Value: v}}})
+				b.Reps = append(b.Reps, resultfile.Rep{Metrics: []resultfile.Metric{{Unit: "x", Value: v * worse * (1 + 0.03*rng.NormFloat64())}}})
+			}
+			if pairedWorseBound(a, b, "x", lowerBetter, level) < 0.05 {
+				below++
+			}
+		}
+		got := float64(below) / trials
+		t.Logf("lowerBetter %v: the paired bound ruled out the true 5%% in %.3f of trials (level %g)", lowerBetter, got, level)
+		assert.InDelta(t, level, got, 0.03, "lowerBetter %v", lowerBetter)
+	}
+	two := &resultfile.File{Reps: make([]resultfile.Rep, 2)}
+	for i := range two.Reps {
+		two.Reps[i].Metrics = []resultfile.Metric{{Unit: "x", Value: 1}}
+	}
+	assert.True(t, math.IsInf(pairedWorseBound(two, two, "x", true, 0.1), 1), "2 pairs bound nothing at 10%: 2^-2 > 0.1")
+}
+
+// In a paired run the boundary reads the pairs (whose threshold has no noise floor): an
+// A/A run whose machine slows to half its speed over its 10 pairs is settled unchanged at
+// the first look, and a B 7% slower (threshold 5%) is not.
+func TestPairedBoundarySettlesUnderDrift(t *testing.T) {
+	opt := Options{Alpha: 0.05, Threshold: 0.05, Paired: true}
+	for seed := range uint64(20) {
+		seq := &Sequential{Looks: []int{10, 14, 20}, Least: 14, Paired: true}
+		require.NoError(t, seq.Validate())
+		a, b := abFiles(10, 2, 1, seed)
+		assert.Empty(t, seq.Unsettled(Compare(a, b, opt)), "seed %d: A/A", seed)
+		a, b = abFiles(10, 2, 1.07, seed)
+		rep := Compare(a, b, opt)
+		assert.True(t, rep.Deltas[0].Verdict == Regression || len(seq.Unsettled(rep)) > 0, "seed %d: 7%% slower B settled unchanged", seed)
+	}
+}

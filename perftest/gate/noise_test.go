@@ -116,3 +116,34 @@ func TestUndecided(t *testing.T) {
 	rep = Compare(synth(1, 10, nil), synth(2, 10, nil), testOptions)
 	assert.True(t, rep.Decided(), "%v", rep.Undecided())
 }
+
+// A baseline that comes in levels (peak KV usage in blocks) floors its threshold at the
+// level it reached in a tenth of its repetitions: an unchanged run at the baseline's upper
+// level is not a regression, one a level above the baseline's highest is.
+func TestLevelFloor(t *testing.T) {
+	var base []float64
+	for i := range 30 {
+		v := 0.0134888
+		if i%3 == 0 || i == 29 {
+			v = 0.0169678 // 11 of 30 at the upper level
+		}
+		base = append(base, v)
+	}
+	opt := Options{Alpha: 0.05, Units: map[string]Unit{"server-kv-peak": {LowerBetter: true, Threshold: 0.10}}}
+	at := func(v float64, n int) Verdict {
+		b, c := &resultfile.File{Units: []string{"server-kv-peak"}}, &resultfile.File{Units: []string{"server-kv-peak"}}
+		for _, x := range base {
+			b.Reps = append(b.Reps, resultfile.Rep{Metrics: []resultfile.Metric{{Unit: "server-kv-peak", Value: x}}})
+		}
+		for range n {
+			c.Reps = append(c.Reps, resultfile.Rep{Metrics: []resultfile.Metric{{Unit: "server-kv-peak", Value: v}}})
+		}
+		return Compare(b, c, opt).Deltas[0].Verdict
+	}
+	assert.Equal(t, Unchanged, at(0.0169678, 30), "the baseline's own upper level")
+	assert.Equal(t, Regression, at(0.0204468, 30), "a level above the baseline's highest")
+	assert.InDelta(t, 0.2579, levelFloor(base, 0.0134888, true), 0.0001)
+	assert.Equal(t, 0.0, levelFloor(normals(rand.New(rand.NewPCG(1, 2)), 30, 1, 0.03), 1, true), "continuous values have no levels")
+	assert.Equal(t, 0.0, levelFloor(base[:9], 0.0134888, true), "fewer than 10 repetitions")
+	assert.InDelta(t, 0.2050, levelFloor(base, 0.0169678, false), 0.0001, "higher is better: down to the 10th percentile")
+}

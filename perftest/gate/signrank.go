@@ -114,13 +114,19 @@ const maxWalsh = 2000
 // with no ties (exact up to exactPairs differences, normal beyond), as R's
 // wilcox.test(conf.int = TRUE) takes them. With no differences all three are 0.
 func hodgesLehmann(d []float64) (est, lo, hi float64) {
+	return walshInterval(d, 0.025)
+}
+
+// walshInterval is hodgesLehmann with the interval's ends taken at one-sided level q each:
+// lo is a (1-q) lower confidence bound of the median difference, hi an upper one.
+func walshInterval(d []float64, q float64) (est, lo, hi float64) {
 	n := len(d)
 	if n == 0 {
 		return 0, 0, 0
 	}
 	if n > maxWalsh {
 		s := slices.Sorted(slices.Values(d))
-		k := max(0, int(math.Floor(float64(n)/2-1.96*math.Sqrt(float64(n))/2)))
+		k := max(0, int(math.Floor(float64(n)/2-stdNormal.InvCDF(1-q)*math.Sqrt(float64(n))/2)))
 		return median(s), s[k], s[n-1-k]
 	}
 	w := make([]float64, 0, n*(n+1)/2)
@@ -130,7 +136,7 @@ func hodgesLehmann(d []float64) (est, lo, hi float64) {
 		}
 	}
 	slices.Sort(w)
-	k := walshRank(n, 0.025)
+	k := walshRank(n, q)
 	return median(w), w[k-1], w[len(w)-k]
 }
 
