@@ -224,7 +224,11 @@ func (r *Result) judge(tb testing.TB, rep *gate.Report, path string) {
 			r.Name, path, und[0].NBase, und[0].NCur, len(und))
 	case inc != "":
 		skipped.Add(r.Name, inc)
-		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. The machine was measurably busier than the baseline's (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs%s", r.Name, path, inc, machineText(rep.Noise), why(rep))
+		busier := "The machine was measurably busier than the baseline's"
+		if rep.Noise != nil && rep.Noise.Both {
+			busier = "Both machines were saturated"
+		}
+		tb.Skipf("perftest: %s is INCONCLUSIVE against %s, not failed: %s. %s (%s), which can explain these changes; rerun on a quieter machine to decide, or use -perf.strict to fail such runs%s", r.Name, path, inc, busier, machineText(rep.Noise), why(rep))
 	}
 }
 

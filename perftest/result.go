@@ -200,23 +200,23 @@ func (r *Result) sampledServer() bool {
 // 1 as the records are, times from the repetition's start (package report draws them).
 func (r *Result) writeServer(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	var buf []byte
+	enc := json.NewEncoder(bw)
+	type line struct {
+		Rep     int      `json:"rep"`
+		TNS     int64    `json:"t_ns"`
+		Waiting *float64 `json:"waiting,omitempty"`
+		KV      *float64 `json:"kv-usage,omitempty"`
+	}
 	for i, rep := range r.Reps {
 		for _, p := range rep.server {
-			buf = append(buf[:0], `{"rep":`...)
-			buf = strconv.AppendInt(buf, int64(i+1), 10)
-			buf = append(buf, `,"t_ns":`...)
-			buf = strconv.AppendInt(buf, p.at.Sub(rep.Start).Nanoseconds(), 10)
+			l := line{Rep: i + 1, TNS: p.at.Sub(rep.Start).Nanoseconds()}
 			if p.has&hasWaiting != 0 {
-				buf = append(buf, `,"waiting":`...)
-				buf = strconv.AppendFloat(buf, p.waiting, 'g', -1, 64)
+				l.Waiting = &p.waiting
 			}
 			if p.has&hasKV != 0 {
-				buf = append(buf, `,"kv-usage":`...)
-				buf = strconv.AppendFloat(buf, p.kv, 'g', -1, 64)
+				l.KV = &p.kv
 			}
-			buf = append(buf, "}\n"...)
-			if _, err := bw.Write(buf); err != nil {
+			if err := enc.Encode(l); err != nil {
 				return err
 			}
 		}

@@ -341,12 +341,14 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	if r.Sequential != nil {
 		out.Sequential = &sequentialJSON{Looks: r.Sequential.Looks, Paired: r.Sequential.Paired, Stopped: r.Sequential.Stopped}
 	}
-	if n := r.Noise; n != nil && (n.Busier != 0 || n.Missing != "" || slices.ContainsFunc(r.Deltas, func(d Delta) bool { return d.Figure })) {
+	if n := r.Noise; n != nil && (n.Busier != 0 || n.Both || n.Missing != "" || slices.ContainsFunc(r.Deltas, func(d Delta) bool { return d.Figure })) {
 		out.Machine = &machineJSON{Why: n.Why, Summary: n.Summary, Missing: n.Missing, Figures: []figureJSON{}}
-		switch n.Busier {
-		case 1:
+		switch {
+		case n.Both:
+			out.Machine.Busier = "both saturated"
+		case n.Busier == 1:
 			out.Machine.Busier = "current"
-		case -1:
+		case n.Busier == -1:
 			out.Machine.Busier = "baseline"
 		}
 	}

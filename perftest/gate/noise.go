@@ -18,6 +18,10 @@ type Noise struct {
 	// Busier is +1 when the current run's machine was measurably busier than the
 	// baseline's, -1 when the baseline's was, 0 when neither was.
 	Busier int
+	// Both is true when both runs' machines were saturated, so that neither side's timings
+	// can be trusted against the other's: a change either way that Explain covers is
+	// neither a regression (INCONCLUSIVE) nor an improvement. Busier is then 0.
+	Both bool
 	// Why names what made the busier side busier; Summary gives both sides' figures.
 	Why, Summary string
 	// Explain returns the relative change of a unit's median that the difference can
@@ -36,6 +40,9 @@ var (
 	// look faster: an improvement it can explain is not called one, and a regression as
 	// large as what it explains may be hidden.
 	ErrBusierBaseline = errors.New("the baseline's machine was measurably busier")
+	// ErrSaturated: both runs' machines were saturated (Noise.Both); the changes their load
+	// can explain are judged neither way.
+	ErrSaturated = errors.New("both runs' machines were saturated")
 	// ErrNoMachineFigures: a side recorded no machine figures, so whether a busy machine
 	// moved the metrics cannot be judged.
 	ErrNoMachineFigures = errors.New("no machine figures")
@@ -51,7 +58,7 @@ func (r *Report) judgeNoise(n Noise) {
 		r.Warnings = append(r.Warnings, fmt.Errorf("machine: %w in the %s run (recorded before perfgate measured the machine, or where it cannot): compared without judging how busy the two machines were", ErrNoMachineFigures, n.Missing))
 		return
 	}
-	if n.Busier == 0 || n.Explain == nil {
+	if n.Busier == 0 && !n.Both || n.Explain == nil {
 		return
 	}
 	var hidden, excused []string
@@ -64,9 +71,9 @@ func (r *Report) judgeNoise(n Noise) {
 		d.Explained = e
 		beyond := math.Abs(d.Change)-e > d.Threshold
 		switch {
-		case n.Busier > 0 && d.Verdict == Regression && !beyond:
+		case (n.Busier > 0 || n.Both) && d.Verdict == Regression && !beyond:
 			d.Verdict = Inconclusive
-		case n.Busier < 0 && d.Verdict == Improvement && !beyond:
+		case (n.Busier < 0 || n.Both) && d.Verdict == Improvement && !beyond:
 			// The current run only looks faster because the baseline's machine was slower.
 			d.Verdict = Unchanged
 			excused = append(excused, d.Unit)
@@ -78,7 +85,15 @@ func (r *Report) judgeNoise(n Noise) {
 	if n.Summary != "" {
 		figures = ": " + n.Summary
 	}
-	if n.Busier > 0 {
+	switch {
+	case n.Both:
+		msg := fmt.Errorf("machine: %w (%s)%s; a regression they can explain is INCONCLUSIVE", ErrSaturated, n.Why, figures)
+		if len(excused) > 0 {
+			msg = fmt.Errorf("%w, and no improvement is called (%s)", msg, strings.Join(excused, ", "))
+		}
+		r.Warnings = append(r.Warnings, msg)
+		return
+	case n.Busier > 0:
 		r.Warnings = append(r.Warnings, fmt.Errorf("machine: %w (%s)%s; a regression it can explain is INCONCLUSIVE", ErrBusierMachine, n.Why, figures))
 		return
 	}

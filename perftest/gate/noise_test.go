@@ -3,6 +3,7 @@ package gate
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -146,4 +147,28 @@ func TestLevelFloor(t *testing.T) {
 	assert.Equal(t, 0.0, levelFloor(normals(rand.New(rand.NewPCG(1, 2)), 30, 1, 0.03), 1, true), "continuous values have no levels")
 	assert.Equal(t, 0.0, levelFloor(base[:9], 0.0134888, true), "fewer than 10 repetitions")
 	assert.InDelta(t, 0.2050, levelFloor(base, 0.0169678, false), 0.0001, "higher is better: down to the 10th percentile")
+}
+
+// Both machines saturated (Noise.Both): what they explain is judged neither way, a
+// regression INCONCLUSIVE and an improvement unchanged, and the warning says so.
+func TestBothSaturatedJudgesNeitherWay(t *testing.T) {
+	opt := testOptions
+	opt.Noise = func(base, cur *resultfile.File) Noise {
+		return Noise{Both: true, Why: "CPU pressure 92% and 95%", Explain: func(u string) float64 {
+			if u == "error-rate" {
+				return 0
+			}
+			return math.Inf(1)
+		}}
+	}
+	base := synth(1, 10, nil)
+	cur := synth(2, 10, map[string]float64{"itl-p50-sec": 0.31, "e2e-p50-sec": -0.20})
+	rep := Compare(base, cur, opt)
+	v := verdicts(rep)
+	assert.Equal(t, Inconclusive, v["itl-p50-sec"])
+	assert.Equal(t, Unchanged, v["e2e-p50-sec"], "no improvement called between two saturated machines")
+	require.NotEmpty(t, rep.Warnings)
+	last := rep.Warnings[len(rep.Warnings)-1]
+	assert.True(t, errors.Is(last, ErrSaturated))
+	assert.Contains(t, last.Error(), "no improvement is called (e2e-p50-sec)")
 }

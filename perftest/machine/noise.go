@@ -47,6 +47,10 @@ type Comparison struct {
 	perChunk bool
 	// colocated: the server is the simulator, on the client's machine ("backend: mock").
 	colocated bool
+	// Both is true when both sides' machines were saturated (CPU pressure at least
+	// saturatedPressure on each, neither materially busier) in runs made one after the
+	// other: then neither side's timings can be trusted against the other's (see Explain).
+	Both bool
 }
 
 // Busier load is a load figure significantly (one-sided Mann-Whitney U, p < 0.05) and
@@ -109,6 +113,15 @@ func Compare(base, cur *resultfile.File, set *metric.Set) Comparison {
 	case len(baseWhy) > 0 && len(curWhy) == 0:
 		c.Busier, c.Why = -1, strings.Join(baseWhy, ", ")
 	}
+	if c.Busier == 0 && c.Base.Pressure >= saturatedPressure && c.Cur.Pressure >= saturatedPressure &&
+		cur.ConfigValue(metric.KeyABOrder) == "" {
+		// Two saturated machines read alike (other processes' CPU cannot pass the core
+		// count, pressure nears 100%) while what each side lost depends on how the scheduler
+		// shared the cores at the time. The sides of a paired A/B run shared the same
+		// machine at the same time, so their pairs are not in question.
+		c.Both = true
+		c.Why = fmt.Sprintf("CPU pressure %.0f%% and %.0f%%: what a saturated machine takes from a run cannot be measured, so timings from two of them cannot be compared", 100*c.Base.Pressure, 100*c.Cur.Pressure)
+	}
 	return c
 }
 
@@ -121,7 +134,8 @@ func higher(a, b []float64) bool {
 // Explain returns the relative change of unit's baseline median that the difference of the
 // machines can explain in the direction the busier side moves it (latencies up, rates
 // down): 0 when neither side is busier, for units a busy client machine does not move
-// (error rates, cache hits, counts), and for units the baseline lacks.
+// (error rates, cache hits, counts), and for units the baseline lacks. When both sides were
+// saturated (Both), every time and rate: +Inf, either way.
 //
 // The model: every timestamp the client takes, and every step of a server sharing the
 // machine, waits for a CPU about as long as the wake-up probe did. A gap between two
@@ -138,10 +152,19 @@ func higher(a, b []float64) bool {
 // slowdown of its SM clock: the other side's median clock over the lowest clock of the
 // throttled repetitions (everything, when the clocks were not read).
 func (c Comparison) Explain(unit string) float64 {
+	d, _ := c.metrics.Lookup(unit)
+	if c.Both {
+		// Both saturated: every time and rate can have lost any amount on either side
+		// (two identical llama.cpp servers beside a build holding both cores compared as
+		// itl-p50 +31% and req/s -19%, then as req/s +120%; 2026-12 issue 22).
+		if d.Unit == metric.Seconds || d.Kind == metric.Rate {
+			return math.Inf(1)
+		}
+		return 0
+	}
 	if c.Busier == 0 {
 		return 0
 	}
-	d, _ := c.metrics.Lookup(unit)
 	if c.late {
 		// The late side's requests went out late by up to its lag: every latency counted
 		// from the due time, and every rate, can be explained; the gaps between tokens
@@ -249,7 +272,7 @@ func saturationShare(busy, calm Figures) float64 {
 func GateNoise(set *metric.Set) func(base, cur *resultfile.File) gate.Noise {
 	return func(base, cur *resultfile.File) gate.Noise {
 		c := Compare(base, cur, set)
-		return gate.Noise{Busier: c.Busier, Why: c.Why, Summary: c.String(), Explain: c.Explain, Missing: c.Missing}
+		return gate.Noise{Busier: c.Busier, Both: c.Both, Why: c.Why, Summary: c.String(), Explain: c.Explain, Missing: c.Missing}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/perfgate/perfgate/perftest/metric"
+	"github.com/perfgate/perfgate/perftest/resultfile"
 )
 
 // A saturated busier side (PSI pressure near 100%) explains a bounded share of every latency
@@ -54,5 +55,41 @@ func TestColocatedSimulatorOnACrowdedMachine(t *testing.T) {
 	}
 	if got := c.Explain(metric.ErrorRate); got != 0 {
 		t.Errorf("error-rate is never explained, got %v", got)
+	}
+}
+
+// Two runs made one after the other on saturated machines read alike, so neither is
+// busier; their timings and rates are not compared either way, unless they are the two
+// sides of a paired A/B run, which shared the machine at the same time.
+func TestBothSaturated(t *testing.T) {
+	file := func(pressure float64, ab bool) *resultfile.File {
+		f := &resultfile.File{Units: []string{metric.ITLP50, metric.MachineOthersCPU, metric.MachinePressure}}
+		if ab {
+			f.Config = []resultfile.KV{{Key: metric.KeyABOrder, Value: "blocks ABBA seed 2"}}
+		}
+		for i := range 10 {
+			f.Reps = append(f.Reps, resultfile.Rep{Metrics: []resultfile.Metric{
+				{Unit: metric.ITLP50, Value: 0.004}, {Unit: metric.MachineOthersCPU, Value: 1.9 + 0.002*float64(i)},
+				{Unit: metric.MachinePressure, Value: pressure + 0.001*float64(i)}}})
+		}
+		return f
+	}
+	c := Compare(file(0.92, false), file(0.95, false), nil)
+	if !c.Both || c.Busier != 0 {
+		t.Fatalf("both saturated: Both %v Busier %d, want true 0", c.Both, c.Busier)
+	}
+	for _, u := range []string{metric.ITLP50, metric.TokenRate} {
+		if got := c.Explain(u); !math.IsInf(got, 1) {
+			t.Errorf("%s: explains %v, want +Inf", u, got)
+		}
+	}
+	if got := c.Explain(metric.ErrorRate); got != 0 {
+		t.Errorf("error-rate: explains %v, want 0", got)
+	}
+	if c := Compare(file(0.92, true), file(0.95, true), nil); c.Both {
+		t.Error("the sides of a paired A/B run share the machine: not Both")
+	}
+	if c := Compare(file(0.2, false), file(0.95, false), nil); c.Both {
+		t.Error("one side saturated: the busier-side rules, not Both")
 	}
 }
