@@ -437,44 +437,6 @@ func holm(ps []float64) []float64 {
 	return out
 }
 
-// noiseFloor is the relative resolution of the baseline's median: the half-width of a 95%
-// confidence interval for it, 1.96 x 1.2533 x sigma / sqrt(n), with sigma the baseline's
-// robust standard deviation and 1.2533 = sqrt(pi/2) the standard error of a median in units
-// of sigma/sqrt(n). A threshold below it would act on changes smaller than the uncertainty
-// of the baseline itself.
-func noiseFloor(base []float64, centre float64) float64 {
-	if centre == 0 || len(base) == 0 {
-		return 0
-	}
-	return 1.96 * math.Sqrt(math.Pi/2) * robust.Sigma(base) / math.Sqrt(float64(len(base))) / math.Abs(centre)
-}
-
-// levelFloor is the noise floor of a baseline whose values come in a few levels (at most a
-// third as many distinct values as repetitions, from 10 repetitions on): a count, or a KV
-// usage counted in blocks. Its median can move by a whole level between runs of the same
-// code, where the normal model of noiseFloor sees no spread at all (the median absolute
-// deviation is 0 when most repetitions share a value). The floor is then the relative
-// distance from the median to the baseline's 90th percentile in the worse direction: a
-// level the baseline itself reached in a tenth of its repetitions is not a regression
-// (examples/workloads PerfAgent, whose peak KV usage is 13.5m in 19 of 30 baseline
-// repetitions and 16.9-17.0m in 11, read 17.0m in every repetition of an unchanged run
-// with its client 5% slower: +25.8%). 0 for other baselines.
-func levelFloor(base []float64, centre float64, lowerBetter bool) float64 {
-	n := len(base)
-	if centre == 0 || n < 10 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(base))
-	if len(slices.Compact(slices.Clone(s))) > n/3 {
-		return 0
-	}
-	q := s[int(math.Ceil(0.9*float64(n)))-1] // the 90th percentile, an observed value
-	if !lowerBetter {
-		q = s[n-int(math.Ceil(0.9*float64(n)))] // the 10th
-	}
-	return math.Abs(robust.RelChange(centre, q))
-}
-
 func sign(x float64) int {
 	switch {
 	case x > 0:
