@@ -34,7 +34,7 @@ func TestBusierByTheMoreMaterialFigure(t *testing.T) {
 	base, cur := hostFile(30, 0.22, 0.12, 0.0204), hostFile(5, 1.89, 0.47, 0)
 	c := Compare(base, cur, nil)
 	assert.Equal(t, 1, c.Busier)
-	assert.Contains(t, c.Why, "other processes' CPU, CPU pressure (6.6x material, against the baseline's steal at 1.1x)")
+	assert.Contains(t, c.Why, "other processes' CPU, CPU pressure; 6.6x material against the baseline's steal at 1.1x")
 	assert.True(t, math.IsInf(c.Explain(metric.ITLP90), 1), "a simulator on the crowded side: its timings follow the load")
 
 	c = Compare(cur, base, nil)

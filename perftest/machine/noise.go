@@ -133,12 +133,12 @@ func busierHost(base, cur *resultfile.File) (side int, why string) {
 	case len(curWhy) > 0 && curMost >= 2*baseMost:
 		side, why = 1, strings.Join(curWhy, ", ")
 		if len(baseWhy) > 0 {
-			why += fmt.Sprintf(" (%.1fx material, against the baseline's %s at %.1fx)", curMost, strings.Join(baseWhy, ", "), baseMost)
+			why += fmt.Sprintf("; %.1fx material against the baseline's %s at %.1fx", curMost, strings.Join(baseWhy, ", "), baseMost)
 		}
 	case len(baseWhy) > 0 && baseMost >= 2*curMost:
 		side, why = -1, strings.Join(baseWhy, ", ")
 		if len(curWhy) > 0 {
-			why += fmt.Sprintf(" (%.1fx material, against the current run's %s at %.1fx)", baseMost, strings.Join(curWhy, ", "), curMost)
+			why += fmt.Sprintf("; %.1fx material against the current run's %s at %.1fx", baseMost, strings.Join(curWhy, ", "), curMost)
 		}
 	}
 	return side, why
