@@ -44,3 +44,28 @@ func TestBusierByTheMoreMaterialFigure(t *testing.T) {
 	c = Compare(hostFile(30, 0.2, 0.12, 0.06), hostFile(10, 0.6, 0.12, 0), nil)
 	assert.Zero(t, c.Busier, c.Why)
 }
+
+// The client's wake-up delay is evidence of load of its own: a baseline recorded while
+// other processes came and went (0 to 1.8 cores: no busier or calmer by the CPU figures
+// than a run beside one busy loop) against a run whose probe woke 83 µs later on average
+// (PerfSpeculative, 2026-12-08: its 0.9 ms itl-p50 5.3% slower, a REGRESSION before).
+func TestWakeDelayMakesASideBusier(t *testing.T) {
+	file := func(n int, others func(i int) float64, wake float64) *resultfile.File {
+		f := &resultfile.File{Units: []string{metric.ITLP50, metric.MachineOthersCPU, metric.MachineWakeP50, metric.MachineWakeMean}}
+		for i := range n {
+			f.Reps = append(f.Reps, resultfile.Rep{Metrics: []resultfile.Metric{
+				{Unit: metric.ITLP50, Value: 0.0009125}, {Unit: metric.MachineOthersCPU, Value: others(i)},
+				{Unit: metric.MachineWakeP50, Value: wake * 0.62}, {Unit: metric.MachineWakeMean, Value: wake + 1e-6*float64(i)}}})
+		}
+		return f
+	}
+	base := file(30, func(i int) float64 { return 0.06 * float64(i) }, 166e-6)
+	cur := file(5, func(i int) float64 { return 1.05 + 0.002*float64(i) }, 249e-6)
+	c := Compare(base, cur, nil)
+	assert.Equal(t, 1, c.Busier)
+	assert.Equal(t, "wake-up delay", c.Why)
+	assert.Greater(t, c.Explain(metric.ITLP50), 0.0532, "the 5.3% slower itl-p50")
+
+	c = Compare(base, file(5, func(i int) float64 { return 1.05 + 0.002*float64(i) }, 190e-6), nil)
+	assert.Zero(t, c.Busier, "24 µs more is not material")
+}
