@@ -300,9 +300,12 @@ type metricJSON struct {
 	MDE     *float64 `json:"mde"`
 	MDENote string   `json:"mde_note,omitempty"`
 	Verdict Verdict  `json:"verdict"`
-	// Explained is the relative change a busier machine explains (absent: none).
-	Explained float64  `json:"explained,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	// Explained is the relative change a busier machine explains (absent: none);
+	// ExplainedAny is true instead when it explains a change of any size (a saturated or
+	// crowded machine).
+	Explained    float64  `json:"explained,omitempty"`
+	ExplainedAny bool     `json:"explained_any,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
 	// Paired is the paired analysis (absent: unpaired): the Hodges-Lehmann change with
 	// its 95% interval, and the pair count.
 	Paired *pairedJSON `json:"paired,omitempty"`
@@ -367,7 +370,12 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 			Current: summaryJSON{d.Cur.Center, finite(d.Cur.Lo), finite(d.Cur.Hi), d.NCur},
 			Change:  finite(d.Change), P: d.P, PHolm: d.PAdj, Threshold: d.Threshold,
 			ConfiguredThreshold: d.ConfiguredThreshold, NoiseFloor: d.NoiseFloor,
-			MDE: finite(d.MDE), Verdict: d.Verdict, Explained: d.Explained}
+			MDE: finite(d.MDE), Verdict: d.Verdict}
+		if math.IsInf(d.Explained, 1) {
+			m.ExplainedAny = true
+		} else {
+			m.Explained = d.Explained
+		}
 		for _, w := range d.Warnings {
 			m.Warnings = append(m.Warnings, w.Error())
 		}

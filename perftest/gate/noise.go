@@ -61,7 +61,7 @@ func (r *Report) judgeNoise(n Noise) {
 	if n.Busier == 0 && !n.Both || n.Explain == nil {
 		return
 	}
-	var hidden, excused []string
+	var hidden, hiddenAny, excused []string
 	for i := range r.Deltas {
 		d := &r.Deltas[i]
 		e := n.Explain(d.Unit)
@@ -77,6 +77,8 @@ func (r *Report) judgeNoise(n Noise) {
 			// The current run only looks faster because the baseline's machine was slower.
 			d.Verdict = Unchanged
 			excused = append(excused, d.Unit)
+		case n.Busier < 0 && math.IsInf(e, 1):
+			hiddenAny = append(hiddenAny, d.Unit)
 		case n.Busier < 0 && e > d.Threshold:
 			hidden = append(hidden, fmt.Sprintf("%s %s", d.Unit, fmtPct(e)))
 		}
@@ -103,6 +105,9 @@ func (r *Report) judgeNoise(n Noise) {
 	}
 	if len(hidden) > 0 {
 		msg = fmt.Errorf("%w; regressions up to %s may be hidden", msg, strings.Join(hidden, ", "))
+	}
+	if len(hiddenAny) > 0 {
+		msg = fmt.Errorf("%w; a regression of any size may be hidden in %s", msg, strings.Join(hiddenAny, ", "))
 	}
 	r.Warnings = append(r.Warnings, msg)
 }

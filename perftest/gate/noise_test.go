@@ -2,6 +2,7 @@ package gate
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -171,4 +172,10 @@ func TestBothSaturatedJudgesNeitherWay(t *testing.T) {
 	last := rep.Warnings[len(rep.Warnings)-1]
 	assert.True(t, errors.Is(last, ErrSaturated))
 	assert.Contains(t, last.Error(), "no improvement is called (e2e-p50-sec)")
+
+	// JSON has no +Inf: a change of any size explained is explained_any (perfgate compare
+	// --format json failed on such a report, 2026-12-08).
+	out, err := json.Marshal(rep)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"explained_any":true`)
 }
