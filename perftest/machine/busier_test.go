@@ -45,7 +45,8 @@ func TestBusierByTheMoreMaterialFigure(t *testing.T) {
 	assert.Zero(t, c.Busier, c.Why)
 }
 
-// The client's wake-up delay is evidence of load of its own: a baseline recorded while
+// The client's wake-up delay is evidence of load where the CPU figures find none: a
+// baseline recorded while
 // other processes came and went (0 to 1.8 cores: no busier or calmer by the CPU figures
 // than a run beside one busy loop) against a run whose probe woke 83 µs later on average
 // (PerfSpeculative, 2026-12-08: its 0.9 ms itl-p50 5.3% slower, a REGRESSION before).
@@ -68,4 +69,11 @@ func TestWakeDelayMakesASideBusier(t *testing.T) {
 
 	c = Compare(base, file(5, func(i int) float64 { return 1.05 + 0.002*float64(i) }, 190e-6), nil)
 	assert.Zero(t, c.Busier, "24 µs more is not material")
+
+	// Where the CPU figures decide, the probe does not overrule them: other processes 0.5
+	// cores more on the current side, the probe 84 µs slower on the baseline's.
+	c = Compare(file(30, func(i int) float64 { return 0.1 + 0.001*float64(i) }, 250e-6),
+		file(5, func(i int) float64 { return 0.6 + 0.001*float64(i) }, 166e-6), nil)
+	assert.Equal(t, 1, c.Busier)
+	assert.Equal(t, "other processes' CPU", c.Why)
 }
