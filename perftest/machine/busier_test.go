@@ -46,10 +46,10 @@ func TestBusierByTheMoreMaterialFigure(t *testing.T) {
 }
 
 // The client's wake-up delay is evidence of load where the CPU figures find none: a
-// baseline recorded while
-// other processes came and went (0 to 1.8 cores: no busier or calmer by the CPU figures
-// than a run beside one busy loop) against a run whose probe woke 83 µs later on average
-// (PerfSpeculative, 2026-12-08: its 0.9 ms itl-p50 5.3% slower, a REGRESSION before).
+// baseline recorded while other processes came and went (0 to 1.8 cores: no busier or
+// calmer by the CPU figures than a run beside one busy loop) against a run whose probe
+// woke 83 µs later on average (PerfSpeculative, 2026-12-08: its 0.9 ms itl-p50 5.3%
+// slower, a REGRESSION before).
 func TestWakeDelayMakesASideBusier(t *testing.T) {
 	file := func(n int, others func(i int) float64, wake float64) *resultfile.File {
 		f := &resultfile.File{Units: []string{metric.ITLP50, metric.MachineOthersCPU, metric.MachineWakeP50, metric.MachineWakeMean}}
