@@ -136,34 +136,41 @@ func busierHost(base, cur *resultfile.File) (side int, why string) {
 // busierBy is busierHost over the figures figs; found reports whether either side was
 // busier in any of them.
 func busierBy(figs []materialFigure, base, cur *resultfile.File) (side int, why string, found bool) {
-	var curWhy, baseWhy []string
-	var curMost, baseMost float64 // the largest difference, in multiples of its materiality
+	// by[0] is the current run, by[1] the baseline: the figures it is busier in, and the
+	// largest of those differences in multiples of its materiality.
+	var by [2]struct {
+		why  []string
+		most float64
+	}
 	for _, m := range figs {
 		b, v := base.Values(m.unit), cur.Values(m.unit)
 		if len(b) == 0 || len(v) == 0 {
 			continue
 		}
-		d := robust.Median(v) - robust.Median(b)
+		d, k := robust.Median(v)-robust.Median(b), 0
 		switch {
 		case d >= m.delta && higher(v, b):
-			curWhy, curMost = append(curWhy, m.what), max(curMost, d/m.delta)
 		case -d >= m.delta && higher(b, v):
-			baseWhy, baseMost = append(baseWhy, m.what), max(baseMost, -d/m.delta)
+			d, k = -d, 1
+		default:
+			continue
 		}
+		by[k].why, by[k].most = append(by[k].why, m.what), max(by[k].most, d/m.delta)
 	}
-	switch {
-	case len(curWhy) > 0 && curMost >= 2*baseMost:
-		side, why = 1, strings.Join(curWhy, ", ")
-		if len(baseWhy) > 0 {
-			why += fmt.Sprintf("; %.1fx material against the baseline's %s at %.1fx", curMost, strings.Join(baseWhy, ", "), baseMost)
+	found = len(by[0].why)+len(by[1].why) > 0
+	names := [2]string{"the current run's", "the baseline's"}
+	for k, s := range [2]int{1, -1} {
+		mine, other := by[k], by[1-k]
+		if len(mine.why) == 0 || mine.most < 2*other.most {
+			continue
 		}
-	case len(baseWhy) > 0 && baseMost >= 2*curMost:
-		side, why = -1, strings.Join(baseWhy, ", ")
-		if len(curWhy) > 0 {
-			why += fmt.Sprintf("; %.1fx material against the current run's %s at %.1fx", baseMost, strings.Join(curWhy, ", "), curMost)
+		why = strings.Join(mine.why, ", ")
+		if len(other.why) > 0 {
+			why += fmt.Sprintf("; %.1fx material against %s %s at %.1fx", mine.most, names[1-k], strings.Join(other.why, ", "), other.most)
 		}
+		return s, why, found
 	}
-	return side, why, len(curWhy)+len(baseWhy) > 0
+	return 0, "", found
 }
 
 // higher reports whether a's values are significantly higher than b's.

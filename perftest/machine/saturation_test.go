@@ -39,9 +39,8 @@ func TestPerChunkITLOnABusierSide(t *testing.T) {
 }
 
 // The simulator on a crowded busier machine (two busy loops: 1.9 cores of others, PSI low;
-// or one)
-// explains every latency, rate and server peak; the same load with a server elsewhere
-// does not.
+// or one loop) explains every latency, rate and server peak; the same load with a server
+// elsewhere does not.
 func TestColocatedSimulatorOnACrowdedMachine(t *testing.T) {
 	c := Comparison{Busier: 1, baseMedians: map[string]float64{metric.TPOTP50: 0.004}, metrics: metric.Default(),
 		Base: Figures{OthersCPU: 0.37, Pressure: 0.16}, Cur: Figures{OthersCPU: 1.9, Pressure: 0.09}}
